@@ -1,0 +1,37 @@
+//! Prefixed, time-ordered identifiers (`mem_01JD…`): a ULID whose time part is the object's
+//! `created_at`, so ids sort like creation times and are unguessable.
+
+use crate::time::Timestamp;
+
+pub const PARTNER: &str = "ptn";
+pub const GROUP: &str = "grp";
+pub const ORGANISATION: &str = "org";
+pub const USER: &str = "usr";
+pub const ROLE: &str = "rol";
+pub const MEMBERSHIP: &str = "mem";
+pub const API_KEY: &str = "key";
+
+/// Ids are at most this long on input; anything longer cannot name an object.
+pub const MAX_ID_LEN: usize = 50;
+
+pub fn new_id(prefix: &str, at: Timestamp) -> String {
+    let mut random = [0u8; 16];
+    crate::keys::fill_random(&mut random);
+    let millis = u64::try_from(at.millis()).unwrap_or(0);
+    let ulid = ulid::Ulid::from_parts(millis, u128::from_le_bytes(random));
+    format!("{prefix}_{ulid}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_prefixed_short_and_ordered_by_time() {
+        let early = new_id(MEMBERSHIP, Timestamp(1_000));
+        let late = new_id(MEMBERSHIP, Timestamp(2_000));
+        assert!(early.starts_with("mem_"));
+        assert!(early.len() <= MAX_ID_LEN);
+        assert!(early < late);
+    }
+}

@@ -1,0 +1,200 @@
+//! The objects Roster manages, as the core sees them. Wire shapes live in the HTTP crate.
+
+use serde_json::{Map, Value};
+
+use crate::time::Timestamp;
+
+/// Live and test data never mix: every object but partners and groups lives in one mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Live,
+    Test,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+
+    pub fn is_live(self) -> bool {
+        self == Self::Live
+    }
+
+    pub fn from_live(livemode: bool) -> Self {
+        if livemode { Self::Live } else { Self::Test }
+    }
+}
+
+/// Declares a closed set of wire strings with parsing and rendering in one place.
+macro_rules! choice {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const CHOICES: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+choice!(MembershipRole { Admin = "ADMIN", Standard = "STANDARD" });
+choice!(MembershipStatus { Pending = "pending", Accepted = "accepted", Rejected = "rejected" });
+choice!(AccessScope { LiveAccess = "live_access", TestAccess = "test_access", FullAccess = "full_access" });
+choice!(KeyType { Secret = "secret", Publishable = "publishable" });
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partner {
+    pub id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerGroup {
+    pub id: String,
+    pub partner_id: String,
+    pub name: String,
+    pub is_admin: bool,
+    /// The assigned organisations of the reader's mode only: modes never mix.
+    pub organisation_ids: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganisationSettings {
+    pub enforce_twofactor: bool,
+    pub abuse_contact_email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub name: String,
+    pub settings: OrganisationSettings,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_staff: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Who holds an API key, and so what it may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyHolder {
+    Group(String),
+    Organisation(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub name: String,
+    pub key_type: KeyType,
+    pub holder: KeyHolder,
+    pub abilities: Vec<crate::policy::Ability>,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    /// The first characters of the secret, safe to show, so a person can tell keys apart.
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The alert and evidence e-mail preferences of a membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notifications {
+    pub alert_action_required: bool,
+    pub alert_resolved: bool,
+    pub alert_dismissed: bool,
+    pub evidence_requested: bool,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self { alert_action_required: true, alert_resolved: true, alert_dismissed: true, evidence_requested: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub organisation_id: String,
+    pub user_id: String,
+    /// The user's, joined in when read.
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub settings: MembershipSettings,
+    pub status: MembershipStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Everything about a membership that its managers may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipSettings {
+    pub role: MembershipRole,
+    pub role_ids: Vec<String>,
+    pub permissions: Vec<String>,
+    pub is_owner: bool,
+    pub is_default: bool,
+    pub allowed_ips: Vec<String>,
+    pub api_access_enabled: bool,
+    pub access_scope: AccessScope,
+    pub test_enabled: bool,
+    pub notifications: Notifications,
+    pub reference: Option<String>,
+    pub reference_origin: Option<String>,
+    pub metadata: Map<String, Value>,
+}
+
+impl MembershipSettings {
+    pub fn new(role: MembershipRole) -> Self {
+        Self {
+            role,
+            role_ids: Vec::new(),
+            permissions: Vec::new(),
+            is_owner: false,
+            is_default: false,
+            allowed_ips: Vec::new(),
+            api_access_enabled: true,
+            access_scope: AccessScope::LiveAccess,
+            test_enabled: false,
+            notifications: Notifications::default(),
+            reference: None,
+            reference_origin: None,
+            metadata: Map::new(),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Who may do what. A handler asks the caller's [`Principal`] for a [`Scope`] naming the
+//! resource and access it needs; it gets one only when the caller is allowed, and every storage
+//! call takes that scope, so out-of-scope objects behave exactly like missing ones.
+
+use crate::{Error, error::Result, model::{KeyHolder, KeyType, Mode}};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Memberships,
+    Organisations,
+    Users,
+    Roles,
+    ApiKeys,
+    PartnerGroups,
+}
+
+impl Resource {
+    const ALL: [Resource; 6] = [
+        Self::Memberships,
+        Self::Organisations,
+        Self::Users,
+        Self::Roles,
+        Self::ApiKeys,
+        Self::PartnerGroups,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Memberships => "memberships",
+            Self::Organisations => "organisations",
+            Self::Users => "users",
+            Self::Roles => "roles",
+            Self::ApiKeys => "api_keys",
+            Self::PartnerGroups => "partner_groups",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// What a partner or organisation key may do: `*`, or one access to one resource. Write does
+/// not imply read: a key holds exactly the abilities it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ability {
+    All,
+    Grant(Resource, Access),
+}
+
+impl Ability {
+    pub fn parse(text: &str) -> Option<Self> {
+        if text == "*" {
+            return Some(Self::All);
+        }
+        let (resource, access) = text.split_once(':')?;
+        let resource = Resource::ALL.into_iter().find(|r| r.as_str() == resource)?;
+        let access = match access {
+            "read" => Access::Read,
+            "write" => Access::Write,
+            _ => return None,
+        };
+        Some(Self::Grant(resource, access))
+    }
+
+    pub fn to_wire(self) -> String {
+        match self {
+            Self::All => "*".to_owned(),
+            Self::Grant(resource, Access::Read) => format!("{}:read", resource.as_str()),
+            Self::Grant(resource, Access::Write) => format!("{}:write", resource.as_str()),
+        }
+    }
+
+    /// Every ability a key may name, for error messages and documentation.
+    pub fn choices() -> Vec<String> {
+        let mut all = vec!["*".to_owned()];
+        for resource in Resource::ALL {
+            for access in [Access::Read, Access::Write] {
+                all.push(Self::Grant(resource, access).to_wire());
+            }
+        }
+        all
+    }
+}
+
+pub fn allows(abilities: &[Ability], resource: Resource, access: Access) -> bool {
+    abilities.iter().any(|a| *a == Ability::All || *a == Ability::Grant(resource, access))
+}
+
+/// A key may only hand on what it holds itself.
+pub fn covers(held: &[Ability], requested: &[Ability]) -> bool {
+    requested.iter().all(|wanted| match wanted {
+        Ability::All => held.contains(&Ability::All),
+        Ability::Grant(resource, access) => allows(held, *resource, *access),
+    })
+}
+
+/// The caller of a request, once its credentials have been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The operator's master key: partner management only.
+    Master,
+    Key(KeyPrincipal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPrincipal {
+    pub key_id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub key_type: KeyType,
+    pub holder: Holder,
+    pub abilities: Vec<Ability>,
+}
+
+/// A key's holder, with what scope resolution needs to know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    Group { id: String, is_admin: bool },
+    Organisation { id: String },
+}
+
+impl Holder {
+    pub fn as_key_holder(&self) -> KeyHolder {
+        match self {
+            Self::Group { id, .. } => KeyHolder::Group(id.clone()),
+            Self::Organisation { id } => KeyHolder::Organisation(id.clone()),
+        }
+    }
+}
+
+/// Which organisations a caller reaches, inside one partner and one mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgScope {
+    /// An admin group: every organisation of the partner.
+    All,
+    /// A non-admin group: the organisations assigned to it.
+    Group(String),
+    /// An organisation key: its one organisation.
+    Organisation(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub partner_id: String,
+    pub mode: Mode,
+    pub orgs: OrgScope,
+    /// The key acting, so a key can always see itself and its holder.
+    pub holder: Holder,
+    pub abilities: Vec<Ability>,
+}
+
+impl Scope {
+    pub fn is_partner_admin(&self) -> bool {
+        self.orgs == OrgScope::All
+    }
+}
+
+/// Which part of the native API an endpoint belongs to; each has its own gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `/v1/memberships`: partner-level only. Organisation keys get 401, as the reference says.
+    Memberships,
+    /// `/v1/partner-groups`: admin-group keys only.
+    PartnerGroups,
+    /// Organisations, users, roles, API keys: any secret key, scoped.
+    Scoped(Resource),
+}
+
+impl Principal {
+    /// Partner management is for the master key alone; any other credential is not valid there.
+    pub fn require_master(&self) -> Result<()> {
+        match self {
+            Self::Master => Ok(()),
+            Self::Key(_) => Err(Error::Unauthorised),
+        }
+    }
+
+    /// The scope in which the caller may use `api` with `access`, or why it may not.
+    pub fn scope_for(&self, api: Api, access: Access) -> Result<Scope> {
+        let Self::Key(key) = self else {
+            return Err(Error::Unauthorised);
+        };
+        if api == Api::Memberships && matches!(key.holder, Holder::Organisation { .. }) {
+            return Err(Error::Unauthorised);
+        }
+        // Publishable keys identify a partner to browsers; they never reach membership data.
+        if key.key_type == KeyType::Publishable {
+            return Err(Error::Forbidden);
+        }
+        let resource = match api {
+            Api::Memberships => Resource::Memberships,
+            Api::PartnerGroups => Resource::PartnerGroups,
+            Api::Scoped(resource) => resource,
+        };
+        if !allows(&key.abilities, resource, access) {
+            return Err(Error::Forbidden);
+        }
+        let orgs = match &key.holder {
+            Holder::Group { is_admin: true, .. } => OrgScope::All,
+            Holder::Group { id, is_admin: false } => OrgScope::Group(id.clone()),
+            Holder::Organisation { id } => OrgScope::Organisation(id.clone()),
+        };
+        if api == Api::PartnerGroups && orgs != OrgScope::All {
+            return Err(Error::Forbidden);
+        }
+        Ok(Scope {
+            partner_id: key.partner_id.clone(),
+            mode: key.mode,
+            orgs,
+            holder: key.holder.clone(),
+            abilities: key.abilities.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(holder: Holder, key_type: KeyType, abilities: &[&str]) -> Principal {
+        Principal::Key(KeyPrincipal {
+            key_id: "key_1".into(),
+            partner_id: "ptn_1".into(),
+            mode: Mode::Live,
+            key_type,
+            holder,
+            abilities: abilities.iter().filter_map(|a| Ability::parse(a)).collect(),
+        })
+    }
+
+    fn admin() -> Holder {
+        Holder::Group { id: "grp_a".into(), is_admin: true }
+    }
+
+    #[test]
+    fn abilities_round_trip_and_unknown_ones_are_refused() {
+        for text in Ability::choices() {
+            assert_eq!(Ability::parse(&text).map(Ability::to_wire), Some(text));
+        }
+        assert_eq!(Ability::parse("memberships:delete"), None);
+        assert_eq!(Ability::parse("widgets:read"), None);
+    }
+
+    #[test]
+    fn a_key_cannot_hand_on_what_it_lacks() {
+        let read = [Ability::Grant(Resource::Users, Access::Read)];
+        assert!(covers(&[Ability::All], &[Ability::All]));
+        assert!(covers(&[Ability::All], &read));
+        assert!(covers(&read, &read));
+        assert!(!covers(&read, &[Ability::All]));
+        assert!(!covers(&read, &[Ability::Grant(Resource::Users, Access::Write)]));
+    }
+
+    #[test]
+    fn organisation_keys_are_unauthorised_on_memberships_but_scoped_elsewhere() {
+        let org = key(Holder::Organisation { id: "org_1".into() }, KeyType::Secret, &["*"]);
+        assert_eq!(org.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
+        let scope = org.scope_for(Api::Scoped(Resource::Organisations), Access::Read);
+        assert_eq!(scope.map(|s| s.orgs), Ok(OrgScope::Organisation("org_1".into())));
+    }
+
+    #[test]
+    fn publishable_keys_and_missing_abilities_are_forbidden() {
+        let pk = key(admin(), KeyType::Publishable, &["*"]);
+        assert_eq!(pk.scope_for(Api::Memberships, Access::Read), Err(Error::Forbidden));
+        let reader = key(admin(), KeyType::Secret, &["memberships:read"]);
+        assert!(reader.scope_for(Api::Memberships, Access::Read).is_ok());
+        assert_eq!(reader.scope_for(Api::Memberships, Access::Write), Err(Error::Forbidden));
+    }
+
+    #[test]
+    fn only_admin_groups_manage_groups_and_only_the_master_manages_partners() {
+        let member = key(Holder::Group { id: "grp_b".into(), is_admin: false }, KeyType::Secret, &["*"]);
+        assert_eq!(member.scope_for(Api::PartnerGroups, Access::Read), Err(Error::Forbidden));
+        assert!(key(admin(), KeyType::Secret, &["*"]).scope_for(Api::PartnerGroups, Access::Read).is_ok());
+        assert_eq!(member.require_master(), Err(Error::Unauthorised));
+        assert_eq!(Principal::Master.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
+        assert_eq!(Principal::Master.require_master(), Ok(()));
+    }
+}

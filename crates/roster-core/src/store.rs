@@ -1,0 +1,203 @@
+//! The storage port. Every backend (SQLite, PostgreSQL) implements [`Store`] and passes the same
+//! conformance suite. Each method is one transaction; methods that change memberships enforce the
+//! business rules ([`crate::rules`]) inside it, so the database, not the caller, decides races.
+//! Every read and write of scoped data takes a [`Scope`]: out-of-scope rows are simply not found.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::{
+    error::Result,
+    model::{
+        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation,
+        OrganisationSettings, Partner, PartnerGroup, User,
+    },
+    page::{ListPage, ListQuery},
+    policy::Scope,
+    time::Timestamp,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrganisation {
+    pub name: String,
+    pub settings: OrganisationSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrganisationPatch {
+    pub name: Option<String>,
+    pub enforce_twofactor: Option<bool>,
+    pub abuse_contact_email: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_staff: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub is_staff: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    pub name: String,
+    pub is_admin: bool,
+    pub organisation_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupPatch {
+    pub name: Option<String>,
+    pub is_admin: Option<bool>,
+    /// Replaces the group's organisations of the caller's mode.
+    pub organisation_ids: Option<Vec<String>>,
+}
+
+/// A key as the authentication path needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCredential {
+    pub key: ApiKey,
+    pub secret_hash: String,
+    /// For group-held keys, whether the group is the partner's admin group.
+    pub group_is_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMembership {
+    pub organisation_id: String,
+    /// Finds the user (case-insensitively) or, with the names, creates it.
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub status: MembershipStatus,
+    pub settings: MembershipSettings,
+}
+
+/// Only the fields sent change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MembershipPatch {
+    pub role: Option<MembershipRole>,
+    pub role_ids: Option<Vec<String>>,
+    pub permissions: Option<Vec<String>>,
+    pub is_owner: Option<bool>,
+    pub is_default: Option<bool>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub api_access_enabled: Option<bool>,
+    pub access_scope: Option<AccessScope>,
+    pub test_enabled: Option<bool>,
+    pub alert_action_required: Option<bool>,
+    pub alert_resolved: Option<bool>,
+    pub alert_dismissed: Option<bool>,
+    pub evidence_requested: Option<bool>,
+    pub reference: Option<Option<String>>,
+    pub reference_origin: Option<Option<String>>,
+    /// Replaces the whole metadata object.
+    pub metadata: Option<Map<String, Value>>,
+}
+
+impl MembershipPatch {
+    pub fn apply(&self, current: &MembershipSettings) -> MembershipSettings {
+        let mut next = current.clone();
+        let notifications = &mut next.notifications;
+        macro_rules! set {
+            ($($target:expr => $source:expr),+ $(,)?) => {
+                $(if let Some(value) = &$source { $target = value.clone(); })+
+            };
+        }
+        set!(
+            notifications.alert_action_required => self.alert_action_required,
+            notifications.alert_resolved => self.alert_resolved,
+            notifications.alert_dismissed => self.alert_dismissed,
+            notifications.evidence_requested => self.evidence_requested,
+            next.role => self.role,
+            next.role_ids => self.role_ids,
+            next.permissions => self.permissions,
+            next.is_owner => self.is_owner,
+            next.is_default => self.is_default,
+            next.allowed_ips => self.allowed_ips,
+            next.api_access_enabled => self.api_access_enabled,
+            next.access_scope => self.access_scope,
+            next.test_enabled => self.test_enabled,
+            next.reference => self.reference,
+            next.reference_origin => self.reference_origin,
+            next.metadata => self.metadata,
+        );
+        next
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MembershipFilter {
+    pub organisation_id: Option<String>,
+    pub user_id: Option<String>,
+    /// Compared case-insensitively.
+    pub email: Option<String>,
+    pub role: Option<MembershipRole>,
+    pub status: Option<MembershipStatus>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<()>;
+
+    async fn partner_count(&self) -> Result<u64>;
+    /// Creates a partner with its admin group and that group's first keys, atomically.
+    async fn create_partner(&self, partner: &Partner, admin_group: &PartnerGroup, keys: &[(ApiKey, String)]) -> Result<()>;
+    async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>>;
+    async fn get_partner(&self, id: &str) -> Result<Partner>;
+
+    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup>;
+    async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
+    async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
+    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup>;
+    /// Deletes the group and revokes the keys it holds.
+    async fn delete_group(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
+
+    /// A non-admin group's new organisation is assigned to that group.
+    async fn create_organisation(&self, scope: &Scope, organisation: NewOrganisation, now: Timestamp) -> Result<Organisation>;
+    async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>>;
+    async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation>;
+    async fn update_organisation(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: OrganisationPatch,
+        now: Timestamp,
+    ) -> Result<Organisation>;
+    /// Deletes the organisation with its memberships, roles and keys.
+    async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()>;
+
+    async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User>;
+    async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>>;
+    async fn get_user(&self, scope: &Scope, id: &str) -> Result<User>;
+    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User>;
+
+    /// Stores a new key after checking that its holder is within `scope`.
+    async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()>;
+    async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>>;
+    async fn get_api_key(&self, scope: &Scope, id: &str) -> Result<ApiKey>;
+    async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
+    /// The key whose secret hashes to `secret_hash`, revoked or not: the caller decides.
+    async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>>;
+    async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()>;
+
+    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership>;
+    async fn list_memberships(
+        &self,
+        scope: &Scope,
+        filter: &MembershipFilter,
+        query: &ListQuery,
+    ) -> Result<ListPage<Membership>>;
+    async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership>;
+    async fn update_membership(&self, scope: &Scope, id: &str, patch: MembershipPatch, now: Timestamp) -> Result<Membership>;
+    async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()>;
+}
