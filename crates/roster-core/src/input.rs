@@ -138,6 +138,11 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A required value after [`Fields::finish`] succeeded, which guarantees it is there; never panics.
+pub fn present<T>(value: Option<T>) -> Result<T, Error> {
+    value.ok_or_else(|| Error::internal("a required field was missing after validation"))
+}
+
 fn expect_str(value: &Value) -> Parsed<&str> {
     value.as_str().ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a string"))
 }

@@ -1,0 +1,37 @@
+//! Roster's storage backends. Each implements [`roster_core::store::Store`]; [`open`] picks one by
+//! the URL scheme, so moving from the embedded file to a server changes only `--database-url`.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use roster_core::{Error, store::Store};
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Opens the database named by `url` and brings its schema up to date.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
+    if let Some(location) = sqlite::Location::parse(url) {
+        let store = SqliteStore::open(location).await?;
+        return Ok(Arc::new(store));
+    }
+    Err(Error::InvalidRequest(format!(
+        "unsupported database URL {:?}: expected sqlite://PATH or sqlite::memory:",
+        redact(url)
+    )))
+}
+
+/// A URL with any password removed, safe to print.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

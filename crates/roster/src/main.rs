@@ -1,1 +1,150 @@
-fn main(){}
+//! The `roster` binary: `serve` and `migrate`.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
+
+use clap::{Args, Parser, Subcommand};
+use roster_core::{Error, provision::provision_partner, store::Store, time::Timestamp};
+use roster_http::{AppState, Config};
+
+#[derive(Parser)]
+#[command(name = "roster", version, about = "A self-hosted membership service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (migrations run first).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Args)]
+struct DatabaseArgs {
+    /// `sqlite://PATH` (created if missing) or `sqlite::memory:`.
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite://roster.db")]
+    database_url: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The operator's key for `/v1/partners`. Without one, the first start creates partner
+    /// `default` and prints its admin keys once.
+    #[arg(long, env = "ROSTER_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("roster: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Migrate(args) => migrate(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("roster: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
+    roster_store::open(&database.database_url).await.map_err(|error| {
+        let reason = match error {
+            Error::Internal(cause) => cause,
+            other => other.to_string(),
+        };
+        format!("cannot open {}: {reason}", roster_store::redact(&database.database_url))
+    })
+}
+
+async fn migrate(args: DatabaseArgs) -> Result<(), String> {
+    open(&args).await?;
+    tracing::info!("database is up to date");
+    Ok(())
+}
+
+/// On a first start without a master key, creates partner `default` so a newcomer has keys to
+/// try at once. Its secrets are printed once, on stderr, and never again.
+async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
+    if store.partner_count().await? > 0 {
+        return Ok(());
+    }
+    let provisioned = provision_partner("default".to_owned(), Timestamp::now());
+    let keys: Vec<_> = provisioned.admin_keys.iter().map(|k| (k.key.clone(), k.secret_hash.clone())).collect();
+    store.create_partner(&provisioned.partner, &provisioned.admin_group, &keys).await?;
+    eprintln!("Created partner \"default\" ({}). Its admin keys are shown only now:", provisioned.partner.id);
+    for key in &provisioned.admin_keys {
+        eprintln!("  {} admin key: {}", key.key.mode.as_str(), key.secret);
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let store = open(&args.database).await?;
+    if args.master_key.is_none() {
+        create_default_partner(store.as_ref()).await.map_err(|e| format!("cannot create the default partner: {e}"))?;
+    }
+    let state = AppState::new(store, Config { master_key: args.master_key });
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!(address = %args.listen, "serving");
+    let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| format!("server failed: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C; the server then stops accepting and drains in-flight requests.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

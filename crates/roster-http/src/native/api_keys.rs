@@ -1,0 +1,98 @@
+//! `/v1/api-keys`. A key is held by a partner group or an organisation within the caller's
+//! scope, lives in the caller's mode, and may not carry abilities its creator lacks. The secret
+//! is in the creation response only; DELETE revokes.
+
+use axum::{
+    Json,
+    extract::{OriginalUri, Path, State},
+    http::StatusCode,
+};
+use roster_core::{
+    Error, ValidationCode,
+    input::{Fields, Invalid, choice, future_timestamp, id, list as list_of, present, text},
+    model::{KeyHolder, KeyType},
+    policy::{Ability, Access, Api, Resource, covers},
+    provision::{KeySpec, issue_key},
+    time::Timestamp,
+};
+use serde_json::Value;
+
+use super::{CreatedResult, EmptyResult, JsonResult, list, wire};
+use crate::{
+    auth::Caller,
+    extract::{JsonBody, QueryFields},
+    state::AppState,
+};
+
+const API: Api = Api::Scoped(Resource::ApiKeys);
+
+fn ability(value: &Value) -> Result<Ability, Invalid> {
+    value
+        .as_str()
+        .and_then(Ability::parse)
+        .ok_or_else(|| Invalid::new(ValidationCode::InvalidChoice, format!("must be one of: {}", Ability::choices().join(", "))))
+}
+
+pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
+    let scope = caller.scope_for(API, Access::Write)?;
+    let now = Timestamp::now();
+    let mut fields = Fields::of_body(&body)?;
+    let name = fields.required("name", text(1, 100));
+    let key_type = fields.optional("type", choice(KeyType::CHOICES, KeyType::parse));
+    let group_id = fields.optional("partner_group_id", id);
+    let organisation_id = fields.optional("organisation_id", id);
+    let abilities = fields.optional("abilities", list_of(32, ability));
+    let expires_at = fields.optional("expires_at", future_timestamp(now));
+    match (fields.is_present("partner_group_id"), fields.is_present("organisation_id")) {
+        (true, true) => fields.reject(
+            "organisation_id",
+            ValidationCode::InvalidChoice,
+            "give exactly one of partner_group_id and organisation_id",
+        ),
+        (false, false) => fields.reject("partner_group_id", ValidationCode::Required, "give partner_group_id or organisation_id"),
+        _ => {}
+    }
+    fields.finish()?;
+    let holder = match (group_id, organisation_id) {
+        (Some(group), None) => KeyHolder::Group(group),
+        (None, organisation) => KeyHolder::Organisation(present(organisation)?),
+        (Some(_), Some(_)) => return Err(Error::internal("both holders passed validation").into()),
+    };
+    let abilities = abilities.unwrap_or_default();
+    if !covers(&scope.abilities, &abilities) {
+        return Err(Error::Forbidden.into());
+    }
+    let spec = KeySpec { name: present(name)?, key_type: key_type.unwrap_or(KeyType::Secret), holder, abilities, expires_at };
+    let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
+    state.store.create_api_key(&scope, &issued.key, &issued.secret_hash).await?;
+    let mut body = wire::api_key(&issued.key);
+    if let Some(object) = body.as_object_mut() {
+        object.insert("secret".to_owned(), Value::String(issued.secret));
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    OriginalUri(uri): OriginalUri,
+    QueryFields(params): QueryFields,
+) -> JsonResult {
+    let scope = caller.scope_for(API, Access::Read)?;
+    let mut fields = Fields::new(&params);
+    let query = list::read_query(&mut fields);
+    fields.finish()?;
+    let page = state.store.list_api_keys(&scope, &query).await?;
+    Ok(list::render(&uri, &query, page, wire::api_key, |k| wire::cursor(k.created_at, &k.id)))
+}
+
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+    let scope = caller.scope_for(API, Access::Read)?;
+    Ok(Json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
+}
+
+pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
+    let scope = caller.scope_for(API, Access::Write)?;
+    state.store.revoke_api_key(&scope, &id, Timestamp::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,75 @@
+//! The list conventions every native collection shares: `limit`, `offset` or `cursor`, and the
+//! `{"object": "list", count, next, previous, next_cursor, results}` envelope.
+
+use axum::{Json, http::Uri};
+use roster_core::{
+    ValidationCode,
+    input::{Fields, integer},
+    page::{Cursor, DEFAULT_LIMIT, ListPage, ListQuery, MAX_LIMIT, Position},
+};
+use serde_json::{Value, json};
+
+/// Reads the paging parameters; errors are recorded in `fields`.
+pub fn read_query(fields: &mut Fields<'_>) -> ListQuery {
+    let limit = fields.optional("limit", integer(1, u64::from(MAX_LIMIT)));
+    let offset = fields.optional("offset", integer(0, i64::MAX as u64));
+    let cursor = fields.optional("cursor", |value| {
+        value
+            .as_str()
+            .and_then(Cursor::decode)
+            .ok_or_else(|| roster_core::input::Invalid::new(ValidationCode::InvalidFormat, "is not a cursor from a previous page"))
+    });
+    if fields.is_present("offset") && fields.is_present("cursor") {
+        fields.reject("cursor", ValidationCode::InvalidFormat, "cannot be combined with offset");
+    }
+    ListQuery {
+        limit: limit.and_then(|l| u32::try_from(l).ok()).unwrap_or(DEFAULT_LIMIT),
+        position: match cursor {
+            Some(cursor) => Position::After(cursor),
+            None => Position::Offset(offset.unwrap_or(0)),
+        },
+    }
+}
+
+/// The same request with its position replaced, as a path-absolute URL (valid behind any proxy).
+fn link(uri: &Uri, position: &Position) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let original = uri.query().unwrap_or("");
+    for (name, value) in form_urlencoded::parse(original.as_bytes()) {
+        if name != "offset" && name != "cursor" {
+            query.append_pair(&name, &value);
+        }
+    }
+    match position {
+        Position::Offset(offset) => query.append_pair("offset", &offset.to_string()),
+        Position::After(cursor) => query.append_pair("cursor", &cursor.encode()),
+    };
+    format!("{}?{}", uri.path(), query.finish())
+}
+
+pub fn render<T>(
+    uri: &Uri,
+    query: &ListQuery,
+    page: ListPage<T>,
+    render: impl Fn(&T) -> Value,
+    position_of: impl Fn(&T) -> Cursor,
+) -> Json<Value> {
+    let next_cursor = page.items.last().filter(|_| page.has_more).map(&position_of);
+    let (next, previous) = match &query.position {
+        Position::Offset(offset) => {
+            let limit = u64::from(query.limit);
+            let next = page.has_more.then(|| link(uri, &Position::Offset(offset + limit)));
+            let previous = (*offset > 0).then(|| link(uri, &Position::Offset(offset.saturating_sub(limit))));
+            (next, previous)
+        }
+        Position::After(_) => (next_cursor.as_ref().map(|c| link(uri, &Position::After(c.clone()))), None),
+    };
+    Json(json!({
+        "object": "list",
+        "count": page.count,
+        "next": next,
+        "previous": previous,
+        "next_cursor": next_cursor.map(|c| c.encode()),
+        "results": page.items.iter().map(render).collect::<Vec<_>>(),
+    }))
+}

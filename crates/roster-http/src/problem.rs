@@ -1,0 +1,117 @@
+//! Every error leaves through here as an RFC 9457 problem document with a stable `code`. The
+//! match over error kinds is exhaustive, so a new kind forces a decision about its status.
+
+use axum::{
+    Json,
+    http::{HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use roster_core::Error;
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub enum ApiError {
+    Core(Error),
+    /// The body is not JSON.
+    InvalidJson(String),
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    RouteNotFound,
+    MethodNotAllowed,
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        Self::Core(error)
+    }
+}
+
+fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::Validation(_)
+        | Error::MembershipAlreadyExists
+        | Error::MembershipDeletionForbidden(_)
+        | Error::MembershipUpdateForbidden(_)
+        | Error::UserAlreadyExists
+        | Error::RoleAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Unauthorised => StatusCode::UNAUTHORIZED,
+        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+        Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn problem(status: StatusCode, code: &str, detail: &str, errors: Option<Value>) -> Response {
+    let mut body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+    });
+    if let (Some(errors), Some(object)) = (errors, body.as_object_mut()) {
+        object.insert("errors".to_owned(), errors);
+    }
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Core(error) => {
+                if let Error::Internal(cause) = &error {
+                    tracing::error!(%cause, "internal error");
+                }
+                let errors = match &error {
+                    Error::Validation(fields) => Some(Value::Array(
+                        fields
+                            .iter()
+                            .map(|e| json!({"field": e.field, "code": e.code.as_str(), "message": e.message}))
+                            .collect(),
+                    )),
+                    _ => None,
+                };
+                problem(status_of(&error), error.code(), &error.public_detail(), errors)
+            }
+            Self::InvalidJson(reason) => {
+                problem(StatusCode::BAD_REQUEST, "INVALID_JSON", &format!("the body is not valid JSON: {reason}"), None)
+            }
+            Self::UnsupportedMediaType => problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "request bodies must be sent as application/json",
+                None,
+            ),
+            Self::PayloadTooLarge => problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!("request bodies are limited to {} bytes", crate::MAX_BODY_BYTES),
+                None,
+            ),
+            Self::RouteNotFound => problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None),
+            Self::MethodNotAllowed => problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "this endpoint does not accept that method",
+                None,
+            ),
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+pub async fn method_not_allowed(method: Method) -> ApiError {
+    tracing::debug!(%method, "method not allowed");
+    ApiError::MethodNotAllowed
+}

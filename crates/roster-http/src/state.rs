@@ -1,0 +1,25 @@
+use std::sync::Arc;
+
+use roster_core::{keys, store::Store};
+
+/// What the operator configured that handlers need.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The master key, if any: it manages partners and nothing else.
+    pub master_key: Option<String>,
+}
+
+/// Shared by every request: the store and the configuration. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) store: Arc<dyn Store>,
+    /// Only the hash of the master key is kept, so it is compared like every other secret.
+    pub(crate) master_key_hash: Option<Arc<str>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        let master_key_hash = config.master_key.as_deref().map(|key| Arc::from(keys::hash(key)));
+        Self { store, master_key_hash }
+    }
+}

@@ -1,0 +1,120 @@
+-- Timestamps are milliseconds since the Unix epoch; booleans are 0/1; lists and metadata are JSON.
+-- Every list is served by an index in its order (created_at DESC, id DESC) behind its filters.
+
+CREATE TABLE partners (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX partners_list ON partners (created_at DESC, id DESC);
+
+CREATE TABLE partner_groups (
+    id TEXT PRIMARY KEY,
+    partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    is_admin INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX partner_groups_list ON partner_groups (partner_id, created_at DESC, id DESC);
+
+CREATE TABLE organisations (
+    id TEXT PRIMARY KEY,
+    partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+    livemode INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    enforce_twofactor INTEGER NOT NULL,
+    abuse_contact_email TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX organisations_list ON organisations (partner_id, livemode, created_at DESC, id DESC);
+
+CREATE TABLE group_organisations (
+    group_id TEXT NOT NULL REFERENCES partner_groups (id) ON DELETE CASCADE,
+    organisation_id TEXT NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, organisation_id)
+) WITHOUT ROWID;
+CREATE INDEX group_organisations_by_organisation ON group_organisations (organisation_id);
+
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+    livemode INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    -- The e-mail lowercased (Unicode-aware, by Roster): uniqueness and lookups ignore case.
+    email_key TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    is_staff INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX users_email ON users (partner_id, livemode, email_key);
+CREATE INDEX users_list ON users (partner_id, livemode, created_at DESC, id DESC);
+
+CREATE TABLE roles (
+    id TEXT PRIMARY KEY,
+    organisation_id TEXT NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX roles_name ON roles (organisation_id, name);
+
+CREATE TABLE memberships (
+    id TEXT PRIMARY KEY,
+    partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+    livemode INTEGER NOT NULL,
+    organisation_id TEXT NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    role_ids TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    is_owner INTEGER NOT NULL,
+    is_default INTEGER NOT NULL,
+    allowed_ips TEXT NOT NULL,
+    status TEXT NOT NULL,
+    api_access_enabled INTEGER NOT NULL,
+    access_scope TEXT NOT NULL,
+    test_enabled INTEGER NOT NULL,
+    alert_action_required INTEGER NOT NULL,
+    alert_resolved INTEGER NOT NULL,
+    alert_dismissed INTEGER NOT NULL,
+    evidence_requested INTEGER NOT NULL,
+    reference TEXT,
+    reference_origin TEXT,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX memberships_organisation_user ON memberships (organisation_id, user_id);
+CREATE INDEX memberships_list ON memberships (partner_id, livemode, created_at DESC, id DESC);
+CREATE INDEX memberships_by_organisation ON memberships (organisation_id, created_at DESC, id DESC);
+CREATE INDEX memberships_by_user ON memberships (user_id, created_at DESC, id DESC);
+CREATE INDEX memberships_by_status ON memberships (organisation_id, status, role);
+
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
+    livemode INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    key_type TEXT NOT NULL,
+    group_id TEXT REFERENCES partner_groups (id) ON DELETE CASCADE,
+    organisation_id TEXT REFERENCES organisations (id) ON DELETE CASCADE,
+    abilities TEXT NOT NULL,
+    expires_at INTEGER,
+    last_used_at INTEGER,
+    revoked_at INTEGER,
+    prefix TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    CHECK ((group_id IS NULL) <> (organisation_id IS NULL))
+);
+CREATE UNIQUE INDEX api_keys_secret_hash ON api_keys (secret_hash);
+CREATE INDEX api_keys_list ON api_keys (partner_id, livemode, created_at DESC, id DESC);
+CREATE INDEX api_keys_by_group ON api_keys (group_id);
+CREATE INDEX api_keys_by_organisation ON api_keys (organisation_id);

@@ -1,0 +1,52 @@
+//! Schema migrations, embedded in the binary and applied in order. Each runs in a
+//! `BEGIN IMMEDIATE` transaction that first checks whether it was applied, so two processes
+//! starting on the same file at once apply it exactly once.
+
+use roster_core::Error;
+use rusqlite::Connection;
+
+use super::pool::storage_error;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+pub fn run(connection: &Connection) -> Result<(), Error> {
+    connection
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .map_err(storage_error)?;
+    for (version, sql) in MIGRATIONS {
+        connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error)?;
+        match apply(connection, *version, sql) {
+            Ok(applied) => {
+                connection.execute_batch("COMMIT").map_err(storage_error)?;
+                if applied {
+                    tracing::info!(version, "applied migration");
+                }
+            }
+            Err(error) => {
+                // The transaction is abandoned either way; a failed rollback adds nothing to report.
+                let _ = connection.execute_batch("ROLLBACK");
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply(connection: &Connection, version: i64, sql: &str) -> Result<bool, Error> {
+    let applied: bool = connection
+        .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |row| row.get(0))
+        .map_err(storage_error)?;
+    if applied {
+        return Ok(false);
+    }
+    connection.execute_batch(sql).map_err(storage_error)?;
+    connection
+        .execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            (version, roster_core::time::Timestamp::now().millis()),
+        )
+        .map_err(storage_error)?;
+    Ok(true)
+}

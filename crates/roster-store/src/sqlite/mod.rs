@@ -1,0 +1,840 @@
+//! The SQLite backend: an embedded file (WAL, `synchronous=FULL`) or a private in-memory database.
+
+mod migrations;
+mod pool;
+mod query;
+mod rows;
+
+use async_trait::async_trait;
+use roster_core::{
+    Error, FieldError, ValidationCode,
+    error::Result,
+    ids,
+    model::{
+        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
+        PartnerGroup, User,
+    },
+    page::{ListPage, ListQuery},
+    policy::{Holder, OrgScope, Scope},
+    rules::{self, OrgTally},
+    store::{
+        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
+        NewUser, OrganisationPatch, Store, UserPatch,
+    },
+    time::Timestamp,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use pool::Location;
+use pool::{Pool, storage_error};
+use query::{Sql, page};
+use rows::{abilities_json, to_json};
+
+pub struct SqliteStore {
+    pool: Pool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database and applies pending migrations.
+    pub async fn open(location: Location) -> Result<Self> {
+        Ok(Self { pool: Pool::open(location).await? })
+    }
+}
+
+fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
+fn is_unique_violation(error: &rusqlite::Error, index_columns: &str) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(failure, Some(message))
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && message.contains(index_columns))
+}
+
+fn found<T>(row: rusqlite::Result<Option<T>>) -> Result<T> {
+    row.map_err(storage_error)?.ok_or(Error::NotFound)
+}
+
+fn get_organisation(connection: &Connection, scope: &Scope, id: &str) -> Result<Organisation> {
+    let mut sql = Sql::new(&format!("SELECT {} FROM organisations o WHERE o.id = ", rows::ORGANISATION_COLUMNS));
+    sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
+    found(sql.query_row(connection, rows::organisation))
+}
+
+fn organisation_in_scope(connection: &Connection, scope: &Scope, id: &str) -> Result<bool> {
+    match get_organisation(connection, scope, id) {
+        Ok(_) => Ok(true),
+        Err(Error::NotFound) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// The group's organisations in `mode`, oldest assignment first.
+fn group_organisation_ids(connection: &Connection, group_id: &str, livemode: bool) -> Result<Vec<String>> {
+    let mut sql = Sql::new(
+        "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id WHERE g.group_id = ",
+    );
+    sql.bind(group_id.to_owned()).push(" AND o.livemode = ").bind(livemode).push(" ORDER BY o.created_at, o.id");
+    sql.query_all(connection, |row| row.get(0)).map_err(storage_error)
+}
+
+fn get_group(connection: &Connection, scope: &Scope, id: &str) -> Result<PartnerGroup> {
+    let mut sql =
+        Sql::new("SELECT g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at FROM partner_groups g WHERE g.id = ");
+    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+    let mut group = found(sql.query_row(connection, group_row))?;
+    group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode.is_live())?;
+    Ok(group)
+}
+
+fn group_row(row: &rusqlite::Row) -> rusqlite::Result<PartnerGroup> {
+    Ok(PartnerGroup {
+        id: row.get(0)?,
+        partner_id: row.get(1)?,
+        name: row.get(2)?,
+        is_admin: row.get(3)?,
+        organisation_ids: Vec::new(),
+        created_at: Timestamp(row.get(4)?),
+        updated_at: Timestamp(row.get(5)?),
+    })
+}
+
+/// Every id must name an organisation of the partner in the caller's mode.
+fn check_group_organisations(connection: &Connection, scope: &Scope, organisation_ids: &[String]) -> Result<()> {
+    let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
+    let mut errors = Vec::new();
+    for (index, id) in organisation_ids.iter().enumerate() {
+        if !organisation_in_scope(connection, &partner_scope, id)? {
+            errors.push(FieldError::new(format!("organisation_ids.{index}"), ValidationCode::InvalidReference, "does not exist"));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+}
+
+fn assign_group_organisations(
+    connection: &Connection,
+    group_id: &str,
+    livemode: bool,
+    organisation_ids: &[String],
+) -> Result<()> {
+    connection
+        .execute(
+            "DELETE FROM group_organisations WHERE group_id = ?1 AND organisation_id IN \
+             (SELECT id FROM organisations WHERE livemode = ?2)",
+            params![group_id, livemode],
+        )
+        .map_err(storage_error)?;
+    for organisation_id in organisation_ids {
+        connection
+            .execute(
+                "INSERT INTO group_organisations (group_id, organisation_id) VALUES (?1, ?2)",
+                params![group_id, organisation_id],
+            )
+            .map_err(storage_error)?;
+    }
+    Ok(())
+}
+
+fn users_in_scope(sql: &mut Sql, scope: &Scope) {
+    sql.push(" AND u.partner_id = ").bind(scope.partner_id.clone());
+    sql.push(" AND u.livemode = ").bind(scope.mode.is_live());
+    if scope.orgs != OrgScope::All {
+        sql.push(" AND u.id IN (SELECT s.user_id FROM memberships s WHERE 1 = 1");
+        sql.organisations(scope, "s.organisation_id");
+        sql.push(")");
+    }
+}
+
+fn get_user(connection: &Connection, scope: &Scope, id: &str) -> Result<User> {
+    let mut sql = Sql::new(&format!("SELECT {} FROM users u WHERE u.id = ", rows::USER_COLUMNS));
+    sql.bind(id.to_owned());
+    users_in_scope(&mut sql, scope);
+    found(sql.query_row(connection, rows::user))
+}
+
+fn user_email_taken(connection: &Connection, scope: &Scope, email: &str, except: Option<&str>) -> Result<bool> {
+    connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3 AND id <> ?4)",
+            params![scope.partner_id, scope.mode.is_live(), email_key(email), except.unwrap_or("")],
+            |row| row.get(0),
+        )
+        .map_err(storage_error)
+}
+
+/// Keys a scope may see: an admin group's, every key of the partner; a group's, its own and its
+/// organisations'; an organisation key's, its organisation's.
+fn api_keys_in_scope(sql: &mut Sql, scope: &Scope) {
+    sql.push(" AND k.partner_id = ").bind(scope.partner_id.clone());
+    sql.push(" AND k.livemode = ").bind(scope.mode.is_live());
+    match &scope.orgs {
+        OrgScope::All => {}
+        OrgScope::Group(group) => {
+            sql.push(" AND (k.group_id = ").bind(group.clone()).push(" OR (k.organisation_id IS NOT NULL");
+            sql.organisations(scope, "k.organisation_id");
+            sql.push("))");
+        }
+        OrgScope::Organisation(organisation) => {
+            sql.push(" AND k.organisation_id = ").bind(organisation.clone());
+        }
+    }
+}
+
+fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKey> {
+    let mut sql = Sql::new(&format!("SELECT {} FROM api_keys k WHERE k.id = ", rows::API_KEY_COLUMNS));
+    sql.bind(id.to_owned());
+    api_keys_in_scope(&mut sql, scope);
+    found(sql.query_row(connection, rows::api_key))
+}
+
+/// The field errors for a key holder the scope may not hand keys to.
+fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) -> Result<()> {
+    match holder {
+        KeyHolder::Group(group_id) => {
+            let allowed = match (&scope.orgs, &scope.holder) {
+                (OrgScope::All, _) => connection
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
+                        params![group_id, scope.partner_id],
+                        |row| row.get(0),
+                    )
+                    .map_err(storage_error)?,
+                (OrgScope::Group(_), Holder::Group { id, .. }) => id == group_id,
+                _ => false,
+            };
+            if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id")) }
+        }
+        KeyHolder::Organisation(organisation_id) => {
+            if organisation_in_scope(connection, scope, organisation_id)? {
+                Ok(())
+            } else {
+                Err(Error::invalid_reference("organisation_id"))
+            }
+        }
+    }
+}
+
+fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> Result<()> {
+    let (group_id, organisation_id) = match &key.holder {
+        KeyHolder::Group(id) => (Some(id.as_str()), None),
+        KeyHolder::Organisation(id) => (None, Some(id.as_str())),
+    };
+    connection
+        .execute(
+            "INSERT INTO api_keys (id, partner_id, livemode, name, key_type, group_id, organisation_id, abilities, \
+             expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                key.id,
+                key.partner_id,
+                key.mode.is_live(),
+                key.name,
+                key.key_type.as_str(),
+                group_id,
+                organisation_id,
+                abilities_json(&key.abilities),
+                key.expires_at.map(Timestamp::millis),
+                key.last_used_at.map(Timestamp::millis),
+                key.revoked_at.map(Timestamp::millis),
+                key.prefix,
+                secret_hash,
+                key.created_at.millis(),
+                key.updated_at.millis(),
+            ],
+        )
+        .map_err(storage_error)?;
+    Ok(())
+}
+
+fn get_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<Membership> {
+    let mut sql = Sql::new(&format!("SELECT {} FROM {} WHERE m.id = ", rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM));
+    sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
+    found(sql.query_row(connection, rows::membership))
+}
+
+/// Accepted memberships of the organisation other than `except`, read inside the write
+/// transaction that uses them.
+fn tally(connection: &Connection, organisation_id: &str, except: &str) -> Result<OrgTally> {
+    connection
+        .query_row(
+            "SELECT COUNT(*), COALESCE(SUM(role = 'ADMIN'), 0), COALESCE(SUM(is_owner), 0) FROM memberships \
+             WHERE organisation_id = ?1 AND status = 'accepted' AND id <> ?2",
+            params![organisation_id, except],
+            |row| {
+                let count = |index| row.get::<_, i64>(index).map(|n| u64::try_from(n).unwrap_or(0));
+                Ok(OrgTally { others: count(0)?, other_admins: count(1)?, other_owners: count(2)? })
+            },
+        )
+        .map_err(storage_error)
+}
+
+/// `role_ids` must name roles of the membership's organisation.
+fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[String]) -> Result<()> {
+    let mut errors = Vec::new();
+    for (index, role_id) in role_ids.iter().enumerate() {
+        let exists: bool = connection
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM roles WHERE id = ?1 AND organisation_id = ?2)",
+                params![role_id, organisation_id],
+                |row| row.get(0),
+            )
+            .map_err(storage_error)?;
+        if !exists {
+            errors.push(FieldError::new(format!("role_ids.{index}"), ValidationCode::InvalidReference, "does not exist"));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+}
+
+/// A user has at most one default membership: setting one clears the others.
+fn clear_other_defaults(connection: &Connection, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
+    connection
+        .execute(
+            "UPDATE memberships SET is_default = 0, updated_at = ?3 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1",
+            params![user_id, except, now.millis()],
+        )
+        .map_err(storage_error)?;
+    Ok(())
+}
+
+fn write_membership_settings(connection: &Connection, id: &str, settings: &MembershipSettings, now: Timestamp) -> Result<()> {
+    let n = &settings.notifications;
+    connection
+        .execute(
+            "UPDATE memberships SET role = ?2, role_ids = ?3, permissions = ?4, is_owner = ?5, is_default = ?6, \
+             allowed_ips = ?7, api_access_enabled = ?8, access_scope = ?9, test_enabled = ?10, \
+             alert_action_required = ?11, alert_resolved = ?12, alert_dismissed = ?13, evidence_requested = ?14, \
+             reference = ?15, reference_origin = ?16, metadata = ?17, updated_at = ?18 WHERE id = ?1",
+            params![
+                id,
+                settings.role.as_str(),
+                to_json(&settings.role_ids),
+                to_json(&settings.permissions),
+                settings.is_owner,
+                settings.is_default,
+                to_json(&settings.allowed_ips),
+                settings.api_access_enabled,
+                settings.access_scope.as_str(),
+                settings.test_enabled,
+                n.alert_action_required,
+                n.alert_resolved,
+                n.alert_dismissed,
+                n.evidence_requested,
+                settings.reference,
+                settings.reference_origin,
+                to_json(&settings.metadata),
+                now.millis(),
+            ],
+        )
+        .map_err(storage_error)?;
+    Ok(())
+}
+
+fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership, now: Timestamp) -> Result<Membership> {
+    if !organisation_in_scope(connection, scope, &new.organisation_id)? {
+        return Err(Error::invalid_reference("organisation_id"));
+    }
+    check_role_ids(connection, &new.organisation_id, &new.settings.role_ids)?;
+    let existing: Option<(String, bool)> = connection
+        .query_row(
+            "SELECT id, is_staff FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3",
+            params![scope.partner_id, scope.mode.is_live(), email_key(&new.email)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(storage_error)?;
+    let user_id = match existing {
+        Some((_, true)) => return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into())),
+        Some((id, false)) => id,
+        None => {
+            let id = ids::new_id(ids::USER, now);
+            connection
+                .execute(
+                    "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
+                    params![
+                        id,
+                        scope.partner_id,
+                        scope.mode.is_live(),
+                        new.email,
+                        email_key(&new.email),
+                        new.first_name,
+                        new.last_name,
+                        now.millis()
+                    ],
+                )
+                .map_err(storage_error)?;
+            id
+        }
+    };
+    let id = ids::new_id(ids::MEMBERSHIP, now);
+    let inserted = connection.execute(
+        "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
+         is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
+         alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
+         metadata, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'STANDARD', '[]', '[]', 0, 0, '[]', ?6, 1, 'live_access', 0, 1, 1, 1, 1, NULL, NULL, '{}', ?7, ?7)",
+        params![id, scope.partner_id, scope.mode.is_live(), new.organisation_id, user_id, new.status.as_str(), now.millis()],
+    );
+    match inserted {
+        Err(error) if is_unique_violation(&error, "memberships.organisation_id") => {
+            return Err(Error::MembershipAlreadyExists);
+        }
+        other => other.map_err(storage_error)?,
+    };
+    write_membership_settings(connection, &id, &new.settings, now)?;
+    if new.settings.is_default {
+        clear_other_defaults(connection, &user_id, &id, now)?;
+    }
+    get_membership(connection, scope, &id)
+}
+
+fn update_membership(connection: &Connection, scope: &Scope, id: &str, patch: MembershipPatch, now: Timestamp) -> Result<Membership> {
+    let current = get_membership(connection, scope, id)?;
+    if let Some(role_ids) = &patch.role_ids {
+        check_role_ids(connection, &current.organisation_id, role_ids)?;
+    }
+    let next = patch.apply(&current.settings);
+    if next == current.settings {
+        return Ok(current);
+    }
+    let demotes = current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
+    if demotes || (current.settings.is_owner && !next.is_owner) {
+        let tally = tally(connection, &current.organisation_id, &current.id)?;
+        rules::check_update(current.status, &current.settings, &next, tally)?;
+    }
+    write_membership_settings(connection, id, &next, now)?;
+    if next.is_default && !current.settings.is_default {
+        clear_other_defaults(connection, &current.user_id, id, now)?;
+    }
+    get_membership(connection, scope, id)
+}
+
+fn delete_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<()> {
+    let current = get_membership(connection, scope, id)?;
+    if current.status == MembershipStatus::Accepted {
+        let tally = tally(connection, &current.organisation_id, &current.id)?;
+        rules::check_delete(current.status, &current.settings, tally)?;
+    }
+    connection.execute("DELETE FROM memberships WHERE id = ?1", [id]).map_err(storage_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.pool.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage_error)).await
+    }
+
+    async fn partner_count(&self) -> Result<u64> {
+        self.pool
+            .read(|c| {
+                let count: i64 = c.query_row("SELECT COUNT(*) FROM partners", [], |row| row.get(0)).map_err(storage_error)?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            })
+            .await
+    }
+
+    async fn create_partner(&self, partner: &Partner, admin_group: &PartnerGroup, keys: &[(ApiKey, String)]) -> Result<()> {
+        let (partner, group, keys) = (partner.clone(), admin_group.clone(), keys.to_vec());
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO partners (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![partner.id, partner.name, partner.created_at.millis(), partner.updated_at.millis()],
+                )
+                .map_err(storage_error)?;
+                c.execute(
+                    "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![group.id, partner.id, group.name, group.is_admin, group.created_at.millis(), group.updated_at.millis()],
+                )
+                .map_err(storage_error)?;
+                for (key, secret_hash) in &keys {
+                    insert_api_key(c, key, secret_hash)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>> {
+        let query = query.clone();
+        self.pool
+            .read(move |c| {
+                page(c, rows::PARTNER_COLUMNS, "partners p", &Sql::default(), "p", &query, rows::partner).map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn get_partner(&self, id: &str) -> Result<Partner> {
+        let id = id.to_owned();
+        self.pool
+            .read(move |c| {
+                let mut sql = Sql::new(&format!("SELECT {} FROM partners p WHERE p.id = ", rows::PARTNER_COLUMNS));
+                sql.bind(id);
+                found(sql.query_row(c, rows::partner))
+            })
+            .await
+    }
+
+    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
+        let scope = scope.clone();
+        self.pool
+            .write(move |c| {
+                check_group_organisations(c, &scope, &group.organisation_ids)?;
+                let id = ids::new_id(ids::GROUP, now);
+                c.execute(
+                    "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![id, scope.partner_id, group.name, group.is_admin, now.millis()],
+                )
+                .map_err(storage_error)?;
+                assign_group_organisations(c, &id, scope.mode.is_live(), &group.organisation_ids)?;
+                get_group(c, &scope, &id)
+            })
+            .await
+    }
+
+    async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
+        let (scope, query) = (scope.clone(), query.clone());
+        self.pool
+            .read(move |c| {
+                let mut conditions = Sql::default();
+                conditions.push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+                let columns = "g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at";
+                let mut groups = page(c, columns, "partner_groups g", &conditions, "g", &query, group_row).map_err(storage_error)?;
+                for group in &mut groups.items {
+                    group.organisation_ids = group_organisation_ids(c, &group.id, scope.mode.is_live())?;
+                }
+                Ok(groups)
+            })
+            .await
+    }
+
+    async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.read(move |c| get_group(c, &scope, &id)).await
+    }
+
+    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                let current = get_group(c, &scope, &id)?;
+                if let Some(organisation_ids) = &patch.organisation_ids {
+                    check_group_organisations(c, &scope, organisation_ids)?;
+                    assign_group_organisations(c, &id, scope.mode.is_live(), organisation_ids)?;
+                }
+                c.execute(
+                    "UPDATE partner_groups SET name = ?2, is_admin = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![
+                        id,
+                        patch.name.unwrap_or(current.name),
+                        patch.is_admin.unwrap_or(current.is_admin),
+                        now.millis()
+                    ],
+                )
+                .map_err(storage_error)?;
+                get_group(c, &scope, &id)
+            })
+            .await
+    }
+
+    async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                get_group(c, &scope, &id)?;
+                // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
+                c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map_err(storage_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_organisation(&self, scope: &Scope, organisation: NewOrganisation, now: Timestamp) -> Result<Organisation> {
+        let scope = scope.clone();
+        self.pool
+            .write(move |c| {
+                let id = ids::new_id(ids::ORGANISATION, now);
+                c.execute(
+                    "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, \
+                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                    params![
+                        id,
+                        scope.partner_id,
+                        scope.mode.is_live(),
+                        organisation.name,
+                        organisation.settings.enforce_twofactor,
+                        organisation.settings.abuse_contact_email,
+                        now.millis()
+                    ],
+                )
+                .map_err(storage_error)?;
+                if let OrgScope::Group(group_id) = &scope.orgs {
+                    c.execute(
+                        "INSERT INTO group_organisations (group_id, organisation_id) VALUES (?1, ?2)",
+                        params![group_id, id],
+                    )
+                    .map_err(storage_error)?;
+                }
+                get_organisation(c, &scope, &id)
+            })
+            .await
+    }
+
+    async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>> {
+        let (scope, query) = (scope.clone(), query.clone());
+        self.pool
+            .read(move |c| {
+                let mut conditions = Sql::default();
+                conditions.scoped(&scope, "o", "o.id");
+                page(c, rows::ORGANISATION_COLUMNS, "organisations o", &conditions, "o", &query, rows::organisation)
+                    .map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.read(move |c| get_organisation(c, &scope, &id)).await
+    }
+
+    async fn update_organisation(&self, scope: &Scope, id: &str, patch: OrganisationPatch, now: Timestamp) -> Result<Organisation> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                let current = get_organisation(c, &scope, &id)?;
+                if patch == OrganisationPatch::default() {
+                    return Ok(current);
+                }
+                c.execute(
+                    "UPDATE organisations SET name = ?2, enforce_twofactor = ?3, abuse_contact_email = ?4, updated_at = ?5 \
+                     WHERE id = ?1",
+                    params![
+                        id,
+                        patch.name.unwrap_or(current.name),
+                        patch.enforce_twofactor.unwrap_or(current.settings.enforce_twofactor),
+                        patch.abuse_contact_email.unwrap_or(current.settings.abuse_contact_email),
+                        now.millis()
+                    ],
+                )
+                .map_err(storage_error)?;
+                get_organisation(c, &scope, &id)
+            })
+            .await
+    }
+
+    async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                get_organisation(c, &scope, &id)?;
+                // Memberships, roles, group assignments and the organisation's keys cascade.
+                c.execute("DELETE FROM organisations WHERE id = ?1", [&id]).map_err(storage_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User> {
+        let scope = scope.clone();
+        self.pool
+            .write(move |c| {
+                if user_email_taken(c, &scope, &user.email, None)? {
+                    return Err(Error::UserAlreadyExists);
+                }
+                let id = ids::new_id(ids::USER, now);
+                c.execute(
+                    "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    params![
+                        id,
+                        scope.partner_id,
+                        scope.mode.is_live(),
+                        user.email,
+                        email_key(&user.email),
+                        user.first_name,
+                        user.last_name,
+                        user.is_staff,
+                        now.millis()
+                    ],
+                )
+                .map_err(|error| {
+                    if is_unique_violation(&error, "users.partner_id") { Error::UserAlreadyExists } else { storage_error(error) }
+                })?;
+                let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
+                get_user(c, &partner_scope, &id)
+            })
+            .await
+    }
+
+    async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>> {
+        let (scope, query, email) = (scope.clone(), query.clone(), email.map(email_key));
+        self.pool
+            .read(move |c| {
+                let mut conditions = Sql::default();
+                users_in_scope(&mut conditions, &scope);
+                if let Some(email) = email {
+                    conditions.push(" AND u.email_key = ").bind(email);
+                }
+                page(c, rows::USER_COLUMNS, "users u", &conditions, "u", &query, rows::user).map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn get_user(&self, scope: &Scope, id: &str) -> Result<User> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.read(move |c| get_user(c, &scope, &id)).await
+    }
+
+    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                let current = get_user(c, &scope, &id)?;
+                if patch == UserPatch::default() {
+                    return Ok(current);
+                }
+                if let Some(email) = &patch.email
+                    && user_email_taken(c, &scope, email, Some(&id))?
+                {
+                    return Err(Error::UserAlreadyExists);
+                }
+                let email = patch.email.unwrap_or(current.email);
+                c.execute(
+                    "UPDATE users SET email = ?2, email_key = ?3, first_name = ?4, last_name = ?5, is_staff = ?6, \
+                     updated_at = ?7 WHERE id = ?1",
+                    params![
+                        id,
+                        email,
+                        email_key(&email),
+                        patch.first_name.unwrap_or(current.first_name),
+                        patch.last_name.unwrap_or(current.last_name),
+                        patch.is_staff.unwrap_or(current.is_staff),
+                        now.millis()
+                    ],
+                )
+                .map_err(storage_error)?;
+                get_user(c, &scope, &id)
+            })
+            .await
+    }
+
+    async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()> {
+        let (scope, key, secret_hash) = (scope.clone(), key.clone(), secret_hash.to_owned());
+        self.pool
+            .write(move |c| {
+                check_key_holder(c, &scope, &key.holder)?;
+                insert_api_key(c, &key, &secret_hash)
+            })
+            .await
+    }
+
+    async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>> {
+        let (scope, query) = (scope.clone(), query.clone());
+        self.pool
+            .read(move |c| {
+                let mut conditions = Sql::default();
+                api_keys_in_scope(&mut conditions, &scope);
+                page(c, rows::API_KEY_COLUMNS, "api_keys k", &conditions, "k", &query, rows::api_key).map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn get_api_key(&self, scope: &Scope, id: &str) -> Result<ApiKey> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.read(move |c| get_api_key(c, &scope, &id)).await
+    }
+
+    async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                get_api_key(c, &scope, &id)?;
+                c.execute(
+                    "UPDATE api_keys SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, now.millis()],
+                )
+                .map_err(storage_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>> {
+        let secret_hash = secret_hash.to_owned();
+        self.pool
+            .read(move |c| {
+                let mut sql = Sql::new(&format!(
+                    "SELECT {}, k.secret_hash, COALESCE(g.is_admin, 0) FROM api_keys k \
+                     LEFT JOIN partner_groups g ON g.id = k.group_id WHERE k.secret_hash = ",
+                    rows::API_KEY_COLUMNS
+                ));
+                sql.bind(secret_hash);
+                sql.query_row(c, |row| {
+                    Ok(KeyCredential { key: rows::api_key(row)?, secret_hash: row.get(14)?, group_is_admin: row.get(15)? })
+                })
+                .map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()> {
+        let id = id.to_owned();
+        self.pool
+            .write(move |c| {
+                c.execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![id, now.millis()])
+                    .map_err(storage_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership> {
+        let scope = scope.clone();
+        self.pool.write(move |c| create_membership(c, &scope, membership, now)).await
+    }
+
+    async fn list_memberships(&self, scope: &Scope, filter: &MembershipFilter, query: &ListQuery) -> Result<ListPage<Membership>> {
+        let (scope, filter, query) = (scope.clone(), filter.clone(), query.clone());
+        self.pool
+            .read(move |c| {
+                let mut conditions = Sql::default();
+                conditions.scoped(&scope, "m", "m.organisation_id");
+                if let Some(organisation_id) = filter.organisation_id {
+                    conditions.push(" AND m.organisation_id = ").bind(organisation_id);
+                }
+                if let Some(user_id) = filter.user_id {
+                    conditions.push(" AND m.user_id = ").bind(user_id);
+                }
+                if let Some(email) = filter.email {
+                    conditions.push(" AND u.email_key = ").bind(email_key(&email));
+                }
+                if let Some(role) = filter.role {
+                    conditions.push(" AND m.role = ").bind(role.as_str().to_owned());
+                }
+                if let Some(status) = filter.status {
+                    conditions.push(" AND m.status = ").bind(status.as_str().to_owned());
+                }
+                page(c, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", &query, rows::membership)
+                    .map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.read(move |c| get_membership(c, &scope, &id)).await
+    }
+
+    async fn update_membership(&self, scope: &Scope, id: &str, patch: MembershipPatch, now: Timestamp) -> Result<Membership> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.write(move |c| update_membership(c, &scope, &id, patch, now)).await
+    }
+
+    async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.write(move |c| delete_membership(c, &scope, &id)).await
+    }
+}

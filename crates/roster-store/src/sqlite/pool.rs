@@ -1,0 +1,164 @@
+//! Connections to one SQLite database. SQLite has one writer at a time, so Roster keeps exactly
+//! one write connection and queues writers in-process (no "database is locked" under load);
+//! every write transaction is `BEGIN IMMEDIATE`, taking the write lock up front, which also
+//! serialises writers in other processes on the same file. Reads use a small pool of read
+//! connections, which WAL lets run beside the writer. Blocking SQLite calls run on tokio's
+//! blocking threads.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use roster_core::Error;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use tokio::sync::{Mutex, Semaphore};
+
+use super::migrations;
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    /// One private in-memory database: a single connection serves reads and writes, because
+    /// every new connection to `:memory:` would open a different, empty database.
+    Memory,
+}
+
+impl Location {
+    /// `sqlite::memory:`, `sqlite://PATH` (relative or, with a third slash, absolute) or
+    /// `sqlite:PATH`. Query parameters are not supported and make the URL invalid.
+    pub fn parse(url: &str) -> Option<Self> {
+        let rest = url.strip_prefix("sqlite:")?;
+        if rest == ":memory:" || rest == "//:memory:" {
+            return Some(Self::Memory);
+        }
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        (!path.is_empty() && !path.contains('?')).then(|| Self::File(PathBuf::from(path)))
+    }
+}
+
+const READERS: usize = 4;
+/// How long a write waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Pool {
+    writer: Arc<Mutex<Connection>>,
+    readers: Option<Readers>,
+}
+
+struct Readers {
+    idle: Arc<std::sync::Mutex<Vec<Connection>>>,
+    available: Arc<Semaphore>,
+}
+
+pub(crate) fn storage_error(error: rusqlite::Error) -> Error {
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => Error::Unavailable,
+        _ => Error::internal(format!("sqlite: {error}")),
+    }
+}
+
+fn configure(connection: &Connection, file: bool) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    if file {
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // FULL: a transaction is durable once COMMIT returns, so an acknowledged write survives
+    // `kill -9` and power loss alike.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn join_error(error: tokio::task::JoinError) -> Error {
+    Error::internal(format!("database task failed: {error}"))
+}
+
+impl Pool {
+    pub async fn open(location: Location) -> Result<Self, Error> {
+        tokio::task::spawn_blocking(move || Self::open_blocking(location)).await.map_err(join_error)?
+    }
+
+    fn open_blocking(location: Location) -> Result<Self, Error> {
+        match location {
+            Location::Memory => {
+                let writer = Connection::open_in_memory().map_err(storage_error)?;
+                configure(&writer, false).map_err(storage_error)?;
+                migrations::run(&writer)?;
+                Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: None })
+            }
+            Location::File(path) => {
+                let writer = Connection::open(&path).map_err(storage_error)?;
+                configure(&writer, true).map_err(storage_error)?;
+                migrations::run(&writer)?;
+                let mut idle = Vec::with_capacity(READERS);
+                for _ in 0..READERS {
+                    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                    let reader = Connection::open_with_flags(&path, flags).map_err(storage_error)?;
+                    configure(&reader, false).map_err(storage_error)?;
+                    idle.push(reader);
+                }
+                let readers = Readers {
+                    idle: Arc::new(std::sync::Mutex::new(idle)),
+                    available: Arc::new(Semaphore::new(READERS)),
+                };
+                Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Some(readers) })
+            }
+        }
+    }
+
+    /// Runs `work` on a read connection.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let Some(readers) = &self.readers else {
+            let writer = self.writer.clone().lock_owned().await;
+            return tokio::task::spawn_blocking(move || work(&writer)).await.map_err(join_error)?;
+        };
+        let permit = readers.available.clone().acquire_owned().await.map_err(Error::internal)?;
+        let idle = readers.idle.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = idle.lock().map_err(Error::internal)?.pop();
+            let connection = taken.ok_or_else(|| Error::internal("no idle read connection"))?;
+            let result = work(&connection);
+            idle.lock().map_err(Error::internal)?.push(connection);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(join_error)?
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, Error> + Send + 'static,
+    {
+        let mut writer = self.writer.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let transaction =
+                writer.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage_error)?;
+            let value = work(&transaction)?;
+            transaction.commit().map_err(storage_error)?;
+            Ok(value)
+        })
+        .await
+        .map_err(join_error)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_file_or_memory() {
+        assert_eq!(Location::parse("sqlite::memory:"), Some(Location::Memory));
+        assert_eq!(Location::parse("sqlite://roster.db"), Some(Location::File("roster.db".into())));
+        assert_eq!(Location::parse("sqlite:///var/lib/roster.db"), Some(Location::File("/var/lib/roster.db".into())));
+        assert_eq!(Location::parse("sqlite:data/r.db"), Some(Location::File("data/r.db".into())));
+        assert_eq!(Location::parse("postgres://localhost/roster"), None);
+        assert_eq!(Location::parse("sqlite://"), None);
+    }
+}
