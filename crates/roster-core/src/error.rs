@@ -44,7 +44,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: ValidationCode, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code, message: message.into() }
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -80,7 +84,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn field(field: impl Into<String>, code: ValidationCode, message: impl Into<String>) -> Self {
+    pub fn field(
+        field: impl Into<String>,
+        code: ValidationCode,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -95,7 +103,9 @@ impl Error {
     /// The stable code clients match on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Validation(errors) => errors.first().map_or("VALIDATION_INVALID_FORMAT", |e| e.code.as_str()),
+            Self::Validation(errors) => errors
+                .first()
+                .map_or("VALIDATION_INVALID_FORMAT", |e| e.code.as_str()),
             Self::Unauthorised => "UNAUTHORISED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",

@@ -89,12 +89,16 @@ pub fn parse(secret: &str) -> Option<SecretShape> {
     }
     let (body, checksum) = secret.split_at(secret.len() - CHECKSUM_LEN);
     let expected = base62_checksum(body);
-    bool::from(expected.as_bytes().ct_eq(checksum.as_bytes())).then_some(SecretShape { key_type, mode })
+    bool::from(expected.as_bytes().ct_eq(checksum.as_bytes()))
+        .then_some(SecretShape { key_type, mode })
 }
 
 /// The stored form of a secret: lowercase hex SHA-256.
 pub fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Compares two stored hashes without leaking, through timing, how much of them matched.
@@ -105,7 +109,10 @@ pub fn hashes_match(a: &str, b: &str) -> bool {
 /// The part of a secret shown again after creation, e.g. `sk_live_Ab3x`.
 pub fn display_prefix(secret: &str) -> String {
     let kind_and_mode = "sk_live_".len();
-    secret.chars().take(kind_and_mode + DISPLAY_PREFIX_RANDOM).collect()
+    secret
+        .chars()
+        .take(kind_and_mode + DISPLAY_PREFIX_RANDOM)
+        .collect()
 }
 
 #[cfg(test)]
@@ -117,7 +124,11 @@ mod tests {
         for key_type in [KeyType::Secret, KeyType::Publishable] {
             for mode in [Mode::Live, Mode::Test] {
                 let secret = generate(key_type, mode);
-                assert_eq!(parse(&secret), Some(SecretShape { key_type, mode }), "{secret}");
+                assert_eq!(
+                    parse(&secret),
+                    Some(SecretShape { key_type, mode }),
+                    "{secret}"
+                );
             }
         }
         assert!(generate(KeyType::Secret, Mode::Live).starts_with("sk_live_"));
@@ -135,7 +146,13 @@ mod tests {
 
     #[test]
     fn malformed_secrets_are_refused() {
-        for bad in ["", "sk_live_", "xx_live_abc", "sk_prod_0000000000000000000000000000000000000", "sk_live_!!"] {
+        for bad in [
+            "",
+            "sk_live_",
+            "xx_live_abc",
+            "sk_prod_0000000000000000000000000000000000000",
+            "sk_live_!!",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

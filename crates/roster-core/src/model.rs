@@ -140,7 +140,12 @@ pub struct Notifications {
 
 impl Default for Notifications {
     fn default() -> Self {
-        Self { alert_action_required: true, alert_resolved: true, alert_dismissed: true, evidence_requested: true }
+        Self {
+            alert_action_required: true,
+            alert_resolved: true,
+            alert_dismissed: true,
+            evidence_requested: true,
+        }
     }
 }
 

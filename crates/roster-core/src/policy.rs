@@ -2,7 +2,11 @@
 //! resource and access it needs; it gets one only when the caller is allowed, and every storage
 //! call takes that scope, so out-of-scope objects behave exactly like missing ones.
 
-use crate::{Error, error::Result, model::{KeyHolder, KeyType, Mode}};
+use crate::{
+    Error,
+    error::Result,
+    model::{KeyHolder, KeyType, Mode},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {
@@ -86,7 +90,9 @@ impl Ability {
 }
 
 pub fn allows(abilities: &[Ability], resource: Resource, access: Access) -> bool {
-    abilities.iter().any(|a| *a == Ability::All || *a == Ability::Grant(resource, access))
+    abilities
+        .iter()
+        .any(|a| *a == Ability::All || *a == Ability::Grant(resource, access))
 }
 
 /// A key may only hand on what it holds itself.
@@ -200,7 +206,10 @@ impl Principal {
         }
         let orgs = match &key.holder {
             Holder::Group { is_admin: true, .. } => OrgScope::All,
-            Holder::Group { id, is_admin: false } => OrgScope::Group(id.clone()),
+            Holder::Group {
+                id,
+                is_admin: false,
+            } => OrgScope::Group(id.clone()),
             Holder::Organisation { id } => OrgScope::Organisation(id.clone()),
         };
         if api == Api::PartnerGroups && orgs != OrgScope::All {
@@ -232,7 +241,10 @@ mod tests {
     }
 
     fn admin() -> Holder {
-        Holder::Group { id: "grp_a".into(), is_admin: true }
+        Holder::Group {
+            id: "grp_a".into(),
+            is_admin: true,
+        }
     }
 
     #[test]
@@ -251,33 +263,69 @@ mod tests {
         assert!(covers(&[Ability::All], &read));
         assert!(covers(&read, &read));
         assert!(!covers(&read, &[Ability::All]));
-        assert!(!covers(&read, &[Ability::Grant(Resource::Users, Access::Write)]));
+        assert!(!covers(
+            &read,
+            &[Ability::Grant(Resource::Users, Access::Write)]
+        ));
     }
 
     #[test]
     fn organisation_keys_are_unauthorised_on_memberships_but_scoped_elsewhere() {
-        let org = key(Holder::Organisation { id: "org_1".into() }, KeyType::Secret, &["*"]);
-        assert_eq!(org.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
+        let org = key(
+            Holder::Organisation { id: "org_1".into() },
+            KeyType::Secret,
+            &["*"],
+        );
+        assert_eq!(
+            org.scope_for(Api::Memberships, Access::Read),
+            Err(Error::Unauthorised)
+        );
         let scope = org.scope_for(Api::Scoped(Resource::Organisations), Access::Read);
-        assert_eq!(scope.map(|s| s.orgs), Ok(OrgScope::Organisation("org_1".into())));
+        assert_eq!(
+            scope.map(|s| s.orgs),
+            Ok(OrgScope::Organisation("org_1".into()))
+        );
     }
 
     #[test]
     fn publishable_keys_and_missing_abilities_are_forbidden() {
         let pk = key(admin(), KeyType::Publishable, &["*"]);
-        assert_eq!(pk.scope_for(Api::Memberships, Access::Read), Err(Error::Forbidden));
+        assert_eq!(
+            pk.scope_for(Api::Memberships, Access::Read),
+            Err(Error::Forbidden)
+        );
         let reader = key(admin(), KeyType::Secret, &["memberships:read"]);
         assert!(reader.scope_for(Api::Memberships, Access::Read).is_ok());
-        assert_eq!(reader.scope_for(Api::Memberships, Access::Write), Err(Error::Forbidden));
+        assert_eq!(
+            reader.scope_for(Api::Memberships, Access::Write),
+            Err(Error::Forbidden)
+        );
     }
 
     #[test]
     fn only_admin_groups_manage_groups_and_only_the_master_manages_partners() {
-        let member = key(Holder::Group { id: "grp_b".into(), is_admin: false }, KeyType::Secret, &["*"]);
-        assert_eq!(member.scope_for(Api::PartnerGroups, Access::Read), Err(Error::Forbidden));
-        assert!(key(admin(), KeyType::Secret, &["*"]).scope_for(Api::PartnerGroups, Access::Read).is_ok());
+        let member = key(
+            Holder::Group {
+                id: "grp_b".into(),
+                is_admin: false,
+            },
+            KeyType::Secret,
+            &["*"],
+        );
+        assert_eq!(
+            member.scope_for(Api::PartnerGroups, Access::Read),
+            Err(Error::Forbidden)
+        );
+        assert!(
+            key(admin(), KeyType::Secret, &["*"])
+                .scope_for(Api::PartnerGroups, Access::Read)
+                .is_ok()
+        );
         assert_eq!(member.require_master(), Err(Error::Unauthorised));
-        assert_eq!(Principal::Master.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
+        assert_eq!(
+            Principal::Master.scope_for(Api::Memberships, Access::Read),
+            Err(Error::Unauthorised)
+        );
         assert_eq!(Principal::Master.require_master(), Ok(()));
     }
 }

@@ -1,8 +1,7 @@
 //! Building new partners and keys: the records a store inserts, and the secrets shown once.
 
 use crate::{
-    ids,
-    keys,
+    ids, keys,
     model::{ApiKey, KeyHolder, KeyType, Mode, Partner, PartnerGroup},
     policy::Ability,
     time::Timestamp,
@@ -43,7 +42,11 @@ pub fn issue_key(partner_id: &str, mode: Mode, spec: KeySpec, now: Timestamp) ->
         created_at: now,
         updated_at: now,
     };
-    IssuedKey { key, secret_hash: keys::hash(&secret), secret }
+    IssuedKey {
+        key,
+        secret_hash: keys::hash(&secret),
+        secret,
+    }
 }
 
 /// A new partner: the partner, its admin group, and one live and one test admin key.
@@ -54,7 +57,12 @@ pub struct ProvisionedPartner {
 }
 
 pub fn provision_partner(name: String, now: Timestamp) -> ProvisionedPartner {
-    let partner = Partner { id: ids::new_id(ids::PARTNER, now), name, created_at: now, updated_at: now };
+    let partner = Partner {
+        id: ids::new_id(ids::PARTNER, now),
+        name,
+        created_at: now,
+        updated_at: now,
+    };
     let admin_group = PartnerGroup {
         id: ids::new_id(ids::GROUP, now),
         partner_id: partner.id.clone(),
@@ -77,5 +85,9 @@ pub fn provision_partner(name: String, now: Timestamp) -> ProvisionedPartner {
             issue_key(&partner.id, mode, spec, now)
         })
         .collect();
-    ProvisionedPartner { partner, admin_group, admin_keys }
+    ProvisionedPartner {
+        partner,
+        admin_group,
+        admin_keys,
+    }
 }

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use crate::{
     error::Result,
     model::{
-        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation,
-        OrganisationSettings, Partner, PartnerGroup, User,
+        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus,
+        Organisation, OrganisationSettings, Partner, PartnerGroup, User,
     },
     page::{ListPage, ListQuery},
     policy::Scope,
@@ -151,20 +151,46 @@ pub trait Store: Send + Sync + 'static {
 
     async fn partner_count(&self) -> Result<u64>;
     /// Creates a partner with its admin group and that group's first keys, atomically.
-    async fn create_partner(&self, partner: &Partner, admin_group: &PartnerGroup, keys: &[(ApiKey, String)]) -> Result<()>;
+    async fn create_partner(
+        &self,
+        partner: &Partner,
+        admin_group: &PartnerGroup,
+        keys: &[(ApiKey, String)],
+    ) -> Result<()>;
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>>;
     async fn get_partner(&self, id: &str) -> Result<Partner>;
 
-    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup>;
-    async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
+    async fn create_group(
+        &self,
+        scope: &Scope,
+        group: NewGroup,
+        now: Timestamp,
+    ) -> Result<PartnerGroup>;
+    async fn list_groups(&self, scope: &Scope, query: &ListQuery)
+    -> Result<ListPage<PartnerGroup>>;
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
-    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup>;
+    async fn update_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: GroupPatch,
+        now: Timestamp,
+    ) -> Result<PartnerGroup>;
     /// Deletes the group and revokes the keys it holds.
     async fn delete_group(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
 
     /// A non-admin group's new organisation is assigned to that group.
-    async fn create_organisation(&self, scope: &Scope, organisation: NewOrganisation, now: Timestamp) -> Result<Organisation>;
-    async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>>;
+    async fn create_organisation(
+        &self,
+        scope: &Scope,
+        organisation: NewOrganisation,
+        now: Timestamp,
+    ) -> Result<Organisation>;
+    async fn list_organisations(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<ListPage<Organisation>>;
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation>;
     async fn update_organisation(
         &self,
@@ -177,9 +203,20 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()>;
 
     async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User>;
-    async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>>;
+    async fn list_users(
+        &self,
+        scope: &Scope,
+        email: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<ListPage<User>>;
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User>;
-    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User>;
+    async fn update_user(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> Result<User>;
 
     /// Stores a new key after checking that its holder is within `scope`.
     async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()>;
@@ -190,7 +227,12 @@ pub trait Store: Send + Sync + 'static {
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>>;
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()>;
 
-    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership>;
+    async fn create_membership(
+        &self,
+        scope: &Scope,
+        membership: NewMembership,
+        now: Timestamp,
+    ) -> Result<Membership>;
     async fn list_memberships(
         &self,
         scope: &Scope,
@@ -198,6 +240,12 @@ pub trait Store: Send + Sync + 'static {
         query: &ListQuery,
     ) -> Result<ListPage<Membership>>;
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership>;
-    async fn update_membership(&self, scope: &Scope, id: &str, patch: MembershipPatch, now: Timestamp) -> Result<Membership>;
+    async fn update_membership(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: MembershipPatch,
+        now: Timestamp,
+    ) -> Result<Membership>;
     async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()>;
 }

@@ -20,9 +20,16 @@ const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
 pub struct Caller(pub Principal);
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, secret) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim()).filter(|s| !s.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| secret.trim())
+        .filter(|s| !s.is_empty())
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -30,7 +37,10 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let secret = bearer(parts).ok_or(Error::Unauthorised)?;
-        authenticate(state, secret).await.map(Caller).map_err(ApiError::from)
+        authenticate(state, secret)
+            .await
+            .map(Caller)
+            .map_err(ApiError::from)
     }
 }
 
@@ -43,7 +53,11 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
     }
     // The checksum refuses mistyped and made-up secrets before any database lookup.
     let shape = keys::parse(secret).ok_or(Error::Unauthorised)?;
-    let credential = state.store.find_api_key(&hash).await?.ok_or(Error::Unauthorised)?;
+    let credential = state
+        .store
+        .find_api_key(&hash)
+        .await?
+        .ok_or(Error::Unauthorised)?;
     let key = credential.key;
     let now = Timestamp::now();
     let usable = keys::hashes_match(&credential.secret_hash, &hash)
@@ -54,9 +68,9 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
     if !usable {
         return Err(Error::Unauthorised);
     }
-    let stale = key
-        .last_used_at
-        .is_none_or(|at| now.millis() - at.millis() >= i64::try_from(LAST_USED_GRANULARITY.as_millis()).unwrap_or(0));
+    let stale = key.last_used_at.is_none_or(|at| {
+        now.millis() - at.millis() >= i64::try_from(LAST_USED_GRANULARITY.as_millis()).unwrap_or(0)
+    });
     if stale {
         let store = state.store.clone();
         let key_id = key.id.clone();
@@ -68,7 +82,10 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
         });
     }
     let holder = match key.holder {
-        KeyHolder::Group(id) => Holder::Group { id, is_admin: credential.group_is_admin },
+        KeyHolder::Group(id) => Holder::Group {
+            id,
+            is_admin: credential.group_is_admin,
+        },
         KeyHolder::Organisation(id) => Holder::Organisation { id },
     };
     Ok(Principal::Key(KeyPrincipal {

@@ -23,7 +23,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         if !content_type.is_some_and(is_json) {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -39,7 +42,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
-        serde_json::from_slice(&bytes).map(Self).map_err(|error| ApiError::InvalidJson(error.to_string()))
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|error| ApiError::InvalidJson(error.to_string()))
     }
 }
 

@@ -56,7 +56,10 @@ fn problem(status: StatusCode, code: &str, detail: &str, errors: Option<Value>) 
     }
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     if status == StatusCode::UNAUTHORIZED {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -79,11 +82,19 @@ impl IntoResponse for ApiError {
                     )),
                     _ => None,
                 };
-                problem(status_of(&error), error.code(), &error.public_detail(), errors)
+                problem(
+                    status_of(&error),
+                    error.code(),
+                    &error.public_detail(),
+                    errors,
+                )
             }
-            Self::InvalidJson(reason) => {
-                problem(StatusCode::BAD_REQUEST, "INVALID_JSON", &format!("the body is not valid JSON: {reason}"), None)
-            }
+            Self::InvalidJson(reason) => problem(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                &format!("the body is not valid JSON: {reason}"),
+                None,
+            ),
             Self::UnsupportedMediaType => problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
@@ -93,10 +104,15 @@ impl IntoResponse for ApiError {
             Self::PayloadTooLarge => problem(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
-                &format!("request bodies are limited to {} bytes", crate::MAX_BODY_BYTES),
+                &format!(
+                    "request bodies are limited to {} bytes",
+                    crate::MAX_BODY_BYTES
+                ),
                 None,
             ),
-            Self::RouteNotFound => problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None),
+            Self::RouteNotFound => {
+                problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None)
+            }
             Self::MethodNotAllowed => problem(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",

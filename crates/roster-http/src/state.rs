@@ -19,7 +19,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        let master_key_hash = config.master_key.as_deref().map(|key| Arc::from(keys::hash(key)));
-        Self { store, master_key_hash }
+        let master_key_hash = config
+            .master_key
+            .as_deref()
+            .map(|key| Arc::from(keys::hash(key)));
+        Self {
+            store,
+            master_key_hash,
+        }
     }
 }

@@ -25,7 +25,11 @@ enum Command {
 #[derive(Args)]
 struct DatabaseArgs {
     /// `sqlite://PATH` (created if missing) or `sqlite::memory:`.
-    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite://roster.db")]
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_URL",
+        default_value = "sqlite://roster.db"
+    )]
     database_url: String,
 }
 
@@ -45,7 +49,8 @@ struct ServeArgs {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -74,13 +79,18 @@ fn main() -> ExitCode {
 }
 
 async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
-    roster_store::open(&database.database_url).await.map_err(|error| {
-        let reason = match error {
-            Error::Internal(cause) => cause,
-            other => other.to_string(),
-        };
-        format!("cannot open {}: {reason}", roster_store::redact(&database.database_url))
-    })
+    roster_store::open(&database.database_url)
+        .await
+        .map_err(|error| {
+            let reason = match error {
+                Error::Internal(cause) => cause,
+                other => other.to_string(),
+            };
+            format!(
+                "cannot open {}: {reason}",
+                roster_store::redact(&database.database_url)
+            )
+        })
 }
 
 async fn migrate(args: DatabaseArgs) -> Result<(), String> {
@@ -96,9 +106,18 @@ async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
         return Ok(());
     }
     let provisioned = provision_partner("default".to_owned(), Timestamp::now());
-    let keys: Vec<_> = provisioned.admin_keys.iter().map(|k| (k.key.clone(), k.secret_hash.clone())).collect();
-    store.create_partner(&provisioned.partner, &provisioned.admin_group, &keys).await?;
-    eprintln!("Created partner \"default\" ({}). Its admin keys are shown only now:", provisioned.partner.id);
+    let keys: Vec<_> = provisioned
+        .admin_keys
+        .iter()
+        .map(|k| (k.key.clone(), k.secret_hash.clone()))
+        .collect();
+    store
+        .create_partner(&provisioned.partner, &provisioned.admin_group, &keys)
+        .await?;
+    eprintln!(
+        "Created partner \"default\" ({}). Its admin keys are shown only now:",
+        provisioned.partner.id
+    );
     for key in &provisioned.admin_keys {
         eprintln!("  {} admin key: {}", key.key.mode.as_str(), key.secret);
     }
@@ -108,14 +127,25 @@ async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = open(&args.database).await?;
     if args.master_key.is_none() {
-        create_default_partner(store.as_ref()).await.map_err(|e| format!("cannot create the default partner: {e}"))?;
+        create_default_partner(store.as_ref())
+            .await
+            .map_err(|e| format!("cannot create the default partner: {e}"))?;
     }
-    let state = AppState::new(store, Config { master_key: args.master_key });
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let state = AppState::new(
+        store,
+        Config {
+            master_key: args.master_key,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     tracing::info!(address = %args.listen, "serving");
     let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| format!("server failed: {e}"))?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -27,13 +27,19 @@ use crate::{
 const API: Api = Api::Scoped(Resource::ApiKeys);
 
 fn ability(value: &Value) -> Result<Ability, Invalid> {
-    value
-        .as_str()
-        .and_then(Ability::parse)
-        .ok_or_else(|| Invalid::new(ValidationCode::InvalidChoice, format!("must be one of: {}", Ability::choices().join(", "))))
+    value.as_str().and_then(Ability::parse).ok_or_else(|| {
+        Invalid::new(
+            ValidationCode::InvalidChoice,
+            format!("must be one of: {}", Ability::choices().join(", ")),
+        )
+    })
 }
 
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     let now = Timestamp::now();
     let mut fields = Fields::of_body(&body)?;
@@ -43,13 +49,20 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     let organisation_id = fields.optional("organisation_id", id);
     let abilities = fields.optional("abilities", list_of(32, ability));
     let expires_at = fields.optional("expires_at", future_timestamp(now));
-    match (fields.is_present("partner_group_id"), fields.is_present("organisation_id")) {
+    match (
+        fields.is_present("partner_group_id"),
+        fields.is_present("organisation_id"),
+    ) {
         (true, true) => fields.reject(
             "organisation_id",
             ValidationCode::InvalidChoice,
             "give exactly one of partner_group_id and organisation_id",
         ),
-        (false, false) => fields.reject("partner_group_id", ValidationCode::Required, "give partner_group_id or organisation_id"),
+        (false, false) => fields.reject(
+            "partner_group_id",
+            ValidationCode::Required,
+            "give partner_group_id or organisation_id",
+        ),
         _ => {}
     }
     fields.finish()?;
@@ -62,9 +75,18 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     if !covers(&scope.abilities, &abilities) {
         return Err(Error::Forbidden.into());
     }
-    let spec = KeySpec { name: present(name)?, key_type: key_type.unwrap_or(KeyType::Secret), holder, abilities, expires_at };
+    let spec = KeySpec {
+        name: present(name)?,
+        key_type: key_type.unwrap_or(KeyType::Secret),
+        holder,
+        abilities,
+        expires_at,
+    };
     let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
-    state.store.create_api_key(&scope, &issued.key, &issued.secret_hash).await?;
+    state
+        .store
+        .create_api_key(&scope, &issued.key, &issued.secret_hash)
+        .await?;
     let mut body = wire::api_key(&issued.key);
     if let Some(object) = body.as_object_mut() {
         object.insert("secret".to_owned(), Value::String(issued.secret));
@@ -83,16 +105,31 @@ pub async fn list(
     let query = list::read_query(&mut fields);
     fields.finish()?;
     let page = state.store.list_api_keys(&scope, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::api_key, |k| wire::cursor(k.created_at, &k.id)))
+    Ok(list::render(&uri, &query, page, wire::api_key, |k| {
+        wire::cursor(k.created_at, &k.id)
+    }))
 }
 
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    Ok(Json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
+    Ok(Json(wire::api_key(
+        &state.store.get_api_key(&scope, &id).await?,
+    )))
 }
 
-pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
-    state.store.revoke_api_key(&scope, &id, Timestamp::now()).await?;
+    state
+        .store
+        .revoke_api_key(&scope, &id, Timestamp::now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,10 @@ use axum::{
 };
 use roster_core::{
     ValidationCode,
-    input::{Fields, boolean, choice, email, id, ip_or_cidr, list as list_of, metadata, nullable, permission, present, text},
+    input::{
+        Fields, boolean, choice, email, id, ip_or_cidr, list as list_of, metadata, nullable,
+        permission, present, text,
+    },
     model::{AccessScope, MembershipRole, MembershipSettings, MembershipStatus},
     policy::{Access, Api},
     store::{MembershipFilter, MembershipPatch, NewMembership},
@@ -30,7 +33,10 @@ const MAX_REFERENCE_LEN: usize = 255;
 /// The fields a membership's managers may set, on create and on update alike.
 fn read_settings(fields: &mut Fields<'_>) -> MembershipPatch {
     MembershipPatch {
-        role: fields.optional("role", choice(MembershipRole::CHOICES, MembershipRole::parse)),
+        role: fields.optional(
+            "role",
+            choice(MembershipRole::CHOICES, MembershipRole::parse),
+        ),
         alert_action_required: fields.optional("is_alert_action_required_email_enabled", boolean),
         alert_resolved: fields.optional("is_alert_resolved_email_enabled", boolean),
         alert_dismissed: fields.optional("is_alert_dismissed_email_enabled", boolean),
@@ -41,7 +47,10 @@ fn read_settings(fields: &mut Fields<'_>) -> MembershipPatch {
         is_default: fields.optional("is_default", boolean),
         allowed_ips: fields.optional("allowed_ips", list_of(MAX_ALLOWED_IPS, ip_or_cidr)),
         api_access_enabled: fields.optional("api_access_enabled", boolean),
-        access_scope: fields.optional("access_scope", choice(AccessScope::CHOICES, AccessScope::parse)),
+        access_scope: fields.optional(
+            "access_scope",
+            choice(AccessScope::CHOICES, AccessScope::parse),
+        ),
         test_enabled: fields.optional("test_enabled", boolean),
         reference: fields.optional("reference", nullable(text(0, MAX_REFERENCE_LEN))),
         reference_origin: fields.optional("reference_origin", nullable(text(0, MAX_REFERENCE_LEN))),
@@ -54,7 +63,11 @@ fn initial_status(text: &str) -> Option<MembershipStatus> {
     MembershipStatus::parse(text).filter(|status| *status != MembershipStatus::Rejected)
 }
 
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let organisation_id = fields.required("organisation_id", id);
@@ -75,7 +88,10 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         status: status.unwrap_or(MembershipStatus::Accepted),
         settings: settings.apply(&MembershipSettings::new(present(settings.role)?)),
     };
-    let membership = state.store.create_membership(&scope, membership, Timestamp::now()).await?;
+    let membership = state
+        .store
+        .create_membership(&scope, membership, Timestamp::now())
+        .await?;
     Ok((StatusCode::CREATED, Json(wire::membership(&membership))))
 }
 
@@ -92,17 +108,34 @@ pub async fn list(
         organisation_id: fields.optional("organisation_id", id),
         user_id: fields.optional("user_id", id),
         email: fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN)),
-        role: fields.optional("role", choice(MembershipRole::CHOICES, MembershipRole::parse)),
-        status: fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse)),
+        role: fields.optional(
+            "role",
+            choice(MembershipRole::CHOICES, MembershipRole::parse),
+        ),
+        status: fields.optional(
+            "status",
+            choice(MembershipStatus::CHOICES, MembershipStatus::parse),
+        ),
     };
     fields.finish()?;
-    let page = state.store.list_memberships(&scope, &filter, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::membership, |m| wire::cursor(m.created_at, &m.id)))
+    let page = state
+        .store
+        .list_memberships(&scope, &filter, &query)
+        .await?;
+    Ok(list::render(&uri, &query, page, wire::membership, |m| {
+        wire::cursor(m.created_at, &m.id)
+    }))
 }
 
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
-    Ok(Json(wire::membership(&state.store.get_membership(&scope, &id).await?)))
+    Ok(Json(wire::membership(
+        &state.store.get_membership(&scope, &id).await?,
+    )))
 }
 
 pub async fn update(
@@ -115,10 +148,19 @@ pub async fn update(
     let mut fields = Fields::of_body(&body)?;
     let patch = read_settings(&mut fields);
     fields.finish()?;
-    Ok(Json(wire::membership(&state.store.update_membership(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(Json(wire::membership(
+        &state
+            .store
+            .update_membership(&scope, &id, patch, Timestamp::now())
+            .await?,
+    )))
 }
 
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> EmptyResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
     state.store.delete_membership(&scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -19,14 +19,25 @@ use crate::{
     state::AppState,
 };
 
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
     caller.require_master()?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.required("name", text(1, 200));
     fields.finish()?;
     let provisioned = provision_partner(present(name)?, Timestamp::now());
-    let keys: Vec<_> = provisioned.admin_keys.iter().map(|k| (k.key.clone(), k.secret_hash.clone())).collect();
-    state.store.create_partner(&provisioned.partner, &provisioned.admin_group, &keys).await?;
+    let keys: Vec<_> = provisioned
+        .admin_keys
+        .iter()
+        .map(|k| (k.key.clone(), k.secret_hash.clone()))
+        .collect();
+    state
+        .store
+        .create_partner(&provisioned.partner, &provisioned.admin_group, &keys)
+        .await?;
     let mut body = wire::partner(&provisioned.partner);
     let admin_keys: Vec<Value> = provisioned
         .admin_keys
@@ -50,10 +61,16 @@ pub async fn list(
     let query = list::read_query(&mut fields);
     fields.finish()?;
     let page = state.store.list_partners(&query).await?;
-    Ok(list::render(&uri, &query, page, wire::partner, |p| wire::cursor(p.created_at, &p.id)))
+    Ok(list::render(&uri, &query, page, wire::partner, |p| {
+        wire::cursor(p.created_at, &p.id)
+    }))
 }
 
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> JsonResult {
     caller.require_master()?;
     Ok(Json(wire::partner(&state.store.get_partner(&id).await?)))
 }

@@ -22,7 +22,11 @@ use crate::{
 
 const API: Api = Api::Scoped(Resource::Users);
 
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let email = fields.required("email", email);
@@ -36,7 +40,10 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         last_name: present(last_name)?,
         is_staff: is_staff.unwrap_or(false),
     };
-    let user = state.store.create_user(&scope, user, Timestamp::now()).await?;
+    let user = state
+        .store
+        .create_user(&scope, user, Timestamp::now())
+        .await?;
     Ok((StatusCode::CREATED, Json(wire::user(&user))))
 }
 
@@ -51,11 +58,20 @@ pub async fn list(
     let query = list::read_query(&mut fields);
     let email = fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN));
     fields.finish()?;
-    let page = state.store.list_users(&scope, email.as_deref(), &query).await?;
-    Ok(list::render(&uri, &query, page, wire::user, |u| wire::cursor(u.created_at, &u.id)))
+    let page = state
+        .store
+        .list_users(&scope, email.as_deref(), &query)
+        .await?;
+    Ok(list::render(&uri, &query, page, wire::user, |u| {
+        wire::cursor(u.created_at, &u.id)
+    }))
 }
 
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     Ok(Json(wire::user(&state.store.get_user(&scope, &id).await?)))
 }
@@ -75,5 +91,10 @@ pub async fn update(
         is_staff: fields.optional("is_staff", boolean),
     };
     fields.finish()?;
-    Ok(Json(wire::user(&state.store.update_user(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(Json(wire::user(
+        &state
+            .store
+            .update_user(&scope, &id, patch, Timestamp::now())
+            .await?,
+    )))
 }

@@ -8,7 +8,10 @@ use roster_core::{
 use serde_json::{Value, json};
 
 pub fn cursor(created_at: roster_core::time::Timestamp, id: &str) -> Cursor {
-    Cursor { created_at: created_at.millis(), id: id.to_owned() }
+    Cursor {
+        created_at: created_at.millis(),
+        id: id.to_owned(),
+    }
 }
 
 pub fn partner(partner: &Partner) -> Value {

@@ -11,15 +11,15 @@ use roster_core::{
     error::Result,
     ids,
     model::{
-        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
-        PartnerGroup, User,
+        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus,
+        Organisation, Partner, PartnerGroup, User,
     },
     page::{ListPage, ListQuery},
     policy::{Holder, OrgScope, Scope},
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
-        NewUser, OrganisationPatch, Store, UserPatch,
+        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
+        NewOrganisation, NewUser, OrganisationPatch, Store, UserPatch,
     },
     time::Timestamp,
 };
@@ -37,7 +37,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database and applies pending migrations.
     pub async fn open(location: Location) -> Result<Self> {
-        Ok(Self { pool: Pool::open(location).await? })
+        Ok(Self {
+            pool: Pool::open(location).await?,
+        })
     }
 }
 
@@ -55,7 +57,10 @@ fn found<T>(row: rusqlite::Result<Option<T>>) -> Result<T> {
 }
 
 fn get_organisation(connection: &Connection, scope: &Scope, id: &str) -> Result<Organisation> {
-    let mut sql = Sql::new(&format!("SELECT {} FROM organisations o WHERE o.id = ", rows::ORGANISATION_COLUMNS));
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM organisations o WHERE o.id = ",
+        rows::ORGANISATION_COLUMNS
+    ));
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
     found(sql.query_row(connection, rows::organisation))
 }
@@ -69,18 +74,29 @@ fn organisation_in_scope(connection: &Connection, scope: &Scope, id: &str) -> Re
 }
 
 /// The group's organisations in `mode`, oldest assignment first.
-fn group_organisation_ids(connection: &Connection, group_id: &str, livemode: bool) -> Result<Vec<String>> {
+fn group_organisation_ids(
+    connection: &Connection,
+    group_id: &str,
+    livemode: bool,
+) -> Result<Vec<String>> {
     let mut sql = Sql::new(
         "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id WHERE g.group_id = ",
     );
-    sql.bind(group_id.to_owned()).push(" AND o.livemode = ").bind(livemode).push(" ORDER BY o.created_at, o.id");
-    sql.query_all(connection, |row| row.get(0)).map_err(storage_error)
+    sql.bind(group_id.to_owned())
+        .push(" AND o.livemode = ")
+        .bind(livemode)
+        .push(" ORDER BY o.created_at, o.id");
+    sql.query_all(connection, |row| row.get(0))
+        .map_err(storage_error)
 }
 
 fn get_group(connection: &Connection, scope: &Scope, id: &str) -> Result<PartnerGroup> {
-    let mut sql =
-        Sql::new("SELECT g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at FROM partner_groups g WHERE g.id = ");
-    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+    let mut sql = Sql::new(
+        "SELECT g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at FROM partner_groups g WHERE g.id = ",
+    );
+    sql.bind(id.to_owned())
+        .push(" AND g.partner_id = ")
+        .bind(scope.partner_id.clone());
     let mut group = found(sql.query_row(connection, group_row))?;
     group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode.is_live())?;
     Ok(group)
@@ -99,15 +115,30 @@ fn group_row(row: &rusqlite::Row) -> rusqlite::Result<PartnerGroup> {
 }
 
 /// Every id must name an organisation of the partner in the caller's mode.
-fn check_group_organisations(connection: &Connection, scope: &Scope, organisation_ids: &[String]) -> Result<()> {
-    let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
+fn check_group_organisations(
+    connection: &Connection,
+    scope: &Scope,
+    organisation_ids: &[String],
+) -> Result<()> {
+    let partner_scope = Scope {
+        orgs: OrgScope::All,
+        ..scope.clone()
+    };
     let mut errors = Vec::new();
     for (index, id) in organisation_ids.iter().enumerate() {
         if !organisation_in_scope(connection, &partner_scope, id)? {
-            errors.push(FieldError::new(format!("organisation_ids.{index}"), ValidationCode::InvalidReference, "does not exist"));
+            errors.push(FieldError::new(
+                format!("organisation_ids.{index}"),
+                ValidationCode::InvalidReference,
+                "does not exist",
+            ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
 }
 
 fn assign_group_organisations(
@@ -135,7 +166,8 @@ fn assign_group_organisations(
 }
 
 fn users_in_scope(sql: &mut Sql, scope: &Scope) {
-    sql.push(" AND u.partner_id = ").bind(scope.partner_id.clone());
+    sql.push(" AND u.partner_id = ")
+        .bind(scope.partner_id.clone());
     sql.push(" AND u.livemode = ").bind(scope.mode.is_live());
     if scope.orgs != OrgScope::All {
         sql.push(" AND u.id IN (SELECT s.user_id FROM memberships s WHERE 1 = 1");
@@ -145,13 +177,21 @@ fn users_in_scope(sql: &mut Sql, scope: &Scope) {
 }
 
 fn get_user(connection: &Connection, scope: &Scope, id: &str) -> Result<User> {
-    let mut sql = Sql::new(&format!("SELECT {} FROM users u WHERE u.id = ", rows::USER_COLUMNS));
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM users u WHERE u.id = ",
+        rows::USER_COLUMNS
+    ));
     sql.bind(id.to_owned());
     users_in_scope(&mut sql, scope);
     found(sql.query_row(connection, rows::user))
 }
 
-fn user_email_taken(connection: &Connection, scope: &Scope, email: &str, except: Option<&str>) -> Result<bool> {
+fn user_email_taken(
+    connection: &Connection,
+    scope: &Scope,
+    email: &str,
+    except: Option<&str>,
+) -> Result<bool> {
     connection
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3 AND id <> ?4)",
@@ -164,23 +204,30 @@ fn user_email_taken(connection: &Connection, scope: &Scope, email: &str, except:
 /// Keys a scope may see: an admin group's, every key of the partner; a group's, its own and its
 /// organisations'; an organisation key's, its organisation's.
 fn api_keys_in_scope(sql: &mut Sql, scope: &Scope) {
-    sql.push(" AND k.partner_id = ").bind(scope.partner_id.clone());
+    sql.push(" AND k.partner_id = ")
+        .bind(scope.partner_id.clone());
     sql.push(" AND k.livemode = ").bind(scope.mode.is_live());
     match &scope.orgs {
         OrgScope::All => {}
         OrgScope::Group(group) => {
-            sql.push(" AND (k.group_id = ").bind(group.clone()).push(" OR (k.organisation_id IS NOT NULL");
+            sql.push(" AND (k.group_id = ")
+                .bind(group.clone())
+                .push(" OR (k.organisation_id IS NOT NULL");
             sql.organisations(scope, "k.organisation_id");
             sql.push("))");
         }
         OrgScope::Organisation(organisation) => {
-            sql.push(" AND k.organisation_id = ").bind(organisation.clone());
+            sql.push(" AND k.organisation_id = ")
+                .bind(organisation.clone());
         }
     }
 }
 
 fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKey> {
-    let mut sql = Sql::new(&format!("SELECT {} FROM api_keys k WHERE k.id = ", rows::API_KEY_COLUMNS));
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM api_keys k WHERE k.id = ",
+        rows::API_KEY_COLUMNS
+    ));
     sql.bind(id.to_owned());
     api_keys_in_scope(&mut sql, scope);
     found(sql.query_row(connection, rows::api_key))
@@ -201,7 +248,11 @@ fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) 
                 (OrgScope::Group(_), Holder::Group { id, .. }) => id == group_id,
                 _ => false,
             };
-            if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id")) }
+            if allowed {
+                Ok(())
+            } else {
+                Err(Error::invalid_reference("partner_group_id"))
+            }
         }
         KeyHolder::Organisation(organisation_id) => {
             if organisation_in_scope(connection, scope, organisation_id)? {
@@ -246,8 +297,13 @@ fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> R
 }
 
 fn get_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<Membership> {
-    let mut sql = Sql::new(&format!("SELECT {} FROM {} WHERE m.id = ", rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM));
-    sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM {} WHERE m.id = ",
+        rows::MEMBERSHIP_COLUMNS,
+        rows::MEMBERSHIP_FROM
+    ));
+    sql.bind(id.to_owned())
+        .scoped(scope, "m", "m.organisation_id");
     found(sql.query_row(connection, rows::membership))
 }
 
@@ -268,7 +324,11 @@ fn tally(connection: &Connection, organisation_id: &str, except: &str) -> Result
 }
 
 /// `role_ids` must name roles of the membership's organisation.
-fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[String]) -> Result<()> {
+fn check_role_ids(
+    connection: &Connection,
+    organisation_id: &str,
+    role_ids: &[String],
+) -> Result<()> {
     let mut errors = Vec::new();
     for (index, role_id) in role_ids.iter().enumerate() {
         let exists: bool = connection
@@ -279,14 +339,27 @@ fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[St
             )
             .map_err(storage_error)?;
         if !exists {
-            errors.push(FieldError::new(format!("role_ids.{index}"), ValidationCode::InvalidReference, "does not exist"));
+            errors.push(FieldError::new(
+                format!("role_ids.{index}"),
+                ValidationCode::InvalidReference,
+                "does not exist",
+            ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
 }
 
 /// A user has at most one default membership: setting one clears the others.
-fn clear_other_defaults(connection: &Connection, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
+fn clear_other_defaults(
+    connection: &Connection,
+    user_id: &str,
+    except: &str,
+    now: Timestamp,
+) -> Result<()> {
     connection
         .execute(
             "UPDATE memberships SET is_default = 0, updated_at = ?3 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1",
@@ -296,7 +369,12 @@ fn clear_other_defaults(connection: &Connection, user_id: &str, except: &str, no
     Ok(())
 }
 
-fn write_membership_settings(connection: &Connection, id: &str, settings: &MembershipSettings, now: Timestamp) -> Result<()> {
+fn write_membership_settings(
+    connection: &Connection,
+    id: &str,
+    settings: &MembershipSettings,
+    now: Timestamp,
+) -> Result<()> {
     let n = &settings.notifications;
     connection
         .execute(
@@ -329,7 +407,12 @@ fn write_membership_settings(connection: &Connection, id: &str, settings: &Membe
     Ok(())
 }
 
-fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership, now: Timestamp) -> Result<Membership> {
+fn create_membership(
+    connection: &Connection,
+    scope: &Scope,
+    new: NewMembership,
+    now: Timestamp,
+) -> Result<Membership> {
     if !organisation_in_scope(connection, scope, &new.organisation_id)? {
         return Err(Error::invalid_reference("organisation_id"));
     }
@@ -343,7 +426,11 @@ fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership,
         .optional()
         .map_err(storage_error)?;
     let user_id = match existing {
-        Some((_, true)) => return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into())),
+        Some((_, true)) => {
+            return Err(Error::InvalidRequest(
+                "staff users cannot be members of an organisation".into(),
+            ));
+        }
         Some((id, false)) => id,
         None => {
             let id = ids::new_id(ids::USER, now);
@@ -388,7 +475,13 @@ fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership,
     get_membership(connection, scope, &id)
 }
 
-fn update_membership(connection: &Connection, scope: &Scope, id: &str, patch: MembershipPatch, now: Timestamp) -> Result<Membership> {
+fn update_membership(
+    connection: &Connection,
+    scope: &Scope,
+    id: &str,
+    patch: MembershipPatch,
+    now: Timestamp,
+) -> Result<Membership> {
     let current = get_membership(connection, scope, id)?;
     if let Some(role_ids) = &patch.role_ids {
         check_role_ids(connection, &current.organisation_id, role_ids)?;
@@ -397,7 +490,8 @@ fn update_membership(connection: &Connection, scope: &Scope, id: &str, patch: Me
     if next == current.settings {
         return Ok(current);
     }
-    let demotes = current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
+    let demotes =
+        current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
     if demotes || (current.settings.is_owner && !next.is_owner) {
         let tally = tally(connection, &current.organisation_id, &current.id)?;
         rules::check_update(current.status, &current.settings, &next, tally)?;
@@ -415,26 +509,40 @@ fn delete_membership(connection: &Connection, scope: &Scope, id: &str) -> Result
         let tally = tally(connection, &current.organisation_id, &current.id)?;
         rules::check_delete(current.status, &current.settings, tally)?;
     }
-    connection.execute("DELETE FROM memberships WHERE id = ?1", [id]).map_err(storage_error)?;
+    connection
+        .execute("DELETE FROM memberships WHERE id = ?1", [id])
+        .map_err(storage_error)?;
     Ok(())
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.pool.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage_error)).await
+        self.pool
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(storage_error)
+            })
+            .await
     }
 
     async fn partner_count(&self) -> Result<u64> {
         self.pool
             .read(|c| {
-                let count: i64 = c.query_row("SELECT COUNT(*) FROM partners", [], |row| row.get(0)).map_err(storage_error)?;
+                let count: i64 = c
+                    .query_row("SELECT COUNT(*) FROM partners", [], |row| row.get(0))
+                    .map_err(storage_error)?;
                 Ok(u64::try_from(count).unwrap_or(0))
             })
             .await
     }
 
-    async fn create_partner(&self, partner: &Partner, admin_group: &PartnerGroup, keys: &[(ApiKey, String)]) -> Result<()> {
+    async fn create_partner(
+        &self,
+        partner: &Partner,
+        admin_group: &PartnerGroup,
+        keys: &[(ApiKey, String)],
+    ) -> Result<()> {
         let (partner, group, keys) = (partner.clone(), admin_group.clone(), keys.to_vec());
         self.pool
             .write(move |c| {
@@ -461,7 +569,16 @@ impl Store for SqliteStore {
         let query = query.clone();
         self.pool
             .read(move |c| {
-                page(c, rows::PARTNER_COLUMNS, "partners p", &Sql::default(), "p", &query, rows::partner).map_err(storage_error)
+                page(
+                    c,
+                    rows::PARTNER_COLUMNS,
+                    "partners p",
+                    &Sql::default(),
+                    "p",
+                    &query,
+                    rows::partner,
+                )
+                .map_err(storage_error)
             })
             .await
     }
@@ -470,14 +587,22 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.pool
             .read(move |c| {
-                let mut sql = Sql::new(&format!("SELECT {} FROM partners p WHERE p.id = ", rows::PARTNER_COLUMNS));
+                let mut sql = Sql::new(&format!(
+                    "SELECT {} FROM partners p WHERE p.id = ",
+                    rows::PARTNER_COLUMNS
+                ));
                 sql.bind(id);
                 found(sql.query_row(c, rows::partner))
             })
             .await
     }
 
-    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
+    async fn create_group(
+        &self,
+        scope: &Scope,
+        group: NewGroup,
+        now: Timestamp,
+    ) -> Result<PartnerGroup> {
         let scope = scope.clone();
         self.pool
             .write(move |c| {
@@ -495,16 +620,32 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
+    async fn list_groups(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<ListPage<PartnerGroup>> {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
             .read(move |c| {
                 let mut conditions = Sql::default();
-                conditions.push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+                conditions
+                    .push(" AND g.partner_id = ")
+                    .bind(scope.partner_id.clone());
                 let columns = "g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at";
-                let mut groups = page(c, columns, "partner_groups g", &conditions, "g", &query, group_row).map_err(storage_error)?;
+                let mut groups = page(
+                    c,
+                    columns,
+                    "partner_groups g",
+                    &conditions,
+                    "g",
+                    &query,
+                    group_row,
+                )
+                .map_err(storage_error)?;
                 for group in &mut groups.items {
-                    group.organisation_ids = group_organisation_ids(c, &group.id, scope.mode.is_live())?;
+                    group.organisation_ids =
+                        group_organisation_ids(c, &group.id, scope.mode.is_live())?;
                 }
                 Ok(groups)
             })
@@ -516,7 +657,13 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_group(c, &scope, &id)).await
     }
 
-    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
+    async fn update_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: GroupPatch,
+        now: Timestamp,
+    ) -> Result<PartnerGroup> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool
             .write(move |c| {
@@ -546,13 +693,19 @@ impl Store for SqliteStore {
             .write(move |c| {
                 get_group(c, &scope, &id)?;
                 // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
-                c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map_err(storage_error)?;
+                c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id])
+                    .map_err(storage_error)?;
                 Ok(())
             })
             .await
     }
 
-    async fn create_organisation(&self, scope: &Scope, organisation: NewOrganisation, now: Timestamp) -> Result<Organisation> {
+    async fn create_organisation(
+        &self,
+        scope: &Scope,
+        organisation: NewOrganisation,
+        now: Timestamp,
+    ) -> Result<Organisation> {
         let scope = scope.clone();
         self.pool
             .write(move |c| {
@@ -583,24 +736,44 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>> {
+    async fn list_organisations(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<ListPage<Organisation>> {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
             .read(move |c| {
                 let mut conditions = Sql::default();
                 conditions.scoped(&scope, "o", "o.id");
-                page(c, rows::ORGANISATION_COLUMNS, "organisations o", &conditions, "o", &query, rows::organisation)
-                    .map_err(storage_error)
+                page(
+                    c,
+                    rows::ORGANISATION_COLUMNS,
+                    "organisations o",
+                    &conditions,
+                    "o",
+                    &query,
+                    rows::organisation,
+                )
+                .map_err(storage_error)
             })
             .await
     }
 
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.read(move |c| get_organisation(c, &scope, &id)).await
+        self.pool
+            .read(move |c| get_organisation(c, &scope, &id))
+            .await
     }
 
-    async fn update_organisation(&self, scope: &Scope, id: &str, patch: OrganisationPatch, now: Timestamp) -> Result<Organisation> {
+    async fn update_organisation(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: OrganisationPatch,
+        now: Timestamp,
+    ) -> Result<Organisation> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool
             .write(move |c| {
@@ -631,7 +804,8 @@ impl Store for SqliteStore {
             .write(move |c| {
                 get_organisation(c, &scope, &id)?;
                 // Memberships, roles, group assignments and the organisation's keys cascade.
-                c.execute("DELETE FROM organisations WHERE id = ?1", [&id]).map_err(storage_error)?;
+                c.execute("DELETE FROM organisations WHERE id = ?1", [&id])
+                    .map_err(storage_error)?;
                 Ok(())
             })
             .await
@@ -669,7 +843,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>> {
+    async fn list_users(
+        &self,
+        scope: &Scope,
+        email: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<ListPage<User>> {
         let (scope, query, email) = (scope.clone(), query.clone(), email.map(email_key));
         self.pool
             .read(move |c| {
@@ -678,7 +857,16 @@ impl Store for SqliteStore {
                 if let Some(email) = email {
                     conditions.push(" AND u.email_key = ").bind(email);
                 }
-                page(c, rows::USER_COLUMNS, "users u", &conditions, "u", &query, rows::user).map_err(storage_error)
+                page(
+                    c,
+                    rows::USER_COLUMNS,
+                    "users u",
+                    &conditions,
+                    "u",
+                    &query,
+                    rows::user,
+                )
+                .map_err(storage_error)
             })
             .await
     }
@@ -688,7 +876,13 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_user(c, &scope, &id)).await
     }
 
-    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
+    async fn update_user(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> Result<User> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool
             .write(move |c| {
@@ -737,7 +931,16 @@ impl Store for SqliteStore {
             .read(move |c| {
                 let mut conditions = Sql::default();
                 api_keys_in_scope(&mut conditions, &scope);
-                page(c, rows::API_KEY_COLUMNS, "api_keys k", &conditions, "k", &query, rows::api_key).map_err(storage_error)
+                page(
+                    c,
+                    rows::API_KEY_COLUMNS,
+                    "api_keys k",
+                    &conditions,
+                    "k",
+                    &query,
+                    rows::api_key,
+                )
+                .map_err(storage_error)
             })
             .await
     }
@@ -773,7 +976,11 @@ impl Store for SqliteStore {
                 ));
                 sql.bind(secret_hash);
                 sql.query_row(c, |row| {
-                    Ok(KeyCredential { key: rows::api_key(row)?, secret_hash: row.get(14)?, group_is_admin: row.get(15)? })
+                    Ok(KeyCredential {
+                        key: rows::api_key(row)?,
+                        secret_hash: row.get(14)?,
+                        group_is_admin: row.get(15)?,
+                    })
                 })
                 .map_err(storage_error)
             })
@@ -784,57 +991,100 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.pool
             .write(move |c| {
-                c.execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![id, now.millis()])
-                    .map_err(storage_error)?;
+                c.execute(
+                    "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+                    params![id, now.millis()],
+                )
+                .map_err(storage_error)?;
                 Ok(())
             })
             .await
     }
 
-    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership> {
+    async fn create_membership(
+        &self,
+        scope: &Scope,
+        membership: NewMembership,
+        now: Timestamp,
+    ) -> Result<Membership> {
         let scope = scope.clone();
-        self.pool.write(move |c| create_membership(c, &scope, membership, now)).await
+        self.pool
+            .write(move |c| create_membership(c, &scope, membership, now))
+            .await
     }
 
-    async fn list_memberships(&self, scope: &Scope, filter: &MembershipFilter, query: &ListQuery) -> Result<ListPage<Membership>> {
+    async fn list_memberships(
+        &self,
+        scope: &Scope,
+        filter: &MembershipFilter,
+        query: &ListQuery,
+    ) -> Result<ListPage<Membership>> {
         let (scope, filter, query) = (scope.clone(), filter.clone(), query.clone());
         self.pool
             .read(move |c| {
                 let mut conditions = Sql::default();
                 conditions.scoped(&scope, "m", "m.organisation_id");
                 if let Some(organisation_id) = filter.organisation_id {
-                    conditions.push(" AND m.organisation_id = ").bind(organisation_id);
+                    conditions
+                        .push(" AND m.organisation_id = ")
+                        .bind(organisation_id);
                 }
                 if let Some(user_id) = filter.user_id {
                     conditions.push(" AND m.user_id = ").bind(user_id);
                 }
                 if let Some(email) = filter.email {
-                    conditions.push(" AND u.email_key = ").bind(email_key(&email));
+                    conditions
+                        .push(" AND u.email_key = ")
+                        .bind(email_key(&email));
                 }
                 if let Some(role) = filter.role {
-                    conditions.push(" AND m.role = ").bind(role.as_str().to_owned());
+                    conditions
+                        .push(" AND m.role = ")
+                        .bind(role.as_str().to_owned());
                 }
                 if let Some(status) = filter.status {
-                    conditions.push(" AND m.status = ").bind(status.as_str().to_owned());
+                    conditions
+                        .push(" AND m.status = ")
+                        .bind(status.as_str().to_owned());
                 }
-                page(c, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", &query, rows::membership)
-                    .map_err(storage_error)
+                page(
+                    c,
+                    rows::MEMBERSHIP_COLUMNS,
+                    rows::MEMBERSHIP_FROM,
+                    &conditions,
+                    "m",
+                    &query,
+                    rows::membership,
+                )
+                .map_err(storage_error)
             })
             .await
     }
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.read(move |c| get_membership(c, &scope, &id)).await
+        self.pool
+            .read(move |c| get_membership(c, &scope, &id))
+            .await
     }
 
-    async fn update_membership(&self, scope: &Scope, id: &str, patch: MembershipPatch, now: Timestamp) -> Result<Membership> {
+    async fn update_membership(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: MembershipPatch,
+        now: Timestamp,
+    ) -> Result<Membership> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.write(move |c| update_membership(c, &scope, &id, patch, now)).await
+        self.pool
+            .write(move |c| update_membership(c, &scope, &id, patch, now))
+            .await
     }
 
     async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.write(move |c| delete_membership(c, &scope, &id)).await
+        self.pool
+            .write(move |c| delete_membership(c, &scope, &id))
+            .await
     }
 }

@@ -15,7 +15,10 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Self { text: text.to_owned(), params: Vec::new() }
+        Self {
+            text: text.to_owned(),
+            params: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -32,8 +35,10 @@ impl Sql {
     /// Limits `alias` (a table with `partner_id` and `livemode`) to the scope's partner and mode,
     /// and `organisation_column` to the organisations the scope reaches.
     pub fn scoped(&mut self, scope: &Scope, alias: &str, organisation_column: &str) -> &mut Self {
-        self.push(&format!(" AND {alias}.partner_id = ")).bind(scope.partner_id.clone());
-        self.push(&format!(" AND {alias}.livemode = ")).bind(scope.mode.is_live());
+        self.push(&format!(" AND {alias}.partner_id = "))
+            .bind(scope.partner_id.clone());
+        self.push(&format!(" AND {alias}.livemode = "))
+            .bind(scope.mode.is_live());
         self.organisations(scope, organisation_column)
     }
 
@@ -53,13 +58,21 @@ impl Sql {
         }
     }
 
-    pub fn query_row<T>(&self, connection: &Connection, map: impl FnOnce(&Row) -> rusqlite::Result<T>) -> rusqlite::Result<Option<T>> {
+    pub fn query_row<T>(
+        &self,
+        connection: &Connection,
+        map: impl FnOnce(&Row) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Option<T>> {
         let mut statement = connection.prepare_cached(&self.text)?;
         let mut rows = statement.query(params_from_iter(self.params.iter()))?;
         rows.next()?.map(map).transpose()
     }
 
-    pub fn query_all<T>(&self, connection: &Connection, map: impl FnMut(&Row) -> rusqlite::Result<T>) -> rusqlite::Result<Vec<T>> {
+    pub fn query_all<T>(
+        &self,
+        connection: &Connection,
+        map: impl FnMut(&Row) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
         let mut statement = connection.prepare_cached(&self.text)?;
         let rows = statement.query_map(params_from_iter(self.params.iter()), map)?;
         rows.collect()
@@ -77,11 +90,17 @@ pub fn page<T>(
     query: &ListQuery,
     map: impl FnMut(&Row) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<ListPage<T>> {
-    let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {from} WHERE 1 = 1{}", conditions.text));
+    let mut count = Sql::new(&format!(
+        "SELECT COUNT(*) FROM {from} WHERE 1 = 1{}",
+        conditions.text
+    ));
     count.params = conditions.params.clone();
     let total: i64 = count.query_row(connection, |row| row.get(0))?.unwrap_or(0);
 
-    let mut select = Sql::new(&format!("SELECT {columns} FROM {from} WHERE 1 = 1{}", conditions.text));
+    let mut select = Sql::new(&format!(
+        "SELECT {columns} FROM {from} WHERE 1 = 1{}",
+        conditions.text
+    ));
     select.params = conditions.params.clone();
     let offset = match &query.position {
         Position::Offset(offset) => *offset,
@@ -98,10 +117,16 @@ pub fn page<T>(
         }
     };
     select
-        .push(&format!(" ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT "))
+        .push(&format!(
+            " ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT "
+        ))
         .bind(i64::from(query.limit) + 1)
         .push(" OFFSET ")
         .bind(i64::try_from(offset).unwrap_or(i64::MAX));
     let rows = select.query_all(connection, map)?;
-    Ok(ListPage::from_overfetch(rows, query.limit, u64::try_from(total).unwrap_or(0)))
+    Ok(ListPage::from_overfetch(
+        rows,
+        query.limit,
+        u64::try_from(total).unwrap_or(0),
+    ))
 }

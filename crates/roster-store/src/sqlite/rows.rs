@@ -2,8 +2,8 @@
 
 use roster_core::{
     model::{
-        AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings, MembershipStatus,
-        Mode, Notifications, Organisation, OrganisationSettings, Partner, User,
+        AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings,
+        MembershipStatus, Mode, Notifications, Organisation, OrganisationSettings, Partner, User,
     },
     policy::Ability,
     time::Timestamp,
@@ -48,11 +48,15 @@ pub fn abilities_json(abilities: &[Ability]) -> String {
 pub const PARTNER_COLUMNS: &str = "p.id, p.name, p.created_at, p.updated_at";
 
 pub fn partner(row: &Row) -> rusqlite::Result<Partner> {
-    Ok(Partner { id: row.get(0)?, name: row.get(1)?, created_at: timestamp(row, 2)?, updated_at: timestamp(row, 3)? })
+    Ok(Partner {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: timestamp(row, 2)?,
+        updated_at: timestamp(row, 3)?,
+    })
 }
 
-pub const ORGANISATION_COLUMNS: &str =
-    "o.id, o.partner_id, o.livemode, o.name, o.enforce_twofactor, o.abuse_contact_email, o.created_at, o.updated_at";
+pub const ORGANISATION_COLUMNS: &str = "o.id, o.partner_id, o.livemode, o.name, o.enforce_twofactor, o.abuse_contact_email, o.created_at, o.updated_at";
 
 pub fn organisation(row: &Row) -> rusqlite::Result<Organisation> {
     Ok(Organisation {
@@ -60,14 +64,16 @@ pub fn organisation(row: &Row) -> rusqlite::Result<Organisation> {
         partner_id: row.get(1)?,
         mode: mode(row, 2)?,
         name: row.get(3)?,
-        settings: OrganisationSettings { enforce_twofactor: row.get(4)?, abuse_contact_email: row.get(5)? },
+        settings: OrganisationSettings {
+            enforce_twofactor: row.get(4)?,
+            abuse_contact_email: row.get(5)?,
+        },
         created_at: timestamp(row, 6)?,
         updated_at: timestamp(row, 7)?,
     })
 }
 
-pub const USER_COLUMNS: &str =
-    "u.id, u.partner_id, u.livemode, u.email, u.first_name, u.last_name, u.is_staff, u.created_at, u.updated_at";
+pub const USER_COLUMNS: &str = "u.id, u.partner_id, u.livemode, u.email, u.first_name, u.last_name, u.is_staff, u.created_at, u.updated_at";
 
 pub fn user(row: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -87,7 +93,10 @@ pub const API_KEY_COLUMNS: &str = "k.id, k.partner_id, k.livemode, k.name, k.key
      k.abilities, k.expires_at, k.last_used_at, k.revoked_at, k.prefix, k.created_at, k.updated_at";
 
 pub fn api_key(row: &Row) -> rusqlite::Result<ApiKey> {
-    let holder = match (row.get::<_, Option<String>>(5)?, row.get::<_, Option<String>>(6)?) {
+    let holder = match (
+        row.get::<_, Option<String>>(5)?,
+        row.get::<_, Option<String>>(6)?,
+    ) {
         (Some(group), None) => KeyHolder::Group(group),
         (None, Some(organisation)) => KeyHolder::Organisation(organisation),
         _ => return Err(corrupt(5, "key holder")),
@@ -100,7 +109,10 @@ pub fn api_key(row: &Row) -> rusqlite::Result<ApiKey> {
         name: row.get(3)?,
         key_type: choice(row, 4, KeyType::parse)?,
         holder,
-        abilities: abilities.iter().map(|a| Ability::parse(a).ok_or_else(|| corrupt(7, "ability"))).collect::<Result<_, _>>()?,
+        abilities: abilities
+            .iter()
+            .map(|a| Ability::parse(a).ok_or_else(|| corrupt(7, "ability")))
+            .collect::<Result<_, _>>()?,
         expires_at: optional_timestamp(row, 8)?,
         last_used_at: optional_timestamp(row, 9)?,
         revoked_at: optional_timestamp(row, 10)?,

@@ -1,0 +1,246 @@
+//! A real server on a loopback port over a real database, and a client that speaks HTTP to it.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use reqwest::{Method, StatusCode};
+use roster_core::store::Store;
+use roster_http::{AppState, Config};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const MASTER_KEY: &str = "test-master-key-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    /// The default partner's admin keys.
+    pub live: String,
+    pub test: String,
+    pub database_url: String,
+    _dir: Option<TempDir>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A response: its status, headers and JSON body (`Value::Null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}", self.body))
+            .to_owned()
+    }
+
+    /// The `field: code` pairs of a validation problem.
+    pub fn field_errors(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e["field"].as_str().unwrap(),
+                            e["code"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub async fn serve(store: Arc<dyn Store>) -> (String, tokio::task::JoinHandle<()>) {
+    let state = AppState::new(
+        store,
+        Config {
+            master_key: Some(MASTER_KEY.to_owned()),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{address}"), server)
+}
+
+impl TestApp {
+    /// A server over a fresh SQLite file (WAL, the read pool and the writer, as in production).
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        Self::start_on(url, Some(dir)).await
+    }
+
+    pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {
+        let store = roster_store::open(&database_url).await.unwrap();
+        let (base, server) = serve(store.clone()).await;
+        let client = reqwest::Client::new();
+        let mut app = Self {
+            base,
+            client,
+            store,
+            live: String::new(),
+            test: String::new(),
+            database_url,
+            _dir: dir,
+            server,
+        };
+        let (live, test) = app.new_partner("default").await;
+        app.live = live;
+        app.test = test;
+        app
+    }
+
+    /// Creates a partner through the API and returns its live and test admin keys.
+    pub async fn new_partner(&self, name: &str) -> (String, String) {
+        let reply = self
+            .call(
+                Method::POST,
+                "/v1/partners",
+                Some(MASTER_KEY),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let keys = reply.body["admin_keys"].as_array().unwrap();
+        let secret = |mode: &str| {
+            keys.iter().find(|k| k["mode"] == mode).unwrap()["secret"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        (secret("live"), secret("test"))
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.unwrap()).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(key), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// Creates an organisation and returns its id.
+    pub async fn organisation(&self, key: &str, name: &str) -> String {
+        let reply = self
+            .post("/v1/organisations", key, json!({"name": name}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.id()
+    }
+
+    /// Creates an accepted membership and returns its id.
+    pub async fn member(
+        &self,
+        key: &str,
+        organisation_id: &str,
+        email: &str,
+        role: &str,
+    ) -> String {
+        let reply = self
+            .post(
+                "/v1/memberships",
+                key,
+                membership_body(organisation_id, email, role),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.id()
+    }
+
+    /// Issues a key (`holder` is `partner_group_id` or `organisation_id`) and returns its secret.
+    pub async fn key(&self, key: &str, body: Value) -> String {
+        let reply = self.post("/v1/api-keys", key, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// A non-admin group assigned to `organisation_ids`, and a key of it with every ability.
+    pub async fn group_key(&self, organisation_ids: &[&str]) -> String {
+        let group = self
+            .post(
+                "/v1/partner-groups",
+                &self.live,
+                json!({"name": "Support", "organisation_ids": organisation_ids}),
+            )
+            .await;
+        assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+        self.key(
+            &self.live,
+            json!({"name": "support", "partner_group_id": group.id(), "abilities": ["*"]}),
+        )
+        .await
+    }
+}
+
+pub fn membership_body(organisation_id: &str, email: &str, role: &str) -> Value {
+    json!({
+        "organisation_id": organisation_id,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": email,
+        "role": role,
+    })
+}
