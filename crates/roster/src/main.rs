@@ -140,7 +140,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let address = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     tracing::info!(%address, "serving");
     let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
