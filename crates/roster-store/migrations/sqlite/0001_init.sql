@@ -92,8 +92,10 @@ CREATE TABLE memberships (
 );
 CREATE UNIQUE INDEX memberships_organisation_user ON memberships (organisation_id, user_id);
 CREATE INDEX memberships_list ON memberships (partner_id, livemode, created_at DESC, id DESC);
-CREATE INDEX memberships_by_organisation ON memberships (organisation_id, created_at DESC, id DESC);
-CREATE INDEX memberships_by_user ON memberships (user_id, created_at DESC, id DESC);
+-- The filter column leads, then the scope columns every query binds, so the planner prefers these
+-- over memberships_list whenever a list is filtered by organisation or user.
+CREATE INDEX memberships_by_organisation ON memberships (organisation_id, partner_id, livemode, created_at DESC, id DESC);
+CREATE INDEX memberships_by_user ON memberships (user_id, partner_id, livemode, created_at DESC, id DESC);
 CREATE INDEX memberships_by_status ON memberships (organisation_id, status, role);
 
 CREATE TABLE api_keys (

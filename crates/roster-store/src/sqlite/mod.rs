@@ -149,8 +149,8 @@ fn assign_group_organisations(
 ) -> Result<()> {
     connection
         .execute(
-            "DELETE FROM group_organisations WHERE group_id = ?1 AND organisation_id IN \
-             (SELECT id FROM organisations WHERE livemode = ?2)",
+            "DELETE FROM group_organisations WHERE group_id = ?1 AND EXISTS \
+             (SELECT 1 FROM organisations o WHERE o.id = group_organisations.organisation_id AND o.livemode = ?2)",
             params![group_id, livemode],
         )
         .map_err(storage_error)?;
@@ -1033,9 +1033,19 @@ impl Store for SqliteStore {
                     conditions.push(" AND m.user_id = ").bind(user_id);
                 }
                 if let Some(email) = filter.email {
-                    conditions
-                        .push(" AND u.email_key = ")
-                        .bind(email_key(&email));
+                    // Resolved to the user's id first, so the list is served by memberships_by_user.
+                    let user_id: Option<String> = c
+                        .query_row(
+                            "SELECT id FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3",
+                            params![scope.partner_id, scope.mode.is_live(), email_key(&email)],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                        .map_err(storage_error)?;
+                    let Some(user_id) = user_id else {
+                        return Ok(ListPage { items: Vec::new(), count: 0, has_more: false });
+                    };
+                    conditions.push(" AND m.user_id = ").bind(user_id);
                 }
                 if let Some(role) = filter.role {
                     conditions
