@@ -131,3 +131,24 @@ pub async fn method_not_allowed(method: Method) -> ApiError {
     tracing::debug!(%method, "method not allowed");
     ApiError::MethodNotAllowed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn internal_errors_are_500_without_their_cause() {
+        let response = ApiError::Core(Error::internal(
+            "sqlite: disk I/O error at /var/lib/secret.db",
+        ))
+        .into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "INTERNAL");
+        assert_eq!(body["detail"], "an internal error occurred");
+        assert!(!body.to_string().contains("secret.db"));
+    }
+}

@@ -43,3 +43,33 @@ async fn the_in_memory_database_serves_the_whole_api() {
     );
     assert_eq!(app.get("/v1/memberships", &app.live).await.body["count"], 1);
 }
+
+#[tokio::test]
+async fn a_write_that_cannot_get_the_database_lock_is_503_and_changes_nothing() {
+    let app = TestApp::start().await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
+    // Another process holds SQLite's write lock for longer than Roster's busy timeout.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let reply = app
+        .post(
+            "/v1/organisations",
+            &app.live,
+            serde_json::json!({"name": "Blocked"}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+    );
+    assert_eq!(
+        reply.headers[reqwest::header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    blocker.execute_batch("COMMIT").unwrap();
+    assert_eq!(
+        app.get("/v1/organisations", &app.live).await.body["count"],
+        0
+    );
+    app.organisation(&app.live, "Unblocked").await;
+}

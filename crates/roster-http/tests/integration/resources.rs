@@ -26,6 +26,7 @@ async fn partner_groups_are_created_read_changed_and_deleted() {
     );
     assert_eq!(created.body["organisation_ids"], json!([org]));
     let path = format!("/v1/partner-groups/{}", created.id());
+    assert_eq!(app.get(&path, &app.live).await.body, created.body);
     let renamed = app
         .patch(
             &path,
