@@ -195,10 +195,12 @@ pub fn text(min: usize, max: usize) -> impl Fn(&Value) -> Parsed<String> {
         let text = expect_str(value)?;
         let length = text.chars().count();
         if length < min || (min > 0 && text.trim().is_empty()) {
-            return Err(Invalid::new(
-                ValidationCode::MinLength,
-                format!("must be at least {min} characters"),
-            ));
+            let message = if min == 1 {
+                "must not be blank".to_owned()
+            } else {
+                format!("must be at least {min} characters")
+            };
+            return Err(Invalid::new(ValidationCode::MinLength, message));
         }
         if length > max {
             return Err(Invalid::new(

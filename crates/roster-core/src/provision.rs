@@ -50,6 +50,7 @@ pub fn issue_key(partner_id: &str, mode: Mode, spec: KeySpec, now: Timestamp) ->
 }
 
 /// A new partner: the partner, its admin group, and one live and one test admin key.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisionedPartner {
     pub partner: Partner,
     pub admin_group: PartnerGroup,

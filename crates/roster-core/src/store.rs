@@ -14,6 +14,7 @@ use crate::{
     },
     page::{ListPage, ListQuery},
     policy::Scope,
+    provision::ProvisionedPartner,
     time::Timestamp,
 };
 
@@ -149,14 +150,11 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
 
-    async fn partner_count(&self) -> Result<u64>;
     /// Creates a partner with its admin group and that group's first keys, atomically.
-    async fn create_partner(
-        &self,
-        partner: &Partner,
-        admin_group: &PartnerGroup,
-        keys: &[(ApiKey, String)],
-    ) -> Result<()>;
+    async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()>;
+    /// Like `create_partner`, but only into a database without partners (decided inside the
+    /// write transaction, so two nodes starting at once create one). False when one existed.
+    async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool>;
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>>;
     async fn get_partner(&self, id: &str) -> Result<Partner>;
 

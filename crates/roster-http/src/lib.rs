@@ -8,18 +8,20 @@ mod native;
 mod problem;
 mod state;
 
-use std::time::Duration;
-
-use axum::{Router, extract::State, http::StatusCode, routing::get};
-use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+use axum::{
+    Router,
+    extract::{Request, State},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tower_http::trace::TraceLayer;
 
 pub use problem::ApiError;
 pub use state::{AppState, Config};
 
 /// The largest request body accepted; larger ones get 413 (enforced where bodies are read).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How long one request may take before it is answered 408 and abandoned.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole application: every route, its fallbacks, and the limits that apply to all of them.
 pub fn router(state: AppState) -> Router {
@@ -29,12 +31,18 @@ pub fn router(state: AppState) -> Router {
         .merge(native::routes())
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Answers 503 when a request outlives its time limit; dropping the handler abandons its work
+/// (an unfinished write rolls back).
+async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::TimedOut(state.request_timeout).into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -18,6 +18,8 @@ pub enum ApiError {
     PayloadTooLarge,
     RouteNotFound,
     MethodNotAllowed,
+    /// The request outlived its time limit.
+    TimedOut(std::time::Duration),
 }
 
 impl From<Error> for ApiError {
@@ -113,6 +115,15 @@ impl IntoResponse for ApiError {
             Self::RouteNotFound => {
                 problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None)
             }
+            Self::TimedOut(limit) => problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                &format!(
+                    "the request did not finish within {} ms; try again",
+                    limit.as_millis()
+                ),
+                None,
+            ),
             Self::MethodNotAllowed => problem(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",

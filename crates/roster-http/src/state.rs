@@ -1,12 +1,23 @@
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use roster_core::{keys, store::Store};
 
 /// What the operator configured that handlers need.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The master key, if any: it manages partners and nothing else.
     pub master_key: Option<String>,
+    /// How long one request may take before it is answered 503 and abandoned.
+    pub request_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            master_key: None,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Shared by every request: the store and the configuration. Cheap to clone.
@@ -15,6 +26,7 @@ pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     /// Only the hash of the master key is kept, so it is compared like every other secret.
     pub(crate) master_key_hash: Option<Arc<str>>,
+    pub(crate) request_timeout: Duration,
 }
 
 impl AppState {
@@ -26,6 +38,7 @@ impl AppState {
         Self {
             store,
             master_key_hash,
+            request_timeout: config.request_timeout,
         }
     }
 }

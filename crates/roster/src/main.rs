@@ -1,7 +1,7 @@
 //! The `roster` binary: `serve` and `migrate`.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{net::SocketAddr, process::ExitCode, sync::Arc};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use roster_core::{Error, provision::provision_partner, store::Store, time::Timestamp};
@@ -44,6 +44,9 @@ struct ServeArgs {
     /// `default` and prints its admin keys once.
     #[arg(long, env = "ROSTER_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,
+    /// Seconds one request may take before it is answered 503 and abandoned.
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -102,18 +105,10 @@ async fn migrate(args: DatabaseArgs) -> Result<(), String> {
 /// On a first start without a master key, creates partner `default` so a newcomer has keys to
 /// try at once. Its secrets are printed once, on stderr, and never again.
 async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
-    if store.partner_count().await? > 0 {
+    let provisioned = provision_partner("default".to_owned(), Timestamp::now());
+    if !store.create_first_partner(&provisioned).await? {
         return Ok(());
     }
-    let provisioned = provision_partner("default".to_owned(), Timestamp::now());
-    let keys: Vec<_> = provisioned
-        .admin_keys
-        .iter()
-        .map(|k| (k.key.clone(), k.secret_hash.clone()))
-        .collect();
-    store
-        .create_partner(&provisioned.partner, &provisioned.admin_group, &keys)
-        .await?;
     eprintln!(
         "Created partner \"default\" ({}). Its admin keys are shown only now:",
         provisioned.partner.id
@@ -131,12 +126,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot create the default partner: {e}"))?;
     }
-    let state = AppState::new(
-        store,
-        Config {
-            master_key: args.master_key,
-        },
-    );
+    let config = Config {
+        master_key: args.master_key,
+        request_timeout: Duration::from_secs(args.request_timeout),
+    };
+    let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -29,15 +29,7 @@ pub async fn create(
     let name = fields.required("name", text(1, 200));
     fields.finish()?;
     let provisioned = provision_partner(present(name)?, Timestamp::now());
-    let keys: Vec<_> = provisioned
-        .admin_keys
-        .iter()
-        .map(|k| (k.key.clone(), k.secret_hash.clone()))
-        .collect();
-    state
-        .store
-        .create_partner(&provisioned.partner, &provisioned.admin_group, &keys)
-        .await?;
+    state.store.create_partner(&provisioned).await?;
     let mut body = wire::partner(&provisioned.partner);
     let admin_keys: Vec<Value> = provisioned
         .admin_keys

@@ -33,6 +33,37 @@ async fn malformed_json_is_400_invalid_json_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn deeply_nested_json_is_refused_without_harm() {
+    let app = TestApp::start().await;
+    let body = format!(
+        "{{\"name\": {}1{}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let response = app
+        .client
+        .post(format!("{}/v1/organisations", app.base))
+        .bearer_auth(&app.live)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let reply = TestApp::reply(response).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::BAD_REQUEST, "INVALID_JSON")
+    );
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_content_is_415() {
     let app = TestApp::start().await;
     for content_type in [

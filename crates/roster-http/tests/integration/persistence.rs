@@ -17,7 +17,7 @@ async fn data_survives_a_restart_on_the_same_file() {
     drop(app);
 
     let store = roster_store::open(&url).await.unwrap();
-    let (base, server) = crate::support::serve(store).await;
+    let (base, server) = crate::support::serve(store, std::time::Duration::from_secs(30)).await;
     let reply = reqwest::Client::new()
         .get(format!("{base}/v1/memberships/{member}"))
         .bearer_auth(&key)
@@ -72,4 +72,43 @@ async fn a_write_that_cannot_get_the_database_lock_is_503_and_changes_nothing() 
         0
     );
     app.organisation(&app.live, "Unblocked").await;
+}
+
+#[tokio::test]
+async fn a_request_past_its_time_limit_is_503_and_its_write_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+    let app = TestApp::start_with(url, Some(dir), std::time::Duration::from_millis(300)).await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let reply = app
+        .post(
+            "/v1/organisations",
+            &app.live,
+            serde_json::json!({"name": "Late"}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+    );
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within 300 ms"),
+        "{}",
+        reply.body
+    );
+    // The abandoned write gets the lock once it is released, and must not commit.
+    blocker.execute_batch("COMMIT").unwrap();
+    app.organisation(&app.live, "On time").await;
+    let names: Vec<_> = app.get("/v1/organisations", &app.live).await.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["On time"]);
 }

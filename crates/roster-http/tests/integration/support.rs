@@ -1,6 +1,6 @@
 //! A real server on a loopback port over a real database, and a client that speaks HTTP to it.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use reqwest::{Method, StatusCode};
 use roster_core::store::Store;
@@ -67,13 +67,15 @@ impl Reply {
     }
 }
 
-pub async fn serve(store: Arc<dyn Store>) -> (String, tokio::task::JoinHandle<()>) {
-    let state = AppState::new(
-        store,
-        Config {
-            master_key: Some(MASTER_KEY.to_owned()),
-        },
-    );
+pub async fn serve(
+    store: Arc<dyn Store>,
+    request_timeout: Duration,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let config = Config {
+        master_key: Some(MASTER_KEY.to_owned()),
+        request_timeout,
+    };
+    let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -92,8 +94,16 @@ impl TestApp {
     }
 
     pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {
+        Self::start_with(database_url, dir, Config::default().request_timeout).await
+    }
+
+    pub async fn start_with(
+        database_url: String,
+        dir: Option<TempDir>,
+        request_timeout: Duration,
+    ) -> Self {
         let store = roster_store::open(&database_url).await.unwrap();
-        let (base, server) = serve(store.clone()).await;
+        let (base, server) = serve(store.clone(), request_timeout).await;
         let client = reqwest::Client::new();
         let mut app = Self {
             base,

@@ -16,6 +16,7 @@ use roster_core::{
     },
     page::{ListPage, ListQuery},
     policy::{Holder, OrgScope, Scope},
+    provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
         GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
@@ -296,6 +297,39 @@ fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> R
     Ok(())
 }
 
+fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> Result<()> {
+    let (partner, group) = (&provisioned.partner, &provisioned.admin_group);
+    connection
+        .execute(
+            "INSERT INTO partners (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                partner.id,
+                partner.name,
+                partner.created_at.millis(),
+                partner.updated_at.millis()
+            ],
+        )
+        .map_err(storage_error)?;
+    connection
+        .execute(
+            "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                group.id,
+                partner.id,
+                group.name,
+                group.is_admin,
+                group.created_at.millis(),
+                group.updated_at.millis()
+            ],
+        )
+        .map_err(storage_error)?;
+    for issued in &provisioned.admin_keys {
+        insert_api_key(connection, &issued.key, &issued.secret_hash)?;
+    }
+    Ok(())
+}
+
 fn get_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<Membership> {
     let mut sql = Sql::new(&format!(
         "SELECT {} FROM {} WHERE m.id = ",
@@ -526,41 +560,25 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn partner_count(&self) -> Result<u64> {
-        self.pool
-            .read(|c| {
-                let count: i64 = c
-                    .query_row("SELECT COUNT(*) FROM partners", [], |row| row.get(0))
-                    .map_err(storage_error)?;
-                Ok(u64::try_from(count).unwrap_or(0))
-            })
-            .await
+    async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()> {
+        let partner = partner.clone();
+        self.pool.write(move |c| insert_partner(c, &partner)).await
     }
 
-    async fn create_partner(
-        &self,
-        partner: &Partner,
-        admin_group: &PartnerGroup,
-        keys: &[(ApiKey, String)],
-    ) -> Result<()> {
-        let (partner, group, keys) = (partner.clone(), admin_group.clone(), keys.to_vec());
+    async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool> {
+        let partner = partner.clone();
         self.pool
             .write(move |c| {
-                c.execute(
-                    "INSERT INTO partners (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![partner.id, partner.name, partner.created_at.millis(), partner.updated_at.millis()],
-                )
-                .map_err(storage_error)?;
-                c.execute(
-                    "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![group.id, partner.id, group.name, group.is_admin, group.created_at.millis(), group.updated_at.millis()],
-                )
-                .map_err(storage_error)?;
-                for (key, secret_hash) in &keys {
-                    insert_api_key(c, key, secret_hash)?;
+                let exists: bool = c
+                    .query_row("SELECT EXISTS (SELECT 1 FROM partners)", [], |row| {
+                        row.get(0)
+                    })
+                    .map_err(storage_error)?;
+                if exists {
+                    return Ok(false);
                 }
-                Ok(())
+                insert_partner(c, &partner)?;
+                Ok(true)
             })
             .await
     }

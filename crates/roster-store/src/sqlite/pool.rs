@@ -5,7 +5,14 @@
 //! connections, which WAL lets run beside the writer. Blocking SQLite calls run on tokio's
 //! blocking threads.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use roster_core::Error;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -147,23 +154,47 @@ impl Pool {
         .map_err(join_error)?
     }
 
-    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok` and
+    /// the request that asked for it is still waiting: a request abandoned by its time limit
+    /// rolls back rather than committing a write its client was told had failed.
     pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, Error> + Send + 'static,
     {
         let mut writer = self.writer.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || {
+        let waiting = Waiting::default();
+        let still_waiting = waiting.0.clone();
+        let result = tokio::task::spawn_blocking(move || {
             let transaction = writer
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(storage_error)?;
             let value = work(&transaction)?;
+            if !still_waiting.load(Ordering::Acquire) {
+                return Err(Error::Unavailable);
+            }
             transaction.commit().map_err(storage_error)?;
             Ok(value)
         })
         .await
-        .map_err(join_error)?
+        .map_err(join_error)?;
+        drop(waiting);
+        result
+    }
+}
+
+/// True while the future that started a write has not been dropped.
+struct Waiting(Arc<AtomicBool>);
+
+impl Default for Waiting {
+    fn default() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

@@ -52,15 +52,7 @@ const NOW: Timestamp = Timestamp(1_700_000_000_000);
 /// A partner with its admin group; returns the admin scope in live mode.
 async fn partner(store: &dyn Store) -> Scope {
     let provisioned = provision_partner("Acme".into(), NOW);
-    let keys: Vec<_> = provisioned
-        .admin_keys
-        .iter()
-        .map(|k| (k.key.clone(), k.secret_hash.clone()))
-        .collect();
-    store
-        .create_partner(&provisioned.partner, &provisioned.admin_group, &keys)
-        .await
-        .unwrap();
+    store.create_partner(&provisioned).await.unwrap();
     Scope {
         partner_id: provisioned.partner.id,
         mode: Mode::Live,
@@ -96,18 +88,24 @@ fn new_membership(organisation_id: &str, email: &str, role: MembershipRole) -> N
 }
 
 #[tokio::test]
-async fn partners_are_stored_counted_and_listed() {
+async fn partners_are_stored_and_listed_and_only_the_first_is_created_first() {
     on_every_backend(|store| async move {
-        assert_eq!(store.partner_count().await.unwrap(), 0);
+        let first = provision_partner("default".into(), NOW);
+        assert!(store.create_first_partner(&first).await.unwrap());
+        let second = provision_partner("default".into(), NOW);
+        assert!(!store.create_first_partner(&second).await.unwrap());
+        assert_eq!(
+            store.get_partner(&second.partner.id).await,
+            Err(Error::NotFound)
+        );
         let scope = partner(store.as_ref()).await;
-        assert_eq!(store.partner_count().await.unwrap(), 1);
         assert_eq!(
             store.get_partner(&scope.partner_id).await.unwrap().name,
             "Acme"
         );
         assert_eq!(store.get_partner("ptn_missing").await, Err(Error::NotFound));
         let page = store.list_partners(&ListQuery::default()).await.unwrap();
-        assert_eq!((page.count, page.items.len(), page.has_more), (1, 1, false));
+        assert_eq!((page.count, page.items.len(), page.has_more), (2, 2, false));
         store.ping().await.unwrap();
     })
     .await;
