@@ -101,9 +101,7 @@ pub async fn list(
     QueryFields(params): QueryFields,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    let mut fields = Fields::new(&params);
-    let query = list::read_query(&mut fields);
-    fields.finish()?;
+    let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_api_keys(&scope, &query).await?;
     Ok(list::render(&uri, &query, page, wire::api_key, |k| {
         wire::cursor(k.created_at, &k.id)

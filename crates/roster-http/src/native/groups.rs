@@ -51,9 +51,7 @@ pub async fn list(
     QueryFields(params): QueryFields,
 ) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
-    let mut fields = Fields::new(&params);
-    let query = list::read_query(&mut fields);
-    fields.finish()?;
+    let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_groups(&scope, &query).await?;
     Ok(list::render(&uri, &query, page, wire::group, |g| {
         wire::cursor(g.created_at, &g.id)

@@ -3,14 +3,26 @@
 
 use axum::{Json, http::Uri};
 use roster_core::{
-    ValidationCode,
+    Error, ValidationCode,
     input::{Fields, integer},
     page::{Cursor, DEFAULT_LIMIT, ListPage, ListQuery, MAX_LIMIT, Position},
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-/// Reads the paging parameters; errors are recorded in `fields`.
-pub fn read_query(fields: &mut Fields<'_>) -> ListQuery {
+/// Reads a list's query string: the paging parameters and the filters `read_filter` takes.
+/// Anything else is an unknown field; every invalid parameter is reported at once.
+pub fn parse<F>(
+    params: &Map<String, Value>,
+    read_filter: impl FnOnce(&mut Fields<'_>) -> F,
+) -> Result<(ListQuery, F), Error> {
+    let mut fields = Fields::new(params);
+    let query = read_paging(&mut fields);
+    let filter = read_filter(&mut fields);
+    fields.finish()?;
+    Ok((query, filter))
+}
+
+fn read_paging(fields: &mut Fields<'_>) -> ListQuery {
     let limit = fields.optional("limit", integer(1, u64::from(MAX_LIMIT)));
     let offset = fields.optional("offset", integer(0, i64::MAX as u64));
     let cursor = fields.optional("cursor", |value| {

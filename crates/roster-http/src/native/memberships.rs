@@ -102,9 +102,7 @@ pub async fn list(
     QueryFields(params): QueryFields,
 ) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
-    let mut fields = Fields::new(&params);
-    let query = list::read_query(&mut fields);
-    let filter = MembershipFilter {
+    let (query, filter) = list::parse(&params, |fields| MembershipFilter {
         organisation_id: fields.optional("organisation_id", id),
         user_id: fields.optional("user_id", id),
         email: fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN)),
@@ -116,8 +114,7 @@ pub async fn list(
             "status",
             choice(MembershipStatus::CHOICES, MembershipStatus::parse),
         ),
-    };
-    fields.finish()?;
+    })?;
     let page = state
         .store
         .list_memberships(&scope, &filter, &query)

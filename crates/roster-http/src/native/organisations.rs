@@ -72,9 +72,7 @@ pub async fn list(
     QueryFields(params): QueryFields,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    let mut fields = Fields::new(&params);
-    let query = list::read_query(&mut fields);
-    fields.finish()?;
+    let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_organisations(&scope, &query).await?;
     Ok(list::render(&uri, &query, page, wire::organisation, |o| {
         wire::cursor(o.created_at, &o.id)

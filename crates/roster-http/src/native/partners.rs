@@ -49,9 +49,7 @@ pub async fn list(
     QueryFields(params): QueryFields,
 ) -> JsonResult {
     caller.require_master()?;
-    let mut fields = Fields::new(&params);
-    let query = list::read_query(&mut fields);
-    fields.finish()?;
+    let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_partners(&query).await?;
     Ok(list::render(&uri, &query, page, wire::partner, |p| {
         wire::cursor(p.created_at, &p.id)

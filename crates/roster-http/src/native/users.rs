@@ -54,10 +54,9 @@ pub async fn list(
     QueryFields(params): QueryFields,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    let mut fields = Fields::new(&params);
-    let query = list::read_query(&mut fields);
-    let email = fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN));
-    fields.finish()?;
+    let (query, email) = list::parse(&params, |fields| {
+        fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN))
+    })?;
     let page = state
         .store
         .list_users(&scope, email.as_deref(), &query)
