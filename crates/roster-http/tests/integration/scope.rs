@@ -385,3 +385,82 @@ async fn live_and_test_data_never_mix() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn each_key_kind_reaches_exactly_its_organisations_users_and_keys() {
+    let w = world().await;
+    let app = &w.app;
+    let (other_live, _) = app.new_partner("Third").await;
+    let foreign_org = app.organisation(&other_live, "Y").await;
+    let user_of = |member: &str| {
+        let member = member.to_owned();
+        async move {
+            app.get(&format!("/v1/memberships/{member}"), &app.live)
+                .await
+                .body["user_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (user_a, user_b) = (user_of(&w.member_a).await, user_of(&w.member_b).await);
+    let missing_org = "org_01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned();
+    let (ok, hidden) = (StatusCode::OK, StatusCode::NOT_FOUND);
+    let cases = [
+        (&app.live, format!("/v1/organisations/{}", w.org_b), ok),
+        (
+            &app.live,
+            format!("/v1/organisations/{foreign_org}"),
+            hidden,
+        ),
+        (
+            &app.live,
+            format!("/v1/organisations/{missing_org}"),
+            hidden,
+        ),
+        (&app.live, format!("/v1/users/{user_b}"), ok),
+        (&w.group_key, format!("/v1/organisations/{}", w.org_a), ok),
+        (
+            &w.group_key,
+            format!("/v1/organisations/{}", w.org_b),
+            hidden,
+        ),
+        (
+            &w.group_key,
+            format!("/v1/organisations/{foreign_org}"),
+            hidden,
+        ),
+        (&w.group_key, format!("/v1/users/{user_a}"), ok),
+        (&w.group_key, format!("/v1/users/{user_b}"), hidden),
+        (&w.org_key, format!("/v1/organisations/{}", w.org_a), ok),
+        (&w.org_key, format!("/v1/organisations/{}", w.org_b), hidden),
+        (
+            &w.org_key,
+            format!("/v1/organisations/{missing_org}"),
+            hidden,
+        ),
+        (&w.org_key, format!("/v1/users/{user_a}"), ok),
+        (&w.org_key, format!("/v1/users/{user_b}"), hidden),
+    ];
+    for (key, path, expected) in cases {
+        assert_eq!(app.get(&path, key).await.status, expected, "GET {path}");
+        let patch = app.patch(&path, key, json!({})).await;
+        assert_eq!(patch.status, expected, "PATCH {path}");
+    }
+    for key in [&w.group_key, &w.org_key] {
+        let delete = app
+            .delete(&format!("/v1/organisations/{}", w.org_b), key)
+            .await;
+        assert!(
+            matches!(delete.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+            "{}",
+            delete.status
+        );
+    }
+    assert_eq!(
+        app.get(&format!("/v1/organisations/{}", w.org_b), &app.live)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
