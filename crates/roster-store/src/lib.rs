@@ -6,18 +6,32 @@ use std::sync::Arc;
 
 use roster_core::{Error, store::Store};
 
+mod columns;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::{PoolOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
-/// Opens the database named by `url` and brings its schema up to date.
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// Opens the database named by `url` with default pool options and brings its schema up to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
+    open_with(url, &PoolOptions::default()).await
+}
+
+/// Opens the database named by `url`: `sqlite://PATH`, `sqlite::memory:` or
+/// `postgres://…` (`postgresql://…`), and brings its schema up to date.
+pub async fn open_with(url: &str, options: &PoolOptions) -> Result<Arc<dyn Store>, Error> {
     if let Some(location) = sqlite::Location::parse(url) {
-        let store = SqliteStore::open(location).await?;
-        return Ok(Arc::new(store));
+        return Ok(Arc::new(SqliteStore::open(location).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(url, options).await?));
     }
     Err(Error::InvalidRequest(format!(
-        "unsupported database URL {:?}: expected sqlite://PATH or sqlite::memory:",
+        "unsupported database URL {:?}: expected sqlite://PATH, sqlite::memory: or postgres://…",
         redact(url)
     )))
 }

@@ -92,27 +92,16 @@ fn group_organisation_ids(
 }
 
 fn get_group(connection: &Connection, scope: &Scope, id: &str) -> Result<PartnerGroup> {
-    let mut sql = Sql::new(
-        "SELECT g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at FROM partner_groups g WHERE g.id = ",
-    );
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM partner_groups g WHERE g.id = ",
+        rows::GROUP_COLUMNS
+    ));
     sql.bind(id.to_owned())
         .push(" AND g.partner_id = ")
         .bind(scope.partner_id.clone());
-    let mut group = found(sql.query_row(connection, group_row))?;
+    let mut group = found(sql.query_row(connection, rows::group))?;
     group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode.is_live())?;
     Ok(group)
-}
-
-fn group_row(row: &rusqlite::Row) -> rusqlite::Result<PartnerGroup> {
-    Ok(PartnerGroup {
-        id: row.get(0)?,
-        partner_id: row.get(1)?,
-        name: row.get(2)?,
-        is_admin: row.get(3)?,
-        organisation_ids: Vec::new(),
-        created_at: Timestamp(row.get(4)?),
-        updated_at: Timestamp(row.get(5)?),
-    })
 }
 
 /// Every id must name an organisation of the partner in the caller's mode.
@@ -650,15 +639,14 @@ impl Store for SqliteStore {
                 conditions
                     .push(" AND g.partner_id = ")
                     .bind(scope.partner_id.clone());
-                let columns = "g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at";
                 let mut groups = page(
                     c,
-                    columns,
+                    rows::GROUP_COLUMNS,
                     "partner_groups g",
                     &conditions,
                     "g",
                     &query,
-                    group_row,
+                    rows::group,
                 )
                 .map_err(storage_error)?;
                 for group in &mut groups.items {

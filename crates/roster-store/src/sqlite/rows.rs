@@ -3,12 +3,15 @@
 use roster_core::{
     model::{
         AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings,
-        MembershipStatus, Mode, Notifications, Organisation, OrganisationSettings, Partner, User,
+        MembershipStatus, Mode, Notifications, Organisation, OrganisationSettings, Partner,
+        PartnerGroup, User,
     },
     policy::Ability,
     time::Timestamp,
 };
 use rusqlite::{Row, types::Type};
+
+pub use crate::columns::*;
 use serde_json::{Map, Value};
 
 fn corrupt(index: usize, what: &str) -> rusqlite::Error {
@@ -45,8 +48,6 @@ pub fn abilities_json(abilities: &[Ability]) -> String {
     to_json(&abilities.iter().map(|a| a.to_wire()).collect::<Vec<_>>())
 }
 
-pub const PARTNER_COLUMNS: &str = "p.id, p.name, p.created_at, p.updated_at";
-
 pub fn partner(row: &Row) -> rusqlite::Result<Partner> {
     Ok(Partner {
         id: row.get(0)?,
@@ -56,7 +57,17 @@ pub fn partner(row: &Row) -> rusqlite::Result<Partner> {
     })
 }
 
-pub const ORGANISATION_COLUMNS: &str = "o.id, o.partner_id, o.livemode, o.name, o.enforce_twofactor, o.abuse_contact_email, o.created_at, o.updated_at";
+pub fn group(row: &Row) -> rusqlite::Result<PartnerGroup> {
+    Ok(PartnerGroup {
+        id: row.get(0)?,
+        partner_id: row.get(1)?,
+        name: row.get(2)?,
+        is_admin: row.get(3)?,
+        organisation_ids: Vec::new(),
+        created_at: timestamp(row, 4)?,
+        updated_at: timestamp(row, 5)?,
+    })
+}
 
 pub fn organisation(row: &Row) -> rusqlite::Result<Organisation> {
     Ok(Organisation {
@@ -73,8 +84,6 @@ pub fn organisation(row: &Row) -> rusqlite::Result<Organisation> {
     })
 }
 
-pub const USER_COLUMNS: &str = "u.id, u.partner_id, u.livemode, u.email, u.first_name, u.last_name, u.is_staff, u.created_at, u.updated_at";
-
 pub fn user(row: &Row) -> rusqlite::Result<User> {
     Ok(User {
         id: row.get(0)?,
@@ -88,9 +97,6 @@ pub fn user(row: &Row) -> rusqlite::Result<User> {
         updated_at: timestamp(row, 8)?,
     })
 }
-
-pub const API_KEY_COLUMNS: &str = "k.id, k.partner_id, k.livemode, k.name, k.key_type, k.group_id, k.organisation_id, \
-     k.abilities, k.expires_at, k.last_used_at, k.revoked_at, k.prefix, k.created_at, k.updated_at";
 
 pub fn api_key(row: &Row) -> rusqlite::Result<ApiKey> {
     let holder = match (
@@ -121,15 +127,6 @@ pub fn api_key(row: &Row) -> rusqlite::Result<ApiKey> {
         updated_at: timestamp(row, 13)?,
     })
 }
-
-/// Memberships are read joined with their user, whose names and e-mail they show.
-pub const MEMBERSHIP_COLUMNS: &str = "m.id, m.partner_id, m.livemode, m.organisation_id, m.user_id, \
-     u.first_name, u.last_name, u.email, m.role, m.role_ids, m.permissions, m.is_owner, m.is_default, \
-     m.allowed_ips, m.status, m.api_access_enabled, m.access_scope, m.test_enabled, \
-     m.alert_action_required, m.alert_resolved, m.alert_dismissed, m.evidence_requested, \
-     m.reference, m.reference_origin, m.metadata, m.created_at, m.updated_at";
-
-pub const MEMBERSHIP_FROM: &str = "memberships m JOIN users u ON u.id = m.user_id";
 
 pub fn membership(row: &Row) -> rusqlite::Result<Membership> {
     let metadata: Map<String, Value> = json(row, 24)?;

@@ -17,23 +17,34 @@ use roster_core::{
     },
     time::Timestamp,
 };
+use roster_store::testing;
 
-/// Every backend this machine can run. PostgreSQL joins the list when it lands.
-async fn backends() -> Vec<(String, Arc<dyn Store>, Option<tempfile::TempDir>)> {
+/// Keeps a backend's database alive for the length of a case.
+type Guard = Box<dyn std::any::Any>;
+
+/// Every backend: SQLite on a file and in memory, and PostgreSQL in a schema of its own when
+/// `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
+async fn backends() -> Vec<(String, Arc<dyn Store>, Guard)> {
     let dir = tempfile::tempdir().unwrap();
     let file = format!("sqlite://{}", dir.path().join("conformance.db").display());
-    vec![
+    let mut backends: Vec<(String, Arc<dyn Store>, Guard)> = vec![
         (
             "sqlite file".to_owned(),
             roster_store::open(&file).await.unwrap(),
-            Some(dir),
+            Box::new(dir),
         ),
         (
             "sqlite memory".to_owned(),
             roster_store::open("sqlite::memory:").await.unwrap(),
-            None,
+            Box::new(()),
         ),
-    ]
+    ];
+    if let Some(base) = testing::postgres_url() {
+        let schema = testing::TestSchema::create(&base).await;
+        let store = roster_store::open(&schema.url).await.unwrap();
+        backends.push(("postgres".to_owned(), store, Box::new(schema)));
+    }
+    backends
 }
 
 async fn on_every_backend<F, Fut>(case: F)
@@ -41,7 +52,7 @@ where
     F: Fn(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    for (name, store, _dir) in backends().await {
+    for (name, store, _guard) in backends().await {
         eprintln!("backend: {name}");
         case(store).await;
     }

@@ -1,0 +1,42 @@
+//! Schema migrations for PostgreSQL, applied in order under a transaction-scoped advisory lock,
+//! so nodes starting at once apply each exactly once.
+
+use roster_core::Error;
+
+use super::pool::{Connections, Step};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+/// An arbitrary constant naming Roster's migration lock.
+const LOCK_KEY: i64 = 0x526f_7374_6572;
+
+pub async fn run(connections: &Connections) -> Result<(), Error> {
+    connections
+        .retrying(|| async {
+            let mut client = connections.get().await?;
+            let transaction = client.transaction().await?;
+            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await?;
+            transaction
+                .batch_execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                )
+                .await?;
+            for (version, sql) in MIGRATIONS {
+                let applied = transaction
+                    .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
+                    .await?
+                    .is_some();
+                if applied {
+                    continue;
+                }
+                transaction.batch_execute(sql).await?;
+                let now = roster_core::time::Timestamp::now().millis();
+                transaction
+                    .execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", &[version, &now])
+                    .await?;
+                tracing::info!(version, "applied migration");
+            }
+            transaction.commit().await?;
+            Step::Ok(())
+        })
+        .await
+}

@@ -1,0 +1,1108 @@
+//! The PostgreSQL backend, for production and for several stateless nodes on one database.
+//! Every write is one READ COMMITTED transaction; the rules that span rows are made safe across
+//! nodes by row locks taken in one order (the organisation, then the user), and conflicts the
+//! database reports (serialisation failures, deadlocks) are retried.
+
+mod migrations;
+mod pool;
+mod query;
+mod rows;
+
+use async_trait::async_trait;
+use roster_core::{
+    Error, FieldError, ValidationCode,
+    error::Result,
+    ids,
+    model::{
+        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus,
+        Organisation, Partner, PartnerGroup, User,
+    },
+    page::{ListPage, ListQuery},
+    policy::{Holder, OrgScope, Scope},
+    provision::ProvisionedPartner,
+    rules::{self, OrgTally},
+    store::{
+        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
+        NewOrganisation, NewUser, OrganisationPatch, Store, UserPatch,
+    },
+    time::Timestamp,
+};
+use tokio_postgres::{GenericClient, types::Json};
+
+pub use pool::PoolOptions;
+use pool::{Connections, Failure, Step};
+use query::{Sql, page};
+
+pub struct PostgresStore {
+    connections: Connections,
+}
+
+impl PostgresStore {
+    /// Connects (lazily: the pool opens connections as needed) and applies pending migrations.
+    pub async fn open(url: &str, options: &PoolOptions) -> Result<Self> {
+        let connections = Connections::new(url, options)?;
+        migrations::run(&connections).await?;
+        Ok(Self { connections })
+    }
+}
+
+/// Runs `$body` in one transaction bound to `$tx`, retried on conflicts.
+macro_rules! transaction {
+    ($store:expr, |$tx:ident| $body:block) => {
+        $store
+            .connections
+            .retrying(|| async {
+                let mut client = $store.connections.get().await?;
+                let $tx = client.transaction().await?;
+                let value = $body;
+                $tx.commit().await?;
+                Step::Ok(value)
+            })
+            .await
+    };
+}
+
+/// Runs `$body` on a pooled connection bound to `$client`, outside any explicit transaction.
+macro_rules! read {
+    ($store:expr, |$client:ident| $body:block) => {
+        $store
+            .connections
+            .retrying(|| async {
+                let pooled = $store.connections.get().await?;
+                let $client: &tokio_postgres::Client = &pooled;
+                Step::Ok($body)
+            })
+            .await
+    };
+}
+
+fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
+fn found<T>(value: Option<T>) -> Step<T> {
+    value.ok_or(Failure::Domain(Error::NotFound))
+}
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+async fn get_organisation(
+    client: &impl GenericClient,
+    scope: &Scope,
+    id: &str,
+) -> Step<Organisation> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM organisations o WHERE o.id = ",
+        rows::ORGANISATION_COLUMNS
+    ));
+    sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
+    rows::organisation(&found(sql.query_opt(client).await?)?)
+}
+
+/// Whether the organisation is in scope; `FOR UPDATE` also locks it for the transaction.
+async fn organisation_in_scope(
+    client: &impl GenericClient,
+    scope: &Scope,
+    id: &str,
+    lock: bool,
+) -> Step<bool> {
+    let mut sql = Sql::new("SELECT 1 FROM organisations o WHERE o.id = ");
+    sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
+    if lock {
+        sql.push(" FOR UPDATE");
+    }
+    Ok(sql.query_opt(client).await?.is_some())
+}
+
+async fn lock_organisation(client: &impl GenericClient, id: &str) -> Step<()> {
+    client
+        .execute(
+            "SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn lock_user(client: &impl GenericClient, id: &str) -> Step<()> {
+    client
+        .execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id])
+        .await?;
+    Ok(())
+}
+
+async fn group_organisation_ids(
+    client: &impl GenericClient,
+    group_id: &str,
+    livemode: bool,
+) -> Step<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id \
+             WHERE g.group_id = $1 AND o.livemode = $2 ORDER BY o.created_at, o.id",
+            &[&group_id, &livemode],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<std::result::Result<_, _>>()?)
+}
+
+async fn get_group(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<PartnerGroup> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM partner_groups g WHERE g.id = ",
+        rows::GROUP_COLUMNS
+    ));
+    sql.bind(id.to_owned())
+        .push(" AND g.partner_id = ")
+        .bind(scope.partner_id.clone());
+    let mut group = rows::group(&found(sql.query_opt(client).await?)?)?;
+    group.organisation_ids =
+        group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
+    Ok(group)
+}
+
+async fn check_group_organisations(
+    client: &impl GenericClient,
+    scope: &Scope,
+    organisation_ids: &[String],
+) -> Step<()> {
+    let partner_scope = Scope {
+        orgs: OrgScope::All,
+        ..scope.clone()
+    };
+    let mut errors = Vec::new();
+    for (index, id) in organisation_ids.iter().enumerate() {
+        if !organisation_in_scope(client, &partner_scope, id, false).await? {
+            errors.push(FieldError::new(
+                format!("organisation_ids.{index}"),
+                ValidationCode::InvalidReference,
+                "does not exist",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors).into())
+    }
+}
+
+async fn assign_group_organisations(
+    client: &impl GenericClient,
+    group_id: &str,
+    livemode: bool,
+    organisation_ids: &[String],
+) -> Step<()> {
+    client
+        .execute(
+            "DELETE FROM group_organisations g WHERE g.group_id = $1 AND EXISTS \
+             (SELECT 1 FROM organisations o WHERE o.id = g.organisation_id AND o.livemode = $2)",
+            &[&group_id, &livemode],
+        )
+        .await?;
+    for organisation_id in organisation_ids {
+        client
+            .execute(
+                "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&group_id, organisation_id],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+fn users_in_scope(sql: &mut Sql, scope: &Scope) {
+    sql.push(" AND u.partner_id = ")
+        .bind(scope.partner_id.clone());
+    sql.push(" AND u.livemode = ").bind(scope.mode.is_live());
+    if scope.orgs != OrgScope::All {
+        sql.push(" AND u.id IN (SELECT s.user_id FROM memberships s WHERE TRUE");
+        sql.organisations(scope, "s.organisation_id");
+        sql.push(")");
+    }
+}
+
+async fn get_user(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<User> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM users u WHERE u.id = ",
+        rows::USER_COLUMNS
+    ));
+    sql.bind(id.to_owned());
+    users_in_scope(&mut sql, scope);
+    rows::user(&found(sql.query_opt(client).await?)?)
+}
+
+async fn user_email_taken(
+    client: &impl GenericClient,
+    scope: &Scope,
+    email: &str,
+    except: Option<&str>,
+) -> Step<bool> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 AND id <> $4",
+            &[&scope.partner_id, &scope.mode.is_live(), &email_key(email), &except.unwrap_or("")],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+fn user_conflict(failure: Failure) -> Failure {
+    match failure.unique_violation() {
+        Some("users_email") => Failure::Domain(Error::UserAlreadyExists),
+        _ => failure,
+    }
+}
+
+fn api_keys_in_scope(sql: &mut Sql, scope: &Scope) {
+    sql.push(" AND k.partner_id = ")
+        .bind(scope.partner_id.clone());
+    sql.push(" AND k.livemode = ").bind(scope.mode.is_live());
+    match &scope.orgs {
+        OrgScope::All => {}
+        OrgScope::Group(group) => {
+            sql.push(" AND (k.group_id = ")
+                .bind(group.clone())
+                .push(" OR (k.organisation_id IS NOT NULL");
+            sql.organisations(scope, "k.organisation_id");
+            sql.push("))");
+        }
+        OrgScope::Organisation(organisation) => {
+            sql.push(" AND k.organisation_id = ")
+                .bind(organisation.clone());
+        }
+    }
+}
+
+async fn get_api_key(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<ApiKey> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM api_keys k WHERE k.id = ",
+        rows::API_KEY_COLUMNS
+    ));
+    sql.bind(id.to_owned());
+    api_keys_in_scope(&mut sql, scope);
+    rows::api_key(&found(sql.query_opt(client).await?)?)
+}
+
+async fn check_key_holder(
+    client: &impl GenericClient,
+    scope: &Scope,
+    holder: &KeyHolder,
+) -> Step<()> {
+    match holder {
+        KeyHolder::Group(group_id) => {
+            let allowed = match (&scope.orgs, &scope.holder) {
+                (OrgScope::All, _) => client
+                    .query_opt(
+                        "SELECT 1 FROM partner_groups WHERE id = $1 AND partner_id = $2",
+                        &[group_id, &scope.partner_id],
+                    )
+                    .await?
+                    .is_some(),
+                (OrgScope::Group(_), Holder::Group { id, .. }) => id == group_id,
+                _ => false,
+            };
+            if allowed {
+                Ok(())
+            } else {
+                Err(Error::invalid_reference("partner_group_id").into())
+            }
+        }
+        KeyHolder::Organisation(organisation_id) => {
+            if organisation_in_scope(client, scope, organisation_id, false).await? {
+                Ok(())
+            } else {
+                Err(Error::invalid_reference("organisation_id").into())
+            }
+        }
+    }
+}
+
+async fn insert_api_key(client: &impl GenericClient, key: &ApiKey, secret_hash: &str) -> Step<()> {
+    let (group_id, organisation_id) = match &key.holder {
+        KeyHolder::Group(id) => (Some(id.as_str()), None),
+        KeyHolder::Organisation(id) => (None, Some(id.as_str())),
+    };
+    let abilities: Vec<String> = key.abilities.iter().map(|a| a.to_wire()).collect();
+    client
+        .execute(
+            "INSERT INTO api_keys (id, partner_id, livemode, name, key_type, group_id, organisation_id, abilities, \
+             expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            &[
+                &key.id,
+                &key.partner_id,
+                &key.mode.is_live(),
+                &key.name,
+                &key.key_type.as_str(),
+                &group_id,
+                &organisation_id,
+                &Json(&abilities),
+                &key.expires_at.map(Timestamp::millis),
+                &key.last_used_at.map(Timestamp::millis),
+                &key.revoked_at.map(Timestamp::millis),
+                &key.prefix,
+                &secret_hash,
+                &key.created_at.millis(),
+                &key.updated_at.millis(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPartner) -> Step<()> {
+    let (partner, group) = (&provisioned.partner, &provisioned.admin_group);
+    client
+        .execute(
+            "INSERT INTO partners (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+            &[
+                &partner.id,
+                &partner.name,
+                &partner.created_at.millis(),
+                &partner.updated_at.millis(),
+            ],
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&group.id, &partner.id, &group.name, &group.is_admin, &group.created_at.millis(), &group.updated_at.millis()],
+        )
+        .await?;
+    for issued in &provisioned.admin_keys {
+        insert_api_key(client, &issued.key, &issued.secret_hash).await?;
+    }
+    Ok(())
+}
+
+async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {} FROM {} WHERE m.id = ",
+        rows::MEMBERSHIP_COLUMNS,
+        rows::MEMBERSHIP_FROM
+    ));
+    sql.bind(id.to_owned())
+        .scoped(scope, "m", "m.organisation_id");
+    rows::membership(&found(sql.query_opt(client).await?)?)
+}
+
+async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str) -> Step<OrgTally> {
+    let row = client
+        .query_one(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE role = 'ADMIN'), COUNT(*) FILTER (WHERE is_owner) FROM memberships \
+             WHERE organisation_id = $1 AND status = 'accepted' AND id <> $2",
+            &[&organisation_id, &except],
+        )
+        .await?;
+    Ok(OrgTally {
+        others: count(row.try_get(0)?),
+        other_admins: count(row.try_get(1)?),
+        other_owners: count(row.try_get(2)?),
+    })
+}
+
+async fn check_role_ids(
+    client: &impl GenericClient,
+    organisation_id: &str,
+    role_ids: &[String],
+) -> Step<()> {
+    let mut errors = Vec::new();
+    for (index, role_id) in role_ids.iter().enumerate() {
+        let exists = client
+            .query_opt(
+                "SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2",
+                &[role_id, &organisation_id],
+            )
+            .await?
+            .is_some();
+        if !exists {
+            errors.push(FieldError::new(
+                format!("role_ids.{index}"),
+                ValidationCode::InvalidReference,
+                "does not exist",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors).into())
+    }
+}
+
+async fn clear_other_defaults(
+    client: &impl GenericClient,
+    user_id: &str,
+    except: &str,
+    now: Timestamp,
+) -> Step<()> {
+    client
+        .execute(
+            "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
+            &[&user_id, &except, &now.millis()],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn write_membership_settings(
+    client: &impl GenericClient,
+    id: &str,
+    settings: &MembershipSettings,
+    now: Timestamp,
+) -> Step<()> {
+    let n = &settings.notifications;
+    client
+        .execute(
+            "UPDATE memberships SET role = $2, role_ids = $3, permissions = $4, is_owner = $5, is_default = $6, \
+             allowed_ips = $7, api_access_enabled = $8, access_scope = $9, test_enabled = $10, \
+             alert_action_required = $11, alert_resolved = $12, alert_dismissed = $13, evidence_requested = $14, \
+             reference = $15, reference_origin = $16, metadata = $17, updated_at = $18 WHERE id = $1",
+            &[
+                &id,
+                &settings.role.as_str(),
+                &Json(&settings.role_ids),
+                &Json(&settings.permissions),
+                &settings.is_owner,
+                &settings.is_default,
+                &Json(&settings.allowed_ips),
+                &settings.api_access_enabled,
+                &settings.access_scope.as_str(),
+                &settings.test_enabled,
+                &n.alert_action_required,
+                &n.alert_resolved,
+                &n.alert_dismissed,
+                &n.evidence_requested,
+                &settings.reference,
+                &settings.reference_origin,
+                &Json(&settings.metadata),
+                &now.millis(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn create_membership(
+    client: &impl GenericClient,
+    scope: &Scope,
+    new: &NewMembership,
+    now: Timestamp,
+) -> Step<Membership> {
+    // Locking the organisation serialises every membership change in it, on every node.
+    if !organisation_in_scope(client, scope, &new.organisation_id, true).await? {
+        return Err(Error::invalid_reference("organisation_id").into());
+    }
+    check_role_ids(client, &new.organisation_id, &new.settings.role_ids).await?;
+    let key = email_key(&new.email);
+    client
+        .execute(
+            "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8) ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
+            &[
+                &ids::new_id(ids::USER, now),
+                &scope.partner_id,
+                &scope.mode.is_live(),
+                &new.email,
+                &key,
+                &new.first_name,
+                &new.last_name,
+                &now.millis(),
+            ],
+        )
+        .await?;
+    let user = client
+        .query_one(
+            "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3",
+            &[&scope.partner_id, &scope.mode.is_live(), &key],
+        )
+        .await?;
+    let (user_id, is_staff): (String, bool) = (user.try_get(0)?, user.try_get(1)?);
+    if is_staff {
+        return Err(Error::InvalidRequest(
+            "staff users cannot be members of an organisation".into(),
+        )
+        .into());
+    }
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM memberships WHERE organisation_id = $1 AND user_id = $2",
+            &[&new.organisation_id, &user_id],
+        )
+        .await?
+        .is_some();
+    if exists {
+        return Err(Error::MembershipAlreadyExists.into());
+    }
+    if new.settings.is_default {
+        lock_user(client, &user_id).await?;
+    }
+    let id = ids::new_id(ids::MEMBERSHIP, now);
+    client
+        .execute(
+            "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
+             is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
+             alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
+             metadata, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'STANDARD', '[]', '[]', FALSE, FALSE, '[]', $6, TRUE, 'live_access', FALSE, \
+             TRUE, TRUE, TRUE, TRUE, NULL, NULL, '{}', $7, $7)",
+            &[&id, &scope.partner_id, &scope.mode.is_live(), &new.organisation_id, &user_id, &new.status.as_str(), &now.millis()],
+        )
+        .await
+        .map_err(|error| match Failure::from(error) {
+            failure if failure.unique_violation() == Some("memberships_organisation_user") => {
+                Failure::Domain(Error::MembershipAlreadyExists)
+            }
+            failure => failure,
+        })?;
+    write_membership_settings(client, &id, &new.settings, now).await?;
+    if new.settings.is_default {
+        clear_other_defaults(client, &user_id, &id, now).await?;
+    }
+    get_membership(client, scope, &id).await
+}
+
+/// Reads a membership, locks its organisation, and reads it again: what the caller changes is
+/// what is current once no other transaction can change the organisation's memberships.
+async fn lock_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
+    let before = get_membership(client, scope, id).await?;
+    lock_organisation(client, &before.organisation_id).await?;
+    get_membership(client, scope, id).await
+}
+
+async fn update_membership(
+    client: &impl GenericClient,
+    scope: &Scope,
+    id: &str,
+    patch: &MembershipPatch,
+    now: Timestamp,
+) -> Step<Membership> {
+    let current = lock_membership(client, scope, id).await?;
+    if let Some(role_ids) = &patch.role_ids {
+        check_role_ids(client, &current.organisation_id, role_ids).await?;
+    }
+    let next = patch.apply(&current.settings);
+    if next == current.settings {
+        return Ok(current);
+    }
+    let demotes =
+        current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
+    if demotes || (current.settings.is_owner && !next.is_owner) {
+        let tally = tally(client, &current.organisation_id, &current.id).await?;
+        rules::check_update(current.status, &current.settings, &next, tally)?;
+    }
+    let becomes_default = next.is_default && !current.settings.is_default;
+    if becomes_default {
+        lock_user(client, &current.user_id).await?;
+    }
+    write_membership_settings(client, id, &next, now).await?;
+    if becomes_default {
+        clear_other_defaults(client, &current.user_id, id, now).await?;
+    }
+    get_membership(client, scope, id).await
+}
+
+async fn delete_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<()> {
+    let current = lock_membership(client, scope, id).await?;
+    if current.status == MembershipStatus::Accepted {
+        let tally = tally(client, &current.organisation_id, &current.id).await?;
+        rules::check_delete(current.status, &current.settings, tally)?;
+    }
+    client
+        .execute("DELETE FROM memberships WHERE id = $1", &[&id])
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<()> {
+        read!(self, |client| {
+            client.execute("SELECT 1", &[]).await?;
+        })
+    }
+
+    async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()> {
+        transaction!(self, |tx| { insert_partner(&*tx, partner).await? })
+    }
+
+    async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool> {
+        transaction!(self, |tx| {
+            // Serialises first starts: the lock is held until this transaction ends.
+            tx.execute("LOCK TABLE partners IN SHARE ROW EXCLUSIVE MODE", &[])
+                .await?;
+            let exists = tx
+                .query_opt("SELECT 1 FROM partners LIMIT 1", &[])
+                .await?
+                .is_some();
+            if !exists {
+                insert_partner(&*tx, partner).await?;
+            }
+            !exists
+        })
+    }
+
+    async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>> {
+        read!(self, |client| {
+            page(
+                client,
+                rows::PARTNER_COLUMNS,
+                "partners p",
+                &Sql::default(),
+                "p",
+                query,
+                rows::partner,
+            )
+            .await?
+        })
+    }
+
+    async fn get_partner(&self, id: &str) -> Result<Partner> {
+        read!(self, |client| {
+            let mut sql = Sql::new(&format!(
+                "SELECT {} FROM partners p WHERE p.id = ",
+                rows::PARTNER_COLUMNS
+            ));
+            sql.bind(id.to_owned());
+            rows::partner(&found(sql.query_opt(client).await?)?)?
+        })
+    }
+
+    async fn create_group(
+        &self,
+        scope: &Scope,
+        group: NewGroup,
+        now: Timestamp,
+    ) -> Result<PartnerGroup> {
+        transaction!(self, |tx| {
+            check_group_organisations(&*tx, scope, &group.organisation_ids).await?;
+            let id = ids::new_id(ids::GROUP, now);
+            tx.execute(
+                "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                &[&id, &scope.partner_id, &group.name, &group.is_admin, &now.millis()],
+            )
+            .await?;
+            assign_group_organisations(&*tx, &id, scope.mode.is_live(), &group.organisation_ids)
+                .await?;
+            get_group(&*tx, scope, &id).await?
+        })
+    }
+
+    async fn list_groups(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<ListPage<PartnerGroup>> {
+        read!(self, |client| {
+            let mut conditions = Sql::default();
+            conditions
+                .push(" AND g.partner_id = ")
+                .bind(scope.partner_id.clone());
+            let mut groups = page(
+                client,
+                rows::GROUP_COLUMNS,
+                "partner_groups g",
+                &conditions,
+                "g",
+                query,
+                rows::group,
+            )
+            .await?;
+            for group in &mut groups.items {
+                group.organisation_ids =
+                    group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
+            }
+            groups
+        })
+    }
+
+    async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
+        read!(self, |client| { get_group(client, scope, id).await? })
+    }
+
+    async fn update_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: GroupPatch,
+        now: Timestamp,
+    ) -> Result<PartnerGroup> {
+        transaction!(self, |tx| {
+            let current = get_group(&*tx, scope, id).await?;
+            if let Some(organisation_ids) = &patch.organisation_ids {
+                check_group_organisations(&*tx, scope, organisation_ids).await?;
+                assign_group_organisations(&*tx, id, scope.mode.is_live(), organisation_ids)
+                    .await?;
+            }
+            tx.execute(
+                "UPDATE partner_groups SET name = $2, is_admin = $3, updated_at = $4 WHERE id = $1",
+                &[
+                    &id,
+                    patch.name.as_ref().unwrap_or(&current.name),
+                    &patch.is_admin.unwrap_or(current.is_admin),
+                    &now.millis(),
+                ],
+            )
+            .await?;
+            get_group(&*tx, scope, id).await?
+        })
+    }
+
+    async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
+        transaction!(self, |tx| {
+            get_group(&*tx, scope, id).await?;
+            tx.execute("DELETE FROM partner_groups WHERE id = $1", &[&id])
+                .await?;
+        })
+    }
+
+    async fn create_organisation(
+        &self,
+        scope: &Scope,
+        organisation: NewOrganisation,
+        now: Timestamp,
+    ) -> Result<Organisation> {
+        transaction!(self, |tx| {
+            let id = ids::new_id(ids::ORGANISATION, now);
+            tx.execute(
+                "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                &[
+                    &id,
+                    &scope.partner_id,
+                    &scope.mode.is_live(),
+                    &organisation.name,
+                    &organisation.settings.enforce_twofactor,
+                    &organisation.settings.abuse_contact_email,
+                    &now.millis(),
+                ],
+            )
+            .await?;
+            if let OrgScope::Group(group_id) = &scope.orgs {
+                tx.execute(
+                    "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2)",
+                    &[group_id, &id],
+                )
+                .await?;
+            }
+            get_organisation(&*tx, scope, &id).await?
+        })
+    }
+
+    async fn list_organisations(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<ListPage<Organisation>> {
+        read!(self, |client| {
+            let mut conditions = Sql::default();
+            conditions.scoped(scope, "o", "o.id");
+            page(
+                client,
+                rows::ORGANISATION_COLUMNS,
+                "organisations o",
+                &conditions,
+                "o",
+                query,
+                rows::organisation,
+            )
+            .await?
+        })
+    }
+
+    async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation> {
+        read!(self, |client| {
+            get_organisation(client, scope, id).await?
+        })
+    }
+
+    async fn update_organisation(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: OrganisationPatch,
+        now: Timestamp,
+    ) -> Result<Organisation> {
+        transaction!(self, |tx| {
+            let current = get_organisation(&*tx, scope, id).await?;
+            if patch == OrganisationPatch::default() {
+                current
+            } else {
+                tx.execute(
+                    "UPDATE organisations SET name = $2, enforce_twofactor = $3, abuse_contact_email = $4, updated_at = $5 WHERE id = $1",
+                    &[
+                        &id,
+                        patch.name.as_ref().unwrap_or(&current.name),
+                        &patch.enforce_twofactor.unwrap_or(current.settings.enforce_twofactor),
+                        &patch.abuse_contact_email.clone().unwrap_or(current.settings.abuse_contact_email),
+                        &now.millis(),
+                    ],
+                )
+                .await?;
+                get_organisation(&*tx, scope, id).await?
+            }
+        })
+    }
+
+    async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()> {
+        transaction!(self, |tx| {
+            get_organisation(&*tx, scope, id).await?;
+            tx.execute("DELETE FROM organisations WHERE id = $1", &[&id])
+                .await?;
+        })
+    }
+
+    async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User> {
+        transaction!(self, |tx| {
+            if user_email_taken(&*tx, scope, &user.email, None).await? {
+                return Err(Error::UserAlreadyExists.into());
+            }
+            let id = ids::new_id(ids::USER, now);
+            tx.execute(
+                "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                &[
+                    &id,
+                    &scope.partner_id,
+                    &scope.mode.is_live(),
+                    &user.email,
+                    &email_key(&user.email),
+                    &user.first_name,
+                    &user.last_name,
+                    &user.is_staff,
+                    &now.millis(),
+                ],
+            )
+            .await
+            .map_err(|error| user_conflict(error.into()))?;
+            let partner_scope = Scope {
+                orgs: OrgScope::All,
+                ..scope.clone()
+            };
+            get_user(&*tx, &partner_scope, &id).await?
+        })
+    }
+
+    async fn list_users(
+        &self,
+        scope: &Scope,
+        email: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<ListPage<User>> {
+        read!(self, |client| {
+            let mut conditions = Sql::default();
+            users_in_scope(&mut conditions, scope);
+            if let Some(email) = email {
+                conditions
+                    .push(" AND u.email_key = ")
+                    .bind(email_key(email));
+            }
+            page(
+                client,
+                rows::USER_COLUMNS,
+                "users u",
+                &conditions,
+                "u",
+                query,
+                rows::user,
+            )
+            .await?
+        })
+    }
+
+    async fn get_user(&self, scope: &Scope, id: &str) -> Result<User> {
+        read!(self, |client| { get_user(client, scope, id).await? })
+    }
+
+    async fn update_user(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> Result<User> {
+        transaction!(self, |tx| {
+            let current = get_user(&*tx, scope, id).await?;
+            if patch == UserPatch::default() {
+                current
+            } else {
+                if let Some(email) = &patch.email
+                    && user_email_taken(&*tx, scope, email, Some(id)).await?
+                {
+                    return Err(Error::UserAlreadyExists.into());
+                }
+                let email = patch.email.clone().unwrap_or(current.email);
+                tx.execute(
+                    "UPDATE users SET email = $2, email_key = $3, first_name = $4, last_name = $5, is_staff = $6, updated_at = $7 WHERE id = $1",
+                    &[
+                        &id,
+                        &email,
+                        &email_key(&email),
+                        patch.first_name.as_ref().unwrap_or(&current.first_name),
+                        patch.last_name.as_ref().unwrap_or(&current.last_name),
+                        &patch.is_staff.unwrap_or(current.is_staff),
+                        &now.millis(),
+                    ],
+                )
+                .await
+                .map_err(|error| user_conflict(error.into()))?;
+                get_user(&*tx, scope, id).await?
+            }
+        })
+    }
+
+    async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()> {
+        transaction!(self, |tx| {
+            check_key_holder(&*tx, scope, &key.holder).await?;
+            insert_api_key(&*tx, key, secret_hash).await?
+        })
+    }
+
+    async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>> {
+        read!(self, |client| {
+            let mut conditions = Sql::default();
+            api_keys_in_scope(&mut conditions, scope);
+            page(
+                client,
+                rows::API_KEY_COLUMNS,
+                "api_keys k",
+                &conditions,
+                "k",
+                query,
+                rows::api_key,
+            )
+            .await?
+        })
+    }
+
+    async fn get_api_key(&self, scope: &Scope, id: &str) -> Result<ApiKey> {
+        read!(self, |client| { get_api_key(client, scope, id).await? })
+    }
+
+    async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
+        transaction!(self, |tx| {
+            get_api_key(&*tx, scope, id).await?;
+            tx.execute(
+                "UPDATE api_keys SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&id, &now.millis()],
+            )
+            .await?;
+        })
+    }
+
+    async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>> {
+        read!(self, |client| {
+            let mut sql = Sql::new(&format!(
+                "SELECT {}, k.secret_hash, COALESCE(g.is_admin, FALSE) FROM api_keys k \
+                 LEFT JOIN partner_groups g ON g.id = k.group_id WHERE k.secret_hash = ",
+                rows::API_KEY_COLUMNS
+            ));
+            sql.bind(secret_hash.to_owned());
+            match sql.query_opt(client).await? {
+                Some(row) => Some(KeyCredential {
+                    key: rows::api_key(&row)?,
+                    secret_hash: row.try_get(14)?,
+                    group_is_admin: row.try_get(15)?,
+                }),
+                None => None,
+            }
+        })
+    }
+
+    async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()> {
+        read!(self, |client| {
+            client
+                .execute(
+                    "UPDATE api_keys SET last_used_at = $2 WHERE id = $1",
+                    &[&id, &now.millis()],
+                )
+                .await?;
+        })
+    }
+
+    async fn create_membership(
+        &self,
+        scope: &Scope,
+        membership: NewMembership,
+        now: Timestamp,
+    ) -> Result<Membership> {
+        transaction!(self, |tx| {
+            create_membership(&*tx, scope, &membership, now).await?
+        })
+    }
+
+    async fn list_memberships(
+        &self,
+        scope: &Scope,
+        filter: &MembershipFilter,
+        query: &ListQuery,
+    ) -> Result<ListPage<Membership>> {
+        read!(self, |client| {
+            let mut conditions = Sql::default();
+            conditions.scoped(scope, "m", "m.organisation_id");
+            if let Some(organisation_id) = &filter.organisation_id {
+                conditions
+                    .push(" AND m.organisation_id = ")
+                    .bind(organisation_id.clone());
+            }
+            if let Some(user_id) = &filter.user_id {
+                conditions.push(" AND m.user_id = ").bind(user_id.clone());
+            }
+            if let Some(email) = &filter.email {
+                conditions
+                    .push(" AND m.user_id = (SELECT e.id FROM users e WHERE e.partner_id = ")
+                    .bind(scope.partner_id.clone())
+                    .push(" AND e.livemode = ")
+                    .bind(scope.mode.is_live())
+                    .push(" AND e.email_key = ")
+                    .bind(email_key(email))
+                    .push(")");
+            }
+            if let Some(role) = filter.role {
+                conditions
+                    .push(" AND m.role = ")
+                    .bind(role.as_str().to_owned());
+            }
+            if let Some(status) = filter.status {
+                conditions
+                    .push(" AND m.status = ")
+                    .bind(status.as_str().to_owned());
+            }
+            page(
+                client,
+                rows::MEMBERSHIP_COLUMNS,
+                rows::MEMBERSHIP_FROM,
+                &conditions,
+                "m",
+                query,
+                rows::membership,
+            )
+            .await?
+        })
+    }
+
+    async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
+        read!(self, |client| { get_membership(client, scope, id).await? })
+    }
+
+    async fn update_membership(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: MembershipPatch,
+        now: Timestamp,
+    ) -> Result<Membership> {
+        transaction!(self, |tx| {
+            update_membership(&*tx, scope, id, &patch, now).await?
+        })
+    }
+
+    async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
+        transaction!(self, |tx| { delete_membership(&*tx, scope, id).await? })
+    }
+}
