@@ -45,40 +45,10 @@ async fn the_in_memory_database_serves_the_whole_api() {
 }
 
 #[tokio::test]
-async fn a_write_that_cannot_get_the_database_lock_is_503_and_changes_nothing() {
-    let app = TestApp::start().await;
-    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
-    // Another process holds SQLite's write lock for longer than Roster's busy timeout.
-    let blocker = rusqlite::Connection::open(&path).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let reply = app
-        .post(
-            "/v1/organisations",
-            &app.live,
-            serde_json::json!({"name": "Blocked"}),
-        )
-        .await;
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
-    );
-    assert_eq!(
-        reply.headers[reqwest::header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    blocker.execute_batch("COMMIT").unwrap();
-    assert_eq!(
-        app.get("/v1/organisations", &app.live).await.body["count"],
-        0
-    );
-    app.organisation(&app.live, "Unblocked").await;
-}
-
-#[tokio::test]
 async fn a_request_past_its_time_limit_is_503_and_its_write_is_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-    let app = TestApp::start_with(url, Some(dir), std::time::Duration::from_millis(300)).await;
+    let app = TestApp::start_with(url, Box::new(dir), std::time::Duration::from_millis(300)).await;
     let path = app.database_url.trim_start_matches("sqlite://").to_owned();
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -111,4 +81,34 @@ async fn a_request_past_its_time_limit_is_503_and_its_write_is_rolled_back() {
         .map(|o| o["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(names, ["On time"]);
+}
+
+#[tokio::test]
+async fn a_write_that_cannot_get_the_database_lock_is_503_and_changes_nothing() {
+    let app = TestApp::start().await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_owned();
+    // Another process holds SQLite's write lock for longer than Roster's busy timeout.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let reply = app
+        .post(
+            "/v1/organisations",
+            &app.live,
+            serde_json::json!({"name": "Blocked"}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+    );
+    assert_eq!(
+        reply.headers[reqwest::header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    blocker.execute_batch("COMMIT").unwrap();
+    assert_eq!(
+        app.get("/v1/organisations", &app.live).await.body["count"],
+        0
+    );
+    app.organisation(&app.live, "Unblocked").await;
 }

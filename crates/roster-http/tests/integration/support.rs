@@ -18,7 +18,8 @@ pub struct TestApp {
     pub live: String,
     pub test: String,
     pub database_url: String,
-    _dir: Option<TempDir>,
+    /// Keeps the database (a temporary directory or a PostgreSQL schema) alive.
+    _guard: Box<dyn std::any::Any + Send>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -93,13 +94,27 @@ impl TestApp {
         Self::start_on(url, Some(dir)).await
     }
 
+    /// A server over a schema of its own in the test PostgreSQL database, or `None` when
+    /// `ROSTER_TEST_POSTGRES_URL` is unset.
+    pub async fn start_postgres() -> Option<Self> {
+        let base = roster_store::testing::postgres_url()?;
+        let schema = roster_store::testing::TestSchema::create(&base).await;
+        let url = schema.url.clone();
+        Some(Self::start_with(url, Box::new(schema), Config::default().request_timeout).await)
+    }
+
     pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {
-        Self::start_with(database_url, dir, Config::default().request_timeout).await
+        Self::start_with(
+            database_url,
+            Box::new(dir),
+            Config::default().request_timeout,
+        )
+        .await
     }
 
     pub async fn start_with(
         database_url: String,
-        dir: Option<TempDir>,
+        guard: Box<dyn std::any::Any + Send>,
         request_timeout: Duration,
     ) -> Self {
         let store = roster_store::open(&database_url).await.unwrap();
@@ -112,7 +127,7 @@ impl TestApp {
             live: String::new(),
             test: String::new(),
             database_url,
-            _dir: dir,
+            _guard: guard,
             server,
         };
         let (live, test) = app.new_partner("default").await;
