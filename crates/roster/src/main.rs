@@ -6,6 +6,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 use clap::{Args, Parser, Subcommand};
 use roster_core::{Error, provision::provision_partner, store::Store, time::Timestamp};
 use roster_http::{AppState, Config};
+use roster_store::PoolOptions;
 
 #[derive(Parser)]
 #[command(name = "roster", version, about = "A self-hosted membership service")]
@@ -24,13 +25,28 @@ enum Command {
 
 #[derive(Args)]
 struct DatabaseArgs {
-    /// `sqlite://PATH` (created if missing) or `sqlite::memory:`.
+    /// `sqlite://PATH` (created if missing), `sqlite::memory:` or `postgres://USER@HOST/DB`.
     #[arg(
         long,
         env = "ROSTER_DATABASE_URL",
         default_value = "sqlite://roster.db"
     )]
     database_url: String,
+    /// PostgreSQL connections this node may open (each node has its own pool).
+    #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    database_max_connections: u16,
+    /// Seconds to wait for a PostgreSQL connection or statement before answering 503.
+    #[arg(long, env = "ROSTER_DATABASE_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    database_timeout: u64,
+}
+
+impl DatabaseArgs {
+    fn pool_options(&self) -> PoolOptions {
+        PoolOptions {
+            max_connections: usize::from(self.database_max_connections),
+            timeout: Duration::from_secs(self.database_timeout),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -82,7 +98,7 @@ fn main() -> ExitCode {
 }
 
 async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
-    roster_store::open(&database.database_url)
+    roster_store::open_with(&database.database_url, &database.pool_options())
         .await
         .map_err(|error| {
             let reason = match error {

@@ -1,0 +1,332 @@
+//! Several `roster` nodes on one PostgreSQL database: the database decides races between them,
+//! a node killed with SIGKILL loses nothing it acknowledged, and an unreachable database is a
+//! fast 503 from which the service recovers by itself.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use roster_store::testing::{TestSchema, postgres_url};
+use serde_json::{Value, json};
+
+use crate::{
+    lifecycle::acknowledged_writes_survive_kill_9,
+    support::{MASTER_KEY, Proxy, Server, post, postgres_authority},
+};
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Creates a partner through `base` and returns its live admin key.
+async fn partner_key(client: &reqwest::Client, base: &str) -> String {
+    let (status, body) = json_of(
+        post(
+            client,
+            format!("{base}/v1/partners"),
+            MASTER_KEY,
+            json!({"name": "Acme"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["admin_keys"][0]["secret"].as_str().unwrap().to_owned()
+}
+
+async fn create(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    path: &str,
+    body: Value,
+) -> String {
+    let (status, body) = json_of(
+        post(client, format!("{base}{path}"), key, body)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn member(org: &str, email: &str, role: &str, owner: bool) -> Value {
+    json!({"organisation_id": org, "first_name": "A", "last_name": "B", "email": email, "role": role, "is_owner": owner})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_on_one_database_keep_uniqueness_and_the_last_admin_and_owner_rules() {
+    let Some(base) = postgres_url() else { return };
+    let schema = TestSchema::create(&base).await;
+    let nodes = [
+        Server::start(&schema.url, Some(MASTER_KEY)),
+        Server::start(&schema.url, Some(MASTER_KEY)),
+    ];
+    let bases = [nodes[0].base.clone(), nodes[1].base.clone()];
+    let client = reqwest::Client::new();
+    let key = partner_key(&client, &bases[0]).await;
+
+    for round in 0..4 {
+        let org = create(
+            &client,
+            &bases[1],
+            &key,
+            "/v1/organisations",
+            json!({"name": format!("Org {round}")}),
+        )
+        .await;
+
+        // Rule 4: of 20 identical creates spread over both nodes, exactly one succeeds.
+        let body = member(&org, "race@example.com", "STANDARD", false);
+        let creates = join_all((0..20).map(|n| {
+            post(
+                &client,
+                format!("{}/v1/memberships", bases[n % 2]),
+                &key,
+                body.clone(),
+            )
+        }))
+        .await;
+        let mut statuses = Vec::new();
+        for response in creates {
+            let (status, body) = json_of(response.unwrap()).await;
+            assert!(
+                status == StatusCode::CREATED || body["code"] == "MEMBERSHIP_ALREADY_EXISTS",
+                "{status} {body}"
+            );
+            statuses.push(status);
+        }
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::CREATED)
+                .count(),
+            1
+        );
+
+        // Rule 1: of simultaneous deletes of the last two admins, through different nodes, one wins.
+        let first = create(
+            &client,
+            &bases[0],
+            &key,
+            "/v1/memberships",
+            member(&org, "one@example.com", "ADMIN", false),
+        )
+        .await;
+        let second = create(
+            &client,
+            &bases[1],
+            &key,
+            "/v1/memberships",
+            member(&org, "two@example.com", "ADMIN", false),
+        )
+        .await;
+        let deletes = join_all([&first, &second].iter().enumerate().map(|(n, id)| {
+            client
+                .delete(format!("{}/v1/memberships/{id}", bases[n]))
+                .bearer_auth(&key)
+                .send()
+        }))
+        .await;
+        let statuses: Vec<_> = deletes.into_iter().map(|r| r.unwrap().status()).collect();
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::NO_CONTENT)
+                .count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+                .count(),
+            1,
+            "{statuses:?}"
+        );
+
+        // Rule 2: of simultaneous "no longer owner" changes to the last two owners, one wins.
+        let owners = [
+            create(
+                &client,
+                &bases[0],
+                &key,
+                "/v1/memberships",
+                member(&org, "o1@example.com", "ADMIN", true),
+            )
+            .await,
+            create(
+                &client,
+                &bases[1],
+                &key,
+                "/v1/memberships",
+                member(&org, "o2@example.com", "ADMIN", true),
+            )
+            .await,
+        ];
+        let patches = join_all(owners.iter().enumerate().map(|(n, id)| {
+            client
+                .patch(format!("{}/v1/memberships/{id}", bases[n]))
+                .bearer_auth(&key)
+                .json(&json!({"is_owner": false}))
+                .send()
+        }))
+        .await;
+        let mut results = Vec::new();
+        for response in patches {
+            let (status, body) = json_of(response.unwrap()).await;
+            results.push((status, body["code"].as_str().map(str::to_owned)));
+        }
+        assert_eq!(
+            results.iter().filter(|(s, _)| *s == StatusCode::OK).count(),
+            1,
+            "{results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .any(|(_, code)| code.as_deref() == Some("MEMBERSHIP_UPDATE_FORBIDDEN")),
+            "{results:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_write_survives_kill_9_of_a_node() {
+    let Some(base) = postgres_url() else { return };
+    let schema = TestSchema::create(&base).await;
+    acknowledged_writes_survive_kill_9(&schema.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn while_the_database_is_down_requests_fail_fast_with_503_and_then_recover() {
+    let Some(base) = postgres_url() else { return };
+    let schema = TestSchema::create(&base).await;
+    let authority = postgres_authority(&schema.url);
+    let proxy = Proxy::start(authority.clone()).await;
+    let url = schema
+        .url
+        .replacen(&authority, &format!("127.0.0.1:{}", proxy.port), 1);
+    let server = Server::start_with(&url, Some(MASTER_KEY), &["--database-timeout", "2"]);
+    // A hang would outlast this; the service must answer well before it.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let key = partner_key(&client, &server.base).await;
+    let org = create(
+        &client,
+        &server.base,
+        &key,
+        "/v1/organisations",
+        json!({"name": "Acme"}),
+    )
+    .await;
+    let member_id = create(
+        &client,
+        &server.base,
+        &key,
+        "/v1/memberships",
+        member(&org, "ada@example.com", "ADMIN", false),
+    )
+    .await;
+    let membership = format!("{}/v1/memberships/{member_id}", server.base);
+
+    proxy.down();
+    let ready = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let (status, body) = json_of(
+        client
+            .get(&membership)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("SERVICE_UNAVAILABLE"))
+    );
+    let write = post(
+        &client,
+        format!("{}/v1/memberships", server.base),
+        &key,
+        member(&org, "bob@example.com", "STANDARD", false),
+    )
+    .await;
+    assert_eq!(write.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "the process itself stays up"
+    );
+
+    proxy.up();
+    let started = Instant::now();
+    loop {
+        let ready = client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
+        if ready.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client
+            .get(&membership)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    create(
+        &client,
+        &server.base,
+        &key,
+        "/v1/memberships",
+        member(&org, "bob@example.com", "STANDARD", false),
+    )
+    .await;
+}
+
+#[test]
+fn migrate_on_postgres_is_idempotent() {
+    let Some(base) = postgres_url() else { return };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let schema = runtime.block_on(TestSchema::create(&base));
+    for _ in 0..2 {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["migrate", "--database-url", &schema.url])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    drop(schema);
+}
