@@ -9,6 +9,7 @@ use roster_core::{Error, store::Store};
 mod columns;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 pub use postgres::{PoolOptions, PostgresStore};
 pub use sqlite::SqliteStore;

@@ -4,9 +4,14 @@
 use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use roster_core::{Error, provision::provision_partner, store::Store, time::Timestamp};
 use roster_http::{AppState, Config};
-use roster_store::PoolOptions;
+use roster_store::{
+    PoolOptions,
+    sqlite::Location,
+    transfer::{self, Transfer},
+};
 
 #[derive(Parser)]
 #[command(name = "roster", version, about = "A self-hosted membership service")]
@@ -21,6 +26,23 @@ enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate(DatabaseArgs),
+    /// Copy every row of one database into another (SQLite to PostgreSQL, say), then check the
+    /// row counts. The target's schema is created first; a target that already holds data is
+    /// refused unless --allow-non-empty, which skips rows whose id the target already has.
+    CopyData(CopyArgs),
+}
+
+#[derive(Args)]
+struct CopyArgs {
+    /// The database to read, e.g. sqlite://roster.db.
+    #[arg(long)]
+    from: String,
+    /// The database to write, e.g. postgres://roster@db.internal/roster.
+    #[arg(long)]
+    to: String,
+    /// Copy into a target that already holds rows, skipping rows whose id it has.
+    #[arg(long)]
+    allow_non_empty: bool,
 }
 
 #[derive(Args)]
@@ -86,6 +108,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Migrate(args) => migrate(args).await,
+            Command::CopyData(args) => copy_data(args).await,
         }
     });
     match outcome {
@@ -101,13 +124,10 @@ async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
     roster_store::open_with(&database.database_url, &database.pool_options())
         .await
         .map_err(|error| {
-            let reason = match error {
-                Error::Internal(cause) => cause,
-                other => other.to_string(),
-            };
             format!(
-                "cannot open {}: {reason}",
-                roster_store::redact(&database.database_url)
+                "cannot open {}: {}",
+                roster_store::redact(&database.database_url),
+                describe(error)
             )
         })
 }
@@ -116,6 +136,74 @@ async fn migrate(args: DatabaseArgs) -> Result<(), String> {
     open(&args).await?;
     tracing::info!("database is up to date");
     Ok(())
+}
+
+async fn open_for_copy(url: &str) -> Result<Arc<dyn Transfer>, String> {
+    transfer::open(url).await.map_err(|error| {
+        format!(
+            "cannot open {}: {}",
+            roster_store::redact(url),
+            describe(error)
+        )
+    })
+}
+
+async fn copy_data(args: CopyArgs) -> Result<(), String> {
+    if args.from == args.to {
+        return Err("--from and --to name the same database".to_owned());
+    }
+    // Opening a SQLite URL creates the file; a mistyped source must not become an empty copy.
+    if let Some(Location::File(path)) = Location::parse(&args.from)
+        && !path.exists()
+    {
+        return Err(format!("the source {} does not exist", path.display()));
+    }
+    let from = open_for_copy(&args.from).await?;
+    let to = open_for_copy(&args.to).await?;
+    let fail = |error: Error| format!("copy failed: {}", describe(error));
+    let existing = transfer::total_rows(to.as_ref()).await.map_err(fail)?;
+    if existing > 0 && !args.allow_non_empty {
+        return Err(format!(
+            "the target already holds {existing} rows; pass --allow-non-empty to copy into it anyway"
+        ));
+    }
+    let total = transfer::total_rows(from.as_ref()).await.map_err(fail)?;
+    // Drawn only when stderr is a terminal.
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} rows ({eta})")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+    let reports = transfer::copy(
+        from.as_ref(),
+        to.as_ref(),
+        args.allow_non_empty,
+        |table, rows| {
+            bar.set_message(table);
+            bar.inc(rows);
+        },
+    )
+    .await
+    .map_err(fail)?;
+    bar.finish_and_clear();
+    for report in &reports {
+        eprintln!(
+            "{:>20}: {} in the source, {} copied, {} in the target",
+            report.table, report.source, report.written, report.target
+        );
+    }
+    eprintln!(
+        "copied and verified {} rows",
+        reports.iter().map(|r| r.written).sum::<u64>()
+    );
+    Ok(())
+}
+
+fn describe(error: Error) -> String {
+    match error {
+        Error::Internal(cause) => cause,
+        other => other.to_string(),
+    }
 }
 
 /// On a first start without a master key, creates partner `default` so a newcomer has keys to

@@ -4,6 +4,7 @@ mod migrations;
 mod pool;
 mod query;
 mod rows;
+mod transfer;
 
 use async_trait::async_trait;
 use roster_core::{

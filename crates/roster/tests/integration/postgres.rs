@@ -330,3 +330,176 @@ fn migrate_on_postgres_is_idempotent() {
     }
     drop(schema);
 }
+
+fn copy_data(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("copy-data")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_data_moves_a_populated_sqlite_database_into_postgres_intact() {
+    let Some(base) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = crate::support::sqlite_url(&dir.path().join("roster.db"));
+    let client = reqwest::Client::new();
+    let collections = [
+        "/v1/organisations",
+        "/v1/partner-groups",
+        "/v1/users",
+        "/v1/api-keys",
+        "/v1/memberships?limit=1000",
+    ];
+
+    // A populated SQLite database: every kind of row, optional fields set, a revoked key.
+    let (key, group_key, revoked_key, before) = {
+        let server = Server::start(&sqlite, Some(MASTER_KEY));
+        let key = partner_key(&client, &server.base).await;
+        let org = create(
+            &client,
+            &server.base,
+            &key,
+            "/v1/organisations",
+            json!({"name": "Acme", "settings": {"abuse_contact_email": "abuse@acme.test"}}),
+        )
+        .await;
+        let other = create(
+            &client,
+            &server.base,
+            &key,
+            "/v1/organisations",
+            json!({"name": "Globex"}),
+        )
+        .await;
+        let group = create(
+            &client,
+            &server.base,
+            &key,
+            "/v1/partner-groups",
+            json!({"name": "Support", "organisation_ids": [org]}),
+        )
+        .await;
+        let (_, group_key) = json_of(
+            post(
+                &client,
+                format!("{}/v1/api-keys", server.base),
+                &key,
+                json!({"name": "g", "partner_group_id": group, "abilities": ["*"]}),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+        let (_, revoked) = json_of(
+            post(
+                &client,
+                format!("{}/v1/api-keys", server.base),
+                &key,
+                json!({"name": "old", "organisation_id": other, "abilities": ["*"]}),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+        client
+            .delete(format!(
+                "{}/v1/api-keys/{}",
+                server.base,
+                revoked["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        for n in 0..30 {
+            let mut body = member(
+                if n % 3 == 0 { &other } else { &org },
+                &format!("m{n}@example.com"),
+                if n < 2 { "ADMIN" } else { "STANDARD" },
+                n == 0,
+            );
+            body["metadata"] = json!({"n": n.to_string()});
+            body["permissions"] = json!(["customers:read"]);
+            body["allowed_ips"] = json!(["10.0.0.0/8"]);
+            if n % 5 == 0 {
+                body["status"] = json!("pending");
+            }
+            create(&client, &server.base, &key, "/v1/memberships", body).await;
+        }
+        let mut before = Vec::new();
+        for path in collections {
+            before.push(
+                json_of(
+                    client
+                        .get(format!("{}{path}", server.base))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await
+                .1,
+            );
+        }
+        assert!(server.terminate().success());
+        (
+            key,
+            group_key["secret"].as_str().unwrap().to_owned(),
+            revoked["secret"].as_str().unwrap().to_owned(),
+            before,
+        )
+    };
+
+    let schema = TestSchema::create(&base).await;
+    let copied = copy_data(&["--from", &sqlite, "--to", &schema.url]);
+    let report = String::from_utf8_lossy(&copied.stderr);
+    assert!(copied.status.success(), "{report}");
+    assert!(
+        report.contains("memberships: 30 in the source, 30 copied, 30 in the target"),
+        "{report}"
+    );
+
+    let again = copy_data(&["--from", &sqlite, "--to", &schema.url]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--allow-non-empty"));
+    let merged = copy_data(&["--from", &sqlite, "--to", &schema.url, "--allow-non-empty"]);
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let missing = copy_data(&["--from", "sqlite:///nowhere/roster.db", "--to", &schema.url]);
+    assert!(!missing.status.success());
+
+    // The same API answers the same on PostgreSQL, keys included.
+    let server = Server::start(&schema.url, Some(MASTER_KEY));
+    for (path, expected) in collections.iter().zip(&before) {
+        let (status, body) = json_of(
+            client
+                .get(format!("{}{path}", server.base))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body, expected, "{path}");
+    }
+    let scoped = client
+        .get(format!("{}/v1/memberships", server.base))
+        .bearer_auth(&group_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(scoped).await.1["count"], 20);
+    let revoked = client
+        .get(format!("{}/v1/organisations", server.base))
+        .bearer_auth(&revoked_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+}
