@@ -180,3 +180,71 @@ impl Connections {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// Raises the SQLSTATE a serialisation failure carries, as PostgreSQL itself would.
+    const CONFLICT: &str = "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$";
+
+    async fn connections() -> Option<Connections> {
+        let url = std::env::var("ROSTER_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())?;
+        Some(Connections::new(&url, &PoolOptions::default()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn serialisation_failures_are_retried_until_the_transaction_succeeds() {
+        let Some(connections) = connections().await else {
+            return;
+        };
+        let attempts = AtomicU32::new(0);
+        let outcome = connections
+            .retrying(|| async {
+                let client = connections.get().await?;
+                if attempts.fetch_add(1, Ordering::SeqCst) < 2 {
+                    client.batch_execute(CONFLICT).await?;
+                }
+                Step::Ok("done")
+            })
+            .await;
+        assert_eq!(outcome, Ok("done"));
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_conflict_that_never_clears_is_unavailable_not_internal() {
+        let Some(connections) = connections().await else {
+            return;
+        };
+        let attempts = AtomicU32::new(0);
+        let outcome: Result<(), Error> = connections
+            .retrying(|| async {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                connections.get().await?.batch_execute(CONFLICT).await?;
+                Step::Ok(())
+            })
+            .await;
+        assert_eq!(outcome, Err(Error::Unavailable));
+        assert_eq!(attempts.load(Ordering::SeqCst), MAX_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable_within_the_timeout() {
+        let options = PoolOptions {
+            max_connections: 1,
+            timeout: Duration::from_millis(500),
+        };
+        // Nothing listens on port 1; the connection is refused at once.
+        let connections =
+            Connections::new("postgres://postgres@127.0.0.1:1/none", &options).unwrap();
+        let outcome = connections
+            .retrying(|| async { Step::Ok(connections.get().await?.is_closed()) })
+            .await;
+        assert_eq!(outcome, Err(Error::Unavailable));
+    }
+}

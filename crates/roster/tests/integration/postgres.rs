@@ -503,3 +503,34 @@ async fn copy_data_moves_a_populated_sqlite_database_into_postgres_intact() {
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_create_one_user_per_email() {
+    let Some(base) = postgres_url() else { return };
+    let schema = TestSchema::create(&base).await;
+    let nodes = [
+        Server::start(&schema.url, Some(MASTER_KEY)),
+        Server::start(&schema.url, Some(MASTER_KEY)),
+    ];
+    let client = reqwest::Client::new();
+    let key = partner_key(&client, &nodes[0].base).await;
+    let body = json!({"email": "Same@Example.com", "first_name": "S", "last_name": "E"});
+    let creates = join_all((0..20).map(|n| {
+        post(
+            &client,
+            format!("{}/v1/users", nodes[n % 2].base),
+            &key,
+            body.clone(),
+        )
+    }))
+    .await;
+    let mut created = 0;
+    for response in creates {
+        let (status, body) = json_of(response.unwrap()).await;
+        match status {
+            StatusCode::CREATED => created += 1,
+            _ => assert_eq!(body["code"], "USER_ALREADY_EXISTS", "{status} {body}"),
+        }
+    }
+    assert_eq!(created, 1);
+}
