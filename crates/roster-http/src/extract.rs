@@ -3,10 +3,14 @@
 //!
 //! [`Fields`]: roster_core::input::Fields
 
+use std::time::Duration;
+
 use axum::{
+    body::Body,
     extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts},
 };
+use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use crate::{MAX_BODY_BYTES, problem::ApiError};
@@ -35,16 +39,43 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
+        let mut body = request.into_body();
         if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+            discard(body).await;
             return Err(ApiError::PayloadTooLarge);
         }
-        // The only way reading a bounded body fails here is by exceeding the bound.
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| {
+                ApiError::InvalidJson(format!("the body could not be read: {error}"))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                bytes.extend_from_slice(&data);
+                if bytes.len() > MAX_BODY_BYTES {
+                    discard(body).await;
+                    return Err(ApiError::PayloadTooLarge);
+                }
+            }
+        }
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|error| ApiError::InvalidJson(error.to_string()))
+    }
+}
+
+/// How much of an oversized body is still read, and for how long, before answering 413: a
+/// client still sending when the connection closes would see a reset instead of the answer.
+const DISCARD_BYTES: usize = 8 * MAX_BODY_BYTES;
+const DISCARD_TIME: Duration = Duration::from_secs(2);
+
+async fn discard(mut body: Body) {
+    let mut discarded = 0;
+    let deadline = tokio::time::Instant::now() + DISCARD_TIME;
+    while discarded < DISCARD_BYTES {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => discarded += frame.data_ref().map_or(0, |data| data.len()),
+            _ => break,
+        }
     }
 }
 

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use roster_core::{Error, store::Store};
 
-mod columns;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 pub mod transfer;
 

@@ -32,7 +32,7 @@ use tokio_postgres::{GenericClient, types::Json};
 
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
-use query::{Sql, page};
+use query::{page, query_opt, sql};
 
 pub struct PostgresStore {
     connections: Connections,
@@ -94,12 +94,12 @@ async fn get_organisation(
     scope: &Scope,
     id: &str,
 ) -> Step<Organisation> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM organisations o WHERE o.id = ",
         rows::ORGANISATION_COLUMNS
     ));
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
-    rows::organisation(&found(sql.query_opt(client).await?)?)
+    rows::organisation(&found(query_opt(client, &sql).await?)?)
 }
 
 /// Whether the organisation is in scope; `FOR UPDATE` also locks it for the transaction.
@@ -109,12 +109,12 @@ async fn organisation_in_scope(
     id: &str,
     lock: bool,
 ) -> Step<bool> {
-    let mut sql = Sql::new("SELECT 1 FROM organisations o WHERE o.id = ");
+    let mut sql = sql("SELECT 1 FROM organisations o WHERE o.id = ");
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
     if lock {
         sql.push(" FOR UPDATE");
     }
-    Ok(sql.query_opt(client).await?.is_some())
+    Ok(query_opt(client, &sql).await?.is_some())
 }
 
 async fn lock_organisation(client: &impl GenericClient, id: &str) -> Step<()> {
@@ -153,14 +153,14 @@ async fn group_organisation_ids(
 }
 
 async fn get_group(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<PartnerGroup> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM partner_groups g WHERE g.id = ",
         rows::GROUP_COLUMNS
     ));
     sql.bind(id.to_owned())
         .push(" AND g.partner_id = ")
         .bind(scope.partner_id.clone());
-    let mut group = rows::group(&found(sql.query_opt(client).await?)?)?;
+    let mut group = rows::group(&found(query_opt(client, &sql).await?)?)?;
     group.organisation_ids =
         group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
     Ok(group)
@@ -216,25 +216,14 @@ async fn assign_group_organisations(
     Ok(())
 }
 
-fn users_in_scope(sql: &mut Sql, scope: &Scope) {
-    sql.push(" AND u.partner_id = ")
-        .bind(scope.partner_id.clone());
-    sql.push(" AND u.livemode = ").bind(scope.mode.is_live());
-    if scope.orgs != OrgScope::All {
-        sql.push(" AND u.id IN (SELECT s.user_id FROM memberships s WHERE TRUE");
-        sql.organisations(scope, "s.organisation_id");
-        sql.push(")");
-    }
-}
-
 async fn get_user(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<User> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM users u WHERE u.id = ",
         rows::USER_COLUMNS
     ));
     sql.bind(id.to_owned());
-    users_in_scope(&mut sql, scope);
-    rows::user(&found(sql.query_opt(client).await?)?)
+    sql.users_in_scope(scope);
+    rows::user(&found(query_opt(client, &sql).await?)?)
 }
 
 async fn user_email_taken(
@@ -259,34 +248,14 @@ fn user_conflict(failure: Failure) -> Failure {
     }
 }
 
-fn api_keys_in_scope(sql: &mut Sql, scope: &Scope) {
-    sql.push(" AND k.partner_id = ")
-        .bind(scope.partner_id.clone());
-    sql.push(" AND k.livemode = ").bind(scope.mode.is_live());
-    match &scope.orgs {
-        OrgScope::All => {}
-        OrgScope::Group(group) => {
-            sql.push(" AND (k.group_id = ")
-                .bind(group.clone())
-                .push(" OR (k.organisation_id IS NOT NULL");
-            sql.organisations(scope, "k.organisation_id");
-            sql.push("))");
-        }
-        OrgScope::Organisation(organisation) => {
-            sql.push(" AND k.organisation_id = ")
-                .bind(organisation.clone());
-        }
-    }
-}
-
 async fn get_api_key(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<ApiKey> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM api_keys k WHERE k.id = ",
         rows::API_KEY_COLUMNS
     ));
     sql.bind(id.to_owned());
-    api_keys_in_scope(&mut sql, scope);
-    rows::api_key(&found(sql.query_opt(client).await?)?)
+    sql.api_keys_in_scope(scope);
+    rows::api_key(&found(query_opt(client, &sql).await?)?)
 }
 
 async fn check_key_holder(
@@ -382,14 +351,14 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
 }
 
 async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM {} WHERE m.id = ",
         rows::MEMBERSHIP_COLUMNS,
         rows::MEMBERSHIP_FROM
     ));
     sql.bind(id.to_owned())
         .scoped(scope, "m", "m.organisation_id");
-    rows::membership(&found(sql.query_opt(client).await?)?)
+    rows::membership(&found(query_opt(client, &sql).await?)?)
 }
 
 async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str) -> Step<OrgTally> {
@@ -654,7 +623,7 @@ impl Store for PostgresStore {
                 client,
                 rows::PARTNER_COLUMNS,
                 "partners p",
-                &Sql::default(),
+                &sql(""),
                 "p",
                 query,
                 rows::partner,
@@ -665,12 +634,12 @@ impl Store for PostgresStore {
 
     async fn get_partner(&self, id: &str) -> Result<Partner> {
         read!(self, |client| {
-            let mut sql = Sql::new(&format!(
+            let mut sql = sql(&format!(
                 "SELECT {} FROM partners p WHERE p.id = ",
                 rows::PARTNER_COLUMNS
             ));
             sql.bind(id.to_owned());
-            rows::partner(&found(sql.query_opt(client).await?)?)?
+            rows::partner(&found(query_opt(client, &sql).await?)?)?
         })
     }
 
@@ -700,7 +669,7 @@ impl Store for PostgresStore {
         query: &ListQuery,
     ) -> Result<ListPage<PartnerGroup>> {
         read!(self, |client| {
-            let mut conditions = Sql::default();
+            let mut conditions = sql("");
             conditions
                 .push(" AND g.partner_id = ")
                 .bind(scope.partner_id.clone());
@@ -801,7 +770,7 @@ impl Store for PostgresStore {
         query: &ListQuery,
     ) -> Result<ListPage<Organisation>> {
         read!(self, |client| {
-            let mut conditions = Sql::default();
+            let mut conditions = sql("");
             conditions.scoped(scope, "o", "o.id");
             page(
                 client,
@@ -896,8 +865,8 @@ impl Store for PostgresStore {
         query: &ListQuery,
     ) -> Result<ListPage<User>> {
         read!(self, |client| {
-            let mut conditions = Sql::default();
-            users_in_scope(&mut conditions, scope);
+            let mut conditions = sql("");
+            conditions.users_in_scope(scope);
             if let Some(email) = email {
                 conditions
                     .push(" AND u.email_key = ")
@@ -966,8 +935,8 @@ impl Store for PostgresStore {
 
     async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>> {
         read!(self, |client| {
-            let mut conditions = Sql::default();
-            api_keys_in_scope(&mut conditions, scope);
+            let mut conditions = sql("");
+            conditions.api_keys_in_scope(scope);
             page(
                 client,
                 rows::API_KEY_COLUMNS,
@@ -998,13 +967,13 @@ impl Store for PostgresStore {
 
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>> {
         read!(self, |client| {
-            let mut sql = Sql::new(&format!(
+            let mut sql = sql(&format!(
                 "SELECT {}, k.secret_hash, COALESCE(g.is_admin, FALSE) FROM api_keys k \
                  LEFT JOIN partner_groups g ON g.id = k.group_id WHERE k.secret_hash = ",
                 rows::API_KEY_COLUMNS
             ));
             sql.bind(secret_hash.to_owned());
-            match sql.query_opt(client).await? {
+            match query_opt(client, &sql).await? {
                 Some(row) => Some(KeyCredential {
                     key: rows::api_key(&row)?,
                     secret_hash: row.try_get(14)?,
@@ -1044,7 +1013,7 @@ impl Store for PostgresStore {
         query: &ListQuery,
     ) -> Result<ListPage<Membership>> {
         read!(self, |client| {
-            let mut conditions = Sql::default();
+            let mut conditions = sql("");
             conditions.scoped(scope, "m", "m.organisation_id");
             if let Some(organisation_id) = &filter.organisation_id {
                 conditions

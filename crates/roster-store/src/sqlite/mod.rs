@@ -29,7 +29,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use pool::Location;
 use pool::{Pool, storage_error};
-use query::{Sql, page};
+use query::{page, query_all, query_row, sql};
 use rows::{abilities_json, to_json};
 
 pub struct SqliteStore {
@@ -59,12 +59,12 @@ fn found<T>(row: rusqlite::Result<Option<T>>) -> Result<T> {
 }
 
 fn get_organisation(connection: &Connection, scope: &Scope, id: &str) -> Result<Organisation> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM organisations o WHERE o.id = ",
         rows::ORGANISATION_COLUMNS
     ));
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
-    found(sql.query_row(connection, rows::organisation))
+    found(query_row(connection, &sql, |row| rows::organisation(row)))
 }
 
 fn organisation_in_scope(connection: &Connection, scope: &Scope, id: &str) -> Result<bool> {
@@ -81,26 +81,25 @@ fn group_organisation_ids(
     group_id: &str,
     livemode: bool,
 ) -> Result<Vec<String>> {
-    let mut sql = Sql::new(
+    let mut sql = sql(
         "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id WHERE g.group_id = ",
     );
     sql.bind(group_id.to_owned())
         .push(" AND o.livemode = ")
         .bind(livemode)
         .push(" ORDER BY o.created_at, o.id");
-    sql.query_all(connection, |row| row.get(0))
-        .map_err(storage_error)
+    query_all(connection, &sql, |row| row.get(0)).map_err(storage_error)
 }
 
 fn get_group(connection: &Connection, scope: &Scope, id: &str) -> Result<PartnerGroup> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM partner_groups g WHERE g.id = ",
         rows::GROUP_COLUMNS
     ));
     sql.bind(id.to_owned())
         .push(" AND g.partner_id = ")
         .bind(scope.partner_id.clone());
-    let mut group = found(sql.query_row(connection, rows::group))?;
+    let mut group = found(query_row(connection, &sql, |row| rows::group(row)))?;
     group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode.is_live())?;
     Ok(group)
 }
@@ -156,25 +155,14 @@ fn assign_group_organisations(
     Ok(())
 }
 
-fn users_in_scope(sql: &mut Sql, scope: &Scope) {
-    sql.push(" AND u.partner_id = ")
-        .bind(scope.partner_id.clone());
-    sql.push(" AND u.livemode = ").bind(scope.mode.is_live());
-    if scope.orgs != OrgScope::All {
-        sql.push(" AND u.id IN (SELECT s.user_id FROM memberships s WHERE 1 = 1");
-        sql.organisations(scope, "s.organisation_id");
-        sql.push(")");
-    }
-}
-
 fn get_user(connection: &Connection, scope: &Scope, id: &str) -> Result<User> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM users u WHERE u.id = ",
         rows::USER_COLUMNS
     ));
     sql.bind(id.to_owned());
-    users_in_scope(&mut sql, scope);
-    found(sql.query_row(connection, rows::user))
+    sql.users_in_scope(scope);
+    found(query_row(connection, &sql, |row| rows::user(row)))
 }
 
 fn user_email_taken(
@@ -192,36 +180,14 @@ fn user_email_taken(
         .map_err(storage_error)
 }
 
-/// Keys a scope may see: an admin group's, every key of the partner; a group's, its own and its
-/// organisations'; an organisation key's, its organisation's.
-fn api_keys_in_scope(sql: &mut Sql, scope: &Scope) {
-    sql.push(" AND k.partner_id = ")
-        .bind(scope.partner_id.clone());
-    sql.push(" AND k.livemode = ").bind(scope.mode.is_live());
-    match &scope.orgs {
-        OrgScope::All => {}
-        OrgScope::Group(group) => {
-            sql.push(" AND (k.group_id = ")
-                .bind(group.clone())
-                .push(" OR (k.organisation_id IS NOT NULL");
-            sql.organisations(scope, "k.organisation_id");
-            sql.push("))");
-        }
-        OrgScope::Organisation(organisation) => {
-            sql.push(" AND k.organisation_id = ")
-                .bind(organisation.clone());
-        }
-    }
-}
-
 fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKey> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM api_keys k WHERE k.id = ",
         rows::API_KEY_COLUMNS
     ));
     sql.bind(id.to_owned());
-    api_keys_in_scope(&mut sql, scope);
-    found(sql.query_row(connection, rows::api_key))
+    sql.api_keys_in_scope(scope);
+    found(query_row(connection, &sql, |row| rows::api_key(row)))
 }
 
 /// The field errors for a key holder the scope may not hand keys to.
@@ -321,14 +287,14 @@ fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> 
 }
 
 fn get_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<Membership> {
-    let mut sql = Sql::new(&format!(
+    let mut sql = sql(&format!(
         "SELECT {} FROM {} WHERE m.id = ",
         rows::MEMBERSHIP_COLUMNS,
         rows::MEMBERSHIP_FROM
     ));
     sql.bind(id.to_owned())
         .scoped(scope, "m", "m.organisation_id");
-    found(sql.query_row(connection, rows::membership))
+    found(query_row(connection, &sql, |row| rows::membership(row)))
 }
 
 /// Accepted memberships of the organisation other than `except`, read inside the write
@@ -581,10 +547,10 @@ impl Store for SqliteStore {
                     c,
                     rows::PARTNER_COLUMNS,
                     "partners p",
-                    &Sql::default(),
+                    &sql(""),
                     "p",
                     &query,
-                    rows::partner,
+                    |row| rows::partner(row),
                 )
                 .map_err(storage_error)
             })
@@ -595,12 +561,12 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.pool
             .read(move |c| {
-                let mut sql = Sql::new(&format!(
+                let mut sql = sql(&format!(
                     "SELECT {} FROM partners p WHERE p.id = ",
                     rows::PARTNER_COLUMNS
                 ));
                 sql.bind(id);
-                found(sql.query_row(c, rows::partner))
+                found(query_row(c, &sql, |row| rows::partner(row)))
             })
             .await
     }
@@ -636,7 +602,7 @@ impl Store for SqliteStore {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
             .read(move |c| {
-                let mut conditions = Sql::default();
+                let mut conditions = sql("");
                 conditions
                     .push(" AND g.partner_id = ")
                     .bind(scope.partner_id.clone());
@@ -647,7 +613,7 @@ impl Store for SqliteStore {
                     &conditions,
                     "g",
                     &query,
-                    rows::group,
+                    |row| rows::group(row),
                 )
                 .map_err(storage_error)?;
                 for group in &mut groups.items {
@@ -751,7 +717,7 @@ impl Store for SqliteStore {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
             .read(move |c| {
-                let mut conditions = Sql::default();
+                let mut conditions = sql("");
                 conditions.scoped(&scope, "o", "o.id");
                 page(
                     c,
@@ -760,7 +726,7 @@ impl Store for SqliteStore {
                     &conditions,
                     "o",
                     &query,
-                    rows::organisation,
+                    |row| rows::organisation(row),
                 )
                 .map_err(storage_error)
             })
@@ -859,8 +825,8 @@ impl Store for SqliteStore {
         let (scope, query, email) = (scope.clone(), query.clone(), email.map(email_key));
         self.pool
             .read(move |c| {
-                let mut conditions = Sql::default();
-                users_in_scope(&mut conditions, &scope);
+                let mut conditions = sql("");
+                conditions.users_in_scope(&scope);
                 if let Some(email) = email {
                     conditions.push(" AND u.email_key = ").bind(email);
                 }
@@ -871,7 +837,7 @@ impl Store for SqliteStore {
                     &conditions,
                     "u",
                     &query,
-                    rows::user,
+                    |row| rows::user(row),
                 )
                 .map_err(storage_error)
             })
@@ -936,8 +902,8 @@ impl Store for SqliteStore {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
             .read(move |c| {
-                let mut conditions = Sql::default();
-                api_keys_in_scope(&mut conditions, &scope);
+                let mut conditions = sql("");
+                conditions.api_keys_in_scope(&scope);
                 page(
                     c,
                     rows::API_KEY_COLUMNS,
@@ -945,7 +911,7 @@ impl Store for SqliteStore {
                     &conditions,
                     "k",
                     &query,
-                    rows::api_key,
+                    |row| rows::api_key(row),
                 )
                 .map_err(storage_error)
             })
@@ -976,13 +942,13 @@ impl Store for SqliteStore {
         let secret_hash = secret_hash.to_owned();
         self.pool
             .read(move |c| {
-                let mut sql = Sql::new(&format!(
+                let mut sql = sql(&format!(
                     "SELECT {}, k.secret_hash, COALESCE(g.is_admin, 0) FROM api_keys k \
                      LEFT JOIN partner_groups g ON g.id = k.group_id WHERE k.secret_hash = ",
                     rows::API_KEY_COLUMNS
                 ));
                 sql.bind(secret_hash);
-                sql.query_row(c, |row| {
+                query_row(c, &sql, |row| {
                     Ok(KeyCredential {
                         key: rows::api_key(row)?,
                         secret_hash: row.get(14)?,
@@ -1029,7 +995,7 @@ impl Store for SqliteStore {
         let (scope, filter, query) = (scope.clone(), filter.clone(), query.clone());
         self.pool
             .read(move |c| {
-                let mut conditions = Sql::default();
+                let mut conditions = sql("");
                 conditions.scoped(&scope, "m", "m.organisation_id");
                 if let Some(organisation_id) = filter.organisation_id {
                     conditions
@@ -1071,7 +1037,7 @@ impl Store for SqliteStore {
                     &conditions,
                     "m",
                     &query,
-                    rows::membership,
+                    |row| rows::membership(row),
                 )
                 .map_err(storage_error)
             })

@@ -1,0 +1,182 @@
+//! Column lists and row mapping, one pair per table, shared by both backends: each backend
+//! only says how to read one typed value from its row type ([`Columns`]).
+
+use roster_core::{
+    model::{
+        AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings,
+        MembershipStatus, Mode, Notifications, Organisation, OrganisationSettings, Partner,
+        PartnerGroup, User,
+    },
+    policy::Ability,
+    time::Timestamp,
+};
+use serde::de::DeserializeOwned;
+
+/// Reading typed values from a result row, by column index.
+pub trait Columns {
+    type Error;
+    fn text(&self, index: usize) -> Result<String, Self::Error>;
+    fn optional_text(&self, index: usize) -> Result<Option<String>, Self::Error>;
+    fn int(&self, index: usize) -> Result<i64, Self::Error>;
+    fn optional_int(&self, index: usize) -> Result<Option<i64>, Self::Error>;
+    fn boolean(&self, index: usize) -> Result<bool, Self::Error>;
+    fn json<T: DeserializeOwned>(&self, index: usize) -> Result<T, Self::Error>;
+    /// The error for a stored value Roster cannot have written.
+    fn corrupt(&self, index: usize, what: &str) -> Self::Error;
+}
+
+fn timestamp<R: Columns>(row: &R, index: usize) -> Result<Timestamp, R::Error> {
+    row.int(index).map(Timestamp)
+}
+
+fn optional_timestamp<R: Columns>(row: &R, index: usize) -> Result<Option<Timestamp>, R::Error> {
+    Ok(row.optional_int(index)?.map(Timestamp))
+}
+
+fn mode<R: Columns>(row: &R, index: usize) -> Result<Mode, R::Error> {
+    row.boolean(index).map(Mode::from_live)
+}
+
+fn choice<R: Columns, T>(
+    row: &R,
+    index: usize,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, R::Error> {
+    let text = row.text(index)?;
+    parse(&text).ok_or_else(|| row.corrupt(index, "choice"))
+}
+
+pub const PARTNER_COLUMNS: &str = "p.id, p.name, p.created_at, p.updated_at";
+
+pub fn partner<R: Columns>(row: &R) -> Result<Partner, R::Error> {
+    Ok(Partner {
+        id: row.text(0)?,
+        name: row.text(1)?,
+        created_at: timestamp(row, 2)?,
+        updated_at: timestamp(row, 3)?,
+    })
+}
+
+pub const GROUP_COLUMNS: &str =
+    "g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at";
+
+/// A group without its organisations, which are read separately for the reader's mode.
+pub fn group<R: Columns>(row: &R) -> Result<PartnerGroup, R::Error> {
+    Ok(PartnerGroup {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        name: row.text(2)?,
+        is_admin: row.boolean(3)?,
+        organisation_ids: Vec::new(),
+        created_at: timestamp(row, 4)?,
+        updated_at: timestamp(row, 5)?,
+    })
+}
+
+pub const ORGANISATION_COLUMNS: &str = "o.id, o.partner_id, o.livemode, o.name, o.enforce_twofactor, o.abuse_contact_email, o.created_at, o.updated_at";
+
+pub fn organisation<R: Columns>(row: &R) -> Result<Organisation, R::Error> {
+    Ok(Organisation {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        mode: mode(row, 2)?,
+        name: row.text(3)?,
+        settings: OrganisationSettings {
+            enforce_twofactor: row.boolean(4)?,
+            abuse_contact_email: row.optional_text(5)?,
+        },
+        created_at: timestamp(row, 6)?,
+        updated_at: timestamp(row, 7)?,
+    })
+}
+
+pub const USER_COLUMNS: &str = "u.id, u.partner_id, u.livemode, u.email, u.first_name, u.last_name, u.is_staff, u.created_at, u.updated_at";
+
+pub fn user<R: Columns>(row: &R) -> Result<User, R::Error> {
+    Ok(User {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        mode: mode(row, 2)?,
+        email: row.text(3)?,
+        first_name: row.text(4)?,
+        last_name: row.text(5)?,
+        is_staff: row.boolean(6)?,
+        created_at: timestamp(row, 7)?,
+        updated_at: timestamp(row, 8)?,
+    })
+}
+
+pub const API_KEY_COLUMNS: &str = "k.id, k.partner_id, k.livemode, k.name, k.key_type, k.group_id, k.organisation_id, \
+     k.abilities, k.expires_at, k.last_used_at, k.revoked_at, k.prefix, k.created_at, k.updated_at";
+
+pub fn api_key<R: Columns>(row: &R) -> Result<ApiKey, R::Error> {
+    let holder = match (row.optional_text(5)?, row.optional_text(6)?) {
+        (Some(group), None) => KeyHolder::Group(group),
+        (None, Some(organisation)) => KeyHolder::Organisation(organisation),
+        _ => return Err(row.corrupt(5, "key holder")),
+    };
+    let abilities: Vec<String> = row.json(7)?;
+    Ok(ApiKey {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        mode: mode(row, 2)?,
+        name: row.text(3)?,
+        key_type: choice(row, 4, KeyType::parse)?,
+        holder,
+        abilities: abilities
+            .iter()
+            .map(|a| Ability::parse(a).ok_or_else(|| row.corrupt(7, "ability")))
+            .collect::<Result<_, _>>()?,
+        expires_at: optional_timestamp(row, 8)?,
+        last_used_at: optional_timestamp(row, 9)?,
+        revoked_at: optional_timestamp(row, 10)?,
+        prefix: row.text(11)?,
+        created_at: timestamp(row, 12)?,
+        updated_at: timestamp(row, 13)?,
+    })
+}
+
+/// Memberships are read joined with their user, whose names and e-mail they show.
+pub const MEMBERSHIP_COLUMNS: &str = "m.id, m.partner_id, m.livemode, m.organisation_id, m.user_id, \
+     u.first_name, u.last_name, u.email, m.role, m.role_ids, m.permissions, m.is_owner, m.is_default, \
+     m.allowed_ips, m.status, m.api_access_enabled, m.access_scope, m.test_enabled, \
+     m.alert_action_required, m.alert_resolved, m.alert_dismissed, m.evidence_requested, \
+     m.reference, m.reference_origin, m.metadata, m.created_at, m.updated_at";
+
+pub const MEMBERSHIP_FROM: &str = "memberships m JOIN users u ON u.id = m.user_id";
+
+pub fn membership<R: Columns>(row: &R) -> Result<Membership, R::Error> {
+    Ok(Membership {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        mode: mode(row, 2)?,
+        organisation_id: row.text(3)?,
+        user_id: row.text(4)?,
+        first_name: row.text(5)?,
+        last_name: row.text(6)?,
+        email: row.text(7)?,
+        settings: MembershipSettings {
+            role: choice(row, 8, MembershipRole::parse)?,
+            role_ids: row.json(9)?,
+            permissions: row.json(10)?,
+            is_owner: row.boolean(11)?,
+            is_default: row.boolean(12)?,
+            allowed_ips: row.json(13)?,
+            api_access_enabled: row.boolean(15)?,
+            access_scope: choice(row, 16, AccessScope::parse)?,
+            test_enabled: row.boolean(17)?,
+            notifications: Notifications {
+                alert_action_required: row.boolean(18)?,
+                alert_resolved: row.boolean(19)?,
+                alert_dismissed: row.boolean(20)?,
+                evidence_requested: row.boolean(21)?,
+            },
+            reference: row.optional_text(22)?,
+            reference_origin: row.optional_text(23)?,
+            metadata: row.json(24)?,
+        },
+        status: choice(row, 14, MembershipStatus::parse)?,
+        created_at: timestamp(row, 25)?,
+        updated_at: timestamp(row, 26)?,
+    })
+}
