@@ -9,6 +9,7 @@ pub mod input;
 pub mod keys;
 pub mod model;
 pub mod page;
+pub mod permissions;
 pub mod policy;
 pub mod provision;
 pub mod rules;
