@@ -44,11 +44,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: ValidationCode, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code,
-            message: message.into(),
-        }
+        Self { field: field.into(), code, message: message.into() }
     }
 }
 
@@ -84,11 +80,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn field(
-        field: impl Into<String>,
-        code: ValidationCode,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn field(field: impl Into<String>, code: ValidationCode, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -103,9 +95,7 @@ impl Error {
     /// The stable code clients match on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Validation(errors) => errors
-                .first()
-                .map_or("VALIDATION_INVALID_FORMAT", |e| e.code.as_str()),
+            Self::Validation(errors) => errors.first().map_or("VALIDATION_INVALID_FORMAT", |e| e.code.as_str()),
             Self::Unauthorised => "UNAUTHORISED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
@@ -123,11 +113,9 @@ impl Error {
     /// A sentence safe to show a client: internals are never echoed.
     pub fn public_detail(&self) -> String {
         match self {
-            Self::Validation(errors) => errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
+            Self::Validation(errors) => {
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+            }
             Self::Internal(_) => "an internal error occurred".to_owned(),
             other => other.to_string(),
         }

@@ -19,11 +19,7 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(code: ValidationCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            at: None,
-        }
+        Self { code, message: message.into(), at: None }
     }
 
     fn at(mut self, inner: impl Into<String>) -> Self {
@@ -47,19 +43,14 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Self {
-            map,
-            prefix: String::new(),
-            seen: Vec::new(),
-            errors: Vec::new(),
-        }
+        Self { map, prefix: String::new(), seen: Vec::new(), errors: Vec::new() }
     }
 
     /// A body must be a JSON object; anything else is one invalid field named `body`.
     pub fn of_body(body: &'a Value) -> Result<Self, Error> {
-        body.as_object().map(Self::new).ok_or_else(|| {
-            Error::field("body", ValidationCode::InvalidType, "must be a JSON object")
-        })
+        body.as_object()
+            .map(Self::new)
+            .ok_or_else(|| Error::field("body", ValidationCode::InvalidType, "must be a JSON object"))
     }
 
     fn path(&self, name: &str) -> String {
@@ -79,8 +70,7 @@ impl<'a> Fields<'a> {
                     Some(at) => format!("{}.{at}", self.path(name)),
                     None => self.path(name),
                 };
-                self.errors
-                    .push(FieldError::new(field, invalid.code, invalid.message));
+                self.errors.push(FieldError::new(field, invalid.code, invalid.message));
                 None
             }
         }
@@ -88,19 +78,14 @@ impl<'a> Fields<'a> {
 
     /// Records an error found by the caller (a cross-field rule, say).
     pub fn reject(&mut self, name: &str, code: ValidationCode, message: impl Into<String>) {
-        self.errors
-            .push(FieldError::new(self.path(name), code, message));
+        self.errors.push(FieldError::new(self.path(name), code, message));
     }
 
     pub fn is_present(&self, name: &str) -> bool {
         self.map.contains_key(name)
     }
 
-    pub fn required<T>(
-        &mut self,
-        name: &'a str,
-        parse: impl FnOnce(&Value) -> Parsed<T>,
-    ) -> Option<T> {
+    pub fn required<T>(&mut self, name: &'a str, parse: impl FnOnce(&Value) -> Parsed<T>) -> Option<T> {
         match self.take(name) {
             Some(value) => self.record(name, parse(value)),
             None => {
@@ -111,32 +96,19 @@ impl<'a> Fields<'a> {
     }
 
     /// `None` when absent or invalid; an invalid value is recorded.
-    pub fn optional<T>(
-        &mut self,
-        name: &'a str,
-        parse: impl FnOnce(&Value) -> Parsed<T>,
-    ) -> Option<T> {
+    pub fn optional<T>(&mut self, name: &'a str, parse: impl FnOnce(&Value) -> Parsed<T>) -> Option<T> {
         let value = self.take(name)?;
         self.record(name, parse(value))
     }
 
     /// Reads a nested object with its own field rules, reporting paths as `name.field`.
-    pub fn nested<T>(
-        &mut self,
-        name: &'a str,
-        read: impl FnOnce(&mut Fields<'a>) -> T,
-    ) -> Option<T> {
+    pub fn nested<T>(&mut self, name: &'a str, read: impl FnOnce(&mut Fields<'a>) -> T) -> Option<T> {
         let value = self.take(name)?;
         let Some(map) = value.as_object() else {
             self.reject(name, ValidationCode::InvalidType, "must be an object");
             return None;
         };
-        let mut inner = Fields {
-            map,
-            prefix: format!("{}.", self.path(name)),
-            seen: Vec::new(),
-            errors: Vec::new(),
-        };
+        let mut inner = Fields { map, prefix: format!("{}.", self.path(name)), seen: Vec::new(), errors: Vec::new() };
         let result = read(&mut inner);
         let inner_errors = inner.into_errors();
         let clean = inner_errors.is_empty();
@@ -150,11 +122,7 @@ impl<'a> Fields<'a> {
             .keys()
             .filter(|key| !self.seen.contains(&key.as_str()))
             .map(|key| {
-                FieldError::new(
-                    format!("{}{key}", self.prefix),
-                    ValidationCode::UnknownField,
-                    "is not a known field",
-                )
+                FieldError::new(format!("{}{key}", self.prefix), ValidationCode::UnknownField, "is not a known field")
             })
             .collect();
         errors.extend(self.errors);
@@ -164,11 +132,7 @@ impl<'a> Fields<'a> {
     /// Ends reading: unknown fields first, then every invalid value, in the order read.
     pub fn finish(self) -> Result<(), Error> {
         let errors = self.into_errors();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Validation(errors))
-        }
+        if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
     }
 }
 
@@ -178,15 +142,11 @@ pub fn present<T>(value: Option<T>) -> Result<T, Error> {
 }
 
 fn expect_str(value: &Value) -> Parsed<&str> {
-    value
-        .as_str()
-        .ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a string"))
+    value.as_str().ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a string"))
 }
 
 pub fn boolean(value: &Value) -> Parsed<bool> {
-    value
-        .as_bool()
-        .ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a boolean"))
+    value.as_bool().ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a boolean"))
 }
 
 /// A string of `min..=max` characters; `min >= 1` also refuses blank text.
@@ -195,18 +155,12 @@ pub fn text(min: usize, max: usize) -> impl Fn(&Value) -> Parsed<String> {
         let text = expect_str(value)?;
         let length = text.chars().count();
         if length < min || (min > 0 && text.trim().is_empty()) {
-            let message = if min == 1 {
-                "must not be blank".to_owned()
-            } else {
-                format!("must be at least {min} characters")
-            };
+            let message =
+                if min == 1 { "must not be blank".to_owned() } else { format!("must be at least {min} characters") };
             return Err(Invalid::new(ValidationCode::MinLength, message));
         }
         if length > max {
-            return Err(Invalid::new(
-                ValidationCode::MaxLength,
-                format!("must be at most {max} characters"),
-            ));
+            return Err(Invalid::new(ValidationCode::MaxLength, format!("must be at most {max} characters")));
         }
         Ok(text.to_owned())
     }
@@ -215,24 +169,14 @@ pub fn text(min: usize, max: usize) -> impl Fn(&Value) -> Parsed<String> {
 /// `null` or what `inner` accepts.
 pub fn nullable<T>(inner: impl Fn(&Value) -> Parsed<T>) -> impl Fn(&Value) -> Parsed<Option<T>> {
     move |value| {
-        if value.is_null() {
-            Ok(None)
-        } else {
-            inner(value).map(Some)
-        }
+        if value.is_null() { Ok(None) } else { inner(value).map(Some) }
     }
 }
 
 pub fn id(value: &Value) -> Parsed<String> {
     let text = expect_str(value)?;
-    if text.is_empty()
-        || text.len() > MAX_ID_LEN
-        || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return Err(Invalid::new(
-            ValidationCode::InvalidFormat,
-            "is not a valid id",
-        ));
+    if text.is_empty() || text.len() > MAX_ID_LEN || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Invalid::new(ValidationCode::InvalidFormat, "is not a valid id"));
     }
     Ok(text.to_owned())
 }
@@ -242,10 +186,7 @@ pub const MAX_EMAIL_LEN: usize = 254;
 /// Parses an e-mail address: one `@`, a plausible local part and a dotted domain name.
 pub fn parse_email(text: &str) -> Parsed<String> {
     if text.chars().count() > MAX_EMAIL_LEN {
-        return Err(Invalid::new(
-            ValidationCode::MaxLength,
-            format!("must be at most {MAX_EMAIL_LEN} characters"),
-        ));
+        return Err(Invalid::new(ValidationCode::MaxLength, format!("must be at most {MAX_EMAIL_LEN} characters")));
     }
     let invalid = || Invalid::new(ValidationCode::InvalidEmail, "not a valid email address");
     let (local, domain) = text.rsplit_once('@').ok_or_else(invalid)?;
@@ -254,9 +195,7 @@ pub fn parse_email(text: &str) -> Parsed<String> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|label| {
@@ -266,11 +205,7 @@ pub fn parse_email(text: &str) -> Parsed<String> {
                 && !label.ends_with('-')
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
-    if local_ok && domain_ok {
-        Ok(text.to_owned())
-    } else {
-        Err(invalid())
-    }
+    if local_ok && domain_ok { Ok(text.to_owned()) } else { Err(invalid()) }
 }
 
 pub fn email(value: &Value) -> Parsed<String> {
@@ -278,35 +213,21 @@ pub fn email(value: &Value) -> Parsed<String> {
 }
 
 /// One of a closed set of strings, parsed by `parse`.
-pub fn choice<T>(
-    choices: &'static [&'static str],
-    parse: fn(&str) -> Option<T>,
-) -> impl Fn(&Value) -> Parsed<T> {
+pub fn choice<T>(choices: &'static [&'static str], parse: fn(&str) -> Option<T>) -> impl Fn(&Value) -> Parsed<T> {
     move |value| {
         let text = expect_str(value)?;
         parse(text).ok_or_else(|| {
-            Invalid::new(
-                ValidationCode::InvalidChoice,
-                format!("must be one of: {}", choices.join(", ")),
-            )
+            Invalid::new(ValidationCode::InvalidChoice, format!("must be one of: {}", choices.join(", ")))
         })
     }
 }
 
 /// A list of at most `max` items, each read by `item`; duplicates are dropped, order kept.
-pub fn list<T: PartialEq>(
-    max: usize,
-    item: impl Fn(&Value) -> Parsed<T>,
-) -> impl Fn(&Value) -> Parsed<Vec<T>> {
+pub fn list<T: PartialEq>(max: usize, item: impl Fn(&Value) -> Parsed<T>) -> impl Fn(&Value) -> Parsed<Vec<T>> {
     move |value| {
-        let items = value
-            .as_array()
-            .ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be an array"))?;
+        let items = value.as_array().ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be an array"))?;
         if items.len() > max {
-            return Err(Invalid::new(
-                ValidationCode::MaxLength,
-                format!("must have at most {max} items"),
-            ));
+            return Err(Invalid::new(ValidationCode::MaxLength, format!("must have at most {max} items")));
         }
         let mut parsed = Vec::with_capacity(items.len());
         for (index, value) in items.iter().enumerate() {
@@ -330,12 +251,7 @@ pub fn parse_permission(text: &str) -> Parsed<String> {
             format!("must be at most {MAX_PERMISSION_LEN} characters"),
         ));
     }
-    let word = |part: &str| {
-        !part.is_empty()
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-    };
+    let word = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     let part = |part: &str| part == "*" || word(part);
     let valid = match text.split_once(':') {
         _ if text == "*" => true,
@@ -363,10 +279,7 @@ pub fn ip_or_cidr(value: &Value) -> Parsed<String> {
     if valid {
         Ok(text.to_owned())
     } else {
-        Err(Invalid::new(
-            ValidationCode::InvalidFormat,
-            "must be an IP address or CIDR block",
-        ))
+        Err(Invalid::new(ValidationCode::InvalidFormat, "must be an IP address or CIDR block"))
     }
 }
 
@@ -376,14 +289,9 @@ pub const MAX_METADATA_VALUE_LEN: usize = 500;
 
 /// A flat object of string values, like Stripe's: bounded so it cannot bloat every row.
 pub fn metadata(value: &Value) -> Parsed<Map<String, Value>> {
-    let map = value
-        .as_object()
-        .ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be an object"))?;
+    let map = value.as_object().ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be an object"))?;
     if map.len() > MAX_METADATA_KEYS {
-        return Err(Invalid::new(
-            ValidationCode::MaxLength,
-            format!("must have at most {MAX_METADATA_KEYS} keys"),
-        ));
+        return Err(Invalid::new(ValidationCode::MaxLength, format!("must have at most {MAX_METADATA_KEYS} keys")));
     }
     for (key, item) in map {
         if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_LEN {
@@ -393,9 +301,9 @@ pub fn metadata(value: &Value) -> Parsed<Map<String, Value>> {
             )
             .at(key.clone()));
         }
-        let text = item.as_str().ok_or_else(|| {
-            Invalid::new(ValidationCode::InvalidType, "must be a string").at(key.clone())
-        })?;
+        let text = item
+            .as_str()
+            .ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a string").at(key.clone()))?;
         if text.chars().count() > MAX_METADATA_VALUE_LEN {
             return Err(Invalid::new(
                 ValidationCode::MaxLength,
@@ -410,17 +318,10 @@ pub fn metadata(value: &Value) -> Parsed<Map<String, Value>> {
 /// An RFC 3339 date-time, in the future.
 pub fn future_timestamp(now: Timestamp) -> impl Fn(&Value) -> Parsed<Timestamp> {
     move |value| {
-        let at = Timestamp::parse_rfc3339(expect_str(value)?).ok_or_else(|| {
-            Invalid::new(
-                ValidationCode::InvalidFormat,
-                "must be an RFC 3339 date-time",
-            )
-        })?;
+        let at = Timestamp::parse_rfc3339(expect_str(value)?)
+            .ok_or_else(|| Invalid::new(ValidationCode::InvalidFormat, "must be an RFC 3339 date-time"))?;
         if at <= now {
-            return Err(Invalid::new(
-                ValidationCode::OutOfRange,
-                "must be in the future",
-            ));
+            return Err(Invalid::new(ValidationCode::OutOfRange, "must be in the future"));
         }
         Ok(at)
     }
@@ -431,23 +332,14 @@ pub fn integer(min: u64, max: u64) -> impl Fn(&Value) -> Parsed<u64> {
     move |value| {
         let number = match value {
             Value::String(text) => text.parse::<i128>().ok(),
-            Value::Number(number) => number
-                .as_i64()
-                .map(i128::from)
-                .or_else(|| number.as_u64().map(i128::from)),
+            Value::Number(number) => number.as_i64().map(i128::from).or_else(|| number.as_u64().map(i128::from)),
             _ => None,
         };
-        let number = number
-            .ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be an integer"))?;
+        let number = number.ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be an integer"))?;
         u64::try_from(number)
             .ok()
             .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| {
-                Invalid::new(
-                    ValidationCode::OutOfRange,
-                    format!("must be between {min} and {max}"),
-                )
-            })
+            .ok_or_else(|| Invalid::new(ValidationCode::OutOfRange, format!("must be between {min} and {max}")))
     }
 }
 
@@ -463,20 +355,9 @@ mod tests {
         let mut fields = Fields::of_body(&body).unwrap();
         fields.required("first_name", text(1, 100));
         fields.required("email", email);
-        fields.required(
-            "role",
-            choice(
-                crate::model::MembershipRole::CHOICES,
-                crate::model::MembershipRole::parse,
-            ),
-        );
-        let Err(Error::Validation(errors)) = fields.finish() else {
-            panic!("expected errors")
-        };
-        let found: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
+        fields.required("role", choice(crate::model::MembershipRole::CHOICES, crate::model::MembershipRole::parse));
+        let Err(Error::Validation(errors)) = fields.finish() else { panic!("expected errors") };
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
         assert_eq!(
             found,
             [
@@ -490,11 +371,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        for good in [
-            "ada@example.com",
-            "a.b+tag@sub.example.co.uk",
-            "ADA@EXAMPLE.COM",
-        ] {
+        for good in ["ada@example.com", "a.b+tag@sub.example.co.uk", "ADA@EXAMPLE.COM"] {
             assert!(parse_email(good).is_ok(), "{good}");
         }
         for bad in [
@@ -508,48 +385,23 @@ mod tests {
             "ada@exa_mple.com",
             ".ada@example.com",
         ] {
-            assert_eq!(
-                parse_email(bad).map_err(|e| e.code),
-                Err(ValidationCode::InvalidEmail),
-                "{bad}"
-            );
+            assert_eq!(parse_email(bad).map_err(|e| e.code), Err(ValidationCode::InvalidEmail), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
-        assert_eq!(
-            parse_email(&long).map_err(|e| e.code),
-            Err(ValidationCode::MaxLength)
-        );
+        assert_eq!(parse_email(&long).map_err(|e| e.code), Err(ValidationCode::MaxLength));
     }
 
     #[test]
     fn permissions_follow_the_grammar() {
-        for good in [
-            "*",
-            "customers:read",
-            "*:read",
-            "customers:*",
-            "*:*",
-            "GetCustomerCollection",
-            "billing.invoices:write",
-        ] {
+        for good in
+            ["*", "customers:read", "*:read", "customers:*", "*:*", "GetCustomerCollection", "billing.invoices:write"]
+        {
             assert!(parse_permission(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            ":",
-            "a:",
-            ":b",
-            "a:b:c",
-            "a*",
-            "has space",
-            "semi;colon",
-        ] {
+        for bad in ["", ":", "a:", ":b", "a:b:c", "a*", "has space", "semi;colon"] {
             assert!(parse_permission(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            parse_permission(&"a".repeat(101)).map_err(|e| e.code),
-            Err(ValidationCode::MaxLength)
-        );
+        assert_eq!(parse_permission(&"a".repeat(101)).map_err(|e| e.code), Err(ValidationCode::MaxLength));
     }
 
     #[test]
@@ -559,9 +411,7 @@ mod tests {
         fields.optional("permissions", list(100, permission));
         fields.optional("metadata", metadata);
         fields.nested("settings", |inner| inner.optional("flag", boolean));
-        let Err(Error::Validation(errors)) = fields.finish() else {
-            panic!("expected errors")
-        };
+        let Err(Error::Validation(errors)) = fields.finish() else { panic!("expected errors") };
         let found: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(found, ["permissions.1", "metadata.k", "settings.flag"]);
     }
@@ -570,18 +420,9 @@ mod tests {
     fn integers_from_query_strings() {
         let limit = integer(1, 1000);
         assert_eq!(limit(&json!("50")), Ok(50));
-        assert_eq!(
-            limit(&json!("0")).map_err(|e| e.code),
-            Err(ValidationCode::OutOfRange)
-        );
-        assert_eq!(
-            limit(&json!("-1")).map_err(|e| e.code),
-            Err(ValidationCode::OutOfRange)
-        );
-        assert_eq!(
-            limit(&json!("ten")).map_err(|e| e.code),
-            Err(ValidationCode::InvalidType)
-        );
+        assert_eq!(limit(&json!("0")).map_err(|e| e.code), Err(ValidationCode::OutOfRange));
+        assert_eq!(limit(&json!("-1")).map_err(|e| e.code), Err(ValidationCode::OutOfRange));
+        assert_eq!(limit(&json!("ten")).map_err(|e| e.code), Err(ValidationCode::InvalidType));
         assert_eq!(limit(&json!(5)), Ok(5));
     }
 }

@@ -1,4 +1,5 @@
-//! Secrets: `sk_live_…`, `sk_test_…`, `pk_live_…`, `pk_test_…`. Each is a kind, a mode, 32
+//! Secrets: `sk_live_…`, `sk_test_…`, `pk_live_…`, `pk_test_…`, and user tokens `ut_live_…`,
+//! `ut_test_…`. Each is a kind, a mode, 32
 //! random base62 characters (190 bits) and a 6-character base62 CRC32 of everything before it,
 //! so a mistyped secret is refused without a database lookup and a scanner can recognise one.
 //! Only the SHA-256 of a secret is stored: with this much entropy a slow hash adds nothing.
@@ -28,6 +29,7 @@ fn kind_prefix(key_type: KeyType) -> &'static str {
     match key_type {
         KeyType::Secret => "sk",
         KeyType::Publishable => "pk",
+        KeyType::UserToken => "ut",
     }
 }
 
@@ -74,6 +76,8 @@ pub fn parse(secret: &str) -> Option<SecretShape> {
         (KeyType::Secret, rest)
     } else if let Some(rest) = secret.strip_prefix("pk_") {
         (KeyType::Publishable, rest)
+    } else if let Some(rest) = secret.strip_prefix("ut_") {
+        (KeyType::UserToken, rest)
     } else {
         return None;
     };
@@ -89,16 +93,12 @@ pub fn parse(secret: &str) -> Option<SecretShape> {
     }
     let (body, checksum) = secret.split_at(secret.len() - CHECKSUM_LEN);
     let expected = base62_checksum(body);
-    bool::from(expected.as_bytes().ct_eq(checksum.as_bytes()))
-        .then_some(SecretShape { key_type, mode })
+    bool::from(expected.as_bytes().ct_eq(checksum.as_bytes())).then_some(SecretShape { key_type, mode })
 }
 
 /// The stored form of a secret: lowercase hex SHA-256.
 pub fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares two stored hashes without leaking, through timing, how much of them matched.
@@ -109,10 +109,7 @@ pub fn hashes_match(a: &str, b: &str) -> bool {
 /// The part of a secret shown again after creation, e.g. `sk_live_Ab3x`.
 pub fn display_prefix(secret: &str) -> String {
     let kind_and_mode = "sk_live_".len();
-    secret
-        .chars()
-        .take(kind_and_mode + DISPLAY_PREFIX_RANDOM)
-        .collect()
+    secret.chars().take(kind_and_mode + DISPLAY_PREFIX_RANDOM).collect()
 }
 
 #[cfg(test)]
@@ -121,14 +118,10 @@ mod tests {
 
     #[test]
     fn generated_secrets_parse_back_with_their_kind_and_mode() {
-        for key_type in [KeyType::Secret, KeyType::Publishable] {
+        for key_type in [KeyType::Secret, KeyType::Publishable, KeyType::UserToken] {
             for mode in [Mode::Live, Mode::Test] {
                 let secret = generate(key_type, mode);
-                assert_eq!(
-                    parse(&secret),
-                    Some(SecretShape { key_type, mode }),
-                    "{secret}"
-                );
+                assert_eq!(parse(&secret), Some(SecretShape { key_type, mode }), "{secret}");
             }
         }
         assert!(generate(KeyType::Secret, Mode::Live).starts_with("sk_live_"));
@@ -146,13 +139,7 @@ mod tests {
 
     #[test]
     fn malformed_secrets_are_refused() {
-        for bad in [
-            "",
-            "sk_live_",
-            "xx_live_abc",
-            "sk_prod_0000000000000000000000000000000000000",
-            "sk_live_!!",
-        ] {
+        for bad in ["", "sk_live_", "xx_live_abc", "sk_prod_0000000000000000000000000000000000000", "sk_live_!!"] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

@@ -52,7 +52,7 @@ macro_rules! choice {
 choice!(MembershipRole { Admin = "ADMIN", Standard = "STANDARD" });
 choice!(MembershipStatus { Pending = "pending", Accepted = "accepted", Rejected = "rejected" });
 choice!(AccessScope { LiveAccess = "live_access", TestAccess = "test_access", FullAccess = "full_access" });
-choice!(KeyType { Secret = "secret", Publishable = "publishable" });
+choice!(KeyType { Secret = "secret", Publishable = "publishable", UserToken = "user_token" });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partner {
@@ -109,6 +109,28 @@ pub struct User {
 pub enum KeyHolder {
     Group(String),
     Organisation(String),
+    /// A user token acts as the user.
+    User(String),
+}
+
+impl KeyHolder {
+    /// The holder as (`partner_group_id`, `organisation_id`, `user_id`), exactly one set.
+    pub fn ids(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
+        match self {
+            Self::Group(id) => (Some(id), None, None),
+            Self::Organisation(id) => (None, Some(id), None),
+            Self::User(id) => (None, None, Some(id)),
+        }
+    }
+
+    pub fn from_ids(group: Option<String>, organisation: Option<String>, user: Option<String>) -> Option<Self> {
+        match (group, organisation, user) {
+            (Some(id), None, None) => Some(Self::Group(id)),
+            (None, Some(id), None) => Some(Self::Organisation(id)),
+            (None, None, Some(id)) => Some(Self::User(id)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,12 +162,7 @@ pub struct Notifications {
 
 impl Default for Notifications {
     fn default() -> Self {
-        Self {
-            alert_action_required: true,
-            alert_resolved: true,
-            alert_dismissed: true,
-            evidence_requested: true,
-        }
+        Self { alert_action_required: true, alert_resolved: true, alert_dismissed: true, evidence_requested: true }
     }
 }
 
@@ -201,5 +218,39 @@ impl MembershipSettings {
             reference_origin: None,
             metadata: Map::new(),
         }
+    }
+}
+
+/// A custom role of one organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub organisation_id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The two built-in roles: valid in every organisation, never stored, never changed. They are
+/// what a membership's `role` (ADMIN, STANDARD) grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinRole {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub role: MembershipRole,
+    pub permissions: &'static [&'static str],
+}
+
+pub const BUILTIN_ROLES: [BuiltinRole; 2] = [
+    BuiltinRole { id: "role_admin", name: "Admin", role: MembershipRole::Admin, permissions: &["*"] },
+    BuiltinRole { id: "role_standard", name: "Standard", role: MembershipRole::Standard, permissions: &["*:read"] },
+];
+
+impl BuiltinRole {
+    pub fn find(id: &str) -> Option<Self> {
+        BUILTIN_ROLES.into_iter().find(|role| role.id == id)
     }
 }

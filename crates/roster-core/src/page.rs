@@ -24,10 +24,7 @@ impl Cursor {
         let valid_id = !id.is_empty()
             && id.len() <= crate::ids::MAX_ID_LEN
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        valid_id.then_some(Self {
-            created_at: created_at.parse().ok()?,
-            id: id.to_owned(),
-        })
+        valid_id.then_some(Self { created_at: created_at.parse().ok()?, id: id.to_owned() })
     }
 }
 
@@ -45,10 +42,7 @@ pub struct ListQuery {
 
 impl Default for ListQuery {
     fn default() -> Self {
-        Self {
-            limit: DEFAULT_LIMIT,
-            position: Position::Offset(0),
-        }
+        Self { limit: DEFAULT_LIMIT, position: Position::Offset(0) }
     }
 }
 
@@ -67,19 +61,11 @@ impl<T> ListPage<T> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let has_more = rows.len() > limit;
         rows.truncate(limit);
-        Self {
-            items: rows,
-            count,
-            has_more,
-        }
+        Self { items: rows, count, has_more }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> ListPage<U> {
-        ListPage {
-            items: self.items.into_iter().map(f).collect(),
-            count: self.count,
-            has_more: self.has_more,
-        }
+        ListPage { items: self.items.into_iter().map(f).collect(), count: self.count, has_more: self.has_more }
     }
 }
 
@@ -89,10 +75,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let cursor = Cursor {
-            created_at: 1_700_000_000_000,
-            id: "mem_01ABC".into(),
-        };
+        let cursor = Cursor { created_at: 1_700_000_000_000, id: "mem_01ABC".into() };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("not a cursor"), None);
         assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x:mem_1")), None);

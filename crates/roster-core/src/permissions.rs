@@ -65,11 +65,7 @@ mod tests {
 
     /// Any permission the grammar accepts: `*`, `resource:action`, or an operation name.
     fn permission() -> impl Strategy<Value = String> {
-        prop_oneof![
-            Just("*".to_owned()),
-            (part(), part()).prop_map(|(r, a)| format!("{r}:{a}")),
-            "[A-Z][A-Za-z]{0,12}",
-        ]
+        prop_oneof![Just("*".to_owned()), (part(), part()).prop_map(|(r, a)| format!("{r}:{a}")), "[A-Z][A-Za-z]{0,12}",]
     }
 
     /// A grant at least as wide as `p`: itself, or with a part, both parts, or all replaced by `*`.

@@ -19,14 +19,8 @@ pub enum Resource {
 }
 
 impl Resource {
-    const ALL: [Resource; 6] = [
-        Self::Memberships,
-        Self::Organisations,
-        Self::Users,
-        Self::Roles,
-        Self::ApiKeys,
-        Self::PartnerGroups,
-    ];
+    const ALL: [Resource; 6] =
+        [Self::Memberships, Self::Organisations, Self::Users, Self::Roles, Self::ApiKeys, Self::PartnerGroups];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -90,9 +84,7 @@ impl Ability {
 }
 
 pub fn allows(abilities: &[Ability], resource: Resource, access: Access) -> bool {
-    abilities
-        .iter()
-        .any(|a| *a == Ability::All || *a == Ability::Grant(resource, access))
+    abilities.iter().any(|a| *a == Ability::All || *a == Ability::Grant(resource, access))
 }
 
 /// A key may only hand on what it holds itself.
@@ -109,6 +101,23 @@ pub enum Principal {
     /// The operator's master key: partner management only.
     Master,
     Key(KeyPrincipal),
+    /// A user acting for itself, through a user token or a JWT.
+    User(UserPrincipal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPrincipal {
+    pub user_id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+}
+
+impl UserPrincipal {
+    /// The user's partner and mode, organisation-wide: every use must also filter to the user's
+    /// own memberships, which is what the self-service store calls do.
+    pub fn scope(&self) -> Scope {
+        Scope { partner_id: self.partner_id.clone(), mode: self.mode, orgs: OrgScope::All, abilities: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,15 +162,8 @@ pub struct Scope {
     pub partner_id: String,
     pub mode: Mode,
     pub orgs: OrgScope,
-    /// The key acting, so a key can always see itself and its holder.
-    pub holder: Holder,
+    /// What the acting key holds, so it can hand on no more.
     pub abilities: Vec<Ability>,
-}
-
-impl Scope {
-    pub fn is_partner_admin(&self) -> bool {
-        self.orgs == OrgScope::All
-    }
 }
 
 /// Which part of the native API an endpoint belongs to; each has its own gate.
@@ -180,11 +182,20 @@ impl Principal {
     pub fn require_master(&self) -> Result<()> {
         match self {
             Self::Master => Ok(()),
-            Self::Key(_) => Err(Error::Unauthorised),
+            Self::Key(_) | Self::User(_) => Err(Error::Unauthorised),
         }
     }
 
-    /// The scope in which the caller may use `api` with `access`, or why it may not.
+    /// Self-service (`/v1/me`) is for users; keys and the master key are not users.
+    pub fn require_user(&self) -> Result<&UserPrincipal> {
+        match self {
+            Self::User(user) => Ok(user),
+            Self::Master | Self::Key(_) => Err(Error::Unauthorised),
+        }
+    }
+
+    /// The scope in which the caller may use `api` with `access`, or why it may not. Users act
+    /// only through self-service, so they are unauthorised here, as on the partner-level API.
     pub fn scope_for(&self, api: Api, access: Access) -> Result<Scope> {
         let Self::Key(key) = self else {
             return Err(Error::Unauthorised);
@@ -206,22 +217,13 @@ impl Principal {
         }
         let orgs = match &key.holder {
             Holder::Group { is_admin: true, .. } => OrgScope::All,
-            Holder::Group {
-                id,
-                is_admin: false,
-            } => OrgScope::Group(id.clone()),
+            Holder::Group { id, is_admin: false } => OrgScope::Group(id.clone()),
             Holder::Organisation { id } => OrgScope::Organisation(id.clone()),
         };
         if api == Api::PartnerGroups && orgs != OrgScope::All {
             return Err(Error::Forbidden);
         }
-        Ok(Scope {
-            partner_id: key.partner_id.clone(),
-            mode: key.mode,
-            orgs,
-            holder: key.holder.clone(),
-            abilities: key.abilities.clone(),
-        })
+        Ok(Scope { partner_id: key.partner_id.clone(), mode: key.mode, orgs, abilities: key.abilities.clone() })
     }
 }
 
@@ -241,10 +243,7 @@ mod tests {
     }
 
     fn admin() -> Holder {
-        Holder::Group {
-            id: "grp_a".into(),
-            is_admin: true,
-        }
+        Holder::Group { id: "grp_a".into(), is_admin: true }
     }
 
     #[test]
@@ -263,69 +262,33 @@ mod tests {
         assert!(covers(&[Ability::All], &read));
         assert!(covers(&read, &read));
         assert!(!covers(&read, &[Ability::All]));
-        assert!(!covers(
-            &read,
-            &[Ability::Grant(Resource::Users, Access::Write)]
-        ));
+        assert!(!covers(&read, &[Ability::Grant(Resource::Users, Access::Write)]));
     }
 
     #[test]
     fn organisation_keys_are_unauthorised_on_memberships_but_scoped_elsewhere() {
-        let org = key(
-            Holder::Organisation { id: "org_1".into() },
-            KeyType::Secret,
-            &["*"],
-        );
-        assert_eq!(
-            org.scope_for(Api::Memberships, Access::Read),
-            Err(Error::Unauthorised)
-        );
+        let org = key(Holder::Organisation { id: "org_1".into() }, KeyType::Secret, &["*"]);
+        assert_eq!(org.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
         let scope = org.scope_for(Api::Scoped(Resource::Organisations), Access::Read);
-        assert_eq!(
-            scope.map(|s| s.orgs),
-            Ok(OrgScope::Organisation("org_1".into()))
-        );
+        assert_eq!(scope.map(|s| s.orgs), Ok(OrgScope::Organisation("org_1".into())));
     }
 
     #[test]
     fn publishable_keys_and_missing_abilities_are_forbidden() {
         let pk = key(admin(), KeyType::Publishable, &["*"]);
-        assert_eq!(
-            pk.scope_for(Api::Memberships, Access::Read),
-            Err(Error::Forbidden)
-        );
+        assert_eq!(pk.scope_for(Api::Memberships, Access::Read), Err(Error::Forbidden));
         let reader = key(admin(), KeyType::Secret, &["memberships:read"]);
         assert!(reader.scope_for(Api::Memberships, Access::Read).is_ok());
-        assert_eq!(
-            reader.scope_for(Api::Memberships, Access::Write),
-            Err(Error::Forbidden)
-        );
+        assert_eq!(reader.scope_for(Api::Memberships, Access::Write), Err(Error::Forbidden));
     }
 
     #[test]
     fn only_admin_groups_manage_groups_and_only_the_master_manages_partners() {
-        let member = key(
-            Holder::Group {
-                id: "grp_b".into(),
-                is_admin: false,
-            },
-            KeyType::Secret,
-            &["*"],
-        );
-        assert_eq!(
-            member.scope_for(Api::PartnerGroups, Access::Read),
-            Err(Error::Forbidden)
-        );
-        assert!(
-            key(admin(), KeyType::Secret, &["*"])
-                .scope_for(Api::PartnerGroups, Access::Read)
-                .is_ok()
-        );
+        let member = key(Holder::Group { id: "grp_b".into(), is_admin: false }, KeyType::Secret, &["*"]);
+        assert_eq!(member.scope_for(Api::PartnerGroups, Access::Read), Err(Error::Forbidden));
+        assert!(key(admin(), KeyType::Secret, &["*"]).scope_for(Api::PartnerGroups, Access::Read).is_ok());
         assert_eq!(member.require_master(), Err(Error::Unauthorised));
-        assert_eq!(
-            Principal::Master.scope_for(Api::Memberships, Access::Read),
-            Err(Error::Unauthorised)
-        );
+        assert_eq!(Principal::Master.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
         assert_eq!(Principal::Master.require_master(), Ok(()));
     }
 }

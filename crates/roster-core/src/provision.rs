@@ -42,11 +42,7 @@ pub fn issue_key(partner_id: &str, mode: Mode, spec: KeySpec, now: Timestamp) ->
         created_at: now,
         updated_at: now,
     };
-    IssuedKey {
-        key,
-        secret_hash: keys::hash(&secret),
-        secret,
-    }
+    IssuedKey { key, secret_hash: keys::hash(&secret), secret }
 }
 
 /// A new partner: the partner, its admin group, and one live and one test admin key.
@@ -58,12 +54,7 @@ pub struct ProvisionedPartner {
 }
 
 pub fn provision_partner(name: String, now: Timestamp) -> ProvisionedPartner {
-    let partner = Partner {
-        id: ids::new_id(ids::PARTNER, now),
-        name,
-        created_at: now,
-        updated_at: now,
-    };
+    let partner = Partner { id: ids::new_id(ids::PARTNER, now), name, created_at: now, updated_at: now };
     let admin_group = PartnerGroup {
         id: ids::new_id(ids::GROUP, now),
         partner_id: partner.id.clone(),
@@ -86,9 +77,5 @@ pub fn provision_partner(name: String, now: Timestamp) -> ProvisionedPartner {
             issue_key(&partner.id, mode, spec, now)
         })
         .collect();
-    ProvisionedPartner {
-        partner,
-        admin_group,
-        admin_keys,
-    }
+    ProvisionedPartner { partner, admin_group, admin_keys }
 }

@@ -25,17 +25,10 @@ fn is_last_admin(status: MembershipStatus, settings: &MembershipSettings, tally:
 }
 
 fn is_last_owner(status: MembershipStatus, settings: &MembershipSettings, tally: OrgTally) -> bool {
-    status == MembershipStatus::Accepted
-        && settings.is_owner
-        && tally.others > 0
-        && tally.other_owners == 0
+    status == MembershipStatus::Accepted && settings.is_owner && tally.others > 0 && tally.other_owners == 0
 }
 
-pub fn check_delete(
-    status: MembershipStatus,
-    settings: &MembershipSettings,
-    tally: OrgTally,
-) -> Result<()> {
+pub fn check_delete(status: MembershipStatus, settings: &MembershipSettings, tally: OrgTally) -> Result<()> {
     if is_last_admin(status, settings, tally) {
         return Err(Error::MembershipDeletionForbidden(
             "the last admin of an organisation with other members cannot be removed",
@@ -79,46 +72,27 @@ mod tests {
     }
 
     fn tally(others: u64, other_admins: u64, other_owners: u64) -> OrgTally {
-        OrgTally {
-            others,
-            other_admins,
-            other_owners,
-        }
+        OrgTally { others, other_admins, other_owners }
     }
 
     #[test]
     fn the_last_admin_stays_while_others_remain() {
-        assert!(matches!(
-            check_delete(ACCEPTED, &admin(), tally(1, 0, 0)),
-            Err(Error::MembershipDeletionForbidden(_))
-        ));
+        assert!(matches!(check_delete(ACCEPTED, &admin(), tally(1, 0, 0)), Err(Error::MembershipDeletionForbidden(_))));
         assert_eq!(check_delete(ACCEPTED, &admin(), tally(0, 0, 0)), Ok(()));
         assert_eq!(check_delete(ACCEPTED, &admin(), tally(2, 1, 0)), Ok(()));
-        assert_eq!(
-            check_delete(MembershipStatus::Pending, &admin(), tally(1, 0, 0)),
-            Ok(())
-        );
+        assert_eq!(check_delete(MembershipStatus::Pending, &admin(), tally(1, 0, 0)), Ok(()));
         let standard = MembershipSettings::new(MembershipRole::Standard);
         assert!(matches!(
             check_update(ACCEPTED, &admin(), &standard, tally(1, 0, 0)),
             Err(Error::MembershipUpdateForbidden(_))
         ));
-        assert_eq!(
-            check_update(ACCEPTED, &admin(), &admin(), tally(1, 0, 0)),
-            Ok(())
-        );
+        assert_eq!(check_update(ACCEPTED, &admin(), &admin(), tally(1, 0, 0)), Ok(()));
     }
 
     #[test]
     fn the_last_owner_stays_while_others_remain() {
-        let owner = MembershipSettings {
-            is_owner: true,
-            ..admin()
-        };
-        assert!(matches!(
-            check_delete(ACCEPTED, &owner, tally(1, 1, 0)),
-            Err(Error::MembershipDeletionForbidden(_))
-        ));
+        let owner = MembershipSettings { is_owner: true, ..admin() };
+        assert!(matches!(check_delete(ACCEPTED, &owner, tally(1, 1, 0)), Err(Error::MembershipDeletionForbidden(_))));
         assert_eq!(check_delete(ACCEPTED, &owner, tally(1, 1, 1)), Ok(()));
         assert!(matches!(
             check_update(ACCEPTED, &owner, &admin(), tally(1, 1, 0)),

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use crate::{
     error::Result,
     model::{
-        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus,
-        Organisation, OrganisationSettings, Partner, PartnerGroup, User,
+        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation,
+        OrganisationSettings, Partner, PartnerGroup, Role, User,
     },
     page::{ListPage, ListQuery},
     policy::Scope,
@@ -45,6 +45,19 @@ pub struct UserPatch {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub is_staff: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRole {
+    pub organisation_id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub permissions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,22 +171,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>>;
     async fn get_partner(&self, id: &str) -> Result<Partner>;
 
-    async fn create_group(
-        &self,
-        scope: &Scope,
-        group: NewGroup,
-        now: Timestamp,
-    ) -> Result<PartnerGroup>;
-    async fn list_groups(&self, scope: &Scope, query: &ListQuery)
-    -> Result<ListPage<PartnerGroup>>;
+    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup>;
+    async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
-    async fn update_group(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: GroupPatch,
-        now: Timestamp,
-    ) -> Result<PartnerGroup>;
+    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup>;
     /// Deletes the group and revokes the keys it holds.
     async fn delete_group(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
 
@@ -184,11 +185,7 @@ pub trait Store: Send + Sync + 'static {
         organisation: NewOrganisation,
         now: Timestamp,
     ) -> Result<Organisation>;
-    async fn list_organisations(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<ListPage<Organisation>>;
+    async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>>;
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation>;
     async fn update_organisation(
         &self,
@@ -201,20 +198,26 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()>;
 
     async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User>;
-    async fn list_users(
-        &self,
-        scope: &Scope,
-        email: Option<&str>,
-        query: &ListQuery,
-    ) -> Result<ListPage<User>>;
+    async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>>;
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User>;
-    async fn update_user(
+    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User>;
+    /// Any user by id, whatever its partner: for authenticating users, not for serving reads.
+    async fn find_user(&self, id: &str) -> Result<Option<User>>;
+
+    /// Checks that the organisation is in scope and the name is free in it.
+    async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role>;
+    async fn list_roles(
         &self,
         scope: &Scope,
-        id: &str,
-        patch: UserPatch,
-        now: Timestamp,
-    ) -> Result<User>;
+        organisation_id: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<ListPage<Role>>;
+    async fn get_role(&self, scope: &Scope, id: &str) -> Result<Role>;
+    async fn update_role(&self, scope: &Scope, id: &str, patch: RolePatch, now: Timestamp) -> Result<Role>;
+    /// Deletes the role and removes it from every membership that named it.
+    async fn delete_role(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
+    /// The permissions of the organisation's roles among `role_ids`.
+    async fn role_permissions(&self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>>;
 
     /// Stores a new key after checking that its holder is within `scope`.
     async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()>;
@@ -225,12 +228,7 @@ pub trait Store: Send + Sync + 'static {
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>>;
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()>;
 
-    async fn create_membership(
-        &self,
-        scope: &Scope,
-        membership: NewMembership,
-        now: Timestamp,
-    ) -> Result<Membership>;
+    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership>;
     async fn list_memberships(
         &self,
         scope: &Scope,
@@ -246,4 +244,14 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Membership>;
     async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()>;
+    /// Moves a membership from `from` to `to` (an invitation accepted or rejected), atomically;
+    /// a membership in another status is a `status` validation error.
+    async fn change_membership_status(
+        &self,
+        scope: &Scope,
+        id: &str,
+        from: MembershipStatus,
+        to: MembershipStatus,
+        now: Timestamp,
+    ) -> Result<Membership>;
 }

@@ -10,9 +10,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         Self(i64::try_from(millis).unwrap_or(i64::MAX))
     }
 
@@ -23,15 +21,11 @@ impl Timestamp {
     /// Parses RFC 3339 with any offset; precision below a millisecond is dropped.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-        i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
-            .ok()
-            .map(Self)
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
     }
 
     pub fn to_rfc3339(self) -> String {
-        let format = format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        );
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
             .ok()
             .and_then(|at| at.format(&format).ok())
@@ -51,22 +45,13 @@ mod tests {
 
     #[test]
     fn renders_utc_with_milliseconds() {
-        assert_eq!(
-            Timestamp(1_514_808_000_000).to_rfc3339(),
-            "2018-01-01T12:00:00.000Z"
-        );
-        assert_eq!(
-            Timestamp(1_514_808_000_123).to_rfc3339(),
-            "2018-01-01T12:00:00.123Z"
-        );
+        assert_eq!(Timestamp(1_514_808_000_000).to_rfc3339(), "2018-01-01T12:00:00.000Z");
+        assert_eq!(Timestamp(1_514_808_000_123).to_rfc3339(), "2018-01-01T12:00:00.123Z");
     }
 
     #[test]
     fn parses_offsets_to_utc() {
-        assert_eq!(
-            Timestamp::parse_rfc3339("2018-01-01T13:00:00.5+01:00"),
-            Some(Timestamp(1_514_808_000_500))
-        );
+        assert_eq!(Timestamp::parse_rfc3339("2018-01-01T13:00:00.5+01:00"), Some(Timestamp(1_514_808_000_500)));
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
     }
 }

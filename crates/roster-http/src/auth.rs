@@ -1,13 +1,20 @@
 //! Turning `Authorization: Bearer <secret>` into a [`Principal`]. Handlers take a [`Caller`]; a
 //! missing or malformed credential is a 401, never an anonymous caller.
 
-use std::time::Duration;
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::request::Parts,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use roster_core::{
     Error, keys,
-    model::KeyHolder,
-    policy::{Holder, KeyPrincipal, Principal},
+    model::{KeyHolder, KeyType},
+    policy::{Holder, KeyPrincipal, Principal, UserPrincipal},
     time::Timestamp,
 };
 
@@ -20,16 +27,9 @@ const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
 pub struct Caller(pub Principal);
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, secret) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| secret.trim())
-        .filter(|s| !s.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim()).filter(|s| !s.is_empty())
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -37,10 +37,62 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let secret = bearer(parts).ok_or(Error::Unauthorised)?;
-        authenticate(state, secret)
-            .await
-            .map(Caller)
-            .map_err(ApiError::from)
+        authenticate(state, secret).await.map(Caller).map_err(ApiError::from)
+    }
+}
+
+/// How JWTs of outside identity providers are verified: a `sub` naming a Roster user acts as
+/// that user. Only the configured algorithm is accepted, so `alg: none` and algorithm
+/// confusion are refused.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: String,
+}
+
+impl JwtVerifier {
+    pub fn hs256(secret: &[u8], issuer: Option<&str>, audience: Option<&str>) -> Self {
+        Self::new(DecodingKey::from_secret(secret), Algorithm::HS256, issuer, audience)
+    }
+
+    pub fn rs256(public_key_pem: &[u8], issuer: Option<&str>, audience: Option<&str>) -> Result<Self, String> {
+        let key =
+            DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| format!("not an RSA public key in PEM: {e}"))?;
+        Ok(Self::new(key, Algorithm::RS256, issuer, audience))
+    }
+
+    fn new(key: DecodingKey, algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(issuer) = issuer {
+            validation.set_issuer(&[issuer]);
+            validation.required_spec_claims.insert("iss".to_owned());
+        }
+        match audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                validation.required_spec_claims.insert("aud".to_owned());
+            }
+            None => validation.validate_aud = false,
+        }
+        Self { key, validation }
+    }
+
+    /// The user id a valid token names.
+    fn subject(&self, token: &str) -> Option<String> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok().map(|data| data.claims.sub)
     }
 }
 
@@ -52,15 +104,19 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
         return Ok(Principal::Master);
     }
     // The checksum refuses mistyped and made-up secrets before any database lookup.
-    let shape = keys::parse(secret).ok_or(Error::Unauthorised)?;
-    let credential = state
-        .store
-        .find_api_key(&hash)
-        .await?
-        .ok_or(Error::Unauthorised)?;
+    if let Some(shape) = keys::parse(secret) {
+        return authenticate_key(state, &hash, shape).await;
+    }
+    let user_id = state.jwt.as_ref().and_then(|jwt| jwt.subject(secret)).ok_or(Error::Unauthorised)?;
+    let user = state.store.find_user(&user_id).await?.ok_or(Error::Unauthorised)?;
+    Ok(Principal::User(UserPrincipal { user_id: user.id, partner_id: user.partner_id, mode: user.mode }))
+}
+
+async fn authenticate_key(state: &AppState, hash: &str, shape: keys::SecretShape) -> Result<Principal, Error> {
+    let credential = state.store.find_api_key(hash).await?.ok_or(Error::Unauthorised)?;
     let key = credential.key;
     let now = Timestamp::now();
-    let usable = keys::hashes_match(&credential.secret_hash, &hash)
+    let usable = keys::hashes_match(&credential.secret_hash, hash)
         && key.revoked_at.is_none()
         && key.expires_at.is_none_or(|at| at > now)
         && key.mode == shape.mode
@@ -68,9 +124,9 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
     if !usable {
         return Err(Error::Unauthorised);
     }
-    let stale = key.last_used_at.is_none_or(|at| {
-        now.millis() - at.millis() >= i64::try_from(LAST_USED_GRANULARITY.as_millis()).unwrap_or(0)
-    });
+    let stale = key
+        .last_used_at
+        .is_none_or(|at| now.millis() - at.millis() >= i64::try_from(LAST_USED_GRANULARITY.as_millis()).unwrap_or(0));
     if stale {
         let store = state.store.clone();
         let key_id = key.id.clone();
@@ -82,11 +138,12 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
         });
     }
     let holder = match key.holder {
-        KeyHolder::Group(id) => Holder::Group {
-            id,
-            is_admin: credential.group_is_admin,
-        },
+        KeyHolder::User(user_id) if key.key_type == KeyType::UserToken => {
+            return Ok(Principal::User(UserPrincipal { user_id, partner_id: key.partner_id, mode: key.mode }));
+        }
+        KeyHolder::Group(id) => Holder::Group { id, is_admin: credential.group_is_admin },
         KeyHolder::Organisation(id) => Holder::Organisation { id },
+        KeyHolder::User(_) => return Err(Error::Unauthorised),
     };
     Ok(Principal::Key(KeyPrincipal {
         key_id: key.id,
@@ -96,4 +153,33 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
         holder,
         abilities: key.abilities,
     }))
+}
+
+/// The address a request comes from: the socket peer, or, when the peer is a trusted proxy, the
+/// right-most `X-Forwarded-For` entry that is not one.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+            .ok_or_else(|| Error::internal("the server was started without connection info"))?;
+        let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|network| network.contains(ip));
+        if !trusted(&peer) {
+            return Ok(Self(peer));
+        }
+        let forwarded: Vec<IpAddr> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|entry| entry.trim().parse().ok())
+            .collect();
+        Ok(Self(forwarded.into_iter().rev().find(|ip| !trusted(ip)).unwrap_or(peer)))
+    }
 }

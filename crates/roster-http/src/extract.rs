@@ -27,10 +27,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         if !content_type.is_some_and(is_json) {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -46,9 +43,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         }
         let mut bytes = Vec::new();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|error| {
-                ApiError::InvalidJson(format!("the body could not be read: {error}"))
-            })?;
+            let frame = frame.map_err(|error| ApiError::InvalidJson(format!("the body could not be read: {error}")))?;
             if let Ok(data) = frame.into_data() {
                 bytes.extend_from_slice(&data);
                 if bytes.len() > MAX_BODY_BYTES {
@@ -57,9 +52,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 }
             }
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|error| ApiError::InvalidJson(error.to_string()))
+        serde_json::from_slice(&bytes).map(Self).map_err(|error| ApiError::InvalidJson(error.to_string()))
     }
 }
 

@@ -17,6 +17,7 @@ use axum::{
 };
 use tower_http::trace::TraceLayer;
 
+pub use auth::JwtVerifier;
 pub use problem::ApiError;
 pub use state::{AppState, Config};
 

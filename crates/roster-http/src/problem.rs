@@ -58,10 +58,7 @@ fn problem(status: StatusCode, code: &str, detail: &str, errors: Option<Value>) 
     }
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     if status == StatusCode::UNAUTHORIZED {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -84,19 +81,11 @@ impl IntoResponse for ApiError {
                     )),
                     _ => None,
                 };
-                problem(
-                    status_of(&error),
-                    error.code(),
-                    &error.public_detail(),
-                    errors,
-                )
+                problem(status_of(&error), error.code(), &error.public_detail(), errors)
             }
-            Self::InvalidJson(reason) => problem(
-                StatusCode::BAD_REQUEST,
-                "INVALID_JSON",
-                &format!("the body is not valid JSON: {reason}"),
-                None,
-            ),
+            Self::InvalidJson(reason) => {
+                problem(StatusCode::BAD_REQUEST, "INVALID_JSON", &format!("the body is not valid JSON: {reason}"), None)
+            }
             Self::UnsupportedMediaType => problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
@@ -106,22 +95,14 @@ impl IntoResponse for ApiError {
             Self::PayloadTooLarge => problem(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
-                &format!(
-                    "request bodies are limited to {} bytes",
-                    crate::MAX_BODY_BYTES
-                ),
+                &format!("request bodies are limited to {} bytes", crate::MAX_BODY_BYTES),
                 None,
             ),
-            Self::RouteNotFound => {
-                problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None)
-            }
+            Self::RouteNotFound => problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None),
             Self::TimedOut(limit) => problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
-                &format!(
-                    "the request did not finish within {} ms; try again",
-                    limit.as_millis()
-                ),
+                &format!("the request did not finish within {} ms; try again", limit.as_millis()),
                 None,
             ),
             Self::MethodNotAllowed => problem(
@@ -149,14 +130,9 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_are_500_without_their_cause() {
-        let response = ApiError::Core(Error::internal(
-            "sqlite: disk I/O error at /var/lib/secret.db",
-        ))
-        .into_response();
+        let response = ApiError::Core(Error::internal("sqlite: disk I/O error at /var/lib/secret.db")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["code"], "INTERNAL");
         assert_eq!(body["detail"], "an internal error occurred");

@@ -3,9 +3,8 @@
 
 use roster_core::{
     model::{
-        AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings,
-        MembershipStatus, Mode, Notifications, Organisation, OrganisationSettings, Partner,
-        PartnerGroup, User,
+        AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings, MembershipStatus,
+        Mode, Notifications, Organisation, OrganisationSettings, Partner, PartnerGroup, Role, User,
     },
     policy::Ability,
     time::Timestamp,
@@ -37,11 +36,7 @@ fn mode<R: Columns>(row: &R, index: usize) -> Result<Mode, R::Error> {
     row.boolean(index).map(Mode::from_live)
 }
 
-fn choice<R: Columns, T>(
-    row: &R,
-    index: usize,
-    parse: fn(&str) -> Option<T>,
-) -> Result<T, R::Error> {
+fn choice<R: Columns, T>(row: &R, index: usize, parse: fn(&str) -> Option<T>) -> Result<T, R::Error> {
     let text = row.text(index)?;
     parse(&text).ok_or_else(|| row.corrupt(index, "choice"))
 }
@@ -49,16 +44,10 @@ fn choice<R: Columns, T>(
 pub const PARTNER_COLUMNS: &str = "p.id, p.name, p.created_at, p.updated_at";
 
 pub fn partner<R: Columns>(row: &R) -> Result<Partner, R::Error> {
-    Ok(Partner {
-        id: row.text(0)?,
-        name: row.text(1)?,
-        created_at: timestamp(row, 2)?,
-        updated_at: timestamp(row, 3)?,
-    })
+    Ok(Partner { id: row.text(0)?, name: row.text(1)?, created_at: timestamp(row, 2)?, updated_at: timestamp(row, 3)? })
 }
 
-pub const GROUP_COLUMNS: &str =
-    "g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at";
+pub const GROUP_COLUMNS: &str = "g.id, g.partner_id, g.name, g.is_admin, g.created_at, g.updated_at";
 
 /// A group without its organisations, which are read separately for the reader's mode.
 pub fn group<R: Columns>(row: &R) -> Result<PartnerGroup, R::Error> {
@@ -73,7 +62,8 @@ pub fn group<R: Columns>(row: &R) -> Result<PartnerGroup, R::Error> {
     })
 }
 
-pub const ORGANISATION_COLUMNS: &str = "o.id, o.partner_id, o.livemode, o.name, o.enforce_twofactor, o.abuse_contact_email, o.created_at, o.updated_at";
+pub const ORGANISATION_COLUMNS: &str =
+    "o.id, o.partner_id, o.livemode, o.name, o.enforce_twofactor, o.abuse_contact_email, o.created_at, o.updated_at";
 
 pub fn organisation<R: Columns>(row: &R) -> Result<Organisation, R::Error> {
     Ok(Organisation {
@@ -90,7 +80,8 @@ pub fn organisation<R: Columns>(row: &R) -> Result<Organisation, R::Error> {
     })
 }
 
-pub const USER_COLUMNS: &str = "u.id, u.partner_id, u.livemode, u.email, u.first_name, u.last_name, u.is_staff, u.created_at, u.updated_at";
+pub const USER_COLUMNS: &str =
+    "u.id, u.partner_id, u.livemode, u.email, u.first_name, u.last_name, u.is_staff, u.created_at, u.updated_at";
 
 pub fn user<R: Columns>(row: &R) -> Result<User, R::Error> {
     Ok(User {
@@ -107,14 +98,11 @@ pub fn user<R: Columns>(row: &R) -> Result<User, R::Error> {
 }
 
 pub const API_KEY_COLUMNS: &str = "k.id, k.partner_id, k.livemode, k.name, k.key_type, k.group_id, k.organisation_id, \
-     k.abilities, k.expires_at, k.last_used_at, k.revoked_at, k.prefix, k.created_at, k.updated_at";
+     k.abilities, k.expires_at, k.last_used_at, k.revoked_at, k.prefix, k.created_at, k.updated_at, k.user_id";
 
 pub fn api_key<R: Columns>(row: &R) -> Result<ApiKey, R::Error> {
-    let holder = match (row.optional_text(5)?, row.optional_text(6)?) {
-        (Some(group), None) => KeyHolder::Group(group),
-        (None, Some(organisation)) => KeyHolder::Organisation(organisation),
-        _ => return Err(row.corrupt(5, "key holder")),
-    };
+    let holder = KeyHolder::from_ids(row.optional_text(5)?, row.optional_text(6)?, row.optional_text(14)?)
+        .ok_or_else(|| row.corrupt(5, "key holder"))?;
     let abilities: Vec<String> = row.json(7)?;
     Ok(ApiKey {
         id: row.text(0)?,
@@ -178,5 +166,21 @@ pub fn membership<R: Columns>(row: &R) -> Result<Membership, R::Error> {
         status: choice(row, 14, MembershipStatus::parse)?,
         created_at: timestamp(row, 25)?,
         updated_at: timestamp(row, 26)?,
+    })
+}
+
+pub const ROLE_COLUMNS: &str =
+    "r.id, r.partner_id, r.livemode, r.organisation_id, r.name, r.permissions, r.created_at, r.updated_at";
+
+pub fn role<R: Columns>(row: &R) -> Result<Role, R::Error> {
+    Ok(Role {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        mode: mode(row, 2)?,
+        organisation_id: row.text(3)?,
+        name: row.text(4)?,
+        permissions: row.json(5)?,
+        created_at: timestamp(row, 6)?,
+        updated_at: timestamp(row, 7)?,
     })
 }

@@ -54,11 +54,7 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(dialect: Dialect, text: &str) -> Self {
-        Self {
-            dialect,
-            text: text.to_owned(),
-            params: Vec::new(),
-        }
+        Self { dialect, text: text.to_owned(), params: Vec::new() }
     }
 
     pub fn text(&self) -> &str {
@@ -80,18 +76,15 @@ impl Sql {
             Dialect::Sqlite => '?',
             Dialect::Postgres => '$',
         };
-        self.text
-            .push_str(&format!("{marker}{}", self.params.len()));
+        self.text.push_str(&format!("{marker}{}", self.params.len()));
         self
     }
 
     /// Limits `alias` (a table with `partner_id` and `livemode`) to the scope's partner and mode,
     /// and `organisation_column` to the organisations the scope reaches.
     pub fn scoped(&mut self, scope: &Scope, alias: &str, organisation_column: &str) -> &mut Self {
-        self.push(&format!(" AND {alias}.partner_id = "))
-            .bind(scope.partner_id.as_str());
-        self.push(&format!(" AND {alias}.livemode = "))
-            .bind(scope.mode.is_live());
+        self.push(&format!(" AND {alias}.partner_id = ")).bind(scope.partner_id.as_str());
+        self.push(&format!(" AND {alias}.livemode = ")).bind(scope.mode.is_live());
         self.organisations(scope, organisation_column)
     }
 
@@ -114,8 +107,7 @@ impl Sql {
     /// Users (alias `u`) the scope sees: all of the partner's for an admin group, else those
     /// with a membership in one of its organisations.
     pub fn users_in_scope(&mut self, scope: &Scope) -> &mut Self {
-        self.push(" AND u.partner_id = ")
-            .bind(scope.partner_id.as_str());
+        self.push(" AND u.partner_id = ").bind(scope.partner_id.as_str());
         self.push(" AND u.livemode = ").bind(scope.mode.is_live());
         if scope.orgs != OrgScope::All {
             self.push(" AND u.id IN (SELECT s.user_id FROM memberships s WHERE TRUE");
@@ -128,21 +120,17 @@ impl Sql {
     /// Keys (alias `k`) the scope sees: an admin group's, every key of the partner; a group's,
     /// its own and its organisations'; an organisation key's, its organisation's.
     pub fn api_keys_in_scope(&mut self, scope: &Scope) -> &mut Self {
-        self.push(" AND k.partner_id = ")
-            .bind(scope.partner_id.as_str());
+        self.push(" AND k.partner_id = ").bind(scope.partner_id.as_str());
         self.push(" AND k.livemode = ").bind(scope.mode.is_live());
         match &scope.orgs {
             OrgScope::All => {}
             OrgScope::Group(group) => {
-                self.push(" AND (k.group_id = ")
-                    .bind(group.as_str())
-                    .push(" OR (k.organisation_id IS NOT NULL");
+                self.push(" AND (k.group_id = ").bind(group.as_str()).push(" OR (k.organisation_id IS NOT NULL");
                 self.organisations(scope, "k.organisation_id");
                 self.push("))");
             }
             OrgScope::Organisation(organisation) => {
-                self.push(" AND k.organisation_id = ")
-                    .bind(organisation.as_str());
+                self.push(" AND k.organisation_id = ").bind(organisation.as_str());
             }
         }
         self
@@ -150,11 +138,7 @@ impl Sql {
 
     /// The same conditions behind another statement head.
     fn with_head(&self, head: &str) -> Sql {
-        Sql {
-            dialect: self.dialect,
-            text: format!("{head}{}", self.text),
-            params: self.params.clone(),
-        }
+        Sql { dialect: self.dialect, text: format!("{head}{}", self.text), params: self.params.clone() }
     }
 }
 
@@ -167,13 +151,7 @@ pub struct PageStatements {
 
 /// `conditions` are ` AND …` clauses over `from`; `alias` is the table whose `created_at` and
 /// `id` order the list. A cursor is a row-value range on the list index, at any depth.
-pub fn page_statements(
-    columns: &str,
-    from: &str,
-    conditions: &Sql,
-    alias: &str,
-    query: &ListQuery,
-) -> PageStatements {
+pub fn page_statements(columns: &str, from: &str, conditions: &Sql, alias: &str, query: &ListQuery) -> PageStatements {
     let count = conditions.with_head(&format!("SELECT COUNT(*) FROM {from} WHERE TRUE"));
     let mut select = conditions.with_head(&format!("SELECT {columns} FROM {from} WHERE TRUE"));
     let offset = match &query.position {
@@ -189,9 +167,7 @@ pub fn page_statements(
         }
     };
     select
-        .push(&format!(
-            " ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT "
-        ))
+        .push(&format!(" ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT "))
         .bind(i64::from(query.limit) + 1)
         .push(" OFFSET ")
         .bind(i64::try_from(offset).unwrap_or(i64::MAX));
@@ -209,9 +185,6 @@ mod tests {
         assert_eq!(sqlite.text(), "SELECT 1 WHERE a = ?1 AND b = ?2");
         let mut postgres = Sql::new(Dialect::Postgres, "SELECT 1 WHERE a = ");
         postgres.bind(1_i64);
-        assert_eq!(
-            (postgres.text(), postgres.params()),
-            ("SELECT 1 WHERE a = $1", &[Value::Int(1)][..])
-        );
+        assert_eq!((postgres.text(), postgres.params()), ("SELECT 1 WHERE a = $1", &[Value::Int(1)][..]));
     }
 }

@@ -19,9 +19,7 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var(POSTGRES_URL_VARIABLE) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!(
-                "{POSTGRES_URL_VARIABLE} is not set: skipping the PostgreSQL variant (CI always sets it)"
-            );
+            eprintln!("{POSTGRES_URL_VARIABLE} is not set: skipping the PostgreSQL variant (CI always sets it)");
             None
         }
     }
@@ -50,11 +48,7 @@ impl TestSchema {
         let _ = driver.await;
         let separator = if base_url.contains('?') { '&' } else { '?' };
         let url = format!("{base_url}{separator}options=-c%20search_path%3D{schema}");
-        Self {
-            url,
-            base_url: base_url.to_owned(),
-            schema,
-        }
+        Self { url, base_url: base_url.to_owned(), schema }
     }
 }
 
@@ -64,20 +58,11 @@ impl Drop for TestSchema {
         // Drop runs inside the test's runtime, which cannot be blocked on; a thread of its own
         // with a small runtime drops the schema.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async {
-                let (client, connection) =
-                    tokio_postgres::connect(&base_url, tokio_postgres::NoTls)
-                        .await
-                        .ok()?;
+                let (client, connection) = tokio_postgres::connect(&base_url, tokio_postgres::NoTls).await.ok()?;
                 tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .await
-                    .ok()
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.ok()
             })
         });
         let _ = dropped.join();

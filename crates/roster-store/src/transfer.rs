@@ -38,11 +38,7 @@ impl Table {
     /// `SELECT` of every column in key order, after a key bound at `placeholders`, if any.
     pub fn select(&self, after: Option<&[String]>, limit_placeholder: &str) -> String {
         let filter = match after {
-            Some(placeholders) => format!(
-                " WHERE ({}) > ({})",
-                self.key_list(),
-                placeholders.join(", ")
-            ),
+            Some(placeholders) => format!(" WHERE ({}) > ({})", self.key_list(), placeholders.join(", ")),
             None => String::new(),
         };
         format!(
@@ -54,48 +50,24 @@ impl Table {
     }
 
     /// A multi-row `INSERT` whose `rows` tuples use the placeholders `placeholder(n)` makes.
-    pub fn insert(
-        &self,
-        rows: usize,
-        skip_existing: bool,
-        placeholder: impl Fn(usize) -> String,
-    ) -> String {
+    pub fn insert(&self, rows: usize, skip_existing: bool, placeholder: impl Fn(usize) -> String) -> String {
         let width = self.columns.len();
         let tuples: Vec<String> = (0..rows)
             .map(|row| {
-                let cells: Vec<String> = (0..width)
-                    .map(|column| placeholder(row * width + column + 1))
-                    .collect();
+                let cells: Vec<String> = (0..width).map(|column| placeholder(row * width + column + 1)).collect();
                 format!("({})", cells.join(", "))
             })
             .collect();
-        let conflict = if skip_existing {
-            " ON CONFLICT DO NOTHING"
-        } else {
-            ""
-        };
-        format!(
-            "INSERT INTO {} ({}) VALUES {}{conflict}",
-            self.name,
-            self.column_list(),
-            tuples.join(", ")
-        )
+        let conflict = if skip_existing { " ON CONFLICT DO NOTHING" } else { "" };
+        format!("INSERT INTO {} ({}) VALUES {}{conflict}", self.name, self.column_list(), tuples.join(", "))
     }
 
     pub fn column_list(&self) -> String {
-        self.columns
-            .iter()
-            .map(|(name, _)| *name)
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
     }
 
     pub fn key_list(&self) -> String {
-        self.columns[..self.key_len]
-            .iter()
-            .map(|(name, _)| *name)
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.columns[..self.key_len].iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -105,12 +77,7 @@ use Kind::{Bool, Int, Json, Text};
 pub const TABLES: &[Table] = &[
     Table {
         name: "partners",
-        columns: &[
-            ("id", Text),
-            ("name", Text),
-            ("created_at", Int),
-            ("updated_at", Int),
-        ],
+        columns: &[("id", Text), ("name", Text), ("created_at", Int), ("updated_at", Int)],
         key_len: 1,
     },
     Table {
@@ -139,11 +106,7 @@ pub const TABLES: &[Table] = &[
         ],
         key_len: 1,
     },
-    Table {
-        name: "group_organisations",
-        columns: &[("group_id", Text), ("organisation_id", Text)],
-        key_len: 2,
-    },
+    Table { name: "group_organisations", columns: &[("group_id", Text), ("organisation_id", Text)], key_len: 2 },
     Table {
         name: "users",
         columns: &[
@@ -164,6 +127,8 @@ pub const TABLES: &[Table] = &[
         name: "roles",
         columns: &[
             ("id", Text),
+            ("partner_id", Text),
+            ("livemode", Bool),
             ("organisation_id", Text),
             ("name", Text),
             ("permissions", Json),
@@ -220,6 +185,7 @@ pub const TABLES: &[Table] = &[
             ("secret_hash", Text),
             ("created_at", Int),
             ("updated_at", Int),
+            ("user_id", Text),
         ],
         key_len: 1,
     },
@@ -232,20 +198,10 @@ pub type Row = Vec<Cell>;
 pub trait Transfer: Send + Sync {
     async fn count(&self, table: &'static Table) -> Result<u64, Error>;
     /// Up to `limit` rows in key order, after the row whose key is `after`.
-    async fn read(
-        &self,
-        table: &'static Table,
-        after: Option<&[Cell]>,
-        limit: u32,
-    ) -> Result<Vec<Row>, Error>;
+    async fn read(&self, table: &'static Table, after: Option<&[Cell]>, limit: u32) -> Result<Vec<Row>, Error>;
     /// Writes the rows in one transaction; with `skip_existing`, rows whose key is taken are
     /// skipped. Returns how many were written.
-    async fn write(
-        &self,
-        table: &'static Table,
-        rows: &[Row],
-        skip_existing: bool,
-    ) -> Result<u64, Error>;
+    async fn write(&self, table: &'static Table, rows: &[Row], skip_existing: bool) -> Result<u64, Error>;
 }
 
 /// Opens a database for copying; the schema is brought up to date as by `roster migrate`.
@@ -254,14 +210,9 @@ pub async fn open(url: &str) -> Result<Arc<dyn Transfer>, Error> {
         return Ok(Arc::new(crate::SqliteStore::open(location).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(
-            crate::PostgresStore::open(url, &crate::PoolOptions::default()).await?,
-        ));
+        return Ok(Arc::new(crate::PostgresStore::open(url, &crate::PoolOptions::default()).await?));
     }
-    Err(Error::InvalidRequest(format!(
-        "unsupported database URL {:?}",
-        crate::redact(url)
-    )))
+    Err(Error::InvalidRequest(format!("unsupported database URL {:?}", crate::redact(url))))
 }
 
 /// What a copy did, per table: rows in the source, rows written, rows in the target after.
@@ -297,23 +248,14 @@ pub async fn copy(
             progress(table.name, u64::try_from(rows.len()).unwrap_or(0));
         }
         let target = to.count(table).await?;
-        let consistent = if skip_existing {
-            target >= source && target == before + written
-        } else {
-            target == source
-        };
+        let consistent = if skip_existing { target >= source && target == before + written } else { target == source };
         if !consistent {
             return Err(Error::internal(format!(
                 "{}: {source} rows in the source, {written} written, {target} in the target afterwards",
                 table.name
             )));
         }
-        reports.push(TableReport {
-            table: table.name,
-            source,
-            written,
-            target,
-        });
+        reports.push(TableReport { table: table.name, source, written, target });
     }
     Ok(reports)
 }

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use roster_core::{Error, provision::provision_partner, store::Store, time::Timestamp};
-use roster_http::{AppState, Config};
+use roster_http::{AppState, Config, JwtVerifier};
 use roster_store::{
     PoolOptions,
     sqlite::Location,
@@ -48,11 +48,7 @@ struct CopyArgs {
 #[derive(Args)]
 struct DatabaseArgs {
     /// `sqlite://PATH` (created if missing), `sqlite::memory:` or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "ROSTER_DATABASE_URL",
-        default_value = "sqlite://roster.db"
-    )]
+    #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite://roster.db")]
     database_url: String,
     /// PostgreSQL connections this node may open (each node has its own pool).
     #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -85,13 +81,27 @@ struct ServeArgs {
     /// Seconds one request may take before it is answered 503 and abandoned.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
+    /// Accept HS256 JWTs signed with this secret; their `sub` names the user who acts.
+    #[arg(long, env = "ROSTER_JWT_HS256_SECRET", hide_env_values = true, conflicts_with = "jwt_rs256_public_key")]
+    jwt_hs256_secret: Option<String>,
+    /// Accept RS256 JWTs verified with the RSA public key in this PEM file.
+    #[arg(long, env = "ROSTER_JWT_RS256_PUBLIC_KEY")]
+    jwt_rs256_public_key: Option<std::path::PathBuf>,
+    /// Require this `iss` in JWTs.
+    #[arg(long, env = "ROSTER_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// Require this `aud` in JWTs.
+    #[arg(long, env = "ROSTER_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+    /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client's address.
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -123,13 +133,7 @@ fn main() -> ExitCode {
 async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
     roster_store::open_with(&database.database_url, &database.pool_options())
         .await
-        .map_err(|error| {
-            format!(
-                "cannot open {}: {}",
-                roster_store::redact(&database.database_url),
-                describe(error)
-            )
-        })
+        .map_err(|error| format!("cannot open {}: {}", roster_store::redact(&database.database_url), describe(error)))
 }
 
 async fn migrate(args: DatabaseArgs) -> Result<(), String> {
@@ -139,13 +143,7 @@ async fn migrate(args: DatabaseArgs) -> Result<(), String> {
 }
 
 async fn open_for_copy(url: &str) -> Result<Arc<dyn Transfer>, String> {
-    transfer::open(url).await.map_err(|error| {
-        format!(
-            "cannot open {}: {}",
-            roster_store::redact(url),
-            describe(error)
-        )
-    })
+    transfer::open(url).await.map_err(|error| format!("cannot open {}: {}", roster_store::redact(url), describe(error)))
 }
 
 async fn copy_data(args: CopyArgs) -> Result<(), String> {
@@ -163,9 +161,7 @@ async fn copy_data(args: CopyArgs) -> Result<(), String> {
     let fail = |error: Error| format!("copy failed: {}", describe(error));
     let existing = transfer::total_rows(to.as_ref()).await.map_err(fail)?;
     if existing > 0 && !args.allow_non_empty {
-        return Err(format!(
-            "the target already holds {existing} rows; pass --allow-non-empty to copy into it anyway"
-        ));
+        return Err(format!("the target already holds {existing} rows; pass --allow-non-empty to copy into it anyway"));
     }
     let total = transfer::total_rows(from.as_ref()).await.map_err(fail)?;
     // Drawn only when stderr is a terminal.
@@ -174,15 +170,10 @@ async fn copy_data(args: CopyArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .progress_chars("=> "),
     );
-    let reports = transfer::copy(
-        from.as_ref(),
-        to.as_ref(),
-        args.allow_non_empty,
-        |table, rows| {
-            bar.set_message(table);
-            bar.inc(rows);
-        },
-    )
+    let reports = transfer::copy(from.as_ref(), to.as_ref(), args.allow_non_empty, |table, rows| {
+        bar.set_message(table);
+        bar.inc(rows);
+    })
     .await
     .map_err(fail)?;
     bar.finish_and_clear();
@@ -192,10 +183,7 @@ async fn copy_data(args: CopyArgs) -> Result<(), String> {
             report.table, report.source, report.written, report.target
         );
     }
-    eprintln!(
-        "copied and verified {} rows",
-        reports.iter().map(|r| r.written).sum::<u64>()
-    );
+    eprintln!("copied and verified {} rows", reports.iter().map(|r| r.written).sum::<u64>());
     Ok(())
 }
 
@@ -213,10 +201,7 @@ async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
     if !store.create_first_partner(&provisioned).await? {
         return Ok(());
     }
-    eprintln!(
-        "Created partner \"default\" ({}). Its admin keys are shown only now:",
-        provisioned.partner.id
-    );
+    eprintln!("Created partner \"default\" ({}). Its admin keys are shown only now:", provisioned.partner.id);
     for key in &provisioned.admin_keys {
         eprintln!("  {} admin key: {}", key.key.mode.as_str(), key.secret);
     }
@@ -226,21 +211,19 @@ async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = open(&args.database).await?;
     if args.master_key.is_none() {
-        create_default_partner(store.as_ref())
-            .await
-            .map_err(|e| format!("cannot create the default partner: {e}"))?;
+        create_default_partner(store.as_ref()).await.map_err(|e| format!("cannot create the default partner: {e}"))?;
     }
     let config = Config {
+        jwt: jwt_verifier(&args)?,
         master_key: args.master_key,
         request_timeout: Duration::from_secs(args.request_timeout),
+        trusted_proxies: args.trusted_proxies,
     };
     let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let address = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
     tracing::info!(%address, "serving");
     let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -249,6 +232,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn jwt_verifier(args: &ServeArgs) -> Result<Option<JwtVerifier>, String> {
+    let (issuer, audience) = (args.jwt_issuer.as_deref(), args.jwt_audience.as_deref());
+    if let Some(secret) = &args.jwt_hs256_secret {
+        return Ok(Some(JwtVerifier::hs256(secret.as_bytes(), issuer, audience)));
+    }
+    match &args.jwt_rs256_public_key {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            JwtVerifier::rs256(&pem, issuer, audience).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C; the server then stops accepting and drains in-flight requests.

@@ -1,5 +1,5 @@
-//! `/v1/api-keys`. A key is held by a partner group or an organisation within the caller's
-//! scope, lives in the caller's mode, and may not carry abilities its creator lacks. The secret
+//! `/v1/api-keys`. A key is held by a partner group, an organisation or (a user token) a user
+//! within the caller's scope, lives in the caller's mode, and may not carry abilities its creator lacks. The secret
 //! is in the creation response only; DELETE revokes.
 
 use axum::{
@@ -25,21 +25,15 @@ use crate::{
 };
 
 const API: Api = Api::Scoped(Resource::ApiKeys);
+const HOLDER_FIELDS: [&str; 3] = ["partner_group_id", "organisation_id", "user_id"];
 
 fn ability(value: &Value) -> Result<Ability, Invalid> {
     value.as_str().and_then(Ability::parse).ok_or_else(|| {
-        Invalid::new(
-            ValidationCode::InvalidChoice,
-            format!("must be one of: {}", Ability::choices().join(", ")),
-        )
+        Invalid::new(ValidationCode::InvalidChoice, format!("must be one of: {}", Ability::choices().join(", ")))
     })
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody,
-) -> CreatedResult {
+pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     let now = Timestamp::now();
     let mut fields = Fields::of_body(&body)?;
@@ -47,46 +41,55 @@ pub async fn create(
     let key_type = fields.optional("type", choice(KeyType::CHOICES, KeyType::parse));
     let group_id = fields.optional("partner_group_id", id);
     let organisation_id = fields.optional("organisation_id", id);
+    let user_id = fields.optional("user_id", id);
     let abilities = fields.optional("abilities", list_of(32, ability));
     let expires_at = fields.optional("expires_at", future_timestamp(now));
-    match (
-        fields.is_present("partner_group_id"),
-        fields.is_present("organisation_id"),
-    ) {
-        (true, true) => fields.reject(
-            "organisation_id",
-            ValidationCode::InvalidChoice,
-            "give exactly one of partner_group_id and organisation_id",
-        ),
-        (false, false) => fields.reject(
+    let holders: Vec<&str> = HOLDER_FIELDS.into_iter().filter(|holder| fields.is_present(holder)).collect();
+    match holders.as_slice() {
+        [] => fields.reject(
             "partner_group_id",
             ValidationCode::Required,
-            "give partner_group_id or organisation_id",
+            "give one of partner_group_id, organisation_id, user_id",
         ),
+        [_] => {}
+        [_, extra @ ..] => {
+            for holder in extra {
+                fields.reject(
+                    holder,
+                    ValidationCode::InvalidChoice,
+                    "give exactly one of partner_group_id, organisation_id, user_id",
+                );
+            }
+        }
+    }
+    let for_user = fields.is_present("user_id");
+    if for_user && fields.is_present("abilities") {
+        fields.reject(
+            "abilities",
+            ValidationCode::InvalidChoice,
+            "user tokens carry no abilities: they act as their user",
+        );
+    }
+    match key_type {
+        Some(KeyType::UserToken) if !for_user => {
+            fields.reject("type", ValidationCode::InvalidChoice, "a user_token is held by a user_id")
+        }
+        Some(KeyType::Secret | KeyType::Publishable) if for_user => {
+            fields.reject("type", ValidationCode::InvalidChoice, "a key held by a user is a user_token")
+        }
         _ => {}
     }
     fields.finish()?;
-    let holder = match (group_id, organisation_id) {
-        (Some(group), None) => KeyHolder::Group(group),
-        (None, organisation) => KeyHolder::Organisation(present(organisation)?),
-        (Some(_), Some(_)) => return Err(Error::internal("both holders passed validation").into()),
-    };
+    let holder = KeyHolder::from_ids(group_id, organisation_id, user_id)
+        .ok_or_else(|| Error::internal("a key holder passed validation without being exactly one"))?;
+    let key_type = if for_user { KeyType::UserToken } else { key_type.unwrap_or(KeyType::Secret) };
     let abilities = abilities.unwrap_or_default();
     if !covers(&scope.abilities, &abilities) {
         return Err(Error::Forbidden.into());
     }
-    let spec = KeySpec {
-        name: present(name)?,
-        key_type: key_type.unwrap_or(KeyType::Secret),
-        holder,
-        abilities,
-        expires_at,
-    };
+    let spec = KeySpec { name: present(name)?, key_type, holder, abilities, expires_at };
     let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
-    state
-        .store
-        .create_api_key(&scope, &issued.key, &issued.secret_hash)
-        .await?;
+    state.store.create_api_key(&scope, &issued.key, &issued.secret_hash).await?;
     let mut body = wire::api_key(&issued.key);
     if let Some(object) = body.as_object_mut() {
         object.insert("secret".to_owned(), Value::String(issued.secret));
@@ -103,31 +106,16 @@ pub async fn list(
     let scope = caller.scope_for(API, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_api_keys(&scope, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::api_key, |k| {
-        wire::cursor(k.created_at, &k.id)
-    }))
+    Ok(list::render(&uri, &query, page, wire::api_key, |k| wire::cursor(k.created_at, &k.id)))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    Ok(Json(wire::api_key(
-        &state.store.get_api_key(&scope, &id).await?,
-    )))
+    Ok(Json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
 }
 
-pub async fn revoke(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> EmptyResult {
+pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
-    state
-        .store
-        .revoke_api_key(&scope, &id, Timestamp::now())
-        .await?;
+    state.store.revoke_api_key(&scope, &id, Timestamp::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,11 +21,7 @@ use crate::{
 
 const MAX_ORGANISATIONS: usize = 1000;
 
-pub async fn create(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody,
-) -> CreatedResult {
+pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.required("name", text(1, 100));
@@ -37,10 +33,7 @@ pub async fn create(
         is_admin: is_admin.unwrap_or(false),
         organisation_ids: organisation_ids.unwrap_or_default(),
     };
-    let group = state
-        .store
-        .create_group(&scope, group, Timestamp::now())
-        .await?;
+    let group = state.store.create_group(&scope, group, Timestamp::now()).await?;
     Ok((StatusCode::CREATED, Json(wire::group(&group))))
 }
 
@@ -53,20 +46,12 @@ pub async fn list(
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_groups(&scope, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::group, |g| {
-        wire::cursor(g.created_at, &g.id)
-    }))
+    Ok(list::render(&uri, &query, page, wire::group, |g| wire::cursor(g.created_at, &g.id)))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
-    Ok(Json(wire::group(
-        &state.store.get_group(&scope, &id).await?,
-    )))
+    Ok(Json(wire::group(&state.store.get_group(&scope, &id).await?)))
 }
 
 pub async fn update(
@@ -83,23 +68,11 @@ pub async fn update(
         organisation_ids: fields.optional("organisation_ids", list_of(MAX_ORGANISATIONS, id)),
     };
     fields.finish()?;
-    Ok(Json(wire::group(
-        &state
-            .store
-            .update_group(&scope, &group_id, patch, Timestamp::now())
-            .await?,
-    )))
+    Ok(Json(wire::group(&state.store.update_group(&scope, &group_id, patch, Timestamp::now()).await?)))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
-    state
-        .store
-        .delete_group(&scope, &id, Timestamp::now())
-        .await?;
+    state.store.delete_group(&scope, &id, Timestamp::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,23 +27,14 @@ fn read_paging(fields: &mut Fields<'_>) -> ListQuery {
     let offset = fields.optional("offset", integer(0, i64::MAX as u64));
     let cursor = fields.optional("cursor", |value| {
         value.as_str().and_then(Cursor::decode).ok_or_else(|| {
-            roster_core::input::Invalid::new(
-                ValidationCode::InvalidFormat,
-                "is not a cursor from a previous page",
-            )
+            roster_core::input::Invalid::new(ValidationCode::InvalidFormat, "is not a cursor from a previous page")
         })
     });
     if fields.is_present("offset") && fields.is_present("cursor") {
-        fields.reject(
-            "cursor",
-            ValidationCode::InvalidFormat,
-            "cannot be combined with offset",
-        );
+        fields.reject("cursor", ValidationCode::InvalidFormat, "cannot be combined with offset");
     }
     ListQuery {
-        limit: limit
-            .and_then(|l| u32::try_from(l).ok())
-            .unwrap_or(DEFAULT_LIMIT),
+        limit: limit.and_then(|l| u32::try_from(l).ok()).unwrap_or(DEFAULT_LIMIT),
         position: match cursor {
             Some(cursor) => Position::After(cursor),
             None => Position::Offset(offset.unwrap_or(0)),
@@ -74,27 +65,15 @@ pub fn render<T>(
     render: impl Fn(&T) -> Value,
     position_of: impl Fn(&T) -> Cursor,
 ) -> Json<Value> {
-    let next_cursor = page
-        .items
-        .last()
-        .filter(|_| page.has_more)
-        .map(&position_of);
+    let next_cursor = page.items.last().filter(|_| page.has_more).map(&position_of);
     let (next, previous) = match &query.position {
         Position::Offset(offset) => {
             let limit = u64::from(query.limit);
-            let next = page
-                .has_more
-                .then(|| link(uri, &Position::Offset(offset + limit)));
-            let previous =
-                (*offset > 0).then(|| link(uri, &Position::Offset(offset.saturating_sub(limit))));
+            let next = page.has_more.then(|| link(uri, &Position::Offset(offset + limit)));
+            let previous = (*offset > 0).then(|| link(uri, &Position::Offset(offset.saturating_sub(limit))));
             (next, previous)
         }
-        Position::After(_) => (
-            next_cursor
-                .as_ref()
-                .map(|c| link(uri, &Position::After(c.clone()))),
-            None,
-        ),
+        Position::After(_) => (next_cursor.as_ref().map(|c| link(uri, &Position::After(c.clone()))), None),
     };
     Json(json!({
         "object": "list",

@@ -40,11 +40,7 @@ fn read_settings(fields: &mut Fields<'_>) -> Option<OrganisationPatch> {
     })
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody,
-) -> CreatedResult {
+pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     require_partner_key(&scope)?;
     let mut fields = Fields::of_body(&body)?;
@@ -58,10 +54,7 @@ pub async fn create(
             abuse_contact_email: settings.abuse_contact_email.flatten(),
         },
     };
-    let organisation = state
-        .store
-        .create_organisation(&scope, organisation, Timestamp::now())
-        .await?;
+    let organisation = state.store.create_organisation(&scope, organisation, Timestamp::now()).await?;
     Ok((StatusCode::CREATED, Json(wire::organisation(&organisation))))
 }
 
@@ -74,20 +67,12 @@ pub async fn list(
     let scope = caller.scope_for(API, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_organisations(&scope, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::organisation, |o| {
-        wire::cursor(o.created_at, &o.id)
-    }))
+    Ok(list::render(&uri, &query, page, wire::organisation, |o| wire::cursor(o.created_at, &o.id)))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    Ok(Json(wire::organisation(
-        &state.store.get_organisation(&scope, &id).await?,
-    )))
+    Ok(Json(wire::organisation(&state.store.get_organisation(&scope, &id).await?)))
 }
 
 pub async fn update(
@@ -102,19 +87,10 @@ pub async fn update(
     let settings = read_settings(&mut fields).unwrap_or_default();
     fields.finish()?;
     let patch = OrganisationPatch { name, ..settings };
-    Ok(Json(wire::organisation(
-        &state
-            .store
-            .update_organisation(&scope, &id, patch, Timestamp::now())
-            .await?,
-    )))
+    Ok(Json(wire::organisation(&state.store.update_organisation(&scope, &id, patch, Timestamp::now()).await?)))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
     require_partner_key(&scope)?;
     state.store.delete_organisation(&scope, &id).await?;

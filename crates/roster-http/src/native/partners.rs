@@ -19,11 +19,7 @@ use crate::{
     state::AppState,
 };
 
-pub async fn create(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody,
-) -> CreatedResult {
+pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     caller.require_master()?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.required("name", text(1, 200));
@@ -51,16 +47,10 @@ pub async fn list(
     caller.require_master()?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_partners(&query).await?;
-    Ok(list::render(&uri, &query, page, wire::partner, |p| {
-        wire::cursor(p.created_at, &p.id)
-    }))
+    Ok(list::render(&uri, &query, page, wire::partner, |p| wire::cursor(p.created_at, &p.id)))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     caller.require_master()?;
     Ok(Json(wire::partner(&state.store.get_partner(&id).await?)))
 }

@@ -22,11 +22,7 @@ use crate::{
 
 const API: Api = Api::Scoped(Resource::Users);
 
-pub async fn create(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody,
-) -> CreatedResult {
+pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let email = fields.required("email", email);
@@ -40,10 +36,7 @@ pub async fn create(
         last_name: present(last_name)?,
         is_staff: is_staff.unwrap_or(false),
     };
-    let user = state
-        .store
-        .create_user(&scope, user, Timestamp::now())
-        .await?;
+    let user = state.store.create_user(&scope, user, Timestamp::now()).await?;
     Ok((StatusCode::CREATED, Json(wire::user(&user))))
 }
 
@@ -54,23 +47,13 @@ pub async fn list(
     QueryFields(params): QueryFields,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    let (query, email) = list::parse(&params, |fields| {
-        fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN))
-    })?;
-    let page = state
-        .store
-        .list_users(&scope, email.as_deref(), &query)
-        .await?;
-    Ok(list::render(&uri, &query, page, wire::user, |u| {
-        wire::cursor(u.created_at, &u.id)
-    }))
+    let (query, email) =
+        list::parse(&params, |fields| fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN)))?;
+    let page = state.store.list_users(&scope, email.as_deref(), &query).await?;
+    Ok(list::render(&uri, &query, page, wire::user, |u| wire::cursor(u.created_at, &u.id)))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     Ok(Json(wire::user(&state.store.get_user(&scope, &id).await?)))
 }
@@ -90,10 +73,5 @@ pub async fn update(
         is_staff: fields.optional("is_staff", boolean),
     };
     fields.finish()?;
-    Ok(Json(wire::user(
-        &state
-            .store
-            .update_user(&scope, &id, patch, Timestamp::now())
-            .await?,
-    )))
+    Ok(Json(wire::user(&state.store.update_user(&scope, &id, patch, Timestamp::now()).await?)))
 }

@@ -2,16 +2,13 @@
 //! model grows.
 
 use roster_core::{
-    model::{ApiKey, KeyHolder, Membership, Organisation, Partner, PartnerGroup, User},
+    model::{ApiKey, BuiltinRole, Membership, Mode, Organisation, Partner, PartnerGroup, Role, User},
     page::Cursor,
 };
 use serde_json::{Value, json};
 
 pub fn cursor(created_at: roster_core::time::Timestamp, id: &str) -> Cursor {
-    Cursor {
-        created_at: created_at.millis(),
-        id: id.to_owned(),
-    }
+    Cursor { created_at: created_at.millis(), id: id.to_owned() }
 }
 
 pub fn partner(partner: &Partner) -> Value {
@@ -68,10 +65,7 @@ pub fn user(user: &User) -> Value {
 }
 
 pub fn api_key(key: &ApiKey) -> Value {
-    let (group_id, organisation_id) = match &key.holder {
-        KeyHolder::Group(id) => (Some(id), None),
-        KeyHolder::Organisation(id) => (None, Some(id)),
-    };
+    let (group_id, organisation_id, user_id) = key.holder.ids();
     json!({
         "object": "api_key",
         "id": key.id,
@@ -80,7 +74,7 @@ pub fn api_key(key: &ApiKey) -> Value {
         "type": key.key_type.as_str(),
         "partner_group_id": group_id,
         "organisation_id": organisation_id,
-        "user_id": null,
+        "user_id": user_id,
         "abilities": key.abilities.iter().map(|a| a.to_wire()).collect::<Vec<_>>(),
         "prefix": key.prefix,
         "expires_at": key.expires_at,
@@ -123,4 +117,38 @@ pub fn membership(membership: &Membership) -> Value {
         "created_at": membership.created_at,
         "updated_at": membership.updated_at,
     })
+}
+
+pub fn role(role: &Role) -> Value {
+    json!({
+        "object": "role",
+        "id": role.id,
+        "livemode": role.mode.is_live(),
+        "organisation_id": role.organisation_id,
+        "name": role.name,
+        "permissions": role.permissions,
+        "is_builtin": false,
+        "created_at": role.created_at,
+        "updated_at": role.updated_at,
+    })
+}
+
+/// A built-in role, seen from one organisation (or from none); it was never created, so its
+/// timestamps are null.
+pub fn builtin_role(role: &BuiltinRole, mode: Mode, organisation_id: Option<&str>) -> Value {
+    json!({
+        "object": "role",
+        "id": role.id,
+        "livemode": mode.is_live(),
+        "organisation_id": organisation_id,
+        "name": role.name,
+        "permissions": role.permissions,
+        "is_builtin": true,
+        "created_at": null,
+        "updated_at": null,
+    })
+}
+
+pub fn permission_set(permissions: &[String]) -> Value {
+    json!({"object": "permission_set", "permissions": permissions})
 }

@@ -3,7 +3,7 @@
 use reqwest::{StatusCode, header};
 use roster_core::{
     model::{KeyHolder, KeyType, Mode},
-    policy::{Ability, Holder, OrgScope, Scope},
+    policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key},
     time::Timestamp,
 };
@@ -15,12 +15,7 @@ use crate::support::{MASTER_KEY, TestApp};
 async fn secrets_are_stored_only_as_hashes() {
     let app = TestApp::start().await;
     let org = app.organisation(&app.live, "Acme").await;
-    let secret = app
-        .key(
-            &app.live,
-            json!({"name": "k", "organisation_id": org, "abilities": ["*"]}),
-        )
-        .await;
+    let secret = app.key(&app.live, json!({"name": "k", "organisation_id": org, "abilities": ["*"]})).await;
     let path = app.database_url.trim_start_matches("sqlite://").to_owned();
     let mut stored = std::fs::read(&path).unwrap();
     stored.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
@@ -241,10 +236,6 @@ on_both_backends! {
             partner_id: partner,
             mode: Mode::Live,
             orgs: OrgScope::All,
-            holder: Holder::Group {
-                id: group,
-                is_admin: true,
-            },
             abilities: vec![Ability::All],
         };
         app.store

@@ -7,13 +7,7 @@ use crate::support::membership_body;
 
 fn redacted(value: &Value) -> Value {
     let mut value = value.clone();
-    for field in [
-        "id",
-        "organisation_id",
-        "user_id",
-        "created_at",
-        "updated_at",
-    ] {
+    for field in ["id", "organisation_id", "user_id", "created_at", "updated_at"] {
         if value.get(field).is_some() {
             value[field] = json!(format!("[{field}]"));
         }

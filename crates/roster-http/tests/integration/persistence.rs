@@ -2,6 +2,8 @@
 
 use reqwest::StatusCode;
 
+use roster_http::Config;
+
 use crate::support::TestApp;
 
 #[tokio::test]
@@ -10,20 +12,14 @@ async fn data_survives_a_restart_on_the_same_file() {
     let url = format!("sqlite://{}", dir.path().join("roster.db").display());
     let app = TestApp::start_on(url.clone(), None).await;
     let org = app.organisation(&app.live, "Acme").await;
-    let member = app
-        .member(&app.live, &org, "ada@example.com", "ADMIN")
-        .await;
+    let member = app.member(&app.live, &org, "ada@example.com", "ADMIN").await;
     let key = app.live.clone();
     drop(app);
 
     let store = roster_store::open(&url).await.unwrap();
-    let (base, server) = crate::support::serve(store, std::time::Duration::from_secs(30)).await;
-    let reply = reqwest::Client::new()
-        .get(format!("{base}/v1/memberships/{member}"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let (base, server) = crate::support::serve(store, crate::support::test_config()).await;
+    let reply =
+        reqwest::Client::new().get(format!("{base}/v1/memberships/{member}")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(reply.status(), StatusCode::OK);
     server.abort();
 }
@@ -32,15 +28,8 @@ async fn data_survives_a_restart_on_the_same_file() {
 async fn the_in_memory_database_serves_the_whole_api() {
     let app = TestApp::start_on("sqlite::memory:".to_owned(), None).await;
     let org = app.organisation(&app.live, "Acme").await;
-    let member = app
-        .member(&app.live, &org, "ada@example.com", "ADMIN")
-        .await;
-    assert_eq!(
-        app.get(&format!("/v1/memberships/{member}"), &app.live)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let member = app.member(&app.live, &org, "ada@example.com", "ADMIN").await;
+    assert_eq!(app.get(&format!("/v1/memberships/{member}"), &app.live).await.status, StatusCode::OK);
     assert_eq!(app.get("/v1/memberships", &app.live).await.body["count"], 1);
 }
 
@@ -48,29 +37,18 @@ async fn the_in_memory_database_serves_the_whole_api() {
 async fn a_request_past_its_time_limit_is_503_and_its_write_is_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-    let app = TestApp::start_with(url, Box::new(dir), std::time::Duration::from_millis(300)).await;
+    let app = TestApp::start_with(
+        url,
+        Box::new(dir),
+        Config { request_timeout: std::time::Duration::from_millis(300), ..crate::support::test_config() },
+    )
+    .await;
     let path = app.database_url.trim_start_matches("sqlite://").to_owned();
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let reply = app
-        .post(
-            "/v1/organisations",
-            &app.live,
-            serde_json::json!({"name": "Late"}),
-        )
-        .await;
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
-    );
-    assert!(
-        reply.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("did not finish within 300 ms"),
-        "{}",
-        reply.body
-    );
+    let reply = app.post("/v1/organisations", &app.live, serde_json::json!({"name": "Late"})).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
+    assert!(reply.body["detail"].as_str().unwrap().contains("did not finish within 300 ms"), "{}", reply.body);
     // The abandoned write gets the lock once it is released, and must not commit.
     blocker.execute_batch("COMMIT").unwrap();
     app.organisation(&app.live, "On time").await;
@@ -90,25 +68,10 @@ async fn a_write_that_cannot_get_the_database_lock_is_503_and_changes_nothing() 
     // Another process holds SQLite's write lock for longer than Roster's busy timeout.
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let reply = app
-        .post(
-            "/v1/organisations",
-            &app.live,
-            serde_json::json!({"name": "Blocked"}),
-        )
-        .await;
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
-    );
-    assert_eq!(
-        reply.headers[reqwest::header::CONTENT_TYPE],
-        "application/problem+json"
-    );
+    let reply = app.post("/v1/organisations", &app.live, serde_json::json!({"name": "Blocked"})).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
+    assert_eq!(reply.headers[reqwest::header::CONTENT_TYPE], "application/problem+json");
     blocker.execute_batch("COMMIT").unwrap();
-    assert_eq!(
-        app.get("/v1/organisations", &app.live).await.body["count"],
-        0
-    );
+    assert_eq!(app.get("/v1/organisations", &app.live).await.body["count"], 0);
     app.organisation(&app.live, "Unblocked").await;
 }

@@ -21,34 +21,14 @@ struct World {
 async fn world(app: TestApp) -> World {
     let org_a = app.organisation(&app.live, "A").await;
     let org_b = app.organisation(&app.live, "B").await;
-    let member_a = app
-        .member(&app.live, &org_a, "a@example.com", "ADMIN")
-        .await;
-    let member_b = app
-        .member(&app.live, &org_b, "b@example.com", "ADMIN")
-        .await;
+    let member_a = app.member(&app.live, &org_a, "a@example.com", "ADMIN").await;
+    let member_b = app.member(&app.live, &org_b, "b@example.com", "ADMIN").await;
     let (other_live, _) = app.new_partner("Other").await;
     let other_org = app.organisation(&other_live, "X").await;
-    let foreign_member = app
-        .member(&other_live, &other_org, "x@example.com", "ADMIN")
-        .await;
+    let foreign_member = app.member(&other_live, &other_org, "x@example.com", "ADMIN").await;
     let group_key = app.group_key(&[&org_a]).await;
-    let org_key = app
-        .key(
-            &app.live,
-            json!({"name": "org", "organisation_id": org_a, "abilities": ["*"]}),
-        )
-        .await;
-    World {
-        app,
-        org_a,
-        org_b,
-        member_a,
-        member_b,
-        foreign_member,
-        group_key,
-        org_key,
-    }
+    let org_key = app.key(&app.live, json!({"name": "org", "organisation_id": org_a, "abilities": ["*"]})).await;
+    World { app, org_a, org_b, member_a, member_b, foreign_member, group_key, org_key }
 }
 
 on_both_backends! {

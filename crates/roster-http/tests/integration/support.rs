@@ -1,6 +1,6 @@
 //! A real server on a loopback port over a real database, and a client that speaks HTTP to it.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use reqwest::{Method, StatusCode};
 use roster_core::store::Store;
@@ -42,10 +42,7 @@ impl Reply {
     }
 
     pub fn id(&self) -> String {
-        self.body["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no id in {}", self.body))
-            .to_owned()
+        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.body)).to_owned()
     }
 
     /// The `field: code` pairs of a validation problem.
@@ -55,27 +52,27 @@ impl Reply {
             .map(|errors| {
                 errors
                     .iter()
-                    .map(|e| {
-                        format!(
-                            "{}: {}",
-                            e["field"].as_str().unwrap(),
-                            e["code"].as_str().unwrap()
-                        )
-                    })
+                    .map(|e| format!("{}: {}", e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
                     .collect()
             })
             .unwrap_or_default()
     }
 }
 
-pub async fn serve(
-    store: Arc<dyn Store>,
-    request_timeout: Duration,
-) -> (String, tokio::task::JoinHandle<()>) {
-    let config = Config {
+pub const JWT_SECRET: &[u8] = b"a test secret for HS256 tokens, 32 bytes or more";
+pub const JWT_ISSUER: &str = "https://idp.test";
+pub const JWT_AUDIENCE: &str = "roster";
+
+/// The configuration the suite's servers run with: a master key and HS256 JWTs.
+pub fn test_config() -> Config {
+    Config {
         master_key: Some(MASTER_KEY.to_owned()),
-        request_timeout,
-    };
+        jwt: Some(roster_http::JwtVerifier::hs256(JWT_SECRET, Some(JWT_ISSUER), Some(JWT_AUDIENCE))),
+        ..Config::default()
+    }
+}
+
+pub async fn serve(store: Arc<dyn Store>, config: Config) -> (String, tokio::task::JoinHandle<()>) {
     let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -100,36 +97,19 @@ impl TestApp {
         let base = roster_store::testing::postgres_url()?;
         let schema = roster_store::testing::TestSchema::create(&base).await;
         let url = schema.url.clone();
-        Some(Self::start_with(url, Box::new(schema), Config::default().request_timeout).await)
+        Some(Self::start_with(url, Box::new(schema), test_config()).await)
     }
 
     pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {
-        Self::start_with(
-            database_url,
-            Box::new(dir),
-            Config::default().request_timeout,
-        )
-        .await
+        Self::start_with(database_url, Box::new(dir), test_config()).await
     }
 
-    pub async fn start_with(
-        database_url: String,
-        guard: Box<dyn std::any::Any + Send>,
-        request_timeout: Duration,
-    ) -> Self {
+    pub async fn start_with(database_url: String, guard: Box<dyn std::any::Any + Send>, config: Config) -> Self {
         let store = roster_store::open(&database_url).await.unwrap();
-        let (base, server) = serve(store.clone(), request_timeout).await;
+        let (base, server) = serve(store.clone(), config).await;
         let client = reqwest::Client::new();
-        let mut app = Self {
-            base,
-            client,
-            store,
-            live: String::new(),
-            test: String::new(),
-            database_url,
-            _guard: guard,
-            server,
-        };
+        let mut app =
+            Self { base, client, store, live: String::new(), test: String::new(), database_url, _guard: guard, server };
         let (live, test) = app.new_partner("default").await;
         app.live = live;
         app.test = test;
@@ -138,32 +118,15 @@ impl TestApp {
 
     /// Creates a partner through the API and returns its live and test admin keys.
     pub async fn new_partner(&self, name: &str) -> (String, String) {
-        let reply = self
-            .call(
-                Method::POST,
-                "/v1/partners",
-                Some(MASTER_KEY),
-                Some(json!({"name": name})),
-            )
-            .await;
+        let reply = self.call(Method::POST, "/v1/partners", Some(MASTER_KEY), Some(json!({"name": name}))).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         let keys = reply.body["admin_keys"].as_array().unwrap();
-        let secret = |mode: &str| {
-            keys.iter().find(|k| k["mode"] == mode).unwrap()["secret"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let secret =
+            |mode: &str| keys.iter().find(|k| k["mode"] == mode).unwrap()["secret"].as_str().unwrap().to_owned();
         (secret("live"), secret("test"))
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(key) = key {
             request = request.bearer_auth(key);
@@ -181,14 +144,9 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     pub async fn get(&self, path: &str, key: &str) -> Reply {
@@ -209,28 +167,14 @@ impl TestApp {
 
     /// Creates an organisation and returns its id.
     pub async fn organisation(&self, key: &str, name: &str) -> String {
-        let reply = self
-            .post("/v1/organisations", key, json!({"name": name}))
-            .await;
+        let reply = self.post("/v1/organisations", key, json!({"name": name})).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.id()
     }
 
     /// Creates an accepted membership and returns its id.
-    pub async fn member(
-        &self,
-        key: &str,
-        organisation_id: &str,
-        email: &str,
-        role: &str,
-    ) -> String {
-        let reply = self
-            .post(
-                "/v1/memberships",
-                key,
-                membership_body(organisation_id, email, role),
-            )
-            .await;
+    pub async fn member(&self, key: &str, organisation_id: &str, email: &str, role: &str) -> String {
+        let reply = self.post("/v1/memberships", key, membership_body(organisation_id, email, role)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.id()
     }
@@ -245,18 +189,10 @@ impl TestApp {
     /// A non-admin group assigned to `organisation_ids`, and a key of it with every ability.
     pub async fn group_key(&self, organisation_ids: &[&str]) -> String {
         let group = self
-            .post(
-                "/v1/partner-groups",
-                &self.live,
-                json!({"name": "Support", "organisation_ids": organisation_ids}),
-            )
+            .post("/v1/partner-groups", &self.live, json!({"name": "Support", "organisation_ids": organisation_ids}))
             .await;
         assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
-        self.key(
-            &self.live,
-            json!({"name": "support", "partner_group_id": group.id(), "abilities": ["*"]}),
-        )
-        .await
+        self.key(&self.live, json!({"name": "support", "partner_group_id": group.id(), "abilities": ["*"]})).await
     }
 }
 

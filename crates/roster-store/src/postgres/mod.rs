@@ -15,16 +15,16 @@ use roster_core::{
     error::Result,
     ids,
     model::{
-        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus,
-        Organisation, Partner, PartnerGroup, User,
+        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
+        PartnerGroup, Role, User,
     },
     page::{ListPage, ListQuery},
-    policy::{Holder, OrgScope, Scope},
+    policy::{OrgScope, Scope},
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
-        NewOrganisation, NewUser, OrganisationPatch, Store, UserPatch,
+        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
+        NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
     },
     time::Timestamp,
 };
@@ -89,26 +89,14 @@ fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-async fn get_organisation(
-    client: &impl GenericClient,
-    scope: &Scope,
-    id: &str,
-) -> Step<Organisation> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM organisations o WHERE o.id = ",
-        rows::ORGANISATION_COLUMNS
-    ));
+async fn get_organisation(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Organisation> {
+    let mut sql = sql(&format!("SELECT {} FROM organisations o WHERE o.id = ", rows::ORGANISATION_COLUMNS));
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
     rows::organisation(&found(query_opt(client, &sql).await?)?)
 }
 
 /// Whether the organisation is in scope; `FOR UPDATE` also locks it for the transaction.
-async fn organisation_in_scope(
-    client: &impl GenericClient,
-    scope: &Scope,
-    id: &str,
-    lock: bool,
-) -> Step<bool> {
+async fn organisation_in_scope(client: &impl GenericClient, scope: &Scope, id: &str, lock: bool) -> Step<bool> {
     let mut sql = sql("SELECT 1 FROM organisations o WHERE o.id = ");
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
     if lock {
@@ -118,27 +106,16 @@ async fn organisation_in_scope(
 }
 
 async fn lock_organisation(client: &impl GenericClient, id: &str) -> Step<()> {
-    client
-        .execute(
-            "SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await?;
+    client.execute("SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE", &[&id]).await?;
     Ok(())
 }
 
 async fn lock_user(client: &impl GenericClient, id: &str) -> Step<()> {
-    client
-        .execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id])
-        .await?;
+    client.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id]).await?;
     Ok(())
 }
 
-async fn group_organisation_ids(
-    client: &impl GenericClient,
-    group_id: &str,
-    livemode: bool,
-) -> Step<Vec<String>> {
+async fn group_organisation_ids(client: &impl GenericClient, group_id: &str, livemode: bool) -> Step<Vec<String>> {
     let rows = client
         .query(
             "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id \
@@ -146,23 +123,14 @@ async fn group_organisation_ids(
             &[&group_id, &livemode],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<std::result::Result<_, _>>()?)
+    Ok(rows.iter().map(|row| row.try_get(0)).collect::<std::result::Result<_, _>>()?)
 }
 
 async fn get_group(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<PartnerGroup> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM partner_groups g WHERE g.id = ",
-        rows::GROUP_COLUMNS
-    ));
-    sql.bind(id.to_owned())
-        .push(" AND g.partner_id = ")
-        .bind(scope.partner_id.clone());
+    let mut sql = sql(&format!("SELECT {} FROM partner_groups g WHERE g.id = ", rows::GROUP_COLUMNS));
+    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id.clone());
     let mut group = rows::group(&found(query_opt(client, &sql).await?)?)?;
-    group.organisation_ids =
-        group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
+    group.organisation_ids = group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
     Ok(group)
 }
 
@@ -171,10 +139,7 @@ async fn check_group_organisations(
     scope: &Scope,
     organisation_ids: &[String],
 ) -> Step<()> {
-    let partner_scope = Scope {
-        orgs: OrgScope::All,
-        ..scope.clone()
-    };
+    let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
     let mut errors = Vec::new();
     for (index, id) in organisation_ids.iter().enumerate() {
         if !organisation_in_scope(client, &partner_scope, id, false).await? {
@@ -185,11 +150,7 @@ async fn check_group_organisations(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Validation(errors).into())
-    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors).into()) }
 }
 
 async fn assign_group_organisations(
@@ -217,21 +178,13 @@ async fn assign_group_organisations(
 }
 
 async fn get_user(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<User> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM users u WHERE u.id = ",
-        rows::USER_COLUMNS
-    ));
+    let mut sql = sql(&format!("SELECT {} FROM users u WHERE u.id = ", rows::USER_COLUMNS));
     sql.bind(id.to_owned());
     sql.users_in_scope(scope);
     rows::user(&found(query_opt(client, &sql).await?)?)
 }
 
-async fn user_email_taken(
-    client: &impl GenericClient,
-    scope: &Scope,
-    email: &str,
-    except: Option<&str>,
-) -> Step<bool> {
+async fn user_email_taken(client: &impl GenericClient, scope: &Scope, email: &str, except: Option<&str>) -> Step<bool> {
     let row = client
         .query_opt(
             "SELECT 1 FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 AND id <> $4",
@@ -249,39 +202,33 @@ fn user_conflict(failure: Failure) -> Failure {
 }
 
 async fn get_api_key(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<ApiKey> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM api_keys k WHERE k.id = ",
-        rows::API_KEY_COLUMNS
-    ));
+    let mut sql = sql(&format!("SELECT {} FROM api_keys k WHERE k.id = ", rows::API_KEY_COLUMNS));
     sql.bind(id.to_owned());
     sql.api_keys_in_scope(scope);
     rows::api_key(&found(query_opt(client, &sql).await?)?)
 }
 
-async fn check_key_holder(
-    client: &impl GenericClient,
-    scope: &Scope,
-    holder: &KeyHolder,
-) -> Step<()> {
+async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &KeyHolder) -> Step<()> {
     match holder {
         KeyHolder::Group(group_id) => {
-            let allowed = match (&scope.orgs, &scope.holder) {
-                (OrgScope::All, _) => client
+            let allowed = match &scope.orgs {
+                OrgScope::All => client
                     .query_opt(
                         "SELECT 1 FROM partner_groups WHERE id = $1 AND partner_id = $2",
                         &[group_id, &scope.partner_id],
                     )
                     .await?
                     .is_some(),
-                (OrgScope::Group(_), Holder::Group { id, .. }) => id == group_id,
-                _ => false,
+                OrgScope::Group(own) => own == group_id,
+                OrgScope::Organisation(_) => false,
             };
-            if allowed {
-                Ok(())
-            } else {
-                Err(Error::invalid_reference("partner_group_id").into())
-            }
+            if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id").into()) }
         }
+        KeyHolder::User(user_id) => match get_user(client, scope, user_id).await {
+            Ok(_) => Ok(()),
+            Err(Failure::Domain(Error::NotFound)) => Err(Error::invalid_reference("user_id").into()),
+            Err(other) => Err(other),
+        },
         KeyHolder::Organisation(organisation_id) => {
             if organisation_in_scope(client, scope, organisation_id, false).await? {
                 Ok(())
@@ -293,16 +240,13 @@ async fn check_key_holder(
 }
 
 async fn insert_api_key(client: &impl GenericClient, key: &ApiKey, secret_hash: &str) -> Step<()> {
-    let (group_id, organisation_id) = match &key.holder {
-        KeyHolder::Group(id) => (Some(id.as_str()), None),
-        KeyHolder::Organisation(id) => (None, Some(id.as_str())),
-    };
+    let (group_id, organisation_id, user_id) = key.holder.ids();
     let abilities: Vec<String> = key.abilities.iter().map(|a| a.to_wire()).collect();
     client
         .execute(
             "INSERT INTO api_keys (id, partner_id, livemode, name, key_type, group_id, organisation_id, abilities, \
-             expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at, user_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             &[
                 &key.id,
                 &key.partner_id,
@@ -319,6 +263,7 @@ async fn insert_api_key(client: &impl GenericClient, key: &ApiKey, secret_hash: 
                 &secret_hash,
                 &key.created_at.millis(),
                 &key.updated_at.millis(),
+                &user_id,
             ],
         )
         .await?;
@@ -330,12 +275,7 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
     client
         .execute(
             "INSERT INTO partners (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
-            &[
-                &partner.id,
-                &partner.name,
-                &partner.created_at.millis(),
-                &partner.updated_at.millis(),
-            ],
+            &[&partner.id, &partner.name, &partner.created_at.millis(), &partner.updated_at.millis()],
         )
         .await?;
     client
@@ -351,13 +291,8 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
 }
 
 async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM {} WHERE m.id = ",
-        rows::MEMBERSHIP_COLUMNS,
-        rows::MEMBERSHIP_FROM
-    ));
-    sql.bind(id.to_owned())
-        .scoped(scope, "m", "m.organisation_id");
+    let mut sql = sql(&format!("SELECT {} FROM {} WHERE m.id = ", rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM));
+    sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
     rows::membership(&found(query_opt(client, &sql).await?)?)
 }
 
@@ -376,18 +311,11 @@ async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str)
     })
 }
 
-async fn check_role_ids(
-    client: &impl GenericClient,
-    organisation_id: &str,
-    role_ids: &[String],
-) -> Step<()> {
+async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role_ids: &[String]) -> Step<()> {
     let mut errors = Vec::new();
     for (index, role_id) in role_ids.iter().enumerate() {
         let exists = client
-            .query_opt(
-                "SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2",
-                &[role_id, &organisation_id],
-            )
+            .query_opt("SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2", &[role_id, &organisation_id])
             .await?
             .is_some();
         if !exists {
@@ -398,19 +326,10 @@ async fn check_role_ids(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Validation(errors).into())
-    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors).into()) }
 }
 
-async fn clear_other_defaults(
-    client: &impl GenericClient,
-    user_id: &str,
-    except: &str,
-    now: Timestamp,
-) -> Step<()> {
+async fn clear_other_defaults(client: &impl GenericClient, user_id: &str, except: &str, now: Timestamp) -> Step<()> {
     client
         .execute(
             "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
@@ -494,10 +413,7 @@ async fn create_membership(
         .await?;
     let (user_id, is_staff): (String, bool) = (user.try_get(0)?, user.try_get(1)?);
     if is_staff {
-        return Err(Error::InvalidRequest(
-            "staff users cannot be members of an organisation".into(),
-        )
-        .into());
+        return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()).into());
     }
     let exists = client
         .query_opt(
@@ -521,7 +437,15 @@ async fn create_membership(
              metadata, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 'STANDARD', '[]', '[]', FALSE, FALSE, '[]', $6, TRUE, 'live_access', FALSE, \
              TRUE, TRUE, TRUE, TRUE, NULL, NULL, '{}', $7, $7)",
-            &[&id, &scope.partner_id, &scope.mode.is_live(), &new.organisation_id, &user_id, &new.status.as_str(), &now.millis()],
+            &[
+                &id,
+                &scope.partner_id,
+                &scope.mode.is_live(),
+                &new.organisation_id,
+                &user_id,
+                &new.status.as_str(),
+                &now.millis(),
+            ],
         )
         .await
         .map_err(|error| match Failure::from(error) {
@@ -560,8 +484,7 @@ async fn update_membership(
     if next == current.settings {
         return Ok(current);
     }
-    let demotes =
-        current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
+    let demotes = current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
     if demotes || (current.settings.is_owner && !next.is_owner) {
         let tally = tally(client, &current.organisation_id, &current.id).await?;
         rules::check_update(current.status, &current.settings, &next, tally)?;
@@ -583,10 +506,54 @@ async fn delete_membership(client: &impl GenericClient, scope: &Scope, id: &str)
         let tally = tally(client, &current.organisation_id, &current.id).await?;
         rules::check_delete(current.status, &current.settings, tally)?;
     }
-    client
-        .execute("DELETE FROM memberships WHERE id = $1", &[&id])
-        .await?;
+    client.execute("DELETE FROM memberships WHERE id = $1", &[&id]).await?;
     Ok(())
+}
+
+async fn get_role(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Role> {
+    let mut sql = sql(&format!("SELECT {} FROM roles r WHERE r.id = ", rows::ROLE_COLUMNS));
+    sql.bind(id).scoped(scope, "r", "r.organisation_id");
+    rows::role(&found(query_opt(client, &sql).await?)?)
+}
+
+async fn role_name_taken(client: &impl GenericClient, organisation_id: &str, name: &str, except: &str) -> Step<bool> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM roles WHERE organisation_id = $1 AND name = $2 AND id <> $3",
+            &[&organisation_id, &name, &except],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+fn role_conflict(failure: Failure) -> Failure {
+    match failure.unique_violation() {
+        Some("roles_name") => Failure::Domain(Error::RoleAlreadyExists),
+        _ => failure,
+    }
+}
+
+async fn change_membership_status(
+    client: &impl GenericClient,
+    scope: &Scope,
+    id: &str,
+    from: MembershipStatus,
+    to: MembershipStatus,
+    now: Timestamp,
+) -> Step<Membership> {
+    // Accepting changes who counts for rules 1-2, so it takes the organisation's lock too.
+    let current = lock_membership(client, scope, id).await?;
+    if current.status != from {
+        let message = format!("only a {} membership can change to {}", from.as_str(), to.as_str());
+        return Err(Error::field("status", ValidationCode::InvalidChoice, message).into());
+    }
+    client
+        .execute(
+            "UPDATE memberships SET status = $2, updated_at = $3 WHERE id = $1",
+            &[&id, &to.as_str(), &now.millis()],
+        )
+        .await?;
+    get_membership(client, scope, id).await
 }
 
 #[async_trait]
@@ -604,12 +571,8 @@ impl Store for PostgresStore {
     async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool> {
         transaction!(self, |tx| {
             // Serialises first starts: the lock is held until this transaction ends.
-            tx.execute("LOCK TABLE partners IN SHARE ROW EXCLUSIVE MODE", &[])
-                .await?;
-            let exists = tx
-                .query_opt("SELECT 1 FROM partners LIMIT 1", &[])
-                .await?
-                .is_some();
+            tx.execute("LOCK TABLE partners IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
+            let exists = tx.query_opt("SELECT 1 FROM partners LIMIT 1", &[]).await?.is_some();
             if !exists {
                 insert_partner(&*tx, partner).await?;
             }
@@ -619,36 +582,19 @@ impl Store for PostgresStore {
 
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>> {
         read!(self, |client| {
-            page(
-                client,
-                rows::PARTNER_COLUMNS,
-                "partners p",
-                &sql(""),
-                "p",
-                query,
-                rows::partner,
-            )
-            .await?
+            page(client, rows::PARTNER_COLUMNS, "partners p", &sql(""), "p", query, rows::partner).await?
         })
     }
 
     async fn get_partner(&self, id: &str) -> Result<Partner> {
         read!(self, |client| {
-            let mut sql = sql(&format!(
-                "SELECT {} FROM partners p WHERE p.id = ",
-                rows::PARTNER_COLUMNS
-            ));
+            let mut sql = sql(&format!("SELECT {} FROM partners p WHERE p.id = ", rows::PARTNER_COLUMNS));
             sql.bind(id.to_owned());
             rows::partner(&found(query_opt(client, &sql).await?)?)?
         })
     }
 
-    async fn create_group(
-        &self,
-        scope: &Scope,
-        group: NewGroup,
-        now: Timestamp,
-    ) -> Result<PartnerGroup> {
+    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
         transaction!(self, |tx| {
             check_group_organisations(&*tx, scope, &group.organisation_ids).await?;
             let id = ids::new_id(ids::GROUP, now);
@@ -657,35 +603,19 @@ impl Store for PostgresStore {
                 &[&id, &scope.partner_id, &group.name, &group.is_admin, &now.millis()],
             )
             .await?;
-            assign_group_organisations(&*tx, &id, scope.mode.is_live(), &group.organisation_ids)
-                .await?;
+            assign_group_organisations(&*tx, &id, scope.mode.is_live(), &group.organisation_ids).await?;
             get_group(&*tx, scope, &id).await?
         })
     }
 
-    async fn list_groups(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<ListPage<PartnerGroup>> {
+    async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
         read!(self, |client| {
             let mut conditions = sql("");
-            conditions
-                .push(" AND g.partner_id = ")
-                .bind(scope.partner_id.clone());
-            let mut groups = page(
-                client,
-                rows::GROUP_COLUMNS,
-                "partner_groups g",
-                &conditions,
-                "g",
-                query,
-                rows::group,
-            )
-            .await?;
+            conditions.push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+            let mut groups =
+                page(client, rows::GROUP_COLUMNS, "partner_groups g", &conditions, "g", query, rows::group).await?;
             for group in &mut groups.items {
-                group.organisation_ids =
-                    group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
+                group.organisation_ids = group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
             }
             groups
         })
@@ -695,19 +625,12 @@ impl Store for PostgresStore {
         read!(self, |client| { get_group(client, scope, id).await? })
     }
 
-    async fn update_group(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: GroupPatch,
-        now: Timestamp,
-    ) -> Result<PartnerGroup> {
+    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
         transaction!(self, |tx| {
             let current = get_group(&*tx, scope, id).await?;
             if let Some(organisation_ids) = &patch.organisation_ids {
                 check_group_organisations(&*tx, scope, organisation_ids).await?;
-                assign_group_organisations(&*tx, id, scope.mode.is_live(), organisation_ids)
-                    .await?;
+                assign_group_organisations(&*tx, id, scope.mode.is_live(), organisation_ids).await?;
             }
             tx.execute(
                 "UPDATE partner_groups SET name = $2, is_admin = $3, updated_at = $4 WHERE id = $1",
@@ -726,8 +649,7 @@ impl Store for PostgresStore {
     async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
         transaction!(self, |tx| {
             get_group(&*tx, scope, id).await?;
-            tx.execute("DELETE FROM partner_groups WHERE id = $1", &[&id])
-                .await?;
+            tx.execute("DELETE FROM partner_groups WHERE id = $1", &[&id]).await?;
         })
     }
 
@@ -764,31 +686,17 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn list_organisations(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<ListPage<Organisation>> {
+    async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>> {
         read!(self, |client| {
             let mut conditions = sql("");
             conditions.scoped(scope, "o", "o.id");
-            page(
-                client,
-                rows::ORGANISATION_COLUMNS,
-                "organisations o",
-                &conditions,
-                "o",
-                query,
-                rows::organisation,
-            )
-            .await?
+            page(client, rows::ORGANISATION_COLUMNS, "organisations o", &conditions, "o", query, rows::organisation)
+                .await?
         })
     }
 
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation> {
-        read!(self, |client| {
-            get_organisation(client, scope, id).await?
-        })
+        read!(self, |client| { get_organisation(client, scope, id).await? })
     }
 
     async fn update_organisation(
@@ -822,8 +730,7 @@ impl Store for PostgresStore {
     async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()> {
         transaction!(self, |tx| {
             get_organisation(&*tx, scope, id).await?;
-            tx.execute("DELETE FROM organisations WHERE id = $1", &[&id])
-                .await?;
+            tx.execute("DELETE FROM organisations WHERE id = $1", &[&id]).await?;
         })
     }
 
@@ -850,38 +757,19 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(|error| user_conflict(error.into()))?;
-            let partner_scope = Scope {
-                orgs: OrgScope::All,
-                ..scope.clone()
-            };
+            let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
             get_user(&*tx, &partner_scope, &id).await?
         })
     }
 
-    async fn list_users(
-        &self,
-        scope: &Scope,
-        email: Option<&str>,
-        query: &ListQuery,
-    ) -> Result<ListPage<User>> {
+    async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>> {
         read!(self, |client| {
             let mut conditions = sql("");
             conditions.users_in_scope(scope);
             if let Some(email) = email {
-                conditions
-                    .push(" AND u.email_key = ")
-                    .bind(email_key(email));
+                conditions.push(" AND u.email_key = ").bind(email_key(email));
             }
-            page(
-                client,
-                rows::USER_COLUMNS,
-                "users u",
-                &conditions,
-                "u",
-                query,
-                rows::user,
-            )
-            .await?
+            page(client, rows::USER_COLUMNS, "users u", &conditions, "u", query, rows::user).await?
         })
     }
 
@@ -889,13 +777,7 @@ impl Store for PostgresStore {
         read!(self, |client| { get_user(client, scope, id).await? })
     }
 
-    async fn update_user(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: UserPatch,
-        now: Timestamp,
-    ) -> Result<User> {
+    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
         transaction!(self, |tx| {
             let current = get_user(&*tx, scope, id).await?;
             if patch == UserPatch::default() {
@@ -937,16 +819,7 @@ impl Store for PostgresStore {
         read!(self, |client| {
             let mut conditions = sql("");
             conditions.api_keys_in_scope(scope);
-            page(
-                client,
-                rows::API_KEY_COLUMNS,
-                "api_keys k",
-                &conditions,
-                "k",
-                query,
-                rows::api_key,
-            )
-            .await?
+            page(client, rows::API_KEY_COLUMNS, "api_keys k", &conditions, "k", query, rows::api_key).await?
         })
     }
 
@@ -976,8 +849,8 @@ impl Store for PostgresStore {
             match query_opt(client, &sql).await? {
                 Some(row) => Some(KeyCredential {
                     key: rows::api_key(&row)?,
-                    secret_hash: row.try_get(14)?,
-                    group_is_admin: row.try_get(15)?,
+                    secret_hash: row.try_get(15)?,
+                    group_is_admin: row.try_get(16)?,
                 }),
                 None => None,
             }
@@ -986,24 +859,12 @@ impl Store for PostgresStore {
 
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()> {
         read!(self, |client| {
-            client
-                .execute(
-                    "UPDATE api_keys SET last_used_at = $2 WHERE id = $1",
-                    &[&id, &now.millis()],
-                )
-                .await?;
+            client.execute("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", &[&id, &now.millis()]).await?;
         })
     }
 
-    async fn create_membership(
-        &self,
-        scope: &Scope,
-        membership: NewMembership,
-        now: Timestamp,
-    ) -> Result<Membership> {
-        transaction!(self, |tx| {
-            create_membership(&*tx, scope, &membership, now).await?
-        })
+    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership> {
+        transaction!(self, |tx| { create_membership(&*tx, scope, &membership, now).await? })
     }
 
     async fn list_memberships(
@@ -1016,9 +877,7 @@ impl Store for PostgresStore {
             let mut conditions = sql("");
             conditions.scoped(scope, "m", "m.organisation_id");
             if let Some(organisation_id) = &filter.organisation_id {
-                conditions
-                    .push(" AND m.organisation_id = ")
-                    .bind(organisation_id.clone());
+                conditions.push(" AND m.organisation_id = ").bind(organisation_id.clone());
             }
             if let Some(user_id) = &filter.user_id {
                 conditions.push(" AND m.user_id = ").bind(user_id.clone());
@@ -1034,25 +893,13 @@ impl Store for PostgresStore {
                     .push(")");
             }
             if let Some(role) = filter.role {
-                conditions
-                    .push(" AND m.role = ")
-                    .bind(role.as_str().to_owned());
+                conditions.push(" AND m.role = ").bind(role.as_str().to_owned());
             }
             if let Some(status) = filter.status {
-                conditions
-                    .push(" AND m.status = ")
-                    .bind(status.as_str().to_owned());
+                conditions.push(" AND m.status = ").bind(status.as_str().to_owned());
             }
-            page(
-                client,
-                rows::MEMBERSHIP_COLUMNS,
-                rows::MEMBERSHIP_FROM,
-                &conditions,
-                "m",
-                query,
-                rows::membership,
-            )
-            .await?
+            page(client, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", query, rows::membership)
+                .await?
         })
     }
 
@@ -1067,12 +914,127 @@ impl Store for PostgresStore {
         patch: MembershipPatch,
         now: Timestamp,
     ) -> Result<Membership> {
-        transaction!(self, |tx| {
-            update_membership(&*tx, scope, id, &patch, now).await?
-        })
+        transaction!(self, |tx| { update_membership(&*tx, scope, id, &patch, now).await? })
     }
 
     async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
         transaction!(self, |tx| { delete_membership(&*tx, scope, id).await? })
+    }
+    async fn find_user(&self, id: &str) -> Result<Option<User>> {
+        read!(self, |client| {
+            let mut sql = sql(&format!("SELECT {} FROM users u WHERE u.id = ", rows::USER_COLUMNS));
+            sql.bind(id);
+            match query_opt(client, &sql).await? {
+                Some(row) => Some(rows::user(&row)?),
+                None => None,
+            }
+        })
+    }
+
+    async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role> {
+        transaction!(self, |tx| {
+            if !organisation_in_scope(&*tx, scope, &role.organisation_id, false).await? {
+                return Err(Error::invalid_reference("organisation_id").into());
+            }
+            if role_name_taken(&*tx, &role.organisation_id, &role.name, "").await? {
+                return Err(Error::RoleAlreadyExists.into());
+            }
+            let id = ids::new_id(ids::ROLE, now);
+            tx.execute(
+                "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                &[&id, &scope.partner_id, &scope.mode.is_live(), &role.organisation_id, &role.name, &Json(&role.permissions), &now.millis()],
+            )
+            .await
+            .map_err(|error| role_conflict(error.into()))?;
+            get_role(&*tx, scope, &id).await?
+        })
+    }
+
+    async fn list_roles(
+        &self,
+        scope: &Scope,
+        organisation_id: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<ListPage<Role>> {
+        read!(self, |client| {
+            let mut conditions = sql("");
+            conditions.scoped(scope, "r", "r.organisation_id");
+            if let Some(organisation_id) = organisation_id {
+                conditions.push(" AND r.organisation_id = ").bind(organisation_id);
+            }
+            page(client, rows::ROLE_COLUMNS, "roles r", &conditions, "r", query, rows::role).await?
+        })
+    }
+
+    async fn get_role(&self, scope: &Scope, id: &str) -> Result<Role> {
+        read!(self, |client| { get_role(client, scope, id).await? })
+    }
+
+    async fn update_role(&self, scope: &Scope, id: &str, patch: RolePatch, now: Timestamp) -> Result<Role> {
+        transaction!(self, |tx| {
+            let current = get_role(&*tx, scope, id).await?;
+            if patch == RolePatch::default() {
+                current
+            } else {
+                let name = patch.name.clone().unwrap_or(current.name);
+                if role_name_taken(&*tx, &current.organisation_id, &name, id).await? {
+                    return Err(Error::RoleAlreadyExists.into());
+                }
+                let permissions = patch.permissions.clone().unwrap_or(current.permissions);
+                tx.execute(
+                    "UPDATE roles SET name = $2, permissions = $3, updated_at = $4 WHERE id = $1",
+                    &[&id, &name, &Json(&permissions), &now.millis()],
+                )
+                .await
+                .map_err(|error| role_conflict(error.into()))?;
+                get_role(&*tx, scope, id).await?
+            }
+        })
+    }
+
+    async fn delete_role(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
+        transaction!(self, |tx| {
+            let role = get_role(&*tx, scope, id).await?;
+            // Membership changes in the organisation hold this lock while they check role_ids.
+            lock_organisation(&*tx, &role.organisation_id).await?;
+            tx.execute(
+                "UPDATE memberships SET role_ids = role_ids - $1::text, updated_at = $3 \
+                 WHERE organisation_id = $2 AND jsonb_exists(role_ids, $1::text)",
+                &[&id, &role.organisation_id, &now.millis()],
+            )
+            .await?;
+            tx.execute("DELETE FROM roles WHERE id = $1", &[&id]).await?;
+        })
+    }
+
+    async fn role_permissions(&self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>> {
+        if role_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        read!(self, |client| {
+            let rows = client
+                .query(
+                    "SELECT permissions FROM roles WHERE organisation_id = $1 AND id = ANY($2)",
+                    &[&organisation_id, &role_ids],
+                )
+                .await?;
+            let mut permissions = Vec::new();
+            for row in &rows {
+                permissions.extend(row.try_get::<_, Json<Vec<String>>>(0)?.0);
+            }
+            permissions
+        })
+    }
+
+    async fn change_membership_status(
+        &self,
+        scope: &Scope,
+        id: &str,
+        from: MembershipStatus,
+        to: MembershipStatus,
+        now: Timestamp,
+    ) -> Result<Membership> {
+        transaction!(self, |tx| { change_membership_status(&*tx, scope, id, from, to, now).await? })
     }
 }

@@ -4,9 +4,7 @@
 
 use std::{future::Future, time::Duration};
 
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Timeouts,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
 use roster_core::Error;
 use tokio_postgres::{NoTls, error::SqlState};
 
@@ -21,10 +19,7 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 16,
-            timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 16, timeout: Duration::from_secs(5) }
     }
 }
 
@@ -69,9 +64,7 @@ impl Failure {
             return None;
         };
         let db = error.as_db_error()?;
-        (*db.code() == SqlState::UNIQUE_VIOLATION)
-            .then(|| db.constraint())
-            .flatten()
+        (*db.code() == SqlState::UNIQUE_VIOLATION).then(|| db.constraint()).flatten()
     }
 
     pub fn into_error(self) -> Error {
@@ -122,30 +115,17 @@ pub struct Connections {
 
 impl Connections {
     pub fn new(url: &str, options: &PoolOptions) -> Result<Self, Error> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| Error::InvalidRequest(format!("invalid PostgreSQL URL: {e}")))?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| Error::InvalidRequest(format!("invalid PostgreSQL URL: {e}")))?;
         let statement_timeout = format!("-c statement_timeout={}", options.timeout.as_millis());
         let server_options = match config.get_options() {
             Some(existing) => format!("{existing} {statement_timeout}"),
             None => statement_timeout,
         };
-        config
-            .options(&server_options)
-            .connect_timeout(options.timeout)
-            .keepalives(true);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let timeouts = Timeouts {
-            wait: Some(options.timeout),
-            create: Some(options.timeout),
-            recycle: Some(options.timeout),
-        };
+        config.options(&server_options).connect_timeout(options.timeout).keepalives(true);
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let timeouts =
+            Timeouts { wait: Some(options.timeout), create: Some(options.timeout), recycle: Some(options.timeout) };
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.max(1))
             .timeouts(timeouts)
@@ -191,9 +171,7 @@ mod tests {
     const CONFLICT: &str = "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$";
 
     async fn connections() -> Option<Connections> {
-        let url = std::env::var("ROSTER_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|url| !url.is_empty())?;
+        let url = std::env::var("ROSTER_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())?;
         Some(Connections::new(&url, &PoolOptions::default()).unwrap())
     }
 
@@ -235,16 +213,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_server_is_unavailable_within_the_timeout() {
-        let options = PoolOptions {
-            max_connections: 1,
-            timeout: Duration::from_millis(500),
-        };
+        let options = PoolOptions { max_connections: 1, timeout: Duration::from_millis(500) };
         // Nothing listens on port 1; the connection is refused at once.
-        let connections =
-            Connections::new("postgres://postgres@127.0.0.1:1/none", &options).unwrap();
-        let outcome = connections
-            .retrying(|| async { Step::Ok(connections.get().await?.is_closed()) })
-            .await;
+        let connections = Connections::new("postgres://postgres@127.0.0.1:1/none", &options).unwrap();
+        let outcome = connections.retrying(|| async { Step::Ok(connections.get().await?.is_closed()) }).await;
         assert_eq!(outcome, Err(Error::Unavailable));
     }
 }

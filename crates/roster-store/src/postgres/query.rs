@@ -49,9 +49,5 @@ pub async fn page<T>(
     };
     let rows = query(client, &statements.select).await?;
     let items = rows.iter().map(map).collect::<Step<Vec<T>>>()?;
-    Ok(ListPage::from_overfetch(
-        items,
-        query_.limit,
-        u64::try_from(total).unwrap_or(0),
-    ))
+    Ok(ListPage::from_overfetch(items, query_.limit, u64::try_from(total).unwrap_or(0)))
 }

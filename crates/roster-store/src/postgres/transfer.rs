@@ -23,32 +23,19 @@ fn to_param(cell: &Cell, kind: Kind) -> Param {
     }
 }
 
-fn read_cell(
-    row: &tokio_postgres::Row,
-    index: usize,
-    kind: Kind,
-) -> Result<Cell, tokio_postgres::Error> {
+fn read_cell(row: &tokio_postgres::Row, index: usize, kind: Kind) -> Result<Cell, tokio_postgres::Error> {
     Ok(match kind {
-        Kind::Text => row
-            .try_get::<_, Option<String>>(index)?
-            .map_or(Cell::Null, Cell::Text),
-        Kind::Int => row
-            .try_get::<_, Option<i64>>(index)?
-            .map_or(Cell::Null, Cell::Int),
-        Kind::Bool => row
-            .try_get::<_, Option<bool>>(index)?
-            .map_or(Cell::Null, Cell::Bool),
-        Kind::Json => row
-            .try_get::<_, Option<Json<serde_json::Value>>>(index)?
-            .map_or(Cell::Null, |json| Cell::Json(json.0)),
+        Kind::Text => row.try_get::<_, Option<String>>(index)?.map_or(Cell::Null, Cell::Text),
+        Kind::Int => row.try_get::<_, Option<i64>>(index)?.map_or(Cell::Null, Cell::Int),
+        Kind::Bool => row.try_get::<_, Option<bool>>(index)?.map_or(Cell::Null, Cell::Bool),
+        Kind::Json => {
+            row.try_get::<_, Option<Json<serde_json::Value>>>(index)?.map_or(Cell::Null, |json| Cell::Json(json.0))
+        }
     })
 }
 
 fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
-    params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect()
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
 }
 
 #[async_trait]
@@ -57,33 +44,20 @@ impl Transfer for PostgresStore {
         self.connections
             .retrying(|| async {
                 let client = self.connections.get().await?;
-                let row = client
-                    .query_one(&format!("SELECT COUNT(*) FROM {}", table.name), &[])
-                    .await?;
+                let row = client.query_one(&format!("SELECT COUNT(*) FROM {}", table.name), &[]).await?;
                 Step::Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
             })
             .await
     }
 
-    async fn read(
-        &self,
-        table: &'static Table,
-        after: Option<&[Cell]>,
-        limit: u32,
-    ) -> Result<Vec<Row>, Error> {
+    async fn read(&self, table: &'static Table, after: Option<&[Cell]>, limit: u32) -> Result<Vec<Row>, Error> {
         let key = after.unwrap_or_default();
         let placeholders: Vec<String> = (1..=key.len()).map(|n| format!("${n}")).collect();
-        let sql = table.select(
-            after.map(|_| placeholders.as_slice()),
-            &format!("${}", key.len() + 1),
-        );
+        let sql = table.select(after.map(|_| placeholders.as_slice()), &format!("${}", key.len() + 1));
         self.connections
             .retrying(|| async {
-                let mut params: Vec<Param> = key
-                    .iter()
-                    .zip(table.columns)
-                    .map(|(cell, (_, kind))| to_param(cell, *kind))
-                    .collect();
+                let mut params: Vec<Param> =
+                    key.iter().zip(table.columns).map(|(cell, (_, kind))| to_param(cell, *kind)).collect();
                 params.push(Box::new(i64::from(limit)));
                 let client = self.connections.get().await?;
                 let rows = client.query(&sql, &as_refs(&params)).await?;
@@ -102,22 +76,13 @@ impl Transfer for PostgresStore {
             .await
     }
 
-    async fn write(
-        &self,
-        table: &'static Table,
-        rows: &[Row],
-        skip_existing: bool,
-    ) -> Result<u64, Error> {
+    async fn write(&self, table: &'static Table, rows: &[Row], skip_existing: bool) -> Result<u64, Error> {
         let sql = table.insert(rows.len(), skip_existing, |n| format!("${n}"));
         self.connections
             .retrying(|| async {
                 let params: Vec<Param> = rows
                     .iter()
-                    .flat_map(|row| {
-                        row.iter()
-                            .zip(table.columns)
-                            .map(|(cell, (_, kind))| to_param(cell, *kind))
-                    })
+                    .flat_map(|row| row.iter().zip(table.columns).map(|(cell, (_, kind))| to_param(cell, *kind)))
                     .collect();
                 let mut client = self.connections.get().await?;
                 let transaction = client.transaction().await?;

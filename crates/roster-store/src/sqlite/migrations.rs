@@ -7,7 +7,10 @@ use rusqlite::Connection;
 
 use super::pool::storage_error;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_roles_and_user_tokens.sql")),
+];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {
     connection
@@ -16,9 +19,7 @@ pub fn run(connection: &Connection) -> Result<(), Error> {
         )
         .map_err(storage_error)?;
     for (version, sql) in MIGRATIONS {
-        connection
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(storage_error)?;
+        connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error)?;
         match apply(connection, *version, sql) {
             Ok(applied) => {
                 connection.execute_batch("COMMIT").map_err(storage_error)?;
@@ -38,11 +39,7 @@ pub fn run(connection: &Connection) -> Result<(), Error> {
 
 fn apply(connection: &Connection, version: i64, sql: &str) -> Result<bool, Error> {
     let applied: bool = connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
-            [version],
-            |row| row.get(0),
-        )
+        .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |row| row.get(0))
         .map_err(storage_error)?;
     if applied {
         return Ok(false);

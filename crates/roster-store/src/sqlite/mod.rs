@@ -12,21 +12,22 @@ use roster_core::{
     error::Result,
     ids,
     model::{
-        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus,
-        Organisation, Partner, PartnerGroup, User,
+        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
+        PartnerGroup, Role, User,
     },
     page::{ListPage, ListQuery},
-    policy::{Holder, OrgScope, Scope},
+    policy::{OrgScope, Scope},
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
-        NewOrganisation, NewUser, OrganisationPatch, Store, UserPatch,
+        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
+        NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
     },
     time::Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::rows::Columns;
 pub use pool::Location;
 use pool::{Pool, storage_error};
 use query::{page, query_all, query_row, sql};
@@ -39,9 +40,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database and applies pending migrations.
     pub async fn open(location: Location) -> Result<Self> {
-        Ok(Self {
-            pool: Pool::open(location).await?,
-        })
+        Ok(Self { pool: Pool::open(location).await? })
     }
 }
 
@@ -59,10 +58,7 @@ fn found<T>(row: rusqlite::Result<Option<T>>) -> Result<T> {
 }
 
 fn get_organisation(connection: &Connection, scope: &Scope, id: &str) -> Result<Organisation> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM organisations o WHERE o.id = ",
-        rows::ORGANISATION_COLUMNS
-    ));
+    let mut sql = sql(&format!("SELECT {} FROM organisations o WHERE o.id = ", rows::ORGANISATION_COLUMNS));
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
     found(query_row(connection, &sql, |row| rows::organisation(row)))
 }
@@ -76,44 +72,25 @@ fn organisation_in_scope(connection: &Connection, scope: &Scope, id: &str) -> Re
 }
 
 /// The group's organisations in `mode`, oldest assignment first.
-fn group_organisation_ids(
-    connection: &Connection,
-    group_id: &str,
-    livemode: bool,
-) -> Result<Vec<String>> {
+fn group_organisation_ids(connection: &Connection, group_id: &str, livemode: bool) -> Result<Vec<String>> {
     let mut sql = sql(
         "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id WHERE g.group_id = ",
     );
-    sql.bind(group_id.to_owned())
-        .push(" AND o.livemode = ")
-        .bind(livemode)
-        .push(" ORDER BY o.created_at, o.id");
+    sql.bind(group_id.to_owned()).push(" AND o.livemode = ").bind(livemode).push(" ORDER BY o.created_at, o.id");
     query_all(connection, &sql, |row| row.get(0)).map_err(storage_error)
 }
 
 fn get_group(connection: &Connection, scope: &Scope, id: &str) -> Result<PartnerGroup> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM partner_groups g WHERE g.id = ",
-        rows::GROUP_COLUMNS
-    ));
-    sql.bind(id.to_owned())
-        .push(" AND g.partner_id = ")
-        .bind(scope.partner_id.clone());
+    let mut sql = sql(&format!("SELECT {} FROM partner_groups g WHERE g.id = ", rows::GROUP_COLUMNS));
+    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id.clone());
     let mut group = found(query_row(connection, &sql, |row| rows::group(row)))?;
     group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode.is_live())?;
     Ok(group)
 }
 
 /// Every id must name an organisation of the partner in the caller's mode.
-fn check_group_organisations(
-    connection: &Connection,
-    scope: &Scope,
-    organisation_ids: &[String],
-) -> Result<()> {
-    let partner_scope = Scope {
-        orgs: OrgScope::All,
-        ..scope.clone()
-    };
+fn check_group_organisations(connection: &Connection, scope: &Scope, organisation_ids: &[String]) -> Result<()> {
+    let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
     let mut errors = Vec::new();
     for (index, id) in organisation_ids.iter().enumerate() {
         if !organisation_in_scope(connection, &partner_scope, id)? {
@@ -124,11 +101,7 @@ fn check_group_organisations(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Validation(errors))
-    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
 }
 
 fn assign_group_organisations(
@@ -156,21 +129,13 @@ fn assign_group_organisations(
 }
 
 fn get_user(connection: &Connection, scope: &Scope, id: &str) -> Result<User> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM users u WHERE u.id = ",
-        rows::USER_COLUMNS
-    ));
+    let mut sql = sql(&format!("SELECT {} FROM users u WHERE u.id = ", rows::USER_COLUMNS));
     sql.bind(id.to_owned());
     sql.users_in_scope(scope);
     found(query_row(connection, &sql, |row| rows::user(row)))
 }
 
-fn user_email_taken(
-    connection: &Connection,
-    scope: &Scope,
-    email: &str,
-    except: Option<&str>,
-) -> Result<bool> {
+fn user_email_taken(connection: &Connection, scope: &Scope, email: &str, except: Option<&str>) -> Result<bool> {
     connection
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3 AND id <> ?4)",
@@ -181,10 +146,7 @@ fn user_email_taken(
 }
 
 fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKey> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM api_keys k WHERE k.id = ",
-        rows::API_KEY_COLUMNS
-    ));
+    let mut sql = sql(&format!("SELECT {} FROM api_keys k WHERE k.id = ", rows::API_KEY_COLUMNS));
     sql.bind(id.to_owned());
     sql.api_keys_in_scope(scope);
     found(query_row(connection, &sql, |row| rows::api_key(row)))
@@ -194,23 +156,24 @@ fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKe
 fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) -> Result<()> {
     match holder {
         KeyHolder::Group(group_id) => {
-            let allowed = match (&scope.orgs, &scope.holder) {
-                (OrgScope::All, _) => connection
+            let allowed = match &scope.orgs {
+                OrgScope::All => connection
                     .query_row(
                         "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
                         params![group_id, scope.partner_id],
                         |row| row.get(0),
                     )
                     .map_err(storage_error)?,
-                (OrgScope::Group(_), Holder::Group { id, .. }) => id == group_id,
-                _ => false,
+                OrgScope::Group(own) => own == group_id,
+                OrgScope::Organisation(_) => false,
             };
-            if allowed {
-                Ok(())
-            } else {
-                Err(Error::invalid_reference("partner_group_id"))
-            }
+            if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id")) }
         }
+        KeyHolder::User(user_id) => match get_user(connection, scope, user_id) {
+            Ok(_) => Ok(()),
+            Err(Error::NotFound) => Err(Error::invalid_reference("user_id")),
+            Err(other) => Err(other),
+        },
         KeyHolder::Organisation(organisation_id) => {
             if organisation_in_scope(connection, scope, organisation_id)? {
                 Ok(())
@@ -222,15 +185,12 @@ fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) 
 }
 
 fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> Result<()> {
-    let (group_id, organisation_id) = match &key.holder {
-        KeyHolder::Group(id) => (Some(id.as_str()), None),
-        KeyHolder::Organisation(id) => (None, Some(id.as_str())),
-    };
+    let (group_id, organisation_id, user_id) = key.holder.ids();
     connection
         .execute(
             "INSERT INTO api_keys (id, partner_id, livemode, name, key_type, group_id, organisation_id, abilities, \
-             expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at, user_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 key.id,
                 key.partner_id,
@@ -247,6 +207,7 @@ fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> R
                 secret_hash,
                 key.created_at.millis(),
                 key.updated_at.millis(),
+                user_id,
             ],
         )
         .map_err(storage_error)?;
@@ -258,12 +219,7 @@ fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> 
     connection
         .execute(
             "INSERT INTO partners (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                partner.id,
-                partner.name,
-                partner.created_at.millis(),
-                partner.updated_at.millis()
-            ],
+            params![partner.id, partner.name, partner.created_at.millis(), partner.updated_at.millis()],
         )
         .map_err(storage_error)?;
     connection
@@ -287,13 +243,8 @@ fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> 
 }
 
 fn get_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<Membership> {
-    let mut sql = sql(&format!(
-        "SELECT {} FROM {} WHERE m.id = ",
-        rows::MEMBERSHIP_COLUMNS,
-        rows::MEMBERSHIP_FROM
-    ));
-    sql.bind(id.to_owned())
-        .scoped(scope, "m", "m.organisation_id");
+    let mut sql = sql(&format!("SELECT {} FROM {} WHERE m.id = ", rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM));
+    sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
     found(query_row(connection, &sql, |row| rows::membership(row)))
 }
 
@@ -314,11 +265,7 @@ fn tally(connection: &Connection, organisation_id: &str, except: &str) -> Result
 }
 
 /// `role_ids` must name roles of the membership's organisation.
-fn check_role_ids(
-    connection: &Connection,
-    organisation_id: &str,
-    role_ids: &[String],
-) -> Result<()> {
+fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[String]) -> Result<()> {
     let mut errors = Vec::new();
     for (index, role_id) in role_ids.iter().enumerate() {
         let exists: bool = connection
@@ -336,20 +283,11 @@ fn check_role_ids(
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Validation(errors))
-    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
 }
 
 /// A user has at most one default membership: setting one clears the others.
-fn clear_other_defaults(
-    connection: &Connection,
-    user_id: &str,
-    except: &str,
-    now: Timestamp,
-) -> Result<()> {
+fn clear_other_defaults(connection: &Connection, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
     connection
         .execute(
             "UPDATE memberships SET is_default = 0, updated_at = ?3 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1",
@@ -397,12 +335,7 @@ fn write_membership_settings(
     Ok(())
 }
 
-fn create_membership(
-    connection: &Connection,
-    scope: &Scope,
-    new: NewMembership,
-    now: Timestamp,
-) -> Result<Membership> {
+fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership, now: Timestamp) -> Result<Membership> {
     if !organisation_in_scope(connection, scope, &new.organisation_id)? {
         return Err(Error::invalid_reference("organisation_id"));
     }
@@ -417,9 +350,7 @@ fn create_membership(
         .map_err(storage_error)?;
     let user_id = match existing {
         Some((_, true)) => {
-            return Err(Error::InvalidRequest(
-                "staff users cannot be members of an organisation".into(),
-            ));
+            return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()));
         }
         Some((id, false)) => id,
         None => {
@@ -480,8 +411,7 @@ fn update_membership(
     if next == current.settings {
         return Ok(current);
     }
-    let demotes =
-        current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
+    let demotes = current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
     if demotes || (current.settings.is_owner && !next.is_owner) {
         let tally = tally(connection, &current.organisation_id, &current.id)?;
         rules::check_update(current.status, &current.settings, &next, tally)?;
@@ -499,21 +429,59 @@ fn delete_membership(connection: &Connection, scope: &Scope, id: &str) -> Result
         let tally = tally(connection, &current.organisation_id, &current.id)?;
         rules::check_delete(current.status, &current.settings, tally)?;
     }
-    connection
-        .execute("DELETE FROM memberships WHERE id = ?1", [id])
-        .map_err(storage_error)?;
+    connection.execute("DELETE FROM memberships WHERE id = ?1", [id]).map_err(storage_error)?;
     Ok(())
+}
+
+fn get_role(connection: &Connection, scope: &Scope, id: &str) -> Result<Role> {
+    let mut sql = sql(&format!("SELECT {} FROM roles r WHERE r.id = ", rows::ROLE_COLUMNS));
+    sql.bind(id).scoped(scope, "r", "r.organisation_id");
+    found(query_row(connection, &sql, |row| rows::role(row)))
+}
+
+fn role_name_taken(connection: &Connection, organisation_id: &str, name: &str, except: &str) -> Result<bool> {
+    connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM roles WHERE organisation_id = ?1 AND name = ?2 AND id <> ?3)",
+            params![organisation_id, name, except],
+            |row| row.get(0),
+        )
+        .map_err(storage_error)
+}
+
+fn role_conflict(error: rusqlite::Error) -> Error {
+    if is_unique_violation(&error, "roles.organisation_id") { Error::RoleAlreadyExists } else { storage_error(error) }
+}
+
+fn change_membership_status(
+    connection: &Connection,
+    scope: &Scope,
+    id: &str,
+    from: MembershipStatus,
+    to: MembershipStatus,
+    now: Timestamp,
+) -> Result<Membership> {
+    let current = get_membership(connection, scope, id)?;
+    if current.status != from {
+        return Err(Error::field(
+            "status",
+            ValidationCode::InvalidChoice,
+            format!("only a {} membership can change to {}", from.as_str(), to.as_str()),
+        ));
+    }
+    connection
+        .execute(
+            "UPDATE memberships SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, to.as_str(), now.millis()],
+        )
+        .map_err(storage_error)?;
+    get_membership(connection, scope, id)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.pool
-            .read(|c| {
-                c.query_row("SELECT 1", [], |_| Ok(()))
-                    .map_err(storage_error)
-            })
-            .await
+        self.pool.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage_error)).await
     }
 
     async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()> {
@@ -526,9 +494,7 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 let exists: bool = c
-                    .query_row("SELECT EXISTS (SELECT 1 FROM partners)", [], |row| {
-                        row.get(0)
-                    })
+                    .query_row("SELECT EXISTS (SELECT 1 FROM partners)", [], |row| row.get(0))
                     .map_err(storage_error)?;
                 if exists {
                     return Ok(false);
@@ -543,16 +509,8 @@ impl Store for SqliteStore {
         let query = query.clone();
         self.pool
             .read(move |c| {
-                page(
-                    c,
-                    rows::PARTNER_COLUMNS,
-                    "partners p",
-                    &sql(""),
-                    "p",
-                    &query,
-                    |row| rows::partner(row),
-                )
-                .map_err(storage_error)
+                page(c, rows::PARTNER_COLUMNS, "partners p", &sql(""), "p", &query, |row| rows::partner(row))
+                    .map_err(storage_error)
             })
             .await
     }
@@ -561,22 +519,14 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.pool
             .read(move |c| {
-                let mut sql = sql(&format!(
-                    "SELECT {} FROM partners p WHERE p.id = ",
-                    rows::PARTNER_COLUMNS
-                ));
+                let mut sql = sql(&format!("SELECT {} FROM partners p WHERE p.id = ", rows::PARTNER_COLUMNS));
                 sql.bind(id);
                 found(query_row(c, &sql, |row| rows::partner(row)))
             })
             .await
     }
 
-    async fn create_group(
-        &self,
-        scope: &Scope,
-        group: NewGroup,
-        now: Timestamp,
-    ) -> Result<PartnerGroup> {
+    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
         let scope = scope.clone();
         self.pool
             .write(move |c| {
@@ -594,31 +544,17 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_groups(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<ListPage<PartnerGroup>> {
+    async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
             .read(move |c| {
                 let mut conditions = sql("");
-                conditions
-                    .push(" AND g.partner_id = ")
-                    .bind(scope.partner_id.clone());
-                let mut groups = page(
-                    c,
-                    rows::GROUP_COLUMNS,
-                    "partner_groups g",
-                    &conditions,
-                    "g",
-                    &query,
-                    |row| rows::group(row),
-                )
-                .map_err(storage_error)?;
+                conditions.push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+                let mut groups =
+                    page(c, rows::GROUP_COLUMNS, "partner_groups g", &conditions, "g", &query, |row| rows::group(row))
+                        .map_err(storage_error)?;
                 for group in &mut groups.items {
-                    group.organisation_ids =
-                        group_organisation_ids(c, &group.id, scope.mode.is_live())?;
+                    group.organisation_ids = group_organisation_ids(c, &group.id, scope.mode.is_live())?;
                 }
                 Ok(groups)
             })
@@ -630,13 +566,7 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_group(c, &scope, &id)).await
     }
 
-    async fn update_group(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: GroupPatch,
-        now: Timestamp,
-    ) -> Result<PartnerGroup> {
+    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool
             .write(move |c| {
@@ -666,8 +596,7 @@ impl Store for SqliteStore {
             .write(move |c| {
                 get_group(c, &scope, &id)?;
                 // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
-                c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id])
-                    .map_err(storage_error)?;
+                c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map_err(storage_error)?;
                 Ok(())
             })
             .await
@@ -709,25 +638,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_organisations(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<ListPage<Organisation>> {
+    async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>> {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
             .read(move |c| {
                 let mut conditions = sql("");
                 conditions.scoped(&scope, "o", "o.id");
-                page(
-                    c,
-                    rows::ORGANISATION_COLUMNS,
-                    "organisations o",
-                    &conditions,
-                    "o",
-                    &query,
-                    |row| rows::organisation(row),
-                )
+                page(c, rows::ORGANISATION_COLUMNS, "organisations o", &conditions, "o", &query, |row| {
+                    rows::organisation(row)
+                })
                 .map_err(storage_error)
             })
             .await
@@ -735,9 +654,7 @@ impl Store for SqliteStore {
 
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .read(move |c| get_organisation(c, &scope, &id))
-            .await
+        self.pool.read(move |c| get_organisation(c, &scope, &id)).await
     }
 
     async fn update_organisation(
@@ -777,8 +694,7 @@ impl Store for SqliteStore {
             .write(move |c| {
                 get_organisation(c, &scope, &id)?;
                 // Memberships, roles, group assignments and the organisation's keys cascade.
-                c.execute("DELETE FROM organisations WHERE id = ?1", [&id])
-                    .map_err(storage_error)?;
+                c.execute("DELETE FROM organisations WHERE id = ?1", [&id]).map_err(storage_error)?;
                 Ok(())
             })
             .await
@@ -808,7 +724,11 @@ impl Store for SqliteStore {
                     ],
                 )
                 .map_err(|error| {
-                    if is_unique_violation(&error, "users.partner_id") { Error::UserAlreadyExists } else { storage_error(error) }
+                    if is_unique_violation(&error, "users.partner_id") {
+                        Error::UserAlreadyExists
+                    } else {
+                        storage_error(error)
+                    }
                 })?;
                 let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
                 get_user(c, &partner_scope, &id)
@@ -816,12 +736,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_users(
-        &self,
-        scope: &Scope,
-        email: Option<&str>,
-        query: &ListQuery,
-    ) -> Result<ListPage<User>> {
+    async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>> {
         let (scope, query, email) = (scope.clone(), query.clone(), email.map(email_key));
         self.pool
             .read(move |c| {
@@ -830,16 +745,8 @@ impl Store for SqliteStore {
                 if let Some(email) = email {
                     conditions.push(" AND u.email_key = ").bind(email);
                 }
-                page(
-                    c,
-                    rows::USER_COLUMNS,
-                    "users u",
-                    &conditions,
-                    "u",
-                    &query,
-                    |row| rows::user(row),
-                )
-                .map_err(storage_error)
+                page(c, rows::USER_COLUMNS, "users u", &conditions, "u", &query, |row| rows::user(row))
+                    .map_err(storage_error)
             })
             .await
     }
@@ -849,13 +756,7 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_user(c, &scope, &id)).await
     }
 
-    async fn update_user(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: UserPatch,
-        now: Timestamp,
-    ) -> Result<User> {
+    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool
             .write(move |c| {
@@ -904,16 +805,8 @@ impl Store for SqliteStore {
             .read(move |c| {
                 let mut conditions = sql("");
                 conditions.api_keys_in_scope(&scope);
-                page(
-                    c,
-                    rows::API_KEY_COLUMNS,
-                    "api_keys k",
-                    &conditions,
-                    "k",
-                    &query,
-                    |row| rows::api_key(row),
-                )
-                .map_err(storage_error)
+                page(c, rows::API_KEY_COLUMNS, "api_keys k", &conditions, "k", &query, |row| rows::api_key(row))
+                    .map_err(storage_error)
             })
             .await
     }
@@ -951,8 +844,8 @@ impl Store for SqliteStore {
                 query_row(c, &sql, |row| {
                     Ok(KeyCredential {
                         key: rows::api_key(row)?,
-                        secret_hash: row.get(14)?,
-                        group_is_admin: row.get(15)?,
+                        secret_hash: row.get(15)?,
+                        group_is_admin: row.get(16)?,
                     })
                 })
                 .map_err(storage_error)
@@ -964,26 +857,16 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.pool
             .write(move |c| {
-                c.execute(
-                    "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
-                    params![id, now.millis()],
-                )
-                .map_err(storage_error)?;
+                c.execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![id, now.millis()])
+                    .map_err(storage_error)?;
                 Ok(())
             })
             .await
     }
 
-    async fn create_membership(
-        &self,
-        scope: &Scope,
-        membership: NewMembership,
-        now: Timestamp,
-    ) -> Result<Membership> {
+    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership> {
         let scope = scope.clone();
-        self.pool
-            .write(move |c| create_membership(c, &scope, membership, now))
-            .await
+        self.pool.write(move |c| create_membership(c, &scope, membership, now)).await
     }
 
     async fn list_memberships(
@@ -998,9 +881,7 @@ impl Store for SqliteStore {
                 let mut conditions = sql("");
                 conditions.scoped(&scope, "m", "m.organisation_id");
                 if let Some(organisation_id) = filter.organisation_id {
-                    conditions
-                        .push(" AND m.organisation_id = ")
-                        .bind(organisation_id);
+                    conditions.push(" AND m.organisation_id = ").bind(organisation_id);
                 }
                 if let Some(user_id) = filter.user_id {
                     conditions.push(" AND m.user_id = ").bind(user_id);
@@ -1021,24 +902,14 @@ impl Store for SqliteStore {
                     conditions.push(" AND m.user_id = ").bind(user_id);
                 }
                 if let Some(role) = filter.role {
-                    conditions
-                        .push(" AND m.role = ")
-                        .bind(role.as_str().to_owned());
+                    conditions.push(" AND m.role = ").bind(role.as_str().to_owned());
                 }
                 if let Some(status) = filter.status {
-                    conditions
-                        .push(" AND m.status = ")
-                        .bind(status.as_str().to_owned());
+                    conditions.push(" AND m.status = ").bind(status.as_str().to_owned());
                 }
-                page(
-                    c,
-                    rows::MEMBERSHIP_COLUMNS,
-                    rows::MEMBERSHIP_FROM,
-                    &conditions,
-                    "m",
-                    &query,
-                    |row| rows::membership(row),
-                )
+                page(c, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", &query, |row| {
+                    rows::membership(row)
+                })
                 .map_err(storage_error)
             })
             .await
@@ -1046,9 +917,7 @@ impl Store for SqliteStore {
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .read(move |c| get_membership(c, &scope, &id))
-            .await
+        self.pool.read(move |c| get_membership(c, &scope, &id)).await
     }
 
     async fn update_membership(
@@ -1059,15 +928,143 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Membership> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| update_membership(c, &scope, &id, patch, now))
-            .await
+        self.pool.write(move |c| update_membership(c, &scope, &id, patch, now)).await
     }
 
     async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
         let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.write(move |c| delete_membership(c, &scope, &id)).await
+    }
+    async fn find_user(&self, id: &str) -> Result<Option<User>> {
+        let id = id.to_owned();
         self.pool
-            .write(move |c| delete_membership(c, &scope, &id))
+            .read(move |c| {
+                let mut sql = sql(&format!("SELECT {} FROM users u WHERE u.id = ", rows::USER_COLUMNS));
+                sql.bind(id);
+                query_row(c, &sql, |row| rows::user(row)).map_err(storage_error)
+            })
             .await
+    }
+
+    async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role> {
+        let scope = scope.clone();
+        self.pool
+            .write(move |c| {
+                if !organisation_in_scope(c, &scope, &role.organisation_id)? {
+                    return Err(Error::invalid_reference("organisation_id"));
+                }
+                if role_name_taken(c, &role.organisation_id, &role.name, "")? {
+                    return Err(Error::RoleAlreadyExists);
+                }
+                let id = ids::new_id(ids::ROLE, now);
+                c.execute(
+                    "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                    params![id, scope.partner_id, scope.mode.is_live(), role.organisation_id, role.name, to_json(&role.permissions), now.millis()],
+                )
+                .map_err(role_conflict)?;
+                get_role(c, &scope, &id)
+            })
+            .await
+    }
+
+    async fn list_roles(
+        &self,
+        scope: &Scope,
+        organisation_id: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<ListPage<Role>> {
+        let (scope, query, organisation_id) = (scope.clone(), query.clone(), organisation_id.map(str::to_owned));
+        self.pool
+            .read(move |c| {
+                let mut conditions = sql("");
+                conditions.scoped(&scope, "r", "r.organisation_id");
+                if let Some(organisation_id) = organisation_id {
+                    conditions.push(" AND r.organisation_id = ").bind(organisation_id);
+                }
+                page(c, rows::ROLE_COLUMNS, "roles r", &conditions, "r", &query, |row| rows::role(row))
+                    .map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn get_role(&self, scope: &Scope, id: &str) -> Result<Role> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.read(move |c| get_role(c, &scope, &id)).await
+    }
+
+    async fn update_role(&self, scope: &Scope, id: &str, patch: RolePatch, now: Timestamp) -> Result<Role> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                let current = get_role(c, &scope, &id)?;
+                if patch == RolePatch::default() {
+                    return Ok(current);
+                }
+                let name = patch.name.unwrap_or(current.name);
+                if role_name_taken(c, &current.organisation_id, &name, &id)? {
+                    return Err(Error::RoleAlreadyExists);
+                }
+                let permissions = patch.permissions.unwrap_or(current.permissions);
+                c.execute(
+                    "UPDATE roles SET name = ?2, permissions = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![id, name, to_json(&permissions), now.millis()],
+                )
+                .map_err(role_conflict)?;
+                get_role(c, &scope, &id)
+            })
+            .await
+    }
+
+    async fn delete_role(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool
+            .write(move |c| {
+                let role = get_role(c, &scope, &id)?;
+                c.execute(
+                    "UPDATE memberships SET updated_at = ?3, role_ids = \
+                     (SELECT json_group_array(value) FROM json_each(memberships.role_ids) WHERE value <> ?1) \
+                     WHERE organisation_id = ?2 AND EXISTS (SELECT 1 FROM json_each(memberships.role_ids) WHERE value = ?1)",
+                    params![id, role.organisation_id, now.millis()],
+                )
+                .map_err(storage_error)?;
+                c.execute("DELETE FROM roles WHERE id = ?1", [&id]).map_err(storage_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn role_permissions(&self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>> {
+        if role_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (organisation_id, role_ids) = (organisation_id.to_owned(), role_ids.to_vec());
+        self.pool
+            .read(move |c| {
+                let mut sql = sql("SELECT permissions FROM roles WHERE organisation_id = ");
+                sql.bind(organisation_id).push(" AND id IN (");
+                for (index, role_id) in role_ids.into_iter().enumerate() {
+                    if index > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(role_id);
+                }
+                sql.push(")");
+                let lists = query_all(c, &sql, |row| row.json::<Vec<String>>(0)).map_err(storage_error)?;
+                Ok(lists.into_iter().flatten().collect())
+            })
+            .await
+    }
+
+    async fn change_membership_status(
+        &self,
+        scope: &Scope,
+        id: &str,
+        from: MembershipStatus,
+        to: MembershipStatus,
+        now: Timestamp,
+    ) -> Result<Membership> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.pool.write(move |c| change_membership_status(c, &scope, &id, from, to, now)).await
     }
 }

@@ -58,9 +58,7 @@ struct Readers {
 
 pub(crate) fn storage_error(error: rusqlite::Error) -> Error {
     match error.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            Error::Unavailable
-        }
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => Error::Unavailable,
         _ => Error::internal(format!("sqlite: {error}")),
     }
 }
@@ -83,9 +81,7 @@ fn join_error(error: tokio::task::JoinError) -> Error {
 
 impl Pool {
     pub async fn open(location: Location) -> Result<Self, Error> {
-        tokio::task::spawn_blocking(move || Self::open_blocking(location))
-            .await
-            .map_err(join_error)?
+        tokio::task::spawn_blocking(move || Self::open_blocking(location)).await.map_err(join_error)?
     }
 
     fn open_blocking(location: Location) -> Result<Self, Error> {
@@ -94,10 +90,7 @@ impl Pool {
                 let writer = Connection::open_in_memory().map_err(storage_error)?;
                 configure(&writer, false).map_err(storage_error)?;
                 migrations::run(&writer)?;
-                Ok(Self {
-                    writer: Arc::new(Mutex::new(writer)),
-                    readers: None,
-                })
+                Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: None })
             }
             Location::File(path) => {
                 let writer = Connection::open(&path).map_err(storage_error)?;
@@ -106,8 +99,7 @@ impl Pool {
                 let mut idle = Vec::with_capacity(READERS);
                 for _ in 0..READERS {
                     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                    let reader =
-                        Connection::open_with_flags(&path, flags).map_err(storage_error)?;
+                    let reader = Connection::open_with_flags(&path, flags).map_err(storage_error)?;
                     configure(&reader, false).map_err(storage_error)?;
                     idle.push(reader);
                 }
@@ -115,10 +107,7 @@ impl Pool {
                     idle: Arc::new(std::sync::Mutex::new(idle)),
                     available: Arc::new(Semaphore::new(READERS)),
                 };
-                Ok(Self {
-                    writer: Arc::new(Mutex::new(writer)),
-                    readers: Some(readers),
-                })
+                Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Some(readers) })
             }
         }
     }
@@ -131,16 +120,9 @@ impl Pool {
     {
         let Some(readers) = &self.readers else {
             let writer = self.writer.clone().lock_owned().await;
-            return tokio::task::spawn_blocking(move || work(&writer))
-                .await
-                .map_err(join_error)?;
+            return tokio::task::spawn_blocking(move || work(&writer)).await.map_err(join_error)?;
         };
-        let permit = readers
-            .available
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(Error::internal)?;
+        let permit = readers.available.clone().acquire_owned().await.map_err(Error::internal)?;
         let idle = readers.idle.clone();
         tokio::task::spawn_blocking(move || {
             let taken = idle.lock().map_err(Error::internal)?.pop();
@@ -166,9 +148,8 @@ impl Pool {
         let waiting = Waiting::default();
         let still_waiting = waiting.0.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let transaction = writer
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(storage_error)?;
+            let transaction =
+                writer.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage_error)?;
             let value = work(&transaction)?;
             if !still_waiting.load(Ordering::Acquire) {
                 return Err(Error::Unavailable);
@@ -205,18 +186,9 @@ mod tests {
     #[test]
     fn urls_name_a_file_or_memory() {
         assert_eq!(Location::parse("sqlite::memory:"), Some(Location::Memory));
-        assert_eq!(
-            Location::parse("sqlite://roster.db"),
-            Some(Location::File("roster.db".into()))
-        );
-        assert_eq!(
-            Location::parse("sqlite:///var/lib/roster.db"),
-            Some(Location::File("/var/lib/roster.db".into()))
-        );
-        assert_eq!(
-            Location::parse("sqlite:data/r.db"),
-            Some(Location::File("data/r.db".into()))
-        );
+        assert_eq!(Location::parse("sqlite://roster.db"), Some(Location::File("roster.db".into())));
+        assert_eq!(Location::parse("sqlite:///var/lib/roster.db"), Some(Location::File("/var/lib/roster.db".into())));
+        assert_eq!(Location::parse("sqlite:data/r.db"), Some(Location::File("data/r.db".into())));
         assert_eq!(Location::parse("postgres://localhost/roster"), None);
         assert_eq!(Location::parse("sqlite://"), None);
     }

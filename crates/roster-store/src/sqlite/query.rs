@@ -56,9 +56,5 @@ pub fn page<T>(
     let statements = page_statements(columns, from, conditions, alias, query);
     let total: i64 = query_row(connection, &statements.count, |row| row.get(0))?.unwrap_or(0);
     let rows = query_all(connection, &statements.select, map)?;
-    Ok(ListPage::from_overfetch(
-        rows,
-        query.limit,
-        u64::try_from(total).unwrap_or(0),
-    ))
+    Ok(ListPage::from_overfetch(rows, query.limit, u64::try_from(total).unwrap_or(0)))
 }

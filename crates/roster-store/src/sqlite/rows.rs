@@ -35,11 +35,7 @@ impl Columns for Row<'_> {
     }
 
     fn corrupt(&self, index: usize, what: &str) -> rusqlite::Error {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            Type::Text,
-            format!("invalid {what}").into(),
-        )
+        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, format!("invalid {what}").into())
     }
 }
 

@@ -5,16 +5,11 @@ use std::{future::Future, sync::Arc};
 
 use roster_core::{
     Error,
-    model::{
-        KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode,
-        OrganisationSettings,
-    },
+    model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
     page::{Cursor, ListQuery, Position},
-    policy::{Ability, Holder, OrgScope, Scope},
+    policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
-    store::{
-        MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation, NewUser, Store,
-    },
+    store::{MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation, NewUser, Store},
     time::Timestamp,
 };
 use roster_store::testing;
@@ -28,16 +23,8 @@ async fn backends() -> Vec<(String, Arc<dyn Store>, Guard)> {
     let dir = tempfile::tempdir().unwrap();
     let file = format!("sqlite://{}", dir.path().join("conformance.db").display());
     let mut backends: Vec<(String, Arc<dyn Store>, Guard)> = vec![
-        (
-            "sqlite file".to_owned(),
-            roster_store::open(&file).await.unwrap(),
-            Box::new(dir),
-        ),
-        (
-            "sqlite memory".to_owned(),
-            roster_store::open("sqlite::memory:").await.unwrap(),
-            Box::new(()),
-        ),
+        ("sqlite file".to_owned(), roster_store::open(&file).await.unwrap(), Box::new(dir)),
+        ("sqlite memory".to_owned(), roster_store::open("sqlite::memory:").await.unwrap(), Box::new(())),
     ];
     if let Some(base) = testing::postgres_url() {
         let schema = testing::TestSchema::create(&base).await;
@@ -64,25 +51,13 @@ const NOW: Timestamp = Timestamp(1_700_000_000_000);
 async fn partner(store: &dyn Store) -> Scope {
     let provisioned = provision_partner("Acme".into(), NOW);
     store.create_partner(&provisioned).await.unwrap();
-    Scope {
-        partner_id: provisioned.partner.id,
-        mode: Mode::Live,
-        orgs: OrgScope::All,
-        holder: Holder::Group {
-            id: provisioned.admin_group.id,
-            is_admin: true,
-        },
-        abilities: vec![Ability::All],
-    }
+    Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All, abilities: vec![Ability::All] }
 }
 
 async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {
     let new = NewOrganisation {
         name: name.into(),
-        settings: OrganisationSettings {
-            enforce_twofactor: false,
-            abuse_contact_email: None,
-        },
+        settings: OrganisationSettings { enforce_twofactor: false, abuse_contact_email: None },
     };
     store.create_organisation(scope, new, NOW).await.unwrap().id
 }
@@ -105,15 +80,9 @@ async fn partners_are_stored_and_listed_and_only_the_first_is_created_first() {
         assert!(store.create_first_partner(&first).await.unwrap());
         let second = provision_partner("default".into(), NOW);
         assert!(!store.create_first_partner(&second).await.unwrap());
-        assert_eq!(
-            store.get_partner(&second.partner.id).await,
-            Err(Error::NotFound)
-        );
+        assert_eq!(store.get_partner(&second.partner.id).await, Err(Error::NotFound));
         let scope = partner(store.as_ref()).await;
-        assert_eq!(
-            store.get_partner(&scope.partner_id).await.unwrap().name,
-            "Acme"
-        );
+        assert_eq!(store.get_partner(&scope.partner_id).await.unwrap().name, "Acme");
         assert_eq!(store.get_partner("ptn_missing").await, Err(Error::NotFound));
         let page = store.list_partners(&ListQuery::default()).await.unwrap();
         assert_eq!((page.count, page.items.len(), page.has_more), (2, 2, false));
@@ -128,10 +97,7 @@ async fn reopening_a_database_keeps_its_data_and_migrates_once() {
     let url = format!("sqlite://{}", dir.path().join("again.db").display());
     let scope = partner(roster_store::open(&url).await.unwrap().as_ref()).await;
     let reopened = roster_store::open(&url).await.unwrap();
-    assert_eq!(
-        reopened.get_partner(&scope.partner_id).await.unwrap().name,
-        "Acme"
-    );
+    assert_eq!(reopened.get_partner(&scope.partner_id).await.unwrap().name, "Acme");
 }
 
 #[tokio::test]
@@ -147,42 +113,15 @@ async fn keys_are_found_by_hash_revoked_and_touched() {
             expires_at: None,
         };
         let issued = issue_key(&scope.partner_id, Mode::Live, spec, NOW);
-        store
-            .create_api_key(&scope, &issued.key, &issued.secret_hash)
-            .await
-            .unwrap();
-        let found = store
-            .find_api_key(&issued.secret_hash)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (found.key.holder, found.group_is_admin),
-            (KeyHolder::Organisation(org), false)
-        );
-        assert_eq!(
-            store.find_api_key("0".repeat(64).as_str()).await.unwrap(),
-            None
-        );
-        store
-            .touch_api_key(&issued.key.id, Timestamp(NOW.0 + 5))
-            .await
-            .unwrap();
-        store
-            .revoke_api_key(&scope, &issued.key.id, Timestamp(NOW.0 + 9))
-            .await
-            .unwrap();
+        store.create_api_key(&scope, &issued.key, &issued.secret_hash).await.unwrap();
+        let found = store.find_api_key(&issued.secret_hash).await.unwrap().unwrap();
+        assert_eq!((found.key.holder, found.group_is_admin), (KeyHolder::Organisation(org), false));
+        assert_eq!(store.find_api_key("0".repeat(64).as_str()).await.unwrap(), None);
+        store.touch_api_key(&issued.key.id, Timestamp(NOW.0 + 5)).await.unwrap();
+        store.revoke_api_key(&scope, &issued.key.id, Timestamp(NOW.0 + 9)).await.unwrap();
         let key = store.get_api_key(&scope, &issued.key.id).await.unwrap();
-        assert_eq!(
-            (key.last_used_at, key.revoked_at),
-            (Some(Timestamp(NOW.0 + 5)), Some(Timestamp(NOW.0 + 9)))
-        );
-        let Holder::Group {
-            id: admin_group, ..
-        } = scope.holder.clone()
-        else {
-            panic!("an admin scope has a group")
-        };
+        assert_eq!((key.last_used_at, key.revoked_at), (Some(Timestamp(NOW.0 + 5)), Some(Timestamp(NOW.0 + 9))));
+        let admin_group = store.list_groups(&scope, &ListQuery::default()).await.unwrap().items[0].id.clone();
         let spec = KeySpec {
             name: "a".into(),
             key_type: KeyType::Secret,
@@ -191,18 +130,8 @@ async fn keys_are_found_by_hash_revoked_and_touched() {
             expires_at: None,
         };
         let group_key = issue_key(&scope.partner_id, Mode::Live, spec, NOW);
-        store
-            .create_api_key(&scope, &group_key.key, &group_key.secret_hash)
-            .await
-            .unwrap();
-        assert!(
-            store
-                .find_api_key(&group_key.secret_hash)
-                .await
-                .unwrap()
-                .unwrap()
-                .group_is_admin
-        );
+        store.create_api_key(&scope, &group_key.key, &group_key.secret_hash).await.unwrap();
+        assert!(store.find_api_key(&group_key.secret_hash).await.unwrap().unwrap().group_is_admin);
     })
     .await;
 }
@@ -216,94 +145,29 @@ async fn scopes_limit_what_is_seen() {
         let group = store
             .create_group(
                 &admin,
-                NewGroup {
-                    name: "g".into(),
-                    is_admin: false,
-                    organisation_ids: vec![a.clone()],
-                },
+                NewGroup { name: "g".into(), is_admin: false, organisation_ids: vec![a.clone()] },
                 NOW,
             )
             .await
             .unwrap();
         assert_eq!(group.organisation_ids, vec![a.clone()]);
-        store
-            .create_membership(
-                &admin,
-                new_membership(&a, "a@example.com", MembershipRole::Admin),
-                NOW,
-            )
-            .await
-            .unwrap();
+        store.create_membership(&admin, new_membership(&a, "a@example.com", MembershipRole::Admin), NOW).await.unwrap();
         let in_b = store
-            .create_membership(
-                &admin,
-                new_membership(&b, "b@example.com", MembershipRole::Admin),
-                NOW,
-            )
+            .create_membership(&admin, new_membership(&b, "b@example.com", MembershipRole::Admin), NOW)
             .await
             .unwrap();
 
-        let grouped = Scope {
-            orgs: OrgScope::Group(group.id.clone()),
-            holder: Holder::Group {
-                id: group.id,
-                is_admin: false,
-            },
-            ..admin.clone()
-        };
-        let page = store
-            .list_memberships(
-                &grouped,
-                &MembershipFilter::default(),
-                &ListQuery::default(),
-            )
-            .await
-            .unwrap();
+        let grouped = Scope { orgs: OrgScope::Group(group.id.clone()), ..admin.clone() };
+        let page = store.list_memberships(&grouped, &MembershipFilter::default(), &ListQuery::default()).await.unwrap();
         assert_eq!(page.count, 1);
-        assert_eq!(
-            store.get_membership(&grouped, &in_b.id).await,
-            Err(Error::NotFound)
-        );
-        assert_eq!(
-            store
-                .list_users(&grouped, None, &ListQuery::default())
-                .await
-                .unwrap()
-                .count,
-            1
-        );
-        let single = Scope {
-            orgs: OrgScope::Organisation(b.clone()),
-            ..admin.clone()
-        };
-        assert_eq!(
-            store
-                .list_organisations(&single, &ListQuery::default())
-                .await
-                .unwrap()
-                .count,
-            1
-        );
-        assert_eq!(
-            store.get_organisation(&single, &a).await,
-            Err(Error::NotFound)
-        );
-        let test_mode = Scope {
-            mode: Mode::Test,
-            ..admin.clone()
-        };
-        assert_eq!(
-            store.get_membership(&test_mode, &in_b.id).await,
-            Err(Error::NotFound)
-        );
-        assert_eq!(
-            store
-                .list_organisations(&test_mode, &ListQuery::default())
-                .await
-                .unwrap()
-                .count,
-            0
-        );
+        assert_eq!(store.get_membership(&grouped, &in_b.id).await, Err(Error::NotFound));
+        assert_eq!(store.list_users(&grouped, None, &ListQuery::default()).await.unwrap().count, 1);
+        let single = Scope { orgs: OrgScope::Organisation(b.clone()), ..admin.clone() };
+        assert_eq!(store.list_organisations(&single, &ListQuery::default()).await.unwrap().count, 1);
+        assert_eq!(store.get_organisation(&single, &a).await, Err(Error::NotFound));
+        let test_mode = Scope { mode: Mode::Test, ..admin.clone() };
+        assert_eq!(store.get_membership(&test_mode, &in_b.id).await, Err(Error::NotFound));
+        assert_eq!(store.list_organisations(&test_mode, &ListQuery::default()).await.unwrap().count, 0);
     })
     .await;
 }
@@ -314,53 +178,26 @@ async fn memberships_enforce_uniqueness_staff_and_references_atomically() {
         let scope = partner(store.as_ref()).await;
         let org = organisation(store.as_ref(), &scope, "A").await;
         let created = store
-            .create_membership(
-                &scope,
-                new_membership(&org, "Ada@Example.com", MembershipRole::Admin),
-                NOW,
-            )
+            .create_membership(&scope, new_membership(&org, "Ada@Example.com", MembershipRole::Admin), NOW)
             .await
             .unwrap();
         assert_eq!(created.email, "Ada@Example.com");
-        let again = store
-            .create_membership(
-                &scope,
-                new_membership(&org, "ada@example.COM", MembershipRole::Admin),
-                NOW,
-            )
-            .await;
+        let again =
+            store.create_membership(&scope, new_membership(&org, "ada@example.COM", MembershipRole::Admin), NOW).await;
         assert_eq!(again, Err(Error::MembershipAlreadyExists));
 
-        let staff = NewUser {
-            email: "ops@example.com".into(),
-            first_name: "O".into(),
-            last_name: "P".into(),
-            is_staff: true,
-        };
+        let staff =
+            NewUser { email: "ops@example.com".into(), first_name: "O".into(), last_name: "P".into(), is_staff: true };
         store.create_user(&scope, staff.clone(), NOW).await.unwrap();
-        assert_eq!(
-            store.create_user(&scope, staff, NOW).await,
-            Err(Error::UserAlreadyExists)
-        );
-        let refused = store
-            .create_membership(
-                &scope,
-                new_membership(&org, "ops@example.com", MembershipRole::Admin),
-                NOW,
-            )
-            .await;
+        assert_eq!(store.create_user(&scope, staff, NOW).await, Err(Error::UserAlreadyExists));
+        let refused =
+            store.create_membership(&scope, new_membership(&org, "ops@example.com", MembershipRole::Admin), NOW).await;
         assert!(matches!(refused, Err(Error::InvalidRequest(_))));
 
         let mut with_role = new_membership(&org, "new@example.com", MembershipRole::Standard);
         with_role.settings.role_ids = vec!["rol_nope".into()];
-        assert!(matches!(
-            store.create_membership(&scope, with_role, NOW).await,
-            Err(Error::Validation(_))
-        ));
-        let users = store
-            .list_users(&scope, Some("new@example.com"), &ListQuery::default())
-            .await
-            .unwrap();
+        assert!(matches!(store.create_membership(&scope, with_role, NOW).await, Err(Error::Validation(_))));
+        let users = store.list_users(&scope, Some("new@example.com"), &ListQuery::default()).await.unwrap();
         assert_eq!(users.count, 0, "a refused create leaves no user behind");
     })
     .await;
@@ -387,24 +224,15 @@ async fn cursor_pages_walk_every_row_once_even_within_one_millisecond() {
             );
         }
         let mut walked = Vec::new();
-        let mut query = ListQuery {
-            limit: 2,
-            position: Position::Offset(0),
-        };
+        let mut query = ListQuery { limit: 2, position: Position::Offset(0) };
         loop {
-            let page = store
-                .list_memberships(&scope, &MembershipFilter::default(), &query)
-                .await
-                .unwrap();
+            let page = store.list_memberships(&scope, &MembershipFilter::default(), &query).await.unwrap();
             assert_eq!(page.count, 9);
             walked.extend(page.items.iter().map(|m| (m.created_at, m.id.clone())));
             let Some(last) = page.items.last().filter(|_| page.has_more) else {
                 break;
             };
-            query.position = Position::After(Cursor {
-                created_at: last.created_at.millis(),
-                id: last.id.clone(),
-            });
+            query.position = Position::After(Cursor { created_at: last.created_at.millis(), id: last.id.clone() });
         }
         let mut expected = walked.clone();
         expected.sort_by(|a, b| b.cmp(a));
@@ -425,74 +253,32 @@ async fn updates_apply_rules_and_default_exclusivity() {
         let a = organisation(store.as_ref(), &scope, "A").await;
         let b = organisation(store.as_ref(), &scope, "B").await;
         let admin = store
-            .create_membership(
-                &scope,
-                new_membership(&a, "x@example.com", MembershipRole::Admin),
-                NOW,
-            )
+            .create_membership(&scope, new_membership(&a, "x@example.com", MembershipRole::Admin), NOW)
             .await
             .unwrap();
         store
-            .create_membership(
-                &scope,
-                new_membership(&a, "y@example.com", MembershipRole::Standard),
-                NOW,
-            )
+            .create_membership(&scope, new_membership(&a, "y@example.com", MembershipRole::Standard), NOW)
             .await
             .unwrap();
-        let demote = MembershipPatch {
-            role: Some(MembershipRole::Standard),
-            ..MembershipPatch::default()
-        };
+        let demote = MembershipPatch { role: Some(MembershipRole::Standard), ..MembershipPatch::default() };
         assert!(matches!(
-            store
-                .update_membership(&scope, &admin.id, demote, NOW)
-                .await,
+            store.update_membership(&scope, &admin.id, demote, NOW).await,
             Err(Error::MembershipUpdateForbidden(_))
         ));
-        assert!(matches!(
-            store.delete_membership(&scope, &admin.id).await,
-            Err(Error::MembershipDeletionForbidden(_))
-        ));
+        assert!(matches!(store.delete_membership(&scope, &admin.id).await, Err(Error::MembershipDeletionForbidden(_))));
 
         let mut first = new_membership(&b, "x@example.com", MembershipRole::Admin);
         first.settings.is_default = true;
         let in_b = store.create_membership(&scope, first, NOW).await.unwrap();
-        let make_default = MembershipPatch {
-            is_default: Some(true),
-            ..MembershipPatch::default()
-        };
-        let now_default = store
-            .update_membership(&scope, &admin.id, make_default, NOW)
-            .await
-            .unwrap();
+        let make_default = MembershipPatch { is_default: Some(true), ..MembershipPatch::default() };
+        let now_default = store.update_membership(&scope, &admin.id, make_default, NOW).await.unwrap();
         assert!(now_default.settings.is_default);
-        assert!(
-            !store
-                .get_membership(&scope, &in_b.id)
-                .await
-                .unwrap()
-                .settings
-                .is_default
-        );
+        assert!(!store.get_membership(&scope, &in_b.id).await.unwrap().settings.is_default);
 
         store.delete_organisation(&scope, &a).await.unwrap();
-        assert_eq!(
-            store.get_membership(&scope, &admin.id).await,
-            Err(Error::NotFound)
-        );
-        let filter = MembershipFilter {
-            user_id: Some(admin.user_id.clone()),
-            ..MembershipFilter::default()
-        };
-        assert_eq!(
-            store
-                .list_memberships(&scope, &filter, &ListQuery::default())
-                .await
-                .unwrap()
-                .count,
-            1
-        );
+        assert_eq!(store.get_membership(&scope, &admin.id).await, Err(Error::NotFound));
+        let filter = MembershipFilter { user_id: Some(admin.user_id.clone()), ..MembershipFilter::default() };
+        assert_eq!(store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count, 1);
     })
     .await;
 }

@@ -24,32 +24,15 @@ async fn the_first_start_prints_admin_keys_once_and_later_starts_print_no_secret
     let live = admin_key(&output, "live");
     assert!(live.starts_with("sk_live_") && admin_key(&output, "test").starts_with("sk_test_"));
     let client = reqwest::Client::new();
-    let reply = client
-        .get(format!("{}/v1/organisations", first.base))
-        .bearer_auth(&live)
-        .send()
-        .await
-        .unwrap();
+    let reply = client.get(format!("{}/v1/organisations", first.base)).bearer_auth(&live).send().await.unwrap();
     assert_eq!(reply.status(), StatusCode::OK);
     assert!(first.terminate().success());
 
     let second = Server::start(&sqlite_url(&database), None);
-    let reply = client
-        .get(format!("{}/v1/organisations", second.base))
-        .bearer_auth(&live)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        reply.status(),
-        StatusCode::OK,
-        "the key of the first start still works"
-    );
+    let reply = client.get(format!("{}/v1/organisations", second.base)).bearer_auth(&live).send().await.unwrap();
+    assert_eq!(reply.status(), StatusCode::OK, "the key of the first start still works");
     let output = second.stderr();
-    assert!(
-        !output.contains("sk_live_") && !output.contains("sk_test_"),
-        "a secret was printed again: {output}"
-    );
+    assert!(!output.contains("sk_live_") && !output.contains("sk_test_"), "a secret was printed again: {output}");
 }
 
 #[tokio::test]
@@ -57,23 +40,12 @@ async fn with_a_master_key_nothing_is_created_and_partners_are_made_through_the_
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&sqlite_url(&dir.path().join("roster.db")), Some(MASTER_KEY));
     let client = reqwest::Client::new();
-    let partners = client
-        .get(format!("{}/v1/partners", server.base))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
+    let partners = client.get(format!("{}/v1/partners", server.base)).bearer_auth(MASTER_KEY).send().await.unwrap();
     let body: Value = partners.json().await.unwrap();
     assert_eq!(body["count"], 0);
     assert!(!server.stderr().contains("admin key"));
-    let created = post(
-        &client,
-        format!("{}/v1/partners", server.base),
-        MASTER_KEY,
-        json!({"name": "Acme"}),
-    )
-    .await
-    .unwrap();
+    let created =
+        post(&client, format!("{}/v1/partners", server.base), MASTER_KEY, json!({"name": "Acme"})).await.unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
 }
 
@@ -83,21 +55,13 @@ fn migrate_creates_the_schema_and_exits() {
     let database = dir.path().join("fresh.db");
     let url = format!("sqlite://{}", database.display());
     for _ in 0..2 {
-        let output = Command::new(env!("CARGO_BIN_EXE_roster"))
-            .args(["migrate", "--database-url", &url])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_roster")).args(["migrate", "--database-url", &url]).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
     assert!(database.exists());
-    let bad = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["migrate", "--database-url", "mysql://x"])
-        .output()
-        .unwrap();
+    let bad =
+        Command::new(env!("CARGO_BIN_EXE_roster")).args(["migrate", "--database-url", "mysql://x"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported database URL"));
 }
@@ -107,11 +71,7 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&sqlite_url(&dir.path().join("roster.db")), Some(MASTER_KEY));
     let client = reqwest::Client::new();
-    let health = client
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let health = client.get(format!("{}/healthz", server.base)).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let status = server.terminate();
     assert_eq!(status.code(), Some(0));
@@ -130,49 +90,23 @@ async fn every_acknowledged_write_survives_kill_9() {
 pub async fn acknowledged_writes_survive_kill_9(database_url: &str) {
     let server = Server::start(database_url, Some(MASTER_KEY));
     let client = reqwest::Client::new();
-    let partner = post(
-        &client,
-        format!("{}/v1/partners", server.base),
-        MASTER_KEY,
-        json!({"name": "Acme"}),
-    )
-    .await
-    .unwrap();
+    let partner =
+        post(&client, format!("{}/v1/partners", server.base), MASTER_KEY, json!({"name": "Acme"})).await.unwrap();
     let partner: Value = partner.json().await.unwrap();
-    let key = partner["admin_keys"][0]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let org = post(
-        &client,
-        format!("{}/v1/organisations", server.base),
-        &key,
-        json!({"name": "Acme"}),
-    )
-    .await
-    .unwrap();
-    let org = org.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = partner["admin_keys"][0]["secret"].as_str().unwrap().to_owned();
+    let org = post(&client, format!("{}/v1/organisations", server.base), &key, json!({"name": "Acme"})).await.unwrap();
+    let org = org.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
 
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let writers: Vec<_> = (0..4)
         .map(|writer| {
-            let (client, base, key, org, acknowledged) = (
-                client.clone(),
-                server.base.clone(),
-                key.clone(),
-                org.clone(),
-                acknowledged.clone(),
-            );
+            let (client, base, key, org, acknowledged) =
+                (client.clone(), server.base.clone(), key.clone(), org.clone(), acknowledged.clone());
             tokio::spawn(async move {
                 for n in 0.. {
                     let body = json!({"organisation_id": org, "first_name": "W", "last_name": "N",
                         "email": format!("w{writer}-{n}@example.com"), "role": "ADMIN"});
-                    let Ok(response) =
-                        post(&client, format!("{base}/v1/memberships"), &key, body).await
-                    else {
+                    let Ok(response) = post(&client, format!("{base}/v1/memberships"), &key, body).await else {
                         break;
                     };
                     if response.status() != StatusCode::CREATED {
@@ -181,10 +115,7 @@ pub async fn acknowledged_writes_survive_kill_9(database_url: &str) {
                     let Ok(body) = response.json::<Value>().await else {
                         break;
                     };
-                    acknowledged
-                        .lock()
-                        .unwrap()
-                        .push(body["id"].as_str().unwrap().to_owned());
+                    acknowledged.lock().unwrap().push(body["id"].as_str().unwrap().to_owned());
                 }
             })
         })
@@ -200,24 +131,12 @@ pub async fn acknowledged_writes_survive_kill_9(database_url: &str) {
         writer.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(
-        acknowledged.len() >= 200,
-        "only {} writes before the kill",
-        acknowledged.len()
-    );
+    assert!(acknowledged.len() >= 200, "only {} writes before the kill", acknowledged.len());
 
     let restarted = Server::start(database_url, Some(MASTER_KEY));
     for id in &acknowledged {
-        let reply = client
-            .get(format!("{}/v1/memberships/{id}", restarted.base))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            reply.status(),
-            StatusCode::OK,
-            "acknowledged membership {id} was lost"
-        );
+        let reply =
+            client.get(format!("{}/v1/memberships/{id}", restarted.base)).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK, "acknowledged membership {id} was lost");
     }
 }

@@ -21,34 +21,14 @@ async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
 
 /// Creates a partner through `base` and returns its live admin key.
 async fn partner_key(client: &reqwest::Client, base: &str) -> String {
-    let (status, body) = json_of(
-        post(
-            client,
-            format!("{base}/v1/partners"),
-            MASTER_KEY,
-            json!({"name": "Acme"}),
-        )
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, body) =
+        json_of(post(client, format!("{base}/v1/partners"), MASTER_KEY, json!({"name": "Acme"})).await.unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["admin_keys"][0]["secret"].as_str().unwrap().to_owned()
 }
 
-async fn create(
-    client: &reqwest::Client,
-    base: &str,
-    key: &str,
-    path: &str,
-    body: Value,
-) -> String {
-    let (status, body) = json_of(
-        post(client, format!("{base}{path}"), key, body)
-            .await
-            .unwrap(),
-    )
-    .await;
+async fn create(client: &reqwest::Client, base: &str, key: &str, path: &str, body: Value) -> String {
+    let (status, body) = json_of(post(client, format!("{base}{path}"), key, body).await.unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().unwrap().to_owned()
 }
@@ -61,112 +41,47 @@ fn member(org: &str, email: &str, role: &str, owner: bool) -> Value {
 async fn two_nodes_on_one_database_keep_uniqueness_and_the_last_admin_and_owner_rules() {
     let Some(base) = postgres_url() else { return };
     let schema = TestSchema::create(&base).await;
-    let nodes = [
-        Server::start(&schema.url, Some(MASTER_KEY)),
-        Server::start(&schema.url, Some(MASTER_KEY)),
-    ];
+    let nodes = [Server::start(&schema.url, Some(MASTER_KEY)), Server::start(&schema.url, Some(MASTER_KEY))];
     let bases = [nodes[0].base.clone(), nodes[1].base.clone()];
     let client = reqwest::Client::new();
     let key = partner_key(&client, &bases[0]).await;
 
     for round in 0..4 {
-        let org = create(
-            &client,
-            &bases[1],
-            &key,
-            "/v1/organisations",
-            json!({"name": format!("Org {round}")}),
-        )
-        .await;
+        let org = create(&client, &bases[1], &key, "/v1/organisations", json!({"name": format!("Org {round}")})).await;
 
         // Rule 4: of 20 identical creates spread over both nodes, exactly one succeeds.
         let body = member(&org, "race@example.com", "STANDARD", false);
-        let creates = join_all((0..20).map(|n| {
-            post(
-                &client,
-                format!("{}/v1/memberships", bases[n % 2]),
-                &key,
-                body.clone(),
-            )
-        }))
-        .await;
+        let creates =
+            join_all((0..20).map(|n| post(&client, format!("{}/v1/memberships", bases[n % 2]), &key, body.clone())))
+                .await;
         let mut statuses = Vec::new();
         for response in creates {
             let (status, body) = json_of(response.unwrap()).await;
-            assert!(
-                status == StatusCode::CREATED || body["code"] == "MEMBERSHIP_ALREADY_EXISTS",
-                "{status} {body}"
-            );
+            assert!(status == StatusCode::CREATED || body["code"] == "MEMBERSHIP_ALREADY_EXISTS", "{status} {body}");
             statuses.push(status);
         }
-        assert_eq!(
-            statuses
-                .iter()
-                .filter(|s| **s == StatusCode::CREATED)
-                .count(),
-            1
-        );
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1);
 
         // Rule 1: of simultaneous deletes of the last two admins, through different nodes, one wins.
-        let first = create(
-            &client,
-            &bases[0],
-            &key,
-            "/v1/memberships",
-            member(&org, "one@example.com", "ADMIN", false),
+        let first =
+            create(&client, &bases[0], &key, "/v1/memberships", member(&org, "one@example.com", "ADMIN", false)).await;
+        let second =
+            create(&client, &bases[1], &key, "/v1/memberships", member(&org, "two@example.com", "ADMIN", false)).await;
+        let deletes = join_all(
+            [&first, &second]
+                .iter()
+                .enumerate()
+                .map(|(n, id)| client.delete(format!("{}/v1/memberships/{id}", bases[n])).bearer_auth(&key).send()),
         )
-        .await;
-        let second = create(
-            &client,
-            &bases[1],
-            &key,
-            "/v1/memberships",
-            member(&org, "two@example.com", "ADMIN", false),
-        )
-        .await;
-        let deletes = join_all([&first, &second].iter().enumerate().map(|(n, id)| {
-            client
-                .delete(format!("{}/v1/memberships/{id}", bases[n]))
-                .bearer_auth(&key)
-                .send()
-        }))
         .await;
         let statuses: Vec<_> = deletes.into_iter().map(|r| r.unwrap().status()).collect();
-        assert_eq!(
-            statuses
-                .iter()
-                .filter(|s| **s == StatusCode::NO_CONTENT)
-                .count(),
-            1,
-            "{statuses:?}"
-        );
-        assert_eq!(
-            statuses
-                .iter()
-                .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
-                .count(),
-            1,
-            "{statuses:?}"
-        );
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::NO_CONTENT).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count(), 1, "{statuses:?}");
 
         // Rule 2: of simultaneous "no longer owner" changes to the last two owners, one wins.
         let owners = [
-            create(
-                &client,
-                &bases[0],
-                &key,
-                "/v1/memberships",
-                member(&org, "o1@example.com", "ADMIN", true),
-            )
-            .await,
-            create(
-                &client,
-                &bases[1],
-                &key,
-                "/v1/memberships",
-                member(&org, "o2@example.com", "ADMIN", true),
-            )
-            .await,
+            create(&client, &bases[0], &key, "/v1/memberships", member(&org, "o1@example.com", "ADMIN", true)).await,
+            create(&client, &bases[1], &key, "/v1/memberships", member(&org, "o2@example.com", "ADMIN", true)).await,
         ];
         let patches = join_all(owners.iter().enumerate().map(|(n, id)| {
             client
@@ -181,17 +96,8 @@ async fn two_nodes_on_one_database_keep_uniqueness_and_the_last_admin_and_owner_
             let (status, body) = json_of(response.unwrap()).await;
             results.push((status, body["code"].as_str().map(str::to_owned)));
         }
-        assert_eq!(
-            results.iter().filter(|(s, _)| *s == StatusCode::OK).count(),
-            1,
-            "{results:?}"
-        );
-        assert!(
-            results
-                .iter()
-                .any(|(_, code)| code.as_deref() == Some("MEMBERSHIP_UPDATE_FORBIDDEN")),
-            "{results:?}"
-        );
+        assert_eq!(results.iter().filter(|(s, _)| *s == StatusCode::OK).count(), 1, "{results:?}");
+        assert!(results.iter().any(|(_, code)| code.as_deref() == Some("MEMBERSHIP_UPDATE_FORBIDDEN")), "{results:?}");
     }
 }
 
@@ -208,54 +114,21 @@ async fn while_the_database_is_down_requests_fail_fast_with_503_and_then_recover
     let schema = TestSchema::create(&base).await;
     let authority = postgres_authority(&schema.url);
     let proxy = Proxy::start(authority.clone()).await;
-    let url = schema
-        .url
-        .replacen(&authority, &format!("127.0.0.1:{}", proxy.port), 1);
+    let url = schema.url.replacen(&authority, &format!("127.0.0.1:{}", proxy.port), 1);
     let server = Server::start_with(&url, Some(MASTER_KEY), &["--database-timeout", "2"]);
     // A hang would outlast this; the service must answer well before it.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
     let key = partner_key(&client, &server.base).await;
-    let org = create(
-        &client,
-        &server.base,
-        &key,
-        "/v1/organisations",
-        json!({"name": "Acme"}),
-    )
-    .await;
-    let member_id = create(
-        &client,
-        &server.base,
-        &key,
-        "/v1/memberships",
-        member(&org, "ada@example.com", "ADMIN", false),
-    )
-    .await;
+    let org = create(&client, &server.base, &key, "/v1/organisations", json!({"name": "Acme"})).await;
+    let member_id =
+        create(&client, &server.base, &key, "/v1/memberships", member(&org, "ada@example.com", "ADMIN", false)).await;
     let membership = format!("{}/v1/memberships/{member_id}", server.base);
 
     proxy.down();
-    let ready = client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap();
+    let ready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let (status, body) = json_of(
-        client
-            .get(&membership)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("SERVICE_UNAVAILABLE"))
-    );
+    let (status, body) = json_of(client.get(&membership).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("SERVICE_UNAVAILABLE")));
     let write = post(
         &client,
         format!("{}/v1/memberships", server.base),
@@ -264,52 +137,21 @@ async fn while_the_database_is_down_requests_fail_fast_with_503_and_then_recover
     )
     .await;
     assert_eq!(write.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
-    let health = client
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        health.status(),
-        StatusCode::OK,
-        "the process itself stays up"
-    );
+    let health = client.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "the process itself stays up");
 
     proxy.up();
     let started = Instant::now();
     loop {
-        let ready = client
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .await
-            .unwrap();
+        let ready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
         if ready.status() == StatusCode::OK {
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "never recovered"
-        );
+        assert!(started.elapsed() < Duration::from_secs(20), "never recovered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        client
-            .get(&membership)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
-    create(
-        &client,
-        &server.base,
-        &key,
-        "/v1/memberships",
-        member(&org, "bob@example.com", "STANDARD", false),
-    )
-    .await;
+    assert_eq!(client.get(&membership).bearer_auth(&key).send().await.unwrap().status(), StatusCode::OK);
+    create(&client, &server.base, &key, "/v1/memberships", member(&org, "bob@example.com", "STANDARD", false)).await;
 }
 
 #[test]
@@ -322,21 +164,13 @@ fn migrate_on_postgres_is_idempotent() {
             .args(["migrate", "--database-url", &schema.url])
             .output()
             .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
     drop(schema);
 }
 
 fn copy_data(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .arg("copy-data")
-        .args(args)
-        .output()
-        .unwrap()
+    std::process::Command::new(env!("CARGO_BIN_EXE_roster")).arg("copy-data").args(args).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,13 +179,8 @@ async fn copy_data_moves_a_populated_sqlite_database_into_postgres_intact() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = crate::support::sqlite_url(&dir.path().join("roster.db"));
     let client = reqwest::Client::new();
-    let collections = [
-        "/v1/organisations",
-        "/v1/partner-groups",
-        "/v1/users",
-        "/v1/api-keys",
-        "/v1/memberships?limit=1000",
-    ];
+    let collections =
+        ["/v1/organisations", "/v1/partner-groups", "/v1/users", "/v1/api-keys", "/v1/memberships?limit=1000"];
 
     // A populated SQLite database: every kind of row, optional fields set, a revoked key.
     let (key, group_key, revoked_key, before) = {
@@ -365,14 +194,7 @@ async fn copy_data_moves_a_populated_sqlite_database_into_postgres_intact() {
             json!({"name": "Acme", "settings": {"abuse_contact_email": "abuse@acme.test"}}),
         )
         .await;
-        let other = create(
-            &client,
-            &server.base,
-            &key,
-            "/v1/organisations",
-            json!({"name": "Globex"}),
-        )
-        .await;
+        let other = create(&client, &server.base, &key, "/v1/organisations", json!({"name": "Globex"})).await;
         let group = create(
             &client,
             &server.base,
@@ -404,11 +226,7 @@ async fn copy_data_moves_a_populated_sqlite_database_into_postgres_intact() {
         )
         .await;
         client
-            .delete(format!(
-                "{}/v1/api-keys/{}",
-                server.base,
-                revoked["id"].as_str().unwrap()
-            ))
+            .delete(format!("{}/v1/api-keys/{}", server.base, revoked["id"].as_str().unwrap()))
             .bearer_auth(&key)
             .send()
             .await
@@ -431,76 +249,39 @@ async fn copy_data_moves_a_populated_sqlite_database_into_postgres_intact() {
         let mut before = Vec::new();
         for path in collections {
             before.push(
-                json_of(
-                    client
-                        .get(format!("{}{path}", server.base))
-                        .bearer_auth(&key)
-                        .send()
-                        .await
-                        .unwrap(),
-                )
-                .await
-                .1,
+                json_of(client.get(format!("{}{path}", server.base)).bearer_auth(&key).send().await.unwrap()).await.1,
             );
         }
         assert!(server.terminate().success());
-        (
-            key,
-            group_key["secret"].as_str().unwrap().to_owned(),
-            revoked["secret"].as_str().unwrap().to_owned(),
-            before,
-        )
+        (key, group_key["secret"].as_str().unwrap().to_owned(), revoked["secret"].as_str().unwrap().to_owned(), before)
     };
 
     let schema = TestSchema::create(&base).await;
     let copied = copy_data(&["--from", &sqlite, "--to", &schema.url]);
     let report = String::from_utf8_lossy(&copied.stderr);
     assert!(copied.status.success(), "{report}");
-    assert!(
-        report.contains("memberships: 30 in the source, 30 copied, 30 in the target"),
-        "{report}"
-    );
+    assert!(report.contains("memberships: 30 in the source, 30 copied, 30 in the target"), "{report}");
 
     let again = copy_data(&["--from", &sqlite, "--to", &schema.url]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--allow-non-empty"));
     let merged = copy_data(&["--from", &sqlite, "--to", &schema.url, "--allow-non-empty"]);
-    assert!(
-        merged.status.success(),
-        "{}",
-        String::from_utf8_lossy(&merged.stderr)
-    );
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
     let missing = copy_data(&["--from", "sqlite:///nowhere/roster.db", "--to", &schema.url]);
     assert!(!missing.status.success());
 
     // The same API answers the same on PostgreSQL, keys included.
     let server = Server::start(&schema.url, Some(MASTER_KEY));
     for (path, expected) in collections.iter().zip(&before) {
-        let (status, body) = json_of(
-            client
-                .get(format!("{}{path}", server.base))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) =
+            json_of(client.get(format!("{}{path}", server.base)).bearer_auth(&key).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(&body, expected, "{path}");
     }
-    let scoped = client
-        .get(format!("{}/v1/memberships", server.base))
-        .bearer_auth(&group_key)
-        .send()
-        .await
-        .unwrap();
+    let scoped = client.get(format!("{}/v1/memberships", server.base)).bearer_auth(&group_key).send().await.unwrap();
     assert_eq!(json_of(scoped).await.1["count"], 20);
-    let revoked = client
-        .get(format!("{}/v1/organisations", server.base))
-        .bearer_auth(&revoked_key)
-        .send()
-        .await
-        .unwrap();
+    let revoked =
+        client.get(format!("{}/v1/organisations", server.base)).bearer_auth(&revoked_key).send().await.unwrap();
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -508,22 +289,12 @@ async fn copy_data_moves_a_populated_sqlite_database_into_postgres_intact() {
 async fn two_nodes_create_one_user_per_email() {
     let Some(base) = postgres_url() else { return };
     let schema = TestSchema::create(&base).await;
-    let nodes = [
-        Server::start(&schema.url, Some(MASTER_KEY)),
-        Server::start(&schema.url, Some(MASTER_KEY)),
-    ];
+    let nodes = [Server::start(&schema.url, Some(MASTER_KEY)), Server::start(&schema.url, Some(MASTER_KEY))];
     let client = reqwest::Client::new();
     let key = partner_key(&client, &nodes[0].base).await;
     let body = json!({"email": "Same@Example.com", "first_name": "S", "last_name": "E"});
-    let creates = join_all((0..20).map(|n| {
-        post(
-            &client,
-            format!("{}/v1/users", nodes[n % 2].base),
-            &key,
-            body.clone(),
-        )
-    }))
-    .await;
+    let creates =
+        join_all((0..20).map(|n| post(&client, format!("{}/v1/users", nodes[n % 2].base), &key, body.clone()))).await;
     let mut created = 0;
     for response in creates {
         let (status, body) = json_of(response.unwrap()).await;

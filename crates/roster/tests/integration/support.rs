@@ -27,13 +27,7 @@ impl Server {
     pub fn start_with(database_url: &str, master_key: Option<&str>, extra_args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
         command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
             .args(extra_args)
             .env_remove("ROSTER_MASTER_KEY")
             .env("RUST_LOG", "info")
@@ -54,24 +48,15 @@ impl Server {
         let started = Instant::now();
         let address = loop {
             let found = stderr.lock().unwrap().iter().find_map(|line| {
-                line.split_once("address=")
-                    .map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_owned())
+                line.split_once("address=").map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_owned())
             });
             if let Some(address) = found {
                 break address;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "roster did not start: {:?}",
-                stderr.lock().unwrap()
-            );
+            assert!(started.elapsed() < Duration::from_secs(20), "roster did not start: {:?}", stderr.lock().unwrap());
             std::thread::sleep(Duration::from_millis(10));
         };
-        Self {
-            child,
-            base: format!("http://{address}"),
-            stderr,
-        }
+        Self { child, base: format!("http://{address}"), stderr }
     }
 
     pub fn stderr(&self) -> String {
@@ -81,13 +66,7 @@ impl Server {
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         self.child.wait().unwrap()
     }
 }
@@ -107,12 +86,7 @@ pub fn admin_key(stderr: &str, mode: &str) -> String {
         .to_owned()
 }
 
-pub async fn post(
-    client: &reqwest::Client,
-    url: String,
-    key: &str,
-    body: Value,
-) -> reqwest::Result<reqwest::Response> {
+pub async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> reqwest::Result<reqwest::Response> {
     client.post(url).bearer_auth(key).json(&body).send().await
 }
 
@@ -151,12 +125,7 @@ impl Proxy {
                 tracked.lock().unwrap().push(connection);
             }
         });
-        Self {
-            port,
-            up,
-            connections,
-            accepting,
-        }
+        Self { port, up, connections, accepting }
     }
 
     /// Refuses new connections and cuts every open one, as a crashed database would.
@@ -184,9 +153,5 @@ pub fn postgres_authority(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
     let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:5432")
-    }
+    if authority.contains(':') { authority.to_owned() } else { format!("{authority}:5432") }
 }
