@@ -34,6 +34,8 @@ mod concurrency;
 mod errors;
 mod memberships;
 mod persistence;
+mod principals;
 mod resources;
+mod roles;
 mod scope;
 mod support;
