@@ -28,6 +28,31 @@ impl Cursor {
     }
 }
 
+/// Anything listed newest first: where it stands in its list.
+pub trait Listed {
+    fn position(&self) -> Cursor;
+}
+
+macro_rules! listed {
+    ($($model:ty),+) => {
+        $(impl Listed for $model {
+            fn position(&self) -> Cursor {
+                Cursor { created_at: self.created_at.millis(), id: self.id.clone() }
+            }
+        })+
+    };
+}
+
+listed!(
+    crate::model::Partner,
+    crate::model::PartnerGroup,
+    crate::model::Organisation,
+    crate::model::User,
+    crate::model::ApiKey,
+    crate::model::Membership,
+    crate::model::Role
+);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position {
     Offset(u64),

@@ -127,7 +127,7 @@ async fn authenticate_key(state: &AppState, hash: &str, shape: keys::SecretShape
     let stale = key
         .last_used_at
         .is_none_or(|at| now.millis() - at.millis() >= i64::try_from(LAST_USED_GRANULARITY.as_millis()).unwrap_or(0));
-    if stale {
+    if stale && state.claim_use_record(&key.id, now, LAST_USED_GRANULARITY) {
         let store = state.store.clone();
         let key_id = key.id.clone();
         // Recording use must not slow down or fail the request it belongs to.

@@ -1,7 +1,11 @@
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use ipnet::IpNet;
-use roster_core::{keys, store::Store};
+use roster_core::{keys, store::Store, time::Timestamp};
 
 use crate::auth::JwtVerifier;
 
@@ -33,6 +37,9 @@ pub struct AppState {
     pub(crate) request_timeout: Duration,
     pub(crate) jwt: Option<Arc<JwtVerifier>>,
     pub(crate) trusted_proxies: Arc<[IpNet]>,
+    /// When this node last recorded each key's use, so a burst of requests with a key whose
+    /// `last_used_at` is stale writes it once, not once per request.
+    recorded_uses: Arc<Mutex<HashMap<String, Timestamp>>>,
 }
 
 impl AppState {
@@ -44,6 +51,23 @@ impl AppState {
             request_timeout: config.request_timeout,
             jwt: config.jwt.map(Arc::new),
             trusted_proxies: config.trusted_proxies.into(),
+            recorded_uses: Arc::default(),
+        }
+    }
+}
+
+impl AppState {
+    /// Whether this request should record that `key_id` was used at `now`: true at most once
+    /// per `granularity` per key on this node.
+    pub(crate) fn claim_use_record(&self, key_id: &str, now: Timestamp, granularity: Duration) -> bool {
+        let Ok(mut recorded) = self.recorded_uses.lock() else { return true };
+        let window = i64::try_from(granularity.as_millis()).unwrap_or(i64::MAX);
+        match recorded.get(key_id) {
+            Some(at) if now.millis() - at.millis() < window => false,
+            _ => {
+                recorded.insert(key_id.to_owned(), now);
+                true
+            }
         }
     }
 }

@@ -106,7 +106,7 @@ pub async fn list(
     let scope = caller.scope_for(API, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_api_keys(&scope, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::api_key, |k| wire::cursor(k.created_at, &k.id)))
+    Ok(list::render(&uri, &query, page, wire::api_key))
 }
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {

@@ -46,7 +46,7 @@ pub async fn list(
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_groups(&scope, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::group, |g| wire::cursor(g.created_at, &g.id)))
+    Ok(list::render(&uri, &query, page, wire::group))
 }
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {

@@ -5,7 +5,7 @@ use axum::{Json, http::Uri};
 use roster_core::{
     Error, ValidationCode,
     input::{Fields, integer},
-    page::{Cursor, DEFAULT_LIMIT, ListPage, ListQuery, MAX_LIMIT, Position},
+    page::{Cursor, DEFAULT_LIMIT, ListPage, ListQuery, Listed, MAX_LIMIT, Position},
 };
 use serde_json::{Map, Value, json};
 
@@ -58,14 +58,8 @@ fn link(uri: &Uri, position: &Position) -> String {
     format!("{}?{}", uri.path(), query.finish())
 }
 
-pub fn render<T>(
-    uri: &Uri,
-    query: &ListQuery,
-    page: ListPage<T>,
-    render: impl Fn(&T) -> Value,
-    position_of: impl Fn(&T) -> Cursor,
-) -> Json<Value> {
-    let next_cursor = page.items.last().filter(|_| page.has_more).map(&position_of);
+pub fn render<T: Listed>(uri: &Uri, query: &ListQuery, page: ListPage<T>, render: impl Fn(&T) -> Value) -> Json<Value> {
+    let next_cursor = page.items.last().filter(|_| page.has_more).map(Listed::position);
     let (next, previous) = match &query.position {
         Position::Offset(offset) => {
             let limit = u64::from(query.limit);

@@ -42,7 +42,7 @@ pub async fn memberships(
     })?;
     let filter = MembershipFilter { user_id: Some(user.user_id.clone()), status, ..MembershipFilter::default() };
     let page = state.store.list_memberships(&user.scope(), &filter, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::membership, |m| wire::cursor(m.created_at, &m.id)))
+    Ok(list::render(&uri, &query, page, wire::membership))
 }
 
 /// The caller's own membership, or 404 as if missing.

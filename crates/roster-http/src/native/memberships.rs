@@ -102,7 +102,7 @@ pub async fn list(
         status: fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse)),
     })?;
     let page = state.store.list_memberships(&scope, &filter, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::membership, |m| wire::cursor(m.created_at, &m.id)))
+    Ok(list::render(&uri, &query, page, wire::membership))
 }
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {

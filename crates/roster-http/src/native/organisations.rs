@@ -67,7 +67,7 @@ pub async fn list(
     let scope = caller.scope_for(API, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_organisations(&scope, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::organisation, |o| wire::cursor(o.created_at, &o.id)))
+    Ok(list::render(&uri, &query, page, wire::organisation))
 }
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {

@@ -47,7 +47,7 @@ pub async fn list(
     caller.require_master()?;
     let (query, ()) = list::parse(&params, |_| ())?;
     let page = state.store.list_partners(&query).await?;
-    Ok(list::render(&uri, &query, page, wire::partner, |p| wire::cursor(p.created_at, &p.id)))
+    Ok(list::render(&uri, &query, page, wire::partner))
 }
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {

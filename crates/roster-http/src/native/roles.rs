@@ -65,7 +65,7 @@ pub async fn list(
         None => Vec::new(),
     };
     let first_page = query.position == roster_core::page::Position::Offset(0);
-    let mut listed = list::render(&uri, &query, page, wire::role, |r| wire::cursor(r.created_at, &r.id));
+    let mut listed = list::render(&uri, &query, page, wire::role);
     if let Some(object) = listed.0.as_object_mut() {
         if let Some(count) = object.get("count").and_then(|c| c.as_u64()) {
             object.insert("count".to_owned(), (count + builtins.len() as u64).into());

@@ -50,7 +50,7 @@ pub async fn list(
     let (query, email) =
         list::parse(&params, |fields| fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN)))?;
     let page = state.store.list_users(&scope, email.as_deref(), &query).await?;
-    Ok(list::render(&uri, &query, page, wire::user, |u| wire::cursor(u.created_at, &u.id)))
+    Ok(list::render(&uri, &query, page, wire::user))
 }
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {

@@ -1,15 +1,8 @@
 //! The native wire shapes. Kept apart from the core model so the API can stay stable while the
 //! model grows.
 
-use roster_core::{
-    model::{ApiKey, BuiltinRole, Membership, Mode, Organisation, Partner, PartnerGroup, Role, User},
-    page::Cursor,
-};
+use roster_core::model::{ApiKey, BuiltinRole, Membership, Mode, Organisation, Partner, PartnerGroup, Role, User};
 use serde_json::{Value, json};
-
-pub fn cursor(created_at: roster_core::time::Timestamp, id: &str) -> Cursor {
-    Cursor { created_at: created_at.millis(), id: id.to_owned() }
-}
 
 pub fn partner(partner: &Partner) -> Value {
     json!({
