@@ -52,8 +52,43 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 }
             }
         }
+        if nesting_exceeds(&bytes, MAX_NESTING) {
+            return Err(ApiError::InvalidJson(format!("it nests deeper than {MAX_NESTING} levels")));
+        }
         serde_json::from_slice(&bytes).map(Self).map_err(|error| ApiError::InvalidJson(error.to_string()))
     }
+}
+
+/// No Roster body nests more than a few levels; anything deeper is refused before parsing.
+const MAX_NESTING: usize = 32;
+
+/// Whether arrays and objects in `json` nest deeper than `limit` (brackets inside strings do
+/// not count). A linear scan, so a hostile body costs no more than its length.
+fn nesting_exceeds(json: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// How much of an oversized body is still read, and for how long, before answering 413: a
@@ -84,5 +119,17 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
             .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
             .collect();
         Ok(Self(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert!(!nesting_exceeds(br#"{"a": [1, {"b": "[[[[[[["}]}"#, 3));
+        assert!(nesting_exceeds(br#"{"a": [1, {"b": [[]]}]}"#, 3));
+        assert!(!nesting_exceeds(br#"{"a": "\"[[[[\""}"#, 1));
     }
 }

@@ -11,11 +11,17 @@ mod state;
 use axum::{
     Router,
     extract::{Request, State},
+    http::{HeaderName, HeaderValue, Method, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
-use tower_http::trace::TraceLayer;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
 
 pub use auth::JwtVerifier;
 pub use problem::ApiError;
@@ -24,17 +30,55 @@ pub use state::{AppState, Config};
 /// The largest request body accepted; larger ones get 413 (enforced where bodies are read).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The whole application: every route, its fallbacks, and the limits that apply to all of them.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: every route, its fallbacks, and the layers every request passes:
+/// a request id (echoed when the client sent one), one log line per request carrying it, CORS
+/// when configured, and the time limit.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = cors_layer(&state.cors_origins);
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(native::routes())
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
-        .with_state(state)
-        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok());
+                    // The path only: query strings may carry e-mail addresses, and headers secrets.
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = id.unwrap_or(""))
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// CORS is off unless origins are configured; `*` allows any origin (without credentials).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+            .expose_headers([REQUEST_ID])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// Answers 503 when a request outlives its time limit; dropping the handler abandons its work

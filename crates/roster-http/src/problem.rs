@@ -119,9 +119,13 @@ pub async fn not_found() -> ApiError {
     ApiError::RouteNotFound
 }
 
-pub async fn method_not_allowed(method: Method) -> ApiError {
-    tracing::debug!(%method, "method not allowed");
-    ApiError::MethodNotAllowed
+/// A method a route does not take is 405; `OPTIONS` is 204. Either way axum adds `Allow` with
+/// the route's methods.
+pub async fn method_not_allowed(method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    ApiError::MethodNotAllowed.into_response()
 }
 
 #[cfg(test)]

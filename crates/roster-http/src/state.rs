@@ -20,11 +20,19 @@ pub struct Config {
     pub jwt: Option<JwtVerifier>,
     /// Proxies whose `X-Forwarded-For` is believed when finding a client's address.
     pub trusted_proxies: Vec<IpNet>,
+    /// Origins browsers may call from (CORS); empty turns CORS off, `*` allows any.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { master_key: None, request_timeout: Duration::from_secs(30), jwt: None, trusted_proxies: Vec::new() }
+        Self {
+            master_key: None,
+            request_timeout: Duration::from_secs(30),
+            jwt: None,
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+        }
     }
 }
 
@@ -37,6 +45,7 @@ pub struct AppState {
     pub(crate) request_timeout: Duration,
     pub(crate) jwt: Option<Arc<JwtVerifier>>,
     pub(crate) trusted_proxies: Arc<[IpNet]>,
+    pub(crate) cors_origins: Arc<[String]>,
     /// When this node last recorded each key's use, so a burst of requests with a key whose
     /// `last_used_at` is stale writes it once, not once per request.
     recorded_uses: Arc<Mutex<HashMap<String, Timestamp>>>,
@@ -51,6 +60,7 @@ impl AppState {
             request_timeout: config.request_timeout,
             jwt: config.jwt.map(Arc::new),
             trusted_proxies: config.trusted_proxies.into(),
+            cors_origins: config.cors_origins.into(),
             recorded_uses: Arc::default(),
         }
     }

@@ -93,6 +93,9 @@ struct ServeArgs {
     /// Require this `aud` in JWTs.
     #[arg(long, env = "ROSTER_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
+    /// Origins (comma-separated, or `*`) browsers may call the API from; CORS is off without.
+    #[arg(long, env = "ROSTER_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client's address.
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<ipnet::IpNet>,
@@ -218,6 +221,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         master_key: args.master_key,
         request_timeout: Duration::from_secs(args.request_timeout),
         trusted_proxies: args.trusted_proxies,
+        cors_origins: args.cors_origins,
     };
     let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind(args.listen)

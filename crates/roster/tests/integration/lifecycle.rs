@@ -140,3 +140,47 @@ pub async fn acknowledged_writes_survive_kill_9(database_url: &str) {
         assert_eq!(reply.status(), StatusCode::OK, "acknowledged membership {id} was lost");
     }
 }
+
+#[tokio::test]
+async fn each_request_is_logged_once_with_its_request_id_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_url(&dir.path().join("roster.db")), Some(MASTER_KEY));
+    let client = reqwest::Client::new();
+    let partner =
+        post(&client, format!("{}/v1/partners", server.base), MASTER_KEY, json!({"name": "Acme"})).await.unwrap();
+    let partner: Value = partner.json().await.unwrap();
+    let key = partner["admin_keys"][0]["secret"].as_str().unwrap().to_owned();
+    let org = post(&client, format!("{}/v1/organisations", server.base), &key, json!({"name": "Acme"})).await.unwrap();
+    let org = org.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let issued = client
+        .post(format!("{}/v1/api-keys", server.base))
+        .bearer_auth(&key)
+        .header("x-request-id", "trace-me-4242")
+        .json(&json!({"name": "k", "organisation_id": org, "abilities": ["*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.headers()["x-request-id"], "trace-me-4242");
+    let secret = issued.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    let refused = client
+        .get(format!("{}/v1/memberships?email=ada%40example.com", server.base))
+        .bearer_auth("sk_live_bogus")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stderr().contains("trace-me-4242") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let log = server.stderr();
+    let line = log
+        .lines()
+        .find(|line| line.contains("trace-me-4242"))
+        .unwrap_or_else(|| panic!("no line with the id in {log}"));
+    assert!(line.contains("/v1/api-keys") && line.contains("201"), "{line}");
+    for secret in [MASTER_KEY, key.as_str(), secret.as_str(), "sk_live_bogus", "ada@example.com"] {
+        assert!(!log.contains(secret), "the log contains {secret}:\n{log}");
+    }
+}
