@@ -158,10 +158,25 @@ pub struct MembershipFilter {
     pub status: Option<MembershipStatus>,
 }
 
+/// How a backend's connection pool stands, for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections the pool may hold.
+    pub max: u64,
+    /// Connections open now.
+    pub open: u64,
+    /// Open connections not serving a request.
+    pub idle: u64,
+    /// Requests waiting for a connection.
+    pub waiting: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
+
+    fn pool_status(&self) -> PoolStatus;
 
     /// Creates a partner with its admin group and that group's first keys, atomically.
     async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()>;

@@ -4,6 +4,7 @@
 
 mod auth;
 mod extract;
+mod metrics;
 mod native;
 mod problem;
 mod state;
@@ -40,10 +41,12 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::render))
         .merge(native::routes())
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
         .with_state(state);
     if let Some(cors) = cors {
         app = app.layer(cors);

@@ -7,7 +7,7 @@ use std::{
 use ipnet::IpNet;
 use roster_core::{keys, store::Store, time::Timestamp};
 
-use crate::auth::JwtVerifier;
+use crate::{auth::JwtVerifier, metrics::Metrics};
 
 /// What the operator configured that handlers need.
 #[derive(Debug, Clone)]
@@ -49,6 +49,7 @@ pub struct AppState {
     /// When this node last recorded each key's use, so a burst of requests with a key whose
     /// `last_used_at` is stale writes it once, not once per request.
     recorded_uses: Arc<Mutex<HashMap<String, Timestamp>>>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -62,6 +63,7 @@ impl AppState {
             trusted_proxies: config.trusted_proxies.into(),
             cors_origins: config.cors_origins.into(),
             recorded_uses: Arc::default(),
+            metrics: Metrics::new(),
         }
     }
 }

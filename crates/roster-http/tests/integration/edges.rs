@@ -112,3 +112,30 @@ async fn json_nested_deeper_than_the_limit_is_refused_before_parsing() {
     let shallow = TestApp::reply(send(3).await.unwrap()).await;
     assert_eq!(shallow.status, StatusCode::UNPROCESSABLE_ENTITY, "parsed, then refused as an unknown field");
 }
+
+#[tokio::test]
+async fn metrics_count_and_time_requests_by_route_template_and_show_the_pool() {
+    let app = TestApp::start().await;
+    let org = app.organisation(&app.live, "Acme").await;
+    let member = app.member(&app.live, &org, "ada@example.com", "ADMIN").await;
+    for _ in 0..3 {
+        assert_eq!(app.get(&format!("/v1/memberships/{member}"), &app.live).await.status, StatusCode::OK);
+    }
+    app.get("/v1/memberships/mem_missing", &app.live).await;
+    let response = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    let found = |needle: &str| text.lines().any(|line| line.contains(needle));
+    assert!(found(r#"roster_http_requests_total{method="GET",route="/v1/memberships/{id}",status="200"} 3"#), "{text}");
+    assert!(found(r#"roster_http_requests_total{method="GET",route="/v1/memberships/{id}",status="404"} 1"#));
+    assert!(
+        found(
+            r#"roster_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/memberships/{id}",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(found(r#"roster_database_pool_connections{state="max"} 5"#), "{text}");
+    assert!(found(r#"roster_database_pool_connections{state="idle"}"#));
+    assert!(!text.contains(&member), "ids never label a series");
+}

@@ -558,6 +558,10 @@ async fn change_membership_status(
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn pool_status(&self) -> roster_core::store::PoolStatus {
+        self.connections.status()
+    }
+
     async fn ping(&self) -> Result<()> {
         read!(self, |client| {
             client.execute("SELECT 1", &[]).await?;

@@ -135,6 +135,17 @@ impl Connections {
         Ok(Self { pool })
     }
 
+    pub fn status(&self) -> roster_core::store::PoolStatus {
+        let status = self.pool.status();
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        roster_core::store::PoolStatus {
+            max: count(status.max_size),
+            open: count(status.size),
+            idle: count(status.available),
+            waiting: count(status.waiting),
+        }
+    }
+
     pub async fn get(&self) -> Step<Object> {
         Ok(self.pool.get().await?)
     }

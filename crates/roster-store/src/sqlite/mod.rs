@@ -480,6 +480,10 @@ fn change_membership_status(
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn pool_status(&self) -> roster_core::store::PoolStatus {
+        self.pool.status()
+    }
+
     async fn ping(&self) -> Result<()> {
         self.pool.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage_error)).await
     }

@@ -112,6 +112,20 @@ impl Pool {
         }
     }
 
+    /// Connections: the writer and the readers, all opened at start.
+    pub fn status(&self) -> roster_core::store::PoolStatus {
+        let readers = self.readers.as_ref().map_or(0, |_| READERS);
+        let idle_readers = self.readers.as_ref().map_or(0, |r| r.available.available_permits());
+        let writer_idle = usize::from(self.writer.try_lock().is_ok());
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        roster_core::store::PoolStatus {
+            max: count(readers + 1),
+            open: count(readers + 1),
+            idle: count(idle_readers + writer_idle),
+            waiting: 0,
+        }
+    }
+
     /// Runs `work` on a read connection.
     pub async fn read<T, F>(&self, work: F) -> Result<T, Error>
     where
