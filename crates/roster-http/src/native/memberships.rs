@@ -21,8 +21,6 @@ use roster_core::{
     time::Timestamp,
 };
 
-use serde_json::json;
-
 use super::{CreatedResult, EmptyResult, JsonResult, list, wire};
 use crate::{
     auth::Caller,
@@ -169,10 +167,10 @@ pub async fn check(
     };
     let page = state.store.list_memberships(&scope, &filter, &ListQuery { limit: 1, ..ListQuery::default() }).await?;
     let Some(membership) = page.items.first() else {
-        return Ok(Json(json!({"object": "check", "allowed": false, "membership_id": null})));
+        return Ok(Json(wire::check(false, None)));
     };
     let granted = effective_permissions(&state, membership).await?;
     let allowed = roster_core::permissions::allows(&granted, &required)
         && address.is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, ip));
-    Ok(Json(json!({"object": "check", "allowed": allowed, "membership_id": membership.id})))
+    Ok(Json(wire::check(allowed, Some(&membership.id))))
 }

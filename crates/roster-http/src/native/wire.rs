@@ -1,147 +1,366 @@
-//! The native wire shapes. Kept apart from the core model so the API can stay stable while the
-//! model grows.
+//! The native wire shapes, one struct each: what handlers send and what the OpenAPI document
+//! describes come from the same definition. Kept apart from the core model so the API can
+//! stay stable while the model grows.
 
-use roster_core::model::{ApiKey, BuiltinRole, Membership, Mode, Organisation, Partner, PartnerGroup, Role, User};
-use serde_json::{Value, json};
+use roster_core::{model, time::Timestamp};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-pub fn partner(partner: &Partner) -> Value {
-    json!({
-        "object": "partner",
-        "id": partner.id,
-        "name": partner.name,
-        "created_at": partner.created_at,
-        "updated_at": partner.updated_at,
+/// RFC 3339 UTC with milliseconds, e.g. `2018-01-01T12:00:00.000Z`.
+type Time = Timestamp;
+
+fn to_value(wire: impl Serialize) -> Value {
+    serde_json::to_value(wire).unwrap_or(Value::Null)
+}
+
+/// A tenant of Roster: a platform whose organisations, users and memberships Roster keeps.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Partner)]
+pub struct Partner {
+    #[schema(example = "partner")]
+    object: &'static str,
+    #[schema(example = "ptn_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    name: String,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Time,
+}
+
+pub fn partner(partner: &model::Partner) -> Value {
+    to_value(Partner {
+        object: "partner",
+        id: partner.id.clone(),
+        name: partner.name.clone(),
+        created_at: partner.created_at,
+        updated_at: partner.updated_at,
     })
 }
 
-pub fn group(group: &PartnerGroup) -> Value {
-    json!({
-        "object": "partner_group",
-        "id": group.id,
-        "partner_id": group.partner_id,
-        "name": group.name,
-        "is_admin": group.is_admin,
-        "organisation_ids": group.organisation_ids,
-        "created_at": group.created_at,
-        "updated_at": group.updated_at,
+#[derive(Serialize, ToSchema)]
+#[schema(as = PartnerGroup)]
+pub struct PartnerGroup {
+    #[schema(example = "partner_group")]
+    object: &'static str,
+    #[schema(example = "grp_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    partner_id: String,
+    name: String,
+    /// Admin groups reach every organisation of the partner.
+    is_admin: bool,
+    /// The assigned organisations of the caller's mode.
+    organisation_ids: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Time,
+}
+
+pub fn group(group: &model::PartnerGroup) -> Value {
+    to_value(PartnerGroup {
+        object: "partner_group",
+        id: group.id.clone(),
+        partner_id: group.partner_id.clone(),
+        name: group.name.clone(),
+        is_admin: group.is_admin,
+        organisation_ids: group.organisation_ids.clone(),
+        created_at: group.created_at,
+        updated_at: group.updated_at,
     })
 }
 
-pub fn organisation(organisation: &Organisation) -> Value {
-    json!({
-        "object": "organisation",
-        "id": organisation.id,
-        "livemode": organisation.mode.is_live(),
-        "partner_id": organisation.partner_id,
-        "name": organisation.name,
-        "settings": {
-            "enforce_twofactor": organisation.settings.enforce_twofactor,
-            "abuse_contact_email": organisation.settings.abuse_contact_email,
+#[derive(Serialize, ToSchema)]
+pub struct OrganisationSettings {
+    enforce_twofactor: bool,
+    #[schema(format = Email)]
+    abuse_contact_email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = Organisation)]
+pub struct Organisation {
+    #[schema(example = "organisation")]
+    object: &'static str,
+    #[schema(example = "org_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    livemode: bool,
+    partner_id: String,
+    #[schema(example = "Acme")]
+    name: String,
+    settings: OrganisationSettings,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Time,
+}
+
+pub fn organisation(organisation: &model::Organisation) -> Value {
+    to_value(Organisation {
+        object: "organisation",
+        id: organisation.id.clone(),
+        livemode: organisation.mode.is_live(),
+        partner_id: organisation.partner_id.clone(),
+        name: organisation.name.clone(),
+        settings: OrganisationSettings {
+            enforce_twofactor: organisation.settings.enforce_twofactor,
+            abuse_contact_email: organisation.settings.abuse_contact_email.clone(),
         },
-        "created_at": organisation.created_at,
-        "updated_at": organisation.updated_at,
+        created_at: organisation.created_at,
+        updated_at: organisation.updated_at,
     })
 }
 
-pub fn user(user: &User) -> Value {
-    json!({
-        "object": "user",
-        "id": user.id,
-        "livemode": user.mode.is_live(),
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "is_staff": user.is_staff,
-        "created_at": user.created_at,
-        "updated_at": user.updated_at,
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
+pub struct User {
+    #[schema(example = "user")]
+    object: &'static str,
+    #[schema(example = "usr_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    livemode: bool,
+    #[schema(example = "ada@example.com", format = Email)]
+    email: String,
+    #[schema(example = "Ada")]
+    first_name: String,
+    #[schema(example = "Lovelace")]
+    last_name: String,
+    /// Staff users cannot be members of organisations.
+    is_staff: bool,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Time,
+}
+
+pub fn user(user: &model::User) -> Value {
+    to_value(User {
+        object: "user",
+        id: user.id.clone(),
+        livemode: user.mode.is_live(),
+        email: user.email.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        is_staff: user.is_staff,
+        created_at: user.created_at,
+        updated_at: user.updated_at,
     })
 }
 
-pub fn api_key(key: &ApiKey) -> Value {
+/// An API key, without its secret (shown once, when created).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiKey)]
+pub struct ApiKey {
+    #[schema(example = "api_key")]
+    object: &'static str,
+    #[schema(example = "key_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    livemode: bool,
+    name: String,
+    /// `secret`, `publishable` or `user_token`.
+    #[serde(rename = "type")]
+    #[schema(example = "secret")]
+    key_type: &'static str,
+    partner_group_id: Option<String>,
+    organisation_id: Option<String>,
+    user_id: Option<String>,
+    #[schema(example = json!(["memberships:read"]))]
+    abilities: Vec<String>,
+    /// The first characters of the secret, to tell keys apart.
+    #[schema(example = "sk_live_Ab3x")]
+    prefix: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expires_at: Option<Time>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    last_used_at: Option<Time>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    revoked_at: Option<Time>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Time,
+}
+
+pub fn api_key(key: &model::ApiKey) -> Value {
     let (group_id, organisation_id, user_id) = key.holder.ids();
-    json!({
-        "object": "api_key",
-        "id": key.id,
-        "livemode": key.mode.is_live(),
-        "name": key.name,
-        "type": key.key_type.as_str(),
-        "partner_group_id": group_id,
-        "organisation_id": organisation_id,
-        "user_id": user_id,
-        "abilities": key.abilities.iter().map(|a| a.to_wire()).collect::<Vec<_>>(),
-        "prefix": key.prefix,
-        "expires_at": key.expires_at,
-        "last_used_at": key.last_used_at,
-        "revoked_at": key.revoked_at,
-        "created_at": key.created_at,
-        "updated_at": key.updated_at,
+    to_value(ApiKey {
+        object: "api_key",
+        id: key.id.clone(),
+        livemode: key.mode.is_live(),
+        name: key.name.clone(),
+        key_type: key.key_type.as_str(),
+        partner_group_id: group_id.map(str::to_owned),
+        organisation_id: organisation_id.map(str::to_owned),
+        user_id: user_id.map(str::to_owned),
+        abilities: key.abilities.iter().map(|a| a.to_wire()).collect(),
+        prefix: key.prefix.clone(),
+        expires_at: key.expires_at,
+        last_used_at: key.last_used_at,
+        revoked_at: key.revoked_at,
+        created_at: key.created_at,
+        updated_at: key.updated_at,
     })
 }
 
-pub fn membership(membership: &Membership) -> Value {
+/// A membership: one user in one organisation, with role and permissions. Every field is
+/// always present.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Membership)]
+pub struct Membership {
+    #[schema(example = "membership")]
+    object: &'static str,
+    #[schema(example = "mem_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    livemode: bool,
+    organisation_id: String,
+    user_id: String,
+    #[schema(example = "Ada")]
+    first_name: String,
+    #[schema(example = "Lovelace")]
+    last_name: String,
+    #[schema(example = "ada@example.com", format = Email)]
+    email: String,
+    /// `ADMIN` or `STANDARD`.
+    #[schema(example = "ADMIN")]
+    role: &'static str,
+    role_ids: Vec<String>,
+    #[schema(example = json!(["customers:read"]))]
+    permissions: Vec<String>,
+    is_owner: bool,
+    is_default: bool,
+    #[schema(example = json!(["10.0.0.0/8"]))]
+    allowed_ips: Vec<String>,
+    /// `pending` (an invitation), `accepted` or `rejected`.
+    #[schema(example = "accepted")]
+    status: &'static str,
+    api_access_enabled: bool,
+    /// `live_access`, `test_access` or `full_access`.
+    #[schema(example = "live_access")]
+    access_scope: &'static str,
+    test_enabled: bool,
+    is_alert_action_required_email_enabled: bool,
+    is_alert_resolved_email_enabled: bool,
+    is_alert_dismissed_email_enabled: bool,
+    is_evidence_requested_email_enabled: bool,
+    reference: Option<String>,
+    reference_origin: Option<String>,
+    #[schema(value_type = Object, example = json!({"tier": "gold"}))]
+    metadata: Map<String, Value>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Time,
+}
+
+pub fn membership(membership: &model::Membership) -> Value {
     let settings = &membership.settings;
     let notifications = &settings.notifications;
-    json!({
-        "object": "membership",
-        "id": membership.id,
-        "livemode": membership.mode.is_live(),
-        "organisation_id": membership.organisation_id,
-        "user_id": membership.user_id,
-        "first_name": membership.first_name,
-        "last_name": membership.last_name,
-        "email": membership.email,
-        "role": settings.role.as_str(),
-        "role_ids": settings.role_ids,
-        "permissions": settings.permissions,
-        "is_owner": settings.is_owner,
-        "is_default": settings.is_default,
-        "allowed_ips": settings.allowed_ips,
-        "status": membership.status.as_str(),
-        "api_access_enabled": settings.api_access_enabled,
-        "access_scope": settings.access_scope.as_str(),
-        "test_enabled": settings.test_enabled,
-        "is_alert_action_required_email_enabled": notifications.alert_action_required,
-        "is_alert_resolved_email_enabled": notifications.alert_resolved,
-        "is_alert_dismissed_email_enabled": notifications.alert_dismissed,
-        "is_evidence_requested_email_enabled": notifications.evidence_requested,
-        "reference": settings.reference,
-        "reference_origin": settings.reference_origin,
-        "metadata": settings.metadata,
-        "created_at": membership.created_at,
-        "updated_at": membership.updated_at,
+    to_value(Membership {
+        object: "membership",
+        id: membership.id.clone(),
+        livemode: membership.mode.is_live(),
+        organisation_id: membership.organisation_id.clone(),
+        user_id: membership.user_id.clone(),
+        first_name: membership.first_name.clone(),
+        last_name: membership.last_name.clone(),
+        email: membership.email.clone(),
+        role: settings.role.as_str(),
+        role_ids: settings.role_ids.clone(),
+        permissions: settings.permissions.clone(),
+        is_owner: settings.is_owner,
+        is_default: settings.is_default,
+        allowed_ips: settings.allowed_ips.clone(),
+        status: membership.status.as_str(),
+        api_access_enabled: settings.api_access_enabled,
+        access_scope: settings.access_scope.as_str(),
+        test_enabled: settings.test_enabled,
+        is_alert_action_required_email_enabled: notifications.alert_action_required,
+        is_alert_resolved_email_enabled: notifications.alert_resolved,
+        is_alert_dismissed_email_enabled: notifications.alert_dismissed,
+        is_evidence_requested_email_enabled: notifications.evidence_requested,
+        reference: settings.reference.clone(),
+        reference_origin: settings.reference_origin.clone(),
+        metadata: settings.metadata.clone(),
+        created_at: membership.created_at,
+        updated_at: membership.updated_at,
     })
 }
 
-pub fn role(role: &Role) -> Value {
-    json!({
-        "object": "role",
-        "id": role.id,
-        "livemode": role.mode.is_live(),
-        "organisation_id": role.organisation_id,
-        "name": role.name,
-        "permissions": role.permissions,
-        "is_builtin": false,
-        "created_at": role.created_at,
-        "updated_at": role.updated_at,
+/// A role: custom (stored, of one organisation) or built in (`role_admin`, `role_standard`:
+/// never stored, so without timestamps).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Role)]
+pub struct Role {
+    #[schema(example = "role")]
+    object: &'static str,
+    #[schema(example = "rol_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    livemode: bool,
+    organisation_id: Option<String>,
+    #[schema(example = "Billing")]
+    name: String,
+    #[schema(example = json!(["invoices:*"]))]
+    permissions: Vec<String>,
+    is_builtin: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    created_at: Option<Time>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    updated_at: Option<Time>,
+}
+
+pub fn role(role: &model::Role) -> Value {
+    to_value(Role {
+        object: "role",
+        id: role.id.clone(),
+        livemode: role.mode.is_live(),
+        organisation_id: Some(role.organisation_id.clone()),
+        name: role.name.clone(),
+        permissions: role.permissions.clone(),
+        is_builtin: false,
+        created_at: Some(role.created_at),
+        updated_at: Some(role.updated_at),
     })
 }
 
-/// A built-in role, seen from one organisation (or from none); it was never created, so its
-/// timestamps are null.
-pub fn builtin_role(role: &BuiltinRole, mode: Mode, organisation_id: Option<&str>) -> Value {
-    json!({
-        "object": "role",
-        "id": role.id,
-        "livemode": mode.is_live(),
-        "organisation_id": organisation_id,
-        "name": role.name,
-        "permissions": role.permissions,
-        "is_builtin": true,
-        "created_at": null,
-        "updated_at": null,
+/// A built-in role, seen from one organisation (or from none).
+pub fn builtin_role(role: &model::BuiltinRole, mode: model::Mode, organisation_id: Option<&str>) -> Value {
+    to_value(Role {
+        object: "role",
+        id: role.id.to_owned(),
+        livemode: mode.is_live(),
+        organisation_id: organisation_id.map(str::to_owned),
+        name: role.name.to_owned(),
+        permissions: role.permissions.iter().map(|p| (*p).to_owned()).collect(),
+        is_builtin: true,
+        created_at: None,
+        updated_at: None,
     })
+}
+
+/// A membership's effective permissions, sorted and without duplicates.
+#[derive(Serialize, ToSchema)]
+pub struct PermissionSet {
+    #[schema(example = "permission_set")]
+    object: &'static str,
+    #[schema(example = json!(["*:read", "invoices:*"]))]
+    permissions: Vec<String>,
 }
 
 pub fn permission_set(permissions: &[String]) -> Value {
-    json!({"object": "permission_set", "permissions": permissions})
+    to_value(PermissionSet { object: "permission_set", permissions: permissions.to_vec() })
+}
+
+/// The answer of `GET /v1/check`.
+#[derive(Serialize, ToSchema)]
+pub struct Check {
+    #[schema(example = "check")]
+    object: &'static str,
+    allowed: bool,
+    /// The user's membership in the organisation, whatever the answer; null when none.
+    membership_id: Option<String>,
+}
+
+pub fn check(allowed: bool, membership_id: Option<&str>) -> Value {
+    to_value(Check { object: "check", allowed, membership_id: membership_id.map(str::to_owned) })
 }
