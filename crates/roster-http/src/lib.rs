@@ -23,6 +23,7 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::JwtVerifier;
 pub use problem::ApiError;
@@ -38,11 +39,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// when configured, and the time limit.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.cors_origins);
+    let (native, openapi) = native::routes();
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
-        .merge(native::routes())
+        .merge(native)
+        // The reference page and its assets are compiled in (vendored): no internet needed.
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
@@ -62,6 +66,12 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The OpenAPI 3.1 document of the native API, as `roster openapi` prints it and
+/// `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    native::routes().1
 }
 
 /// CORS is off unless origins are configured; `*` allows any origin (without credentials).

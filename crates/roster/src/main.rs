@@ -1,7 +1,7 @@
 //! The `roster` binary: `serve` and `migrate`.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
+use std::{io::Write, net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,6 +26,8 @@ enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate(DatabaseArgs),
+    /// Print the OpenAPI 3.1 document of the native API (as served at /openapi.json).
+    Openapi,
     /// Copy every row of one database into another (SQLite to PostgreSQL, say), then check the
     /// row counts. The target's schema is created first; a target that already holds data is
     /// refused unless --allow-non-empty, which skips rows whose id the target already has.
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Migrate(args) => migrate(args).await,
+            Command::Openapi => print_openapi(),
             Command::CopyData(args) => copy_data(args).await,
         }
     });
@@ -143,6 +146,16 @@ async fn migrate(args: DatabaseArgs) -> Result<(), String> {
     open(&args).await?;
     tracing::info!("database is up to date");
     Ok(())
+}
+
+fn print_openapi() -> Result<(), String> {
+    let document = roster_http::openapi().to_pretty_json().map_err(|e| format!("cannot render the document: {e}"))?;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{document}") {
+        // A reader that stops early (`roster openapi | head`) is not an error.
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot print: {error}")),
+        _ => Ok(()),
+    }
 }
 
 async fn open_for_copy(url: &str) -> Result<Arc<dyn Transfer>, String> {

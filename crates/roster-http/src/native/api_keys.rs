@@ -17,7 +17,14 @@ use roster_core::{
 };
 use serde_json::Value;
 
-use super::{CreatedResult, EmptyResult, JsonResult, list, wire};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{
+    CreatedResult, EmptyResult, JsonResult,
+    docs::{List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::Caller,
     extract::{JsonBody, QueryFields},
@@ -33,6 +40,42 @@ fn ability(value: &Value) -> Result<Ability, Invalid> {
     })
 }
 
+/// Body of `POST /v1/api-keys`: exactly one holder.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct CreateApiKey {
+    #[schema(min_length = 1, max_length = 100, example = "CI")]
+    name: String,
+    /// `secret` (default) or `publishable`; a key with `user_id` is a `user_token`.
+    #[serde(default)]
+    #[schema(value_type = super::docs::KeyType)]
+    r#type: String,
+    partner_group_id: Option<String>,
+    organisation_id: Option<String>,
+    /// Issues a user token acting as this user (no abilities).
+    user_id: Option<String>,
+    /// `*` or `resource:read|write` for memberships, organisations, users, roles, api_keys,
+    /// partner_groups.
+    #[serde(default)]
+    #[schema(max_items = 32, example = json!(["memberships:read"]))]
+    abilities: Vec<String>,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),
+    request_body = CreateApiKey,
+    responses(
+        (status = 201, description = "The key, with its secret shown only now", body = wire::ApiKeyCreated),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key, no api_keys:write, or abilities the caller lacks", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     let now = Timestamp::now();
@@ -90,13 +133,19 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     let spec = KeySpec { name: present(name)?, key_type, holder, abilities, expires_at };
     let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
     state.store.create_api_key(&scope, &issued.key, &issued.secret_hash).await?;
-    let mut body = wire::api_key(&issued.key);
-    if let Some(object) = body.as_object_mut() {
-        object.insert("secret".to_owned(), Value::String(issued.secret));
-    }
+    let body = wire::api_key_created(&issued.key, issued.secret);
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),
+    params(Paging),
+    responses(
+        (status = 200, description = "Keys in scope, newest first", body = List<wire::ApiKey>),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -109,11 +158,29 @@ pub async fn list(
     Ok(list::render(&uri, &query, page, wire::api_key))
 }
 
+#[utoipa::path(get, path = "/v1/api-keys/{id}", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "An API key id")),
+    responses(
+        (status = 200, description = "The key, without its secret", body = wire::ApiKey),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     Ok(Json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
 }
 
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "An API key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
     state.store.revoke_api_key(&scope, &id, Timestamp::now()).await?;

@@ -12,7 +12,14 @@ use roster_core::{
     time::Timestamp,
 };
 
-use super::{CreatedResult, EmptyResult, JsonResult, list, wire};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{
+    CreatedResult, EmptyResult, JsonResult,
+    docs::{List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::Caller,
     extract::{JsonBody, QueryFields},
@@ -21,6 +28,33 @@ use crate::{
 
 const MAX_ORGANISATIONS: usize = 1000;
 
+/// Body of `POST /v1/partner-groups` (`name` required) and `PATCH` (any field).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct GroupBody {
+    #[schema(min_length = 1, max_length = 100, example = "Support")]
+    name: String,
+    #[serde(default)]
+    is_admin: bool,
+    /// Organisations of the caller's mode; replaces the group's in that mode.
+    #[serde(default)]
+    #[schema(max_items = 1000)]
+    organisation_ids: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/v1/partner-groups", tag = "partner groups", security(("partner_key" = [])),
+    request_body = GroupBody,
+    responses(
+        (status = 201, description = "The group", body = wire::PartnerGroup),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: not an admin group's key, or no partner_groups:write", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
@@ -37,6 +71,15 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     Ok((StatusCode::CREATED, Json(wire::group(&group))))
 }
 
+#[utoipa::path(get, path = "/v1/partner-groups", tag = "partner groups", security(("partner_key" = [])),
+    params(Paging),
+    responses(
+        (status = 200, description = "Groups, newest first", body = List<wire::PartnerGroup>),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: not an admin group's key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -49,11 +92,34 @@ pub async fn list(
     Ok(list::render(&uri, &query, page, wire::group))
 }
 
+#[utoipa::path(get, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A partner group id")),
+    responses(
+        (status = 200, description = "The group", body = wire::PartnerGroup),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: not an admin group's key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
     Ok(Json(wire::group(&state.store.get_group(&scope, &id).await?)))
 }
 
+#[utoipa::path(patch, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A partner group id")),
+    request_body = GroupBody,
+    responses(
+        (status = 200, description = "The group as changed", body = wire::PartnerGroup),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: not an admin group's key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -71,6 +137,15 @@ pub async fn update(
     Ok(Json(wire::group(&state.store.update_group(&scope, &group_id, patch, Timestamp::now()).await?)))
 }
 
+#[utoipa::path(delete, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A partner group id")),
+    responses(
+        (status = 204, description = "Deleted, with its keys"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: not an admin group's key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
     state.store.delete_group(&scope, &id, Timestamp::now()).await?;

@@ -17,19 +17,57 @@ use roster_core::{
     time::Timestamp,
 };
 
-use super::{EmptyResult, JsonResult, list, wire};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    EmptyResult, JsonResult,
+    docs::{List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::{Caller, ClientIp},
     extract::{JsonBody, QueryFields},
     state::AppState,
 };
 
+/// Body of `PATCH /v1/me/memberships/{id}`: the answer to a pending invitation.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct Answer {
+    #[schema(pattern = "^(accepted|rejected)$", example = "accepted")]
+    status: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the filters in the OpenAPI document; the handler reads them with Fields")]
+pub struct MeFilters {
+    #[param(value_type = Option<super::docs::MembershipStatus>)]
+    status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "me", security(("user" = [])),
+    responses(
+        (status = 200, description = "The user acting", body = wire::User),
+        (status = 401, description = "UNAUTHORISED: not a user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller) -> JsonResult {
     let user = caller.require_user()?;
     let found = state.store.find_user(&user.user_id).await?.ok_or(Error::Unauthorised)?;
     Ok(Json(wire::user(&found)))
 }
 
+#[utoipa::path(get, path = "/v1/me/memberships", tag = "me", security(("user" = [])),
+    params(Paging, MeFilters),
+    responses(
+        (status = 200, description = "The user's memberships, every status", body = List<wire::Membership>),
+        (status = 401, description = "UNAUTHORISED: not a user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* for a parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn memberships(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -60,12 +98,34 @@ fn require_allowed_address(membership: &Membership, ClientIp(address): &ClientIp
     if address_allowed(&membership.settings.allowed_ips, *address) { Ok(()) } else { Err(Error::Forbidden) }
 }
 
+#[utoipa::path(get, path = "/v1/me/memberships/{id}", tag = "me", security(("user" = [])),
+    params(("id" = String, Path, description = "A membership id")),
+    responses(
+        (status = 200, description = "One of the user's memberships", body = wire::Membership),
+        (status = 401, description = "UNAUTHORISED: not a user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or another user's", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let user = caller.require_user()?;
     Ok(Json(wire::membership(&own(&state, user, &id).await?.1)))
 }
 
 /// Accepts or rejects a pending invitation.
+#[utoipa::path(patch, path = "/v1/me/memberships/{id}", tag = "me", security(("user" = [])),
+    params(("id" = String, Path, description = "A membership id")),
+    request_body = Answer,
+    responses(
+        (status = 200, description = "The membership, accepted or rejected", body = wire::Membership),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED: not a user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: from outside the membership's allowed_ips", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or another user's", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_INVALID_CHOICE: not pending, or not accepted/rejected", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn respond(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -92,6 +152,16 @@ pub async fn respond(
 }
 
 /// Leaves the organisation; the last admin and the last owner cannot (rules 1–2).
+#[utoipa::path(delete, path = "/v1/me/memberships/{id}", tag = "me", security(("user" = [])),
+    params(("id" = String, Path, description = "A membership id")),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 401, description = "UNAUTHORISED: not a user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: from outside the membership's allowed_ips", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or another user's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "MEMBERSHIP_DELETION_FORBIDDEN: the last admin or owner", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn leave(
     State(state): State<AppState>,
     Caller(caller): Caller,

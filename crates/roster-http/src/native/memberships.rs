@@ -21,7 +21,16 @@ use roster_core::{
     time::Timestamp,
 };
 
-use super::{CreatedResult, EmptyResult, JsonResult, list, wire};
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    CreatedResult, EmptyResult, JsonResult,
+    docs::{self, List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::Caller,
     extract::{JsonBody, QueryFields},
@@ -32,6 +41,118 @@ const MAX_ROLE_IDS: usize = 50;
 const MAX_PERMISSIONS: usize = 100;
 const MAX_ALLOWED_IPS: usize = 100;
 const MAX_REFERENCE_LEN: usize = 255;
+
+/// Body of `POST /v1/memberships`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct CreateMembership {
+    /// An organisation in the caller's scope.
+    organisation_id: String,
+    /// Used when the user is created; an existing user keeps its names.
+    #[schema(min_length = 1, max_length = 100, example = "Ada")]
+    first_name: String,
+    #[schema(min_length = 1, max_length = 100, example = "Lovelace")]
+    last_name: String,
+    /// The user is found by this address (ignoring case) or created.
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
+    email: String,
+    #[schema(value_type = docs::MembershipRole)]
+    role: String,
+    #[serde(flatten)]
+    settings: MembershipSettingsBody,
+    /// `accepted` (default) or `pending` (an invitation the user answers).
+    #[serde(default)]
+    #[schema(value_type = String, example = "accepted", pattern = "^(accepted|pending)$")]
+    status: String,
+}
+
+/// Body of `PATCH /v1/memberships/{id}`: only the fields sent change; `{}` changes nothing.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct UpdateMembership {
+    #[serde(default)]
+    #[schema(value_type = docs::MembershipRole)]
+    role: String,
+    #[serde(flatten)]
+    settings: MembershipSettingsBody,
+}
+
+/// The fields a membership's managers may set.
+#[derive(Deserialize, ToSchema)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct MembershipSettingsBody {
+    #[serde(default)]
+    is_alert_action_required_email_enabled: bool,
+    #[serde(default)]
+    is_alert_resolved_email_enabled: bool,
+    #[serde(default)]
+    is_alert_dismissed_email_enabled: bool,
+    #[serde(default)]
+    is_evidence_requested_email_enabled: bool,
+    /// Custom roles of the same organisation.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    role_ids: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<docs::Permission>)]
+    permissions: Vec<String>,
+    #[serde(default)]
+    is_owner: bool,
+    /// At most one per user: setting it clears the user's others.
+    #[serde(default)]
+    is_default: bool,
+    /// IP addresses or CIDR blocks the user may act from; empty allows any.
+    #[serde(default)]
+    #[schema(max_items = 100, example = json!(["10.0.0.0/8"]))]
+    allowed_ips: Vec<String>,
+    #[serde(default)]
+    api_access_enabled: bool,
+    #[serde(default)]
+    #[schema(value_type = docs::AccessScope)]
+    access_scope: String,
+    #[serde(default)]
+    test_enabled: bool,
+    #[schema(max_length = 255)]
+    reference: Option<String>,
+    #[schema(max_length = 255)]
+    reference_origin: Option<String>,
+    /// At most 50 keys of up to 40 characters, string values of up to 500.
+    #[serde(default)]
+    #[schema(value_type = HashMap<String, String>)]
+    metadata: HashMap<String, String>,
+}
+
+/// Filters of `GET /v1/memberships`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the filters in the OpenAPI document; the handler reads them with Fields")]
+pub struct MembershipFilters {
+    organisation_id: Option<String>,
+    user_id: Option<String>,
+    /// Compared ignoring case.
+    #[param(max_length = 254)]
+    email: Option<String>,
+    #[param(value_type = Option<docs::MembershipRole>)]
+    role: Option<String>,
+    #[param(value_type = Option<docs::MembershipStatus>)]
+    status: Option<String>,
+}
+
+/// Parameters of `GET /v1/check`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the parameters in the OpenAPI document; the handler reads them with Fields")]
+pub struct CheckParams {
+    organisation_id: String,
+    user_id: String,
+    /// The permission to check, e.g. `invoices:write`.
+    #[param(pattern = r"^(\*|[A-Za-z0-9_.-]+|(\*|[A-Za-z0-9_.-]+):(\*|[A-Za-z0-9_.-]+))$", max_length = 100)]
+    permission: String,
+    /// When given, the membership's `allowed_ips` must contain it.
+    ip: Option<String>,
+}
 
 /// The fields a membership's managers may set, on create and on update alike.
 fn read_settings(fields: &mut Fields<'_>) -> MembershipPatch {
@@ -60,6 +181,18 @@ fn initial_status(text: &str) -> Option<MembershipStatus> {
     MembershipStatus::parse(text).filter(|status| *status != MembershipStatus::Rejected)
 }
 
+#[utoipa::path(post, path = "/v1/memberships", tag = "memberships", security(("partner_key" = [])),
+    request_body = CreateMembership,
+    responses(
+        (status = 201, description = "The membership", body = wire::Membership),
+        (status = 400, description = "INVALID_JSON; INVALID_REQUEST when the user is staff", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key, or no memberships:write", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field), MEMBERSHIP_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
@@ -85,6 +218,15 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     Ok((StatusCode::CREATED, Json(wire::membership(&membership))))
 }
 
+#[utoipa::path(get, path = "/v1/memberships", tag = "memberships", security(("partner_key" = [])),
+    params(Paging, MembershipFilters),
+    responses(
+        (status = 200, description = "Memberships in scope, newest first", body = List<wire::Membership>),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key, or no memberships:read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* for a parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -103,11 +245,34 @@ pub async fn list(
     Ok(list::render(&uri, &query, page, wire::membership))
 }
 
+#[utoipa::path(get, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A membership id")),
+    responses(
+        (status = 200, description = "The membership", body = wire::Membership),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
     Ok(Json(wire::membership(&state.store.get_membership(&scope, &id).await?)))
 }
 
+#[utoipa::path(patch, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A membership id")),
+    request_body = UpdateMembership,
+    responses(
+        (status = 200, description = "The membership as changed", body = wire::Membership),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_*; MEMBERSHIP_UPDATE_FORBIDDEN (last admin or owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -121,6 +286,16 @@ pub async fn update(
     Ok(Json(wire::membership(&state.store.update_membership(&scope, &id, patch, Timestamp::now()).await?)))
 }
 
+#[utoipa::path(delete, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A membership id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "MEMBERSHIP_DELETION_FORBIDDEN (last admin or owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
     state.store.delete_membership(&scope, &id).await?;
@@ -128,6 +303,15 @@ pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(
 }
 
 /// What the membership lets its user do, sorted and without duplicates.
+#[utoipa::path(get, path = "/v1/memberships/{id}/permissions", tag = "memberships", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A membership id")),
+    responses(
+        (status = 200, description = "Its effective permissions", body = wire::PermissionSet),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn permissions(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
     let membership = state.store.get_membership(&scope, &id).await?;
@@ -141,6 +325,16 @@ pub async fn effective_permissions(state: &AppState, membership: &Membership) ->
 }
 
 /// `GET /v1/check`: may this user do this in this organisation (from this address)?
+#[utoipa::path(get, path = "/v1/check", tag = "memberships", security(("partner_key" = [])),
+    params(CheckParams),
+    responses(
+        (status = 200, description = "Whether the user may", body = wire::Check),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: the organisation is missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* for a parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn check(
     State(state): State<AppState>,
     Caller(caller): Caller,

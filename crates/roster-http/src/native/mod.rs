@@ -3,6 +3,7 @@
 //! (the endpoint's policy, readable at its top), calls the store, and renders the result.
 
 mod api_keys;
+mod docs;
 mod groups;
 mod list;
 mod me;
@@ -13,12 +14,10 @@ mod roles;
 mod users;
 mod wire;
 
-use axum::{
-    Json, Router,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Json, Router, http::StatusCode};
 use serde_json::Value;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{problem::ApiError, state::AppState};
 
@@ -26,28 +25,27 @@ type JsonResult = Result<Json<Value>, ApiError>;
 type CreatedResult = Result<(StatusCode, Json<Value>), ApiError>;
 type EmptyResult = Result<StatusCode, ApiError>;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/partners", post(partners::create).get(partners::list))
-        .route("/v1/partners/{id}", get(partners::show))
-        .route("/v1/partner-groups", post(groups::create).get(groups::list))
-        .route("/v1/partner-groups/{id}", get(groups::show).patch(groups::update).delete(groups::delete))
-        .route("/v1/organisations", post(organisations::create).get(organisations::list))
-        .route(
-            "/v1/organisations/{id}",
-            get(organisations::show).patch(organisations::update).delete(organisations::delete),
-        )
-        .route("/v1/users", post(users::create).get(users::list))
-        .route("/v1/users/{id}", get(users::show).patch(users::update))
-        .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/v1/api-keys/{id}", get(api_keys::show).delete(api_keys::revoke))
-        .route("/v1/roles", post(roles::create).get(roles::list))
-        .route("/v1/roles/{id}", get(roles::show).patch(roles::update).delete(roles::delete))
-        .route("/v1/check", get(memberships::check))
-        .route("/v1/memberships/{id}/permissions", get(memberships::permissions))
-        .route("/v1/me", get(me::show))
-        .route("/v1/me/memberships", get(me::memberships))
-        .route("/v1/me/memberships/{id}", get(me::membership).patch(me::respond).delete(me::leave))
-        .route("/v1/memberships", post(memberships::create).get(memberships::list))
-        .route("/v1/memberships/{id}", get(memberships::show).patch(memberships::update).delete(memberships::delete))
+/// Every native route with its OpenAPI description, from the handlers' annotations.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .routes(routes!(partners::create, partners::list))
+        .routes(routes!(partners::show))
+        .routes(routes!(groups::create, groups::list))
+        .routes(routes!(groups::show, groups::update, groups::delete))
+        .routes(routes!(organisations::create, organisations::list))
+        .routes(routes!(organisations::show, organisations::update, organisations::delete))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::show, users::update))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::show, api_keys::revoke))
+        .routes(routes!(roles::create, roles::list))
+        .routes(routes!(roles::show, roles::update, roles::delete))
+        .routes(routes!(memberships::create, memberships::list))
+        .routes(routes!(memberships::show, memberships::update, memberships::delete))
+        .routes(routes!(memberships::permissions))
+        .routes(routes!(memberships::check))
+        .routes(routes!(me::show))
+        .routes(routes!(me::memberships))
+        .routes(routes!(me::membership, me::respond, me::leave))
+        .split_for_parts()
 }

@@ -15,7 +15,14 @@ use roster_core::{
     time::Timestamp,
 };
 
-use super::{CreatedResult, EmptyResult, JsonResult, list, wire};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{
+    CreatedResult, EmptyResult, JsonResult,
+    docs::{List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::Caller,
     extract::{JsonBody, QueryFields},
@@ -40,6 +47,39 @@ fn read_settings(fields: &mut Fields<'_>) -> Option<OrganisationPatch> {
     })
 }
 
+/// Body of `POST /v1/organisations` (`name` required) and `PATCH` (any field).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct OrganisationBody {
+    #[schema(min_length = 1, max_length = 200, example = "Acme")]
+    name: String,
+    #[serde(default)]
+    settings: Option<SettingsBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct SettingsBody {
+    #[serde(default)]
+    enforce_twofactor: bool,
+    #[schema(format = Email, max_length = 254)]
+    abuse_contact_email: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/organisations", tag = "organisations", security(("partner_key" = [])),
+    request_body = OrganisationBody,
+    responses(
+        (status = 201, description = "The organisation", body = wire::Organisation),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: an organisation key, a publishable key, or no organisations:write", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     require_partner_key(&scope)?;
@@ -58,6 +98,15 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     Ok((StatusCode::CREATED, Json(wire::organisation(&organisation))))
 }
 
+#[utoipa::path(get, path = "/v1/organisations", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
+    params(Paging),
+    responses(
+        (status = 200, description = "Organisations in scope, newest first", body = List<wire::Organisation>),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -70,11 +119,34 @@ pub async fn list(
     Ok(list::render(&uri, &query, page, wire::organisation))
 }
 
+#[utoipa::path(get, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "An organisation id")),
+    responses(
+        (status = 200, description = "The organisation", body = wire::Organisation),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     Ok(Json(wire::organisation(&state.store.get_organisation(&scope, &id).await?)))
 }
 
+#[utoipa::path(patch, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "An organisation id")),
+    request_body = OrganisationBody,
+    responses(
+        (status = 200, description = "The organisation as changed", body = wire::Organisation),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -90,6 +162,15 @@ pub async fn update(
     Ok(Json(wire::organisation(&state.store.update_organisation(&scope, &id, patch, Timestamp::now()).await?)))
 }
 
+#[utoipa::path(delete, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "An organisation id")),
+    responses(
+        (status = 204, description = "Deleted, with its memberships, roles and keys"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: an organisation key, a publishable key, or no organisations:write", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
     require_partner_key(&scope)?;

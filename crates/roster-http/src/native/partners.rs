@@ -10,15 +10,42 @@ use roster_core::{
     provision::provision_partner,
     time::Timestamp,
 };
-use serde_json::{Value, json};
 
-use super::{CreatedResult, JsonResult, list, wire};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{
+    CreatedResult, JsonResult,
+    docs::{List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::Caller,
     extract::{JsonBody, QueryFields},
     state::AppState,
 };
 
+/// Body of `POST /v1/partners`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct CreatePartner {
+    #[schema(min_length = 1, max_length = 200, example = "Acme Platform")]
+    name: String,
+}
+
+#[utoipa::path(post, path = "/v1/partners", tag = "partners", security(("master_key" = [])),
+    request_body = CreatePartner,
+    responses(
+        (status = 201, description = "The partner and its admin keys, shown only now", body = wire::PartnerCreated),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED: not the master key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     caller.require_master()?;
     let mut fields = Fields::of_body(&body)?;
@@ -26,18 +53,19 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     fields.finish()?;
     let provisioned = provision_partner(present(name)?, Timestamp::now());
     state.store.create_partner(&provisioned).await?;
-    let mut body = wire::partner(&provisioned.partner);
-    let admin_keys: Vec<Value> = provisioned
-        .admin_keys
-        .iter()
-        .map(|k| json!({"object": "api_key", "id": k.key.id, "mode": k.key.mode.as_str(), "secret": k.secret}))
-        .collect();
-    if let Some(object) = body.as_object_mut() {
-        object.insert("admin_keys".to_owned(), Value::Array(admin_keys));
-    }
+    let body = wire::partner_created(&provisioned.partner, &provisioned.admin_keys);
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(get, path = "/v1/partners", tag = "partners", security(("master_key" = [])),
+    params(Paging),
+    responses(
+        (status = 200, description = "Partners, newest first", body = List<wire::Partner>),
+        (status = 401, description = "UNAUTHORISED: not the master key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -50,6 +78,15 @@ pub async fn list(
     Ok(list::render(&uri, &query, page, wire::partner))
 }
 
+#[utoipa::path(get, path = "/v1/partners/{id}", tag = "partners", security(("master_key" = [])),
+    params(("id" = String, Path, description = "A partner id")),
+    responses(
+        (status = 200, description = "The partner", body = wire::Partner),
+        (status = 401, description = "UNAUTHORISED: not the master key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     caller.require_master()?;
     Ok(Json(wire::partner(&state.store.get_partner(&id).await?)))

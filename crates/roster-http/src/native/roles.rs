@@ -15,7 +15,14 @@ use roster_core::{
     time::Timestamp,
 };
 
-use super::{CreatedResult, EmptyResult, JsonResult, list, wire};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    CreatedResult, EmptyResult, JsonResult,
+    docs::{List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::Caller,
     extract::{JsonBody, QueryFields},
@@ -29,6 +36,52 @@ fn builtin_is_fixed() -> Error {
     Error::InvalidRequest("built-in roles cannot be changed or deleted".to_owned())
 }
 
+/// Body of `POST /v1/roles`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct CreateRole {
+    organisation_id: String,
+    /// Unique in the organisation.
+    #[schema(min_length = 1, max_length = 100, example = "Billing")]
+    name: String,
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::docs::Permission>)]
+    permissions: Vec<String>,
+}
+
+/// Body of `PATCH /v1/roles/{id}`: only the fields sent change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct UpdateRole {
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
+    name: String,
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::docs::Permission>)]
+    permissions: Vec<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the filters in the OpenAPI document; the handler reads them with Fields")]
+pub struct RoleFilters {
+    organisation_id: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/roles", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
+    request_body = CreateRole,
+    responses(
+        (status = 201, description = "The role", body = wire::Role),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_*, ROLE_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
@@ -47,6 +100,15 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
 
 /// With `organisation_id`, the first page starts with the two built-in roles, which `count`
 /// includes; they are not stored, so they take no place in `limit`.
+#[utoipa::path(get, path = "/v1/roles", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
+    params(Paging, RoleFilters),
+    responses(
+        (status = 200, description = "Roles in scope; with organisation_id, the built-in roles first", body = List<wire::Role>),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -79,6 +141,15 @@ pub async fn list(
     Ok(listed)
 }
 
+#[utoipa::path(get, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "A role (or role_admin, role_standard) id")),
+    responses(
+        (status = 200, description = "The role", body = wire::Role),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(role_id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     if let Some(builtin) = BuiltinRole::find(&role_id) {
@@ -87,6 +158,20 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(ro
     Ok(Json(wire::role(&state.store.get_role(&scope, &role_id).await?)))
 }
 
+#[utoipa::path(patch, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "A role id")),
+    request_body = UpdateRole,
+    responses(
+        (status = 200, description = "The role as changed", body = wire::Role),
+        (status = 400, description = "INVALID_JSON; INVALID_REQUEST for a built-in role", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_*, ROLE_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -106,6 +191,16 @@ pub async fn update(
     Ok(Json(wire::role(&state.store.update_role(&scope, &role_id, patch, Timestamp::now()).await?)))
 }
 
+#[utoipa::path(delete, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "A role id")),
+    responses(
+        (status = 204, description = "Deleted, and removed from memberships"),
+        (status = 400, description = "INVALID_REQUEST for a built-in role", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(role_id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
     if BuiltinRole::find(&role_id).is_some() {

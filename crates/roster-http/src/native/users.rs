@@ -13,7 +13,14 @@ use roster_core::{
     time::Timestamp,
 };
 
-use super::{CreatedResult, JsonResult, list, wire};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    CreatedResult, JsonResult,
+    docs::{List, Paging, Problem},
+    list, wire,
+};
 use crate::{
     auth::Caller,
     extract::{JsonBody, QueryFields},
@@ -22,6 +29,61 @@ use crate::{
 
 const API: Api = Api::Scoped(Resource::Users);
 
+/// Body of `POST /v1/users`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct CreateUser {
+    /// Unique per partner and mode, ignoring case.
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
+    email: String,
+    #[schema(min_length = 1, max_length = 100, example = "Ada")]
+    first_name: String,
+    #[schema(min_length = 1, max_length = 100, example = "Lovelace")]
+    last_name: String,
+    #[serde(default)]
+    is_staff: bool,
+}
+
+/// Body of `PATCH /v1/users/{id}`: only the fields sent change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct UpdateUser {
+    #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
+    email: String,
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
+    first_name: String,
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
+    last_name: String,
+    #[serde(default)]
+    is_staff: bool,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the filters in the OpenAPI document; the handler reads them with Fields")]
+pub struct UserFilters {
+    /// Compared ignoring case.
+    #[param(max_length = 254)]
+    email: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/users", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "The user", body = wire::User),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_*, USER_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
     let scope = caller.scope_for(API, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
@@ -40,6 +102,15 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     Ok((StatusCode::CREATED, Json(wire::user(&user))))
 }
 
+#[utoipa::path(get, path = "/v1/users", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
+    params(Paging, UserFilters),
+    responses(
+        (status = 200, description = "Users in scope, newest first", body = List<wire::User>),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -53,11 +124,34 @@ pub async fn list(
     Ok(list::render(&uri, &query, page, wire::user))
 }
 
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "A user id")),
+    responses(
+        (status = 200, description = "The user", body = wire::User),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     Ok(Json(wire::user(&state.store.get_user(&scope, &id).await?)))
 }
 
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
+    params(("id" = String, Path, description = "A user id")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, description = "The user as changed", body = wire::User),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_*, USER_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -30,13 +30,17 @@ pub struct Partner {
 }
 
 pub fn partner(partner: &model::Partner) -> Value {
-    to_value(Partner {
+    to_value(partner_wire(partner))
+}
+
+fn partner_wire(partner: &model::Partner) -> Partner {
+    Partner {
         object: "partner",
         id: partner.id.clone(),
         name: partner.name.clone(),
         created_at: partner.created_at,
         updated_at: partner.updated_at,
-    })
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,6 +60,40 @@ pub struct PartnerGroup {
     created_at: Time,
     #[schema(value_type = String, format = DateTime)]
     updated_at: Time,
+}
+
+/// A new partner's admin key: its secret is shown only in this response.
+#[derive(Serialize, ToSchema)]
+pub struct AdminKey {
+    #[schema(example = "api_key")]
+    object: &'static str,
+    id: String,
+    /// `live` or `test`.
+    #[schema(example = "live")]
+    mode: &'static str,
+    #[schema(example = "sk_live_…")]
+    secret: String,
+}
+
+/// A partner with its admin keys, as `POST /v1/partners` answers.
+#[derive(Serialize, ToSchema)]
+pub struct PartnerCreated {
+    #[serde(flatten)]
+    partner: Partner,
+    admin_keys: Vec<AdminKey>,
+}
+
+pub fn partner_created(partner: &model::Partner, admin_keys: &[roster_core::provision::IssuedKey]) -> Value {
+    let admin_keys = admin_keys
+        .iter()
+        .map(|issued| AdminKey {
+            object: "api_key",
+            id: issued.key.id.clone(),
+            mode: issued.key.mode.as_str(),
+            secret: issued.secret.clone(),
+        })
+        .collect();
+    to_value(PartnerCreated { partner: partner_wire(partner), admin_keys })
 }
 
 pub fn group(group: &model::PartnerGroup) -> Value {
@@ -183,8 +221,12 @@ pub struct ApiKey {
 }
 
 pub fn api_key(key: &model::ApiKey) -> Value {
+    to_value(api_key_wire(key))
+}
+
+fn api_key_wire(key: &model::ApiKey) -> ApiKey {
     let (group_id, organisation_id, user_id) = key.holder.ids();
-    to_value(ApiKey {
+    ApiKey {
         object: "api_key",
         id: key.id.clone(),
         livemode: key.mode.is_live(),
@@ -200,7 +242,20 @@ pub fn api_key(key: &model::ApiKey) -> Value {
         revoked_at: key.revoked_at,
         created_at: key.created_at,
         updated_at: key.updated_at,
-    })
+    }
+}
+
+/// A key as created: with its secret, shown only in this response.
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    key: ApiKey,
+    #[schema(example = "sk_live_…")]
+    secret: String,
+}
+
+pub fn api_key_created(key: &model::ApiKey, secret: String) -> Value {
+    to_value(ApiKeyCreated { key: api_key_wire(key), secret })
 }
 
 /// A membership: one user in one organisation, with role and permissions. Every field is

@@ -34,6 +34,7 @@ mod concurrency;
 mod edges;
 mod errors;
 mod memberships;
+mod openapi;
 mod persistence;
 mod principals;
 mod resources;

@@ -184,3 +184,11 @@ async fn each_request_is_logged_once_with_its_request_id_and_no_secret() {
         assert!(!log.contains(secret), "the log contains {secret}:\n{log}");
     }
 }
+
+#[test]
+fn roster_openapi_prints_the_document_the_server_serves() {
+    let output = Command::new(env!("CARGO_BIN_EXE_roster")).arg("openapi").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, serde_json::to_value(roster_http::openapi()).unwrap());
+}
