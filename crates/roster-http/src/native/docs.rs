@@ -68,6 +68,7 @@ pub struct Paging {
     #[param(minimum = 0)]
     offset: Option<u64>,
     /// `next_cursor` of a previous page; not with `offset`. Costs the same at any depth.
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
 }
 
@@ -105,7 +106,7 @@ impl Modify for SecuritySchemes {
         license(name = "Apache-2.0")
     ),
     modifiers(&SecuritySchemes),
-    components(schemas(Problem, FieldProblem))
+    components(schemas(Problem, FieldProblem, MembershipRole, MembershipStatus, AccessScope, KeyType, Permission))
 )]
 pub struct ApiDoc;
 

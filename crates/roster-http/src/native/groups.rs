@@ -28,13 +28,33 @@ use crate::{
 
 const MAX_ORGANISATIONS: usize = 1000;
 
-/// Body of `POST /v1/partner-groups` (`name` required) and `PATCH` (any field).
+/// Body of `POST /v1/partner-groups`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
-pub struct GroupBody {
+pub struct CreateGroup {
     #[schema(min_length = 1, max_length = 100, example = "Support")]
     name: String,
+    #[serde(flatten)]
+    rest: GroupBody,
+}
+
+/// Body of `PATCH /v1/partner-groups/{id}`: only the fields sent change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct UpdateGroup {
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
+    name: String,
+    #[serde(flatten)]
+    rest: GroupBody,
+}
+
+/// The fields of a group besides its name.
+#[derive(Deserialize, ToSchema)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct GroupBody {
     #[serde(default)]
     is_admin: bool,
     /// Organisations of the caller's mode; replaces the group's in that mode.
@@ -44,7 +64,7 @@ pub struct GroupBody {
 }
 
 #[utoipa::path(post, path = "/v1/partner-groups", tag = "partner groups", security(("partner_key" = [])),
-    request_body = GroupBody,
+    request_body = CreateGroup,
     responses(
         (status = 201, description = "The group", body = wire::PartnerGroup),
         (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
@@ -108,7 +128,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
 
 #[utoipa::path(patch, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),
     params(("id" = String, Path, description = "A partner group id")),
-    request_body = GroupBody,
+    request_body = UpdateGroup,
     responses(
         (status = 200, description = "The group as changed", body = wire::PartnerGroup),
         (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),

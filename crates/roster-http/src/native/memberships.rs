@@ -151,6 +151,7 @@ pub struct CheckParams {
     #[param(pattern = r"^(\*|[A-Za-z0-9_.-]+|(\*|[A-Za-z0-9_.-]+):(\*|[A-Za-z0-9_.-]+))$", max_length = 100)]
     permission: String,
     /// When given, the membership's `allowed_ips` must contain it.
+    #[param(min_length = 1)]
     ip: Option<String>,
 }
 

@@ -47,18 +47,30 @@ fn read_settings(fields: &mut Fields<'_>) -> Option<OrganisationPatch> {
     })
 }
 
-/// Body of `POST /v1/organisations` (`name` required) and `PATCH` (any field).
+/// Body of `POST /v1/organisations`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
-pub struct OrganisationBody {
+pub struct CreateOrganisation {
     #[schema(min_length = 1, max_length = 200, example = "Acme")]
     name: String,
     #[serde(default)]
-    settings: Option<SettingsBody>,
+    settings: SettingsBody,
 }
 
+/// Body of `PATCH /v1/organisations/{id}`: only the fields sent change.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct UpdateOrganisation {
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    #[serde(default)]
+    settings: SettingsBody,
+}
+
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
 pub struct SettingsBody {
@@ -69,7 +81,7 @@ pub struct SettingsBody {
 }
 
 #[utoipa::path(post, path = "/v1/organisations", tag = "organisations", security(("partner_key" = [])),
-    request_body = OrganisationBody,
+    request_body = CreateOrganisation,
     responses(
         (status = 201, description = "The organisation", body = wire::Organisation),
         (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
@@ -135,7 +147,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
 
 #[utoipa::path(patch, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
     params(("id" = String, Path, description = "An organisation id")),
-    request_body = OrganisationBody,
+    request_body = UpdateOrganisation,
     responses(
         (status = 200, description = "The organisation as changed", body = wire::Organisation),
         (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
