@@ -186,6 +186,16 @@ impl Principal {
         }
     }
 
+    /// Whether the acting credential is the key `key_id`.
+    pub fn is_key(&self, key_id: &str) -> bool {
+        matches!(self, Self::Key(key) if key.key_id == key_id)
+    }
+
+    /// Whether the acting credential is a key held by the partner group `group_id`.
+    pub fn is_held_by_group(&self, group_id: &str) -> bool {
+        matches!(self, Self::Key(KeyPrincipal { holder: Holder::Group { id, .. }, .. }) if id == group_id)
+    }
+
     /// Self-service (`/v1/me`) is for users; keys and the master key are not users.
     pub fn require_user(&self) -> Result<&UserPrincipal> {
         match self {

@@ -176,6 +176,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
     params(("id" = String, Path, description = "An API key id")),
     responses(
         (status = 204, description = "Revoked"),
+        (status = 400, description = "INVALID_REQUEST: a key cannot revoke itself", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
@@ -183,6 +184,9 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
     ))]
 pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
+    if caller.is_key(&id) {
+        return Err(Error::InvalidRequest("a key cannot revoke itself; revoke it with another key".to_owned()).into());
+    }
     state.store.revoke_api_key(&scope, &id, Timestamp::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,6 +6,7 @@ use axum::{
     http::StatusCode,
 };
 use roster_core::{
+    Error,
     input::{Fields, boolean, id, list as list_of, present, text},
     policy::{Access, Api},
     store::{GroupPatch, NewGroup},
@@ -131,7 +132,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
     request_body = UpdateGroup,
     responses(
         (status = 200, description = "The group as changed", body = wire::PartnerGroup),
-        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "INVALID_JSON; INVALID_REQUEST: is_admin false on the group holding the key asking", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "FORBIDDEN: not an admin group's key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
@@ -154,6 +155,11 @@ pub async fn update(
         organisation_ids: fields.optional("organisation_ids", list_of(MAX_ORGANISATIONS, id)),
     };
     fields.finish()?;
+    if caller.is_held_by_group(&group_id) && patch.is_admin == Some(false) {
+        return Err(
+            Error::InvalidRequest("a key cannot take admin rights from the group that holds it".to_owned()).into()
+        );
+    }
     Ok(Json(wire::group(&state.store.update_group(&scope, &group_id, patch, Timestamp::now()).await?)))
 }
 
@@ -161,6 +167,7 @@ pub async fn update(
     params(("id" = String, Path, description = "A partner group id")),
     responses(
         (status = 204, description = "Deleted, with its keys"),
+        (status = 400, description = "INVALID_REQUEST: the group holds the key asking", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "FORBIDDEN: not an admin group's key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
@@ -168,6 +175,10 @@ pub async fn update(
     ))]
 pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
+    // Deleting its own group would revoke the very key asking: a lock-out, never intended.
+    if caller.is_held_by_group(&id) {
+        return Err(Error::InvalidRequest("a key cannot delete the group that holds it".to_owned()).into());
+    }
     state.store.delete_group(&scope, &id, Timestamp::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

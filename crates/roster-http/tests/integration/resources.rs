@@ -327,4 +327,30 @@ on_both_backends! {
             Value::from("NOT_FOUND")
         );
     }
+
+    async fn a_key_cannot_lock_itself_out(app) {
+        let groups = app.get("/v1/partner-groups", &app.live).await;
+        let admin_group = groups.body["results"][0]["id"].as_str().unwrap().to_owned();
+        let own_key = app.get("/v1/api-keys", &app.live).await.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| app.live.starts_with(k["prefix"].as_str().unwrap()) && k["livemode"] == true)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = format!("/v1/partner-groups/{admin_group}");
+        let delete = app.delete(&path, &app.live).await;
+        assert_eq!((delete.status, delete.code()), (StatusCode::BAD_REQUEST, "INVALID_REQUEST"));
+        let demote = app.patch(&path, &app.live, json!({"is_admin": false})).await;
+        assert_eq!((demote.status, demote.code()), (StatusCode::BAD_REQUEST, "INVALID_REQUEST"));
+        let revoke = app.delete(&format!("/v1/api-keys/{own_key}"), &app.live).await;
+        assert_eq!((revoke.status, revoke.code()), (StatusCode::BAD_REQUEST, "INVALID_REQUEST"));
+        assert_eq!(app.get("/v1/organisations", &app.live).await.status, StatusCode::OK, "still works");
+        // Another key may do it.
+        let other = app.key(&app.live, json!({"name": "second", "partner_group_id": admin_group, "abilities": ["*"]})).await;
+        assert_eq!(app.delete(&format!("/v1/api-keys/{own_key}"), &other).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.get("/v1/organisations", &app.live).await.status, StatusCode::UNAUTHORIZED);
+    }
 }
