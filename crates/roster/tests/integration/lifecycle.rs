@@ -192,3 +192,29 @@ fn roster_openapi_prints_the_document_the_server_serves() {
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed, serde_json::to_value(roster_http::openapi()).unwrap());
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_as_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("roster.db"));
+    let server = Server::start_with(&url, Some(MASTER_KEY), &["--log-format", "json"]);
+    let client = reqwest::Client::new();
+    let reply = client
+        .get(format!("{}/v1/partners", server.base))
+        .bearer_auth(MASTER_KEY)
+        .header("x-request-id", "json-77")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stderr().contains("json-77") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let log = server.stderr();
+    let line = log.lines().find(|line| line.contains("json-77")).unwrap_or_else(|| panic!("{log}"));
+    let entry: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(entry["span"]["request_id"], "json-77", "{line}");
+    assert_eq!(entry["span"]["path"], "/v1/partners");
+    assert!(!log.contains(MASTER_KEY));
+}

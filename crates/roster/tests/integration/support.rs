@@ -48,7 +48,9 @@ impl Server {
         let started = Instant::now();
         let address = loop {
             let found = stderr.lock().unwrap().iter().find_map(|line| {
-                line.split_once("address=").map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_owned())
+                // Text logs say `address=…`, JSON logs `"address":"…"`.
+                let (_, rest) = line.split_once("address=").or_else(|| line.split_once("\"address\":\""))?;
+                Some(rest.split(|c: char| c.is_whitespace() || c == '"').next().unwrap_or("").to_owned())
             });
             if let Some(address) = found {
                 break address;
