@@ -84,6 +84,11 @@ impl Error {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
+    /// `Ok` when no field was refused, else every refusal at once.
+    pub fn unless_invalid(errors: Vec<FieldError>) -> Result<()> {
+        if errors.is_empty() { Ok(()) } else { Err(Self::Validation(errors)) }
+    }
+
     pub fn invalid_reference(field: impl Into<String>) -> Self {
         Self::field(field, ValidationCode::InvalidReference, "does not exist")
     }

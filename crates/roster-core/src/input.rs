@@ -132,7 +132,7 @@ impl<'a> Fields<'a> {
     /// Ends reading: unknown fields first, then every invalid value, in the order read.
     pub fn finish(self) -> Result<(), Error> {
         let errors = self.into_errors();
-        if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+        Error::unless_invalid(errors)
     }
 }
 
@@ -206,6 +206,12 @@ pub fn parse_email(text: &str) -> Parsed<String> {
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if local_ok && domain_ok { Ok(text.to_owned()) } else { Err(invalid()) }
+}
+
+/// The form in which e-mail addresses are compared and stored for uniqueness: ignoring case
+/// (Unicode-aware), the same on every backend.
+pub fn email_key(email: &str) -> String {
+    email.to_lowercase()
 }
 
 pub fn email(value: &Value) -> Parsed<String> {

@@ -14,6 +14,7 @@ use roster_core::{
     Error, FieldError, ValidationCode,
     error::Result,
     ids,
+    input::email_key,
     model::{
         ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
         PartnerGroup, Role, User,
@@ -75,10 +76,6 @@ macro_rules! read {
             })
             .await
     };
-}
-
-fn email_key(email: &str) -> String {
-    email.to_lowercase()
 }
 
 fn found<T>(value: Option<T>) -> Step<T> {
@@ -150,7 +147,7 @@ async fn check_group_organisations(
             ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors).into()) }
+    Ok(Error::unless_invalid(errors)?)
 }
 
 async fn assign_group_organisations(
@@ -326,7 +323,7 @@ async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role
             ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors).into()) }
+    Ok(Error::unless_invalid(errors)?)
 }
 
 async fn clear_other_defaults(client: &impl GenericClient, user_id: &str, except: &str, now: Timestamp) -> Step<()> {

@@ -11,6 +11,7 @@ use roster_core::{
     Error, FieldError, ValidationCode,
     error::Result,
     ids,
+    input::email_key,
     model::{
         ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
         PartnerGroup, Role, User,
@@ -42,10 +43,6 @@ impl SqliteStore {
     pub async fn open(location: Location) -> Result<Self> {
         Ok(Self { pool: Pool::open(location).await? })
     }
-}
-
-fn email_key(email: &str) -> String {
-    email.to_lowercase()
 }
 
 fn is_unique_violation(error: &rusqlite::Error, index_columns: &str) -> bool {
@@ -101,7 +98,7 @@ fn check_group_organisations(connection: &Connection, scope: &Scope, organisatio
             ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+    Error::unless_invalid(errors)
 }
 
 fn assign_group_organisations(
@@ -283,7 +280,7 @@ fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[St
             ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+    Error::unless_invalid(errors)
 }
 
 /// A user has at most one default membership: setting one clears the others.
