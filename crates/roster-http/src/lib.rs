@@ -26,6 +26,9 @@ use tracing::Level;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::JwtVerifier;
+/// The native wire shapes, public so the benchmark baseline (`bench/baseline`) answers with
+/// exactly the JSON Roster sends.
+pub use native::wire;
 pub use problem::ApiError;
 pub use state::{AppState, Config};
 

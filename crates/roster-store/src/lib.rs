@@ -7,7 +7,9 @@ use std::sync::Arc;
 use roster_core::{Error, store::Store};
 
 pub mod postgres;
-mod rows;
+/// Column lists and row mapping, public so the benchmark baseline (`bench/baseline`) reads rows
+/// exactly as the stores do.
+pub mod rows;
 mod sql;
 pub mod sqlite;
 pub mod transfer;

@@ -12,7 +12,7 @@ mod organisations;
 mod partners;
 mod roles;
 mod users;
-mod wire;
+pub mod wire;
 
 use axum::{Json, Router, http::StatusCode};
 use serde_json::Value;

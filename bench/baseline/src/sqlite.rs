@@ -1,0 +1,157 @@
+//! The baseline on SQLite: rusqlite, the pragmas Roster sets, one writer and four readers (as
+//! Roster's pool has), each statement run on tokio's blocking pool.
+
+use std::sync::Mutex;
+
+use roster_core::{ids, input::email_key, model::Membership, time::Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::Semaphore;
+
+use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember, select_membership};
+
+const READERS: usize = 4;
+
+pub struct Sqlite {
+    writer: std::sync::Arc<Mutex<Connection>>,
+    readers: std::sync::Arc<Mutex<Vec<Connection>>>,
+    available: Semaphore,
+}
+
+fn failure(error: rusqlite::Error) -> Failure {
+    match error {
+        rusqlite::Error::QueryReturnedNoRows => Failure::NotFound,
+        other => Failure::Database(other.to_string()),
+    }
+}
+
+fn connect(path: &str) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(connection)
+}
+
+fn membership(connection: &Connection, id: &str) -> rusqlite::Result<Membership> {
+    connection
+        .prepare_cached(&select_membership("m.id = ?1"))?
+        .query_row([id], |row| roster_store::rows::membership(row))
+}
+
+impl Sqlite {
+    pub fn open(path: &str) -> rusqlite::Result<Self> {
+        let readers = (0..READERS).map(|_| connect(path)).collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Self {
+            writer: std::sync::Arc::new(Mutex::new(connect(path)?)),
+            readers: std::sync::Arc::new(Mutex::new(readers)),
+            available: Semaphore::new(READERS),
+        })
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let _permit = self.available.acquire().await.map_err(|e| Failure::Database(e.to_string()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = readers.lock().map_err(|e| Failure::Database(e.to_string()))?.pop();
+            let connection = connection.ok_or_else(|| Failure::Database("no reader".to_owned()))?;
+            let result = work(&connection).map_err(failure);
+            readers.lock().map_err(|e| Failure::Database(e.to_string()))?.push(connection);
+            result
+        })
+        .await
+        .map_err(|e| Failure::Database(e.to_string()))?
+    }
+}
+
+impl Database for Sqlite {
+    async fn membership(&self, id: String) -> Result<Membership, Failure> {
+        self.read(move |c| membership(c, &id)).await
+    }
+
+    async fn membership_of(
+        &self,
+        organisation_id: String,
+        user_id: String,
+    ) -> Result<Option<(Membership, Vec<String>)>, Failure> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT id FROM organisations WHERE id = ?1")?
+                .query_row([&organisation_id], |_| Ok(()))?;
+            let sql = select_membership("m.organisation_id = ?1 AND m.user_id = ?2");
+            let found = c
+                .prepare_cached(&sql)?
+                .query_row([&organisation_id, &user_id], |row| roster_store::rows::membership(row))
+                .optional()?;
+            let Some(membership) = found else { return Ok(None) };
+            let role_ids = &membership.settings.role_ids;
+            if role_ids.is_empty() {
+                return Ok(Some((membership, Vec::new())));
+            }
+            let mut statement =
+                c.prepare_cached(&crate::select_role_permissions(role_ids.len(), |n| format!("?{n}")))?;
+            let bound = std::iter::once(&organisation_id).chain(role_ids);
+            let lists = statement
+                .query_map(rusqlite::params_from_iter(bound), |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let permissions =
+                lists.iter().flat_map(|text| serde_json::from_str::<Vec<String>>(text).unwrap_or_default()).collect();
+            Ok(Some((membership, permissions)))
+        })
+        .await
+    }
+
+    async fn create(&self, new: NewMember) -> Result<Membership, Failure> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = writer.lock().map_err(|e| Failure::Database(e.to_string()))?;
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(failure)?;
+            let now = Timestamp::now();
+            let (partner_id, livemode): (String, bool) = transaction
+                .query_row(
+                    "SELECT partner_id, livemode FROM organisations WHERE id = ?1",
+                    [&new.organisation_id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(failure)?;
+            let (user_id, id) = (ids::new_id(ids::USER, now), ids::new_id(ids::MEMBERSHIP, now));
+            transaction
+                .execute(
+                    INSERT_USER,
+                    params![
+                        user_id,
+                        partner_id,
+                        livemode,
+                        new.email,
+                        email_key(&new.email),
+                        new.first_name,
+                        new.last_name,
+                        now.millis()
+                    ],
+                )
+                .map_err(failure)?;
+            transaction
+                .execute(
+                    INSERT_MEMBERSHIP,
+                    params![
+                        id,
+                        partner_id,
+                        livemode,
+                        new.organisation_id,
+                        user_id,
+                        CREATED_STATUS.as_str(),
+                        now.millis()
+                    ],
+                )
+                .map_err(failure)?;
+            let created = membership(&transaction, &id).map_err(failure)?;
+            transaction.commit().map_err(failure)?;
+            Ok(created)
+        })
+        .await
+        .map_err(|e| Failure::Database(e.to_string()))?
+    }
+}
