@@ -2,6 +2,11 @@
 //! number of requests, records every latency in an HDR histogram (microsecond resolution), and
 //! prints throughput and percentiles as JSON. `{n}` in the body becomes a per-request counter,
 //! so creates can use unique e-mails.
+//!
+//! With `--rate`, requests are instead sent on a fixed schedule (open loop, at most
+//! `--concurrency` in flight) and each latency is counted from when its request was due, not
+//! from when it was sent: a server that stalls is charged for the requests that queued behind
+//! the stall (no coordinated omission).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
@@ -37,6 +42,9 @@ struct Args {
     /// Requests sent first and not measured.
     #[arg(long, default_value_t = 500)]
     warmup: u64,
+    /// Requests per second on a fixed schedule, instead of as fast as the server answers.
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 struct Outcome {
@@ -50,6 +58,7 @@ async fn worker(
     next: Arc<AtomicU64>,
     last: u64,
     measure_from: u64,
+    origin: Instant,
 ) -> Result<Outcome, String> {
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
     let mut errors = 0;
@@ -66,7 +75,14 @@ async fn worker(
         if let Some(body) = &args.body {
             request = request.header("content-type", "application/json").body(body.replace("{n}", &n.to_string()));
         }
-        let started = Instant::now();
+        let started = match args.rate {
+            Some(rate) => {
+                let due = origin + Duration::from_secs_f64(n as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        };
         let ok = match request.send().await {
             Ok(response) => {
                 let success = response.status().is_success();
@@ -106,8 +122,9 @@ async fn run(args: Args) -> Result<serde_json::Value, String> {
             Instant::now()
         }
     });
+    let origin = Instant::now();
     let workers: Vec<_> = (0..args.concurrency)
-        .map(|_| tokio::spawn(worker(client.clone(), args.clone(), next.clone(), last, args.warmup)))
+        .map(|_| tokio::spawn(worker(client.clone(), args.clone(), next.clone(), last, args.warmup, origin)))
         .collect();
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
     let mut errors = 0;

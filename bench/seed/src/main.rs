@@ -63,6 +63,11 @@ async fn seed(args: Args) -> Result<serde_json::Value, String> {
     let (mut org_rows, mut user_rows, mut role_rows, mut membership_rows) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut sample = json!({});
+    // A member in the middle holding the custom role, so checks also read role permissions.
+    let sample_member = match args.members_per_organisation / 2 / 5 * 5 + 4 {
+        m if m < args.members_per_organisation => m,
+        _ => args.members_per_organisation / 2,
+    };
     let mut clock = start;
     for o in 0..args.organisations {
         clock += 1;
@@ -132,7 +137,7 @@ async fn seed(args: Args) -> Result<serde_json::Value, String> {
                 Cell::Int(clock),
                 Cell::Int(clock),
             ]);
-            if o == args.organisations / 2 && m == args.members_per_organisation / 2 {
+            if o == args.organisations / 2 && m == sample_member {
                 sample = json!({"organisation_id": organisation, "user_id": user, "membership_id": membership, "role_id": role});
             }
             // Parents are written before children: organisations and users, then memberships.

@@ -29,11 +29,12 @@ use roster_core::{
     },
     time::Timestamp,
 };
-use tokio_postgres::{GenericClient, types::Json};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::Json;
 
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
-use query::{page, query_opt, sql};
+use query::{execute, fetch, fetch_one, fetch_opt, page, query_opt, sql};
 
 pub struct PostgresStore {
     connections: Connections,
@@ -71,7 +72,7 @@ macro_rules! read {
             .connections
             .retrying(|| async {
                 let pooled = $store.connections.get().await?;
-                let $client: &tokio_postgres::Client = &pooled;
+                let $client = &pooled;
                 Step::Ok($body)
             })
             .await
@@ -103,18 +104,17 @@ async fn organisation_in_scope(client: &impl GenericClient, scope: &Scope, id: &
 }
 
 async fn lock_organisation(client: &impl GenericClient, id: &str) -> Step<()> {
-    client.execute("SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE", &[&id]).await?;
+    execute(client, "SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE", &[&id]).await?;
     Ok(())
 }
 
 async fn lock_user(client: &impl GenericClient, id: &str) -> Step<()> {
-    client.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id]).await?;
+    execute(client, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id]).await?;
     Ok(())
 }
 
 async fn group_organisation_ids(client: &impl GenericClient, group_id: &str, livemode: bool) -> Step<Vec<String>> {
-    let rows = client
-        .query(
+    let rows = fetch(client, 
             "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id \
              WHERE g.group_id = $1 AND o.livemode = $2 ORDER BY o.created_at, o.id",
             &[&group_id, &livemode],
@@ -156,16 +156,14 @@ async fn assign_group_organisations(
     livemode: bool,
     organisation_ids: &[String],
 ) -> Step<()> {
-    client
-        .execute(
+    execute(client, 
             "DELETE FROM group_organisations g WHERE g.group_id = $1 AND EXISTS \
              (SELECT 1 FROM organisations o WHERE o.id = g.organisation_id AND o.livemode = $2)",
             &[&group_id, &livemode],
         )
         .await?;
     for organisation_id in organisation_ids {
-        client
-            .execute(
+        execute(client, 
                 "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&group_id, organisation_id],
             )
@@ -182,8 +180,7 @@ async fn get_user(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<
 }
 
 async fn user_email_taken(client: &impl GenericClient, scope: &Scope, email: &str, except: Option<&str>) -> Step<bool> {
-    let row = client
-        .query_opt(
+    let row = fetch_opt(client, 
             "SELECT 1 FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 AND id <> $4",
             &[&scope.partner_id, &scope.mode.is_live(), &email_key(email), &except.unwrap_or("")],
         )
@@ -209,8 +206,7 @@ async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &K
     match holder {
         KeyHolder::Group(group_id) => {
             let allowed = match &scope.orgs {
-                OrgScope::All => client
-                    .query_opt(
+                OrgScope::All => fetch_opt(client, 
                         "SELECT 1 FROM partner_groups WHERE id = $1 AND partner_id = $2",
                         &[group_id, &scope.partner_id],
                     )
@@ -239,8 +235,7 @@ async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &K
 async fn insert_api_key(client: &impl GenericClient, key: &ApiKey, secret_hash: &str) -> Step<()> {
     let (group_id, organisation_id, user_id) = key.holder.ids();
     let abilities: Vec<String> = key.abilities.iter().map(|a| a.to_wire()).collect();
-    client
-        .execute(
+    execute(client, 
             "INSERT INTO api_keys (id, partner_id, livemode, name, key_type, group_id, organisation_id, abilities, \
              expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at, user_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
@@ -269,14 +264,12 @@ async fn insert_api_key(client: &impl GenericClient, key: &ApiKey, secret_hash: 
 
 async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPartner) -> Step<()> {
     let (partner, group) = (&provisioned.partner, &provisioned.admin_group);
-    client
-        .execute(
+    execute(client, 
             "INSERT INTO partners (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
             &[&partner.id, &partner.name, &partner.created_at.millis(), &partner.updated_at.millis()],
         )
         .await?;
-    client
-        .execute(
+    execute(client, 
             "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&group.id, &partner.id, &group.name, &group.is_admin, &group.created_at.millis(), &group.updated_at.millis()],
         )
@@ -294,8 +287,7 @@ async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) ->
 }
 
 async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str) -> Step<OrgTally> {
-    let row = client
-        .query_one(
+    let row = fetch_one(client, 
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE role = 'ADMIN'), COUNT(*) FILTER (WHERE is_owner) FROM memberships \
              WHERE organisation_id = $1 AND status = 'accepted' AND id <> $2",
             &[&organisation_id, &except],
@@ -311,8 +303,7 @@ async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str)
 async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role_ids: &[String]) -> Step<()> {
     let mut errors = Vec::new();
     for (index, role_id) in role_ids.iter().enumerate() {
-        let exists = client
-            .query_opt("SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2", &[role_id, &organisation_id])
+        let exists = fetch_opt(client, "SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2", &[role_id, &organisation_id])
             .await?
             .is_some();
         if !exists {
@@ -327,8 +318,7 @@ async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role
 }
 
 async fn clear_other_defaults(client: &impl GenericClient, user_id: &str, except: &str, now: Timestamp) -> Step<()> {
-    client
-        .execute(
+    execute(client, 
             "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
             &[&user_id, &except, &now.millis()],
         )
@@ -343,8 +333,7 @@ async fn write_membership_settings(
     now: Timestamp,
 ) -> Step<()> {
     let n = &settings.notifications;
-    client
-        .execute(
+    execute(client, 
             "UPDATE memberships SET role = $2, role_ids = $3, permissions = $4, is_owner = $5, is_default = $6, \
              allowed_ips = $7, api_access_enabled = $8, access_scope = $9, test_enabled = $10, \
              alert_action_required = $11, alert_resolved = $12, alert_dismissed = $13, evidence_requested = $14, \
@@ -386,8 +375,7 @@ async fn create_membership(
     }
     check_role_ids(client, &new.organisation_id, &new.settings.role_ids).await?;
     let key = email_key(&new.email);
-    client
-        .execute(
+    execute(client, 
             "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8) ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
             &[
@@ -402,8 +390,7 @@ async fn create_membership(
             ],
         )
         .await?;
-    let user = client
-        .query_one(
+    let user = fetch_one(client, 
             "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3",
             &[&scope.partner_id, &scope.mode.is_live(), &key],
         )
@@ -412,8 +399,7 @@ async fn create_membership(
     if is_staff {
         return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()).into());
     }
-    let exists = client
-        .query_opt(
+    let exists = fetch_opt(client, 
             "SELECT 1 FROM memberships WHERE organisation_id = $1 AND user_id = $2",
             &[&new.organisation_id, &user_id],
         )
@@ -426,8 +412,7 @@ async fn create_membership(
         lock_user(client, &user_id).await?;
     }
     let id = ids::new_id(ids::MEMBERSHIP, now);
-    client
-        .execute(
+    execute(client, 
             "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
              is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
              alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
@@ -503,7 +488,7 @@ async fn delete_membership(client: &impl GenericClient, scope: &Scope, id: &str)
         let tally = tally(client, &current.organisation_id, &current.id).await?;
         rules::check_delete(current.status, &current.settings, tally)?;
     }
-    client.execute("DELETE FROM memberships WHERE id = $1", &[&id]).await?;
+    execute(client, "DELETE FROM memberships WHERE id = $1", &[&id]).await?;
     Ok(())
 }
 
@@ -514,8 +499,7 @@ async fn get_role(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<
 }
 
 async fn role_name_taken(client: &impl GenericClient, organisation_id: &str, name: &str, except: &str) -> Step<bool> {
-    let row = client
-        .query_opt(
+    let row = fetch_opt(client, 
             "SELECT 1 FROM roles WHERE organisation_id = $1 AND name = $2 AND id <> $3",
             &[&organisation_id, &name, &except],
         )
@@ -544,8 +528,7 @@ async fn change_membership_status(
         let message = format!("only a {} membership can change to {}", from.as_str(), to.as_str());
         return Err(Error::field("status", ValidationCode::InvalidChoice, message).into());
     }
-    client
-        .execute(
+    execute(client, 
             "UPDATE memberships SET status = $2, updated_at = $3 WHERE id = $1",
             &[&id, &to.as_str(), &now.millis()],
         )
@@ -561,21 +544,21 @@ impl Store for PostgresStore {
 
     async fn ping(&self) -> Result<()> {
         read!(self, |client| {
-            client.execute("SELECT 1", &[]).await?;
+            execute(client, "SELECT 1", &[]).await?;
         })
     }
 
     async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()> {
-        transaction!(self, |tx| { insert_partner(&*tx, partner).await? })
+        transaction!(self, |tx| { insert_partner(&tx, partner).await? })
     }
 
     async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool> {
         transaction!(self, |tx| {
             // Serialises first starts: the lock is held until this transaction ends.
-            tx.execute("LOCK TABLE partners IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
-            let exists = tx.query_opt("SELECT 1 FROM partners LIMIT 1", &[]).await?.is_some();
+            execute(&tx, "LOCK TABLE partners IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
+            let exists = fetch_opt(&tx, "SELECT 1 FROM partners LIMIT 1", &[]).await?.is_some();
             if !exists {
-                insert_partner(&*tx, partner).await?;
+                insert_partner(&tx, partner).await?;
             }
             !exists
         })
@@ -597,15 +580,15 @@ impl Store for PostgresStore {
 
     async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
         transaction!(self, |tx| {
-            check_group_organisations(&*tx, scope, &group.organisation_ids).await?;
+            check_group_organisations(&tx, scope, &group.organisation_ids).await?;
             let id = ids::new_id(ids::GROUP, now);
-            tx.execute(
+            execute(&tx, 
                 "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
                 &[&id, &scope.partner_id, &group.name, &group.is_admin, &now.millis()],
             )
             .await?;
-            assign_group_organisations(&*tx, &id, scope.mode.is_live(), &group.organisation_ids).await?;
-            get_group(&*tx, scope, &id).await?
+            assign_group_organisations(&tx, &id, scope.mode.is_live(), &group.organisation_ids).await?;
+            get_group(&tx, scope, &id).await?
         })
     }
 
@@ -628,12 +611,12 @@ impl Store for PostgresStore {
 
     async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
         transaction!(self, |tx| {
-            let current = get_group(&*tx, scope, id).await?;
+            let current = get_group(&tx, scope, id).await?;
             if let Some(organisation_ids) = &patch.organisation_ids {
-                check_group_organisations(&*tx, scope, organisation_ids).await?;
-                assign_group_organisations(&*tx, id, scope.mode.is_live(), organisation_ids).await?;
+                check_group_organisations(&tx, scope, organisation_ids).await?;
+                assign_group_organisations(&tx, id, scope.mode.is_live(), organisation_ids).await?;
             }
-            tx.execute(
+            execute(&tx, 
                 "UPDATE partner_groups SET name = $2, is_admin = $3, updated_at = $4 WHERE id = $1",
                 &[
                     &id,
@@ -643,14 +626,14 @@ impl Store for PostgresStore {
                 ],
             )
             .await?;
-            get_group(&*tx, scope, id).await?
+            get_group(&tx, scope, id).await?
         })
     }
 
     async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
         transaction!(self, |tx| {
-            get_group(&*tx, scope, id).await?;
-            tx.execute("DELETE FROM partner_groups WHERE id = $1", &[&id]).await?;
+            get_group(&tx, scope, id).await?;
+            execute(&tx, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await?;
         })
     }
 
@@ -662,7 +645,7 @@ impl Store for PostgresStore {
     ) -> Result<Organisation> {
         transaction!(self, |tx| {
             let id = ids::new_id(ids::ORGANISATION, now);
-            tx.execute(
+            execute(&tx, 
                 "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
                 &[
@@ -677,13 +660,13 @@ impl Store for PostgresStore {
             )
             .await?;
             if let OrgScope::Group(group_id) = &scope.orgs {
-                tx.execute(
+                execute(&tx, 
                     "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2)",
                     &[group_id, &id],
                 )
                 .await?;
             }
-            get_organisation(&*tx, scope, &id).await?
+            get_organisation(&tx, scope, &id).await?
         })
     }
 
@@ -708,11 +691,11 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Organisation> {
         transaction!(self, |tx| {
-            let current = get_organisation(&*tx, scope, id).await?;
+            let current = get_organisation(&tx, scope, id).await?;
             if patch == OrganisationPatch::default() {
                 current
             } else {
-                tx.execute(
+                execute(&tx, 
                     "UPDATE organisations SET name = $2, enforce_twofactor = $3, abuse_contact_email = $4, updated_at = $5 WHERE id = $1",
                     &[
                         &id,
@@ -723,25 +706,25 @@ impl Store for PostgresStore {
                     ],
                 )
                 .await?;
-                get_organisation(&*tx, scope, id).await?
+                get_organisation(&tx, scope, id).await?
             }
         })
     }
 
     async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()> {
         transaction!(self, |tx| {
-            get_organisation(&*tx, scope, id).await?;
-            tx.execute("DELETE FROM organisations WHERE id = $1", &[&id]).await?;
+            get_organisation(&tx, scope, id).await?;
+            execute(&tx, "DELETE FROM organisations WHERE id = $1", &[&id]).await?;
         })
     }
 
     async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User> {
         transaction!(self, |tx| {
-            if user_email_taken(&*tx, scope, &user.email, None).await? {
+            if user_email_taken(&tx, scope, &user.email, None).await? {
                 return Err(Error::UserAlreadyExists.into());
             }
             let id = ids::new_id(ids::USER, now);
-            tx.execute(
+            execute(&tx, 
                 "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
                 &[
@@ -759,7 +742,7 @@ impl Store for PostgresStore {
             .await
             .map_err(|error| user_conflict(error.into()))?;
             let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
-            get_user(&*tx, &partner_scope, &id).await?
+            get_user(&tx, &partner_scope, &id).await?
         })
     }
 
@@ -780,17 +763,17 @@ impl Store for PostgresStore {
 
     async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
         transaction!(self, |tx| {
-            let current = get_user(&*tx, scope, id).await?;
+            let current = get_user(&tx, scope, id).await?;
             if patch == UserPatch::default() {
                 current
             } else {
                 if let Some(email) = &patch.email
-                    && user_email_taken(&*tx, scope, email, Some(id)).await?
+                    && user_email_taken(&tx, scope, email, Some(id)).await?
                 {
                     return Err(Error::UserAlreadyExists.into());
                 }
                 let email = patch.email.clone().unwrap_or(current.email);
-                tx.execute(
+                execute(&tx, 
                     "UPDATE users SET email = $2, email_key = $3, first_name = $4, last_name = $5, is_staff = $6, updated_at = $7 WHERE id = $1",
                     &[
                         &id,
@@ -804,15 +787,15 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(|error| user_conflict(error.into()))?;
-                get_user(&*tx, scope, id).await?
+                get_user(&tx, scope, id).await?
             }
         })
     }
 
     async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()> {
         transaction!(self, |tx| {
-            check_key_holder(&*tx, scope, &key.holder).await?;
-            insert_api_key(&*tx, key, secret_hash).await?
+            check_key_holder(&tx, scope, &key.holder).await?;
+            insert_api_key(&tx, key, secret_hash).await?
         })
     }
 
@@ -830,8 +813,8 @@ impl Store for PostgresStore {
 
     async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
         transaction!(self, |tx| {
-            get_api_key(&*tx, scope, id).await?;
-            tx.execute(
+            get_api_key(&tx, scope, id).await?;
+            execute(&tx, 
                 "UPDATE api_keys SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 &[&id, &now.millis()],
             )
@@ -860,12 +843,12 @@ impl Store for PostgresStore {
 
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()> {
         read!(self, |client| {
-            client.execute("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", &[&id, &now.millis()]).await?;
+            execute(client, "UPDATE api_keys SET last_used_at = $2 WHERE id = $1", &[&id, &now.millis()]).await?;
         })
     }
 
     async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership> {
-        transaction!(self, |tx| { create_membership(&*tx, scope, &membership, now).await? })
+        transaction!(self, |tx| { create_membership(&tx, scope, &membership, now).await? })
     }
 
     async fn list_memberships(
@@ -915,11 +898,11 @@ impl Store for PostgresStore {
         patch: MembershipPatch,
         now: Timestamp,
     ) -> Result<Membership> {
-        transaction!(self, |tx| { update_membership(&*tx, scope, id, &patch, now).await? })
+        transaction!(self, |tx| { update_membership(&tx, scope, id, &patch, now).await? })
     }
 
     async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
-        transaction!(self, |tx| { delete_membership(&*tx, scope, id).await? })
+        transaction!(self, |tx| { delete_membership(&tx, scope, id).await? })
     }
     async fn find_user(&self, id: &str) -> Result<Option<User>> {
         read!(self, |client| {
@@ -934,21 +917,21 @@ impl Store for PostgresStore {
 
     async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role> {
         transaction!(self, |tx| {
-            if !organisation_in_scope(&*tx, scope, &role.organisation_id, false).await? {
+            if !organisation_in_scope(&tx, scope, &role.organisation_id, false).await? {
                 return Err(Error::invalid_reference("organisation_id").into());
             }
-            if role_name_taken(&*tx, &role.organisation_id, &role.name, "").await? {
+            if role_name_taken(&tx, &role.organisation_id, &role.name, "").await? {
                 return Err(Error::RoleAlreadyExists.into());
             }
             let id = ids::new_id(ids::ROLE, now);
-            tx.execute(
+            execute(&tx, 
                 "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
                 &[&id, &scope.partner_id, &scope.mode.is_live(), &role.organisation_id, &role.name, &Json(&role.permissions), &now.millis()],
             )
             .await
             .map_err(|error| role_conflict(error.into()))?;
-            get_role(&*tx, scope, &id).await?
+            get_role(&tx, scope, &id).await?
         })
     }
 
@@ -974,38 +957,38 @@ impl Store for PostgresStore {
 
     async fn update_role(&self, scope: &Scope, id: &str, patch: RolePatch, now: Timestamp) -> Result<Role> {
         transaction!(self, |tx| {
-            let current = get_role(&*tx, scope, id).await?;
+            let current = get_role(&tx, scope, id).await?;
             if patch == RolePatch::default() {
                 current
             } else {
                 let name = patch.name.clone().unwrap_or(current.name);
-                if role_name_taken(&*tx, &current.organisation_id, &name, id).await? {
+                if role_name_taken(&tx, &current.organisation_id, &name, id).await? {
                     return Err(Error::RoleAlreadyExists.into());
                 }
                 let permissions = patch.permissions.clone().unwrap_or(current.permissions);
-                tx.execute(
+                execute(&tx, 
                     "UPDATE roles SET name = $2, permissions = $3, updated_at = $4 WHERE id = $1",
                     &[&id, &name, &Json(&permissions), &now.millis()],
                 )
                 .await
                 .map_err(|error| role_conflict(error.into()))?;
-                get_role(&*tx, scope, id).await?
+                get_role(&tx, scope, id).await?
             }
         })
     }
 
     async fn delete_role(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
         transaction!(self, |tx| {
-            let role = get_role(&*tx, scope, id).await?;
+            let role = get_role(&tx, scope, id).await?;
             // Membership changes in the organisation hold this lock while they check role_ids.
-            lock_organisation(&*tx, &role.organisation_id).await?;
-            tx.execute(
+            lock_organisation(&tx, &role.organisation_id).await?;
+            execute(&tx, 
                 "UPDATE memberships SET role_ids = role_ids - $1::text, updated_at = $3 \
                  WHERE organisation_id = $2 AND jsonb_exists(role_ids, $1::text)",
                 &[&id, &role.organisation_id, &now.millis()],
             )
             .await?;
-            tx.execute("DELETE FROM roles WHERE id = $1", &[&id]).await?;
+            execute(&tx, "DELETE FROM roles WHERE id = $1", &[&id]).await?;
         })
     }
 
@@ -1014,8 +997,7 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         read!(self, |client| {
-            let rows = client
-                .query(
+            let rows = fetch(client, 
                     "SELECT permissions FROM roles WHERE organisation_id = $1 AND id = ANY($2)",
                     &[&organisation_id, &role_ids],
                 )
@@ -1036,6 +1018,6 @@ impl Store for PostgresStore {
         to: MembershipStatus,
         now: Timestamp,
     ) -> Result<Membership> {
-        transaction!(self, |tx| { change_membership_status(&*tx, scope, id, from, to, now).await? })
+        transaction!(self, |tx| { change_membership_status(&tx, scope, id, from, to, now).await? })
     }
 }

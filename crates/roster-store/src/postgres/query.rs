@@ -1,7 +1,8 @@
 //! Running the shared [`Sql`] builder's statements on PostgreSQL.
 
+use deadpool_postgres::GenericClient;
 use roster_core::page::{ListPage, ListQuery};
-use tokio_postgres::{GenericClient, Row, types::ToSql};
+use tokio_postgres::{Row, types::ToSql};
 
 use super::pool::Step;
 pub use crate::sql::Sql;
@@ -23,12 +24,40 @@ fn params(sql: &Sql) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
+// Every statement is prepared once per connection and then reused (deadpool keeps the cache
+// with the connection): one round trip per statement instead of two. The builder produces a
+// bounded set of statement texts, so the cache stays small.
+
 pub async fn query_opt(client: &impl GenericClient, sql: &Sql) -> Step<Option<Row>> {
-    Ok(client.query_opt(sql.text(), &params(sql)).await?)
+    fetch_opt(client, sql.text(), &params(sql)).await
 }
 
 pub async fn query(client: &impl GenericClient, sql: &Sql) -> Step<Vec<Row>> {
-    Ok(client.query(sql.text(), &params(sql)).await?)
+    fetch(client, sql.text(), &params(sql)).await
+}
+
+/// At most one row of a fixed statement.
+pub async fn fetch_opt(client: &impl GenericClient, text: &str, params: &[&(dyn ToSql + Sync)]) -> Step<Option<Row>> {
+    let statement = client.prepare_cached(text).await?;
+    Ok(client.query_opt(&statement, params).await?)
+}
+
+/// Exactly one row of a fixed statement.
+pub async fn fetch_one(client: &impl GenericClient, text: &str, params: &[&(dyn ToSql + Sync)]) -> Step<Row> {
+    let statement = client.prepare_cached(text).await?;
+    Ok(client.query_one(&statement, params).await?)
+}
+
+/// Every row of a fixed statement.
+pub async fn fetch(client: &impl GenericClient, text: &str, params: &[&(dyn ToSql + Sync)]) -> Step<Vec<Row>> {
+    let statement = client.prepare_cached(text).await?;
+    Ok(client.query(&statement, params).await?)
+}
+
+/// Runs a fixed statement; the number of rows it changed.
+pub async fn execute(client: &impl GenericClient, text: &str, params: &[&(dyn ToSql + Sync)]) -> Step<u64> {
+    let statement = client.prepare_cached(text).await?;
+    Ok(client.execute(&statement, params).await?)
 }
 
 /// One page of `SELECT {columns} FROM {from} WHERE {conditions}`, newest first, with the count
