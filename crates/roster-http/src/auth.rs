@@ -113,7 +113,14 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
 }
 
 async fn authenticate_key(state: &AppState, hash: &str, shape: keys::SecretShape) -> Result<Principal, Error> {
-    let credential = state.store.find_api_key(hash).await?.ok_or(Error::Unauthorised)?;
+    let credential = match state.credentials.get(hash) {
+        Some(remembered) => remembered,
+        None => {
+            let found = state.store.find_api_key(hash).await?.ok_or(Error::Unauthorised)?;
+            state.credentials.put(hash, &found);
+            found
+        }
+    };
     let key = credential.key;
     let now = Timestamp::now();
     let usable = keys::hashes_match(&credential.secret_hash, hash)

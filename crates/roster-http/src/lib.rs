@@ -3,6 +3,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod credentials;
 mod extract;
 mod metrics;
 mod native;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), forget_credentials_after_writes))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
         .with_state(state);
     if let Some(cors) = cors {
@@ -104,6 +106,17 @@ async fn time_limit(State(state): State<AppState>, request: Request, next: Next)
         Ok(response) => response,
         Err(_) => ApiError::TimedOut(state.request_timeout).into_response(),
     }
+}
+
+/// Any write may revoke or remove a key (directly, or with its group, organisation or
+/// membership), so after every write, whatever its outcome, this node looks keys up afresh.
+async fn forget_credentials_after_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let writes = !request.method().is_safe();
+    let response = next.run(request).await;
+    if writes {
+        state.credentials.clear();
+    }
+    response
 }
 
 async fn healthz() -> &'static str {

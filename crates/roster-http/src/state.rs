@@ -7,7 +7,7 @@ use std::{
 use ipnet::IpNet;
 use roster_core::{keys, store::Store, time::Timestamp};
 
-use crate::{auth::JwtVerifier, metrics::Metrics};
+use crate::{auth::JwtVerifier, credentials::CredentialCache, metrics::Metrics};
 
 /// What the operator configured that handlers need.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Origins browsers may call from (CORS); empty turns CORS off, `*` allows any.
     pub cors_origins: Vec<String>,
+    /// How long this node may answer from memory for an API key it looked up; a revocation on
+    /// another node takes effect here within this time. Zero looks up every request.
+    pub credential_cache_ttl: Duration,
 }
 
 impl Default for Config {
@@ -32,6 +35,7 @@ impl Default for Config {
             jwt: None,
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
+            credential_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct AppState {
     /// `last_used_at` is stale writes it once, not once per request.
     recorded_uses: Arc<Mutex<HashMap<String, Timestamp>>>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) credentials: Arc<CredentialCache>,
 }
 
 impl AppState {
@@ -64,6 +69,7 @@ impl AppState {
             cors_origins: config.cors_origins.into(),
             recorded_uses: Arc::default(),
             metrics: Metrics::new(),
+            credentials: Arc::new(CredentialCache::new(config.credential_cache_ttl)),
         }
     }
 }

@@ -102,6 +102,11 @@ struct ServeArgs {
     /// Seconds one request may take before it is answered 503 and abandoned.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
+    /// Milliseconds this node may answer from memory for an API key it looked up. A key
+    /// revoked through another node is refused here within this time (through this node: at
+    /// once). 0 looks the key up on every request.
+    #[arg(long, env = "ROSTER_CREDENTIAL_CACHE_TTL", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    credential_cache_ttl: u64,
     /// Accept HS256 JWTs signed with this secret; their `sub` names the user who acts.
     #[arg(long, env = "ROSTER_JWT_HS256_SECRET", hide_env_values = true, conflicts_with = "jwt_rs256_public_key")]
     jwt_hs256_secret: Option<String>,
@@ -246,6 +251,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         jwt: jwt_verifier(&args)?,
         master_key: args.master_key,
         request_timeout: Duration::from_secs(args.request_timeout),
+        credential_cache_ttl: Duration::from_millis(args.credential_cache_ttl),
         trusted_proxies: args.trusted_proxies,
         cors_origins: args.cors_origins,
     };

@@ -10,6 +10,7 @@ mod rows;
 mod transfer;
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use roster_core::{
     Error, FieldError, ValidationCode,
     error::Result,
@@ -29,7 +30,6 @@ use roster_core::{
     },
     time::Timestamp,
 };
-use deadpool_postgres::GenericClient;
 use tokio_postgres::types::Json;
 
 pub use pool::PoolOptions;
@@ -114,12 +114,13 @@ async fn lock_user(client: &impl GenericClient, id: &str) -> Step<()> {
 }
 
 async fn group_organisation_ids(client: &impl GenericClient, group_id: &str, livemode: bool) -> Step<Vec<String>> {
-    let rows = fetch(client, 
-            "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id \
+    let rows = fetch(
+        client,
+        "SELECT o.id FROM group_organisations g JOIN organisations o ON o.id = g.organisation_id \
              WHERE g.group_id = $1 AND o.livemode = $2 ORDER BY o.created_at, o.id",
-            &[&group_id, &livemode],
-        )
-        .await?;
+        &[&group_id, &livemode],
+    )
+    .await?;
     Ok(rows.iter().map(|row| row.try_get(0)).collect::<std::result::Result<_, _>>()?)
 }
 
@@ -156,18 +157,20 @@ async fn assign_group_organisations(
     livemode: bool,
     organisation_ids: &[String],
 ) -> Step<()> {
-    execute(client, 
-            "DELETE FROM group_organisations g WHERE g.group_id = $1 AND EXISTS \
+    execute(
+        client,
+        "DELETE FROM group_organisations g WHERE g.group_id = $1 AND EXISTS \
              (SELECT 1 FROM organisations o WHERE o.id = g.organisation_id AND o.livemode = $2)",
-            &[&group_id, &livemode],
+        &[&group_id, &livemode],
+    )
+    .await?;
+    for organisation_id in organisation_ids {
+        execute(
+            client,
+            "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&group_id, organisation_id],
         )
         .await?;
-    for organisation_id in organisation_ids {
-        execute(client, 
-                "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&group_id, organisation_id],
-            )
-            .await?;
     }
     Ok(())
 }
@@ -180,11 +183,12 @@ async fn get_user(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<
 }
 
 async fn user_email_taken(client: &impl GenericClient, scope: &Scope, email: &str, except: Option<&str>) -> Step<bool> {
-    let row = fetch_opt(client, 
-            "SELECT 1 FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 AND id <> $4",
-            &[&scope.partner_id, &scope.mode.is_live(), &email_key(email), &except.unwrap_or("")],
-        )
-        .await?;
+    let row = fetch_opt(
+        client,
+        "SELECT 1 FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 AND id <> $4",
+        &[&scope.partner_id, &scope.mode.is_live(), &email_key(email), &except.unwrap_or("")],
+    )
+    .await?;
     Ok(row.is_some())
 }
 
@@ -206,12 +210,13 @@ async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &K
     match holder {
         KeyHolder::Group(group_id) => {
             let allowed = match &scope.orgs {
-                OrgScope::All => fetch_opt(client, 
-                        "SELECT 1 FROM partner_groups WHERE id = $1 AND partner_id = $2",
-                        &[group_id, &scope.partner_id],
-                    )
-                    .await?
-                    .is_some(),
+                OrgScope::All => fetch_opt(
+                    client,
+                    "SELECT 1 FROM partner_groups WHERE id = $1 AND partner_id = $2",
+                    &[group_id, &scope.partner_id],
+                )
+                .await?
+                .is_some(),
                 OrgScope::Group(own) => own == group_id,
                 OrgScope::Organisation(_) => false,
             };
@@ -235,41 +240,43 @@ async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &K
 async fn insert_api_key(client: &impl GenericClient, key: &ApiKey, secret_hash: &str) -> Step<()> {
     let (group_id, organisation_id, user_id) = key.holder.ids();
     let abilities: Vec<String> = key.abilities.iter().map(|a| a.to_wire()).collect();
-    execute(client, 
-            "INSERT INTO api_keys (id, partner_id, livemode, name, key_type, group_id, organisation_id, abilities, \
+    execute(
+        client,
+        "INSERT INTO api_keys (id, partner_id, livemode, name, key_type, group_id, organisation_id, abilities, \
              expires_at, last_used_at, revoked_at, prefix, secret_hash, created_at, updated_at, user_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            &[
-                &key.id,
-                &key.partner_id,
-                &key.mode.is_live(),
-                &key.name,
-                &key.key_type.as_str(),
-                &group_id,
-                &organisation_id,
-                &Json(&abilities),
-                &key.expires_at.map(Timestamp::millis),
-                &key.last_used_at.map(Timestamp::millis),
-                &key.revoked_at.map(Timestamp::millis),
-                &key.prefix,
-                &secret_hash,
-                &key.created_at.millis(),
-                &key.updated_at.millis(),
-                &user_id,
-            ],
-        )
-        .await?;
+        &[
+            &key.id,
+            &key.partner_id,
+            &key.mode.is_live(),
+            &key.name,
+            &key.key_type.as_str(),
+            &group_id,
+            &organisation_id,
+            &Json(&abilities),
+            &key.expires_at.map(Timestamp::millis),
+            &key.last_used_at.map(Timestamp::millis),
+            &key.revoked_at.map(Timestamp::millis),
+            &key.prefix,
+            &secret_hash,
+            &key.created_at.millis(),
+            &key.updated_at.millis(),
+            &user_id,
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPartner) -> Step<()> {
     let (partner, group) = (&provisioned.partner, &provisioned.admin_group);
-    execute(client, 
-            "INSERT INTO partners (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
-            &[&partner.id, &partner.name, &partner.created_at.millis(), &partner.updated_at.millis()],
-        )
-        .await?;
-    execute(client, 
+    execute(
+        client,
+        "INSERT INTO partners (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+        &[&partner.id, &partner.name, &partner.created_at.millis(), &partner.updated_at.millis()],
+    )
+    .await?;
+    execute(client,
             "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&group.id, &partner.id, &group.name, &group.is_admin, &group.created_at.millis(), &group.updated_at.millis()],
         )
@@ -287,12 +294,13 @@ async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) ->
 }
 
 async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str) -> Step<OrgTally> {
-    let row = fetch_one(client, 
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE role = 'ADMIN'), COUNT(*) FILTER (WHERE is_owner) FROM memberships \
+    let row = fetch_one(
+        client,
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE role = 'ADMIN'), COUNT(*) FILTER (WHERE is_owner) FROM memberships \
              WHERE organisation_id = $1 AND status = 'accepted' AND id <> $2",
-            &[&organisation_id, &except],
-        )
-        .await?;
+        &[&organisation_id, &except],
+    )
+    .await?;
     Ok(OrgTally {
         others: count(row.try_get(0)?),
         other_admins: count(row.try_get(1)?),
@@ -303,9 +311,13 @@ async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str)
 async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role_ids: &[String]) -> Step<()> {
     let mut errors = Vec::new();
     for (index, role_id) in role_ids.iter().enumerate() {
-        let exists = fetch_opt(client, "SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2", &[role_id, &organisation_id])
-            .await?
-            .is_some();
+        let exists = fetch_opt(
+            client,
+            "SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2",
+            &[role_id, &organisation_id],
+        )
+        .await?
+        .is_some();
         if !exists {
             errors.push(FieldError::new(
                 format!("role_ids.{index}"),
@@ -318,11 +330,12 @@ async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role
 }
 
 async fn clear_other_defaults(client: &impl GenericClient, user_id: &str, except: &str, now: Timestamp) -> Step<()> {
-    execute(client, 
-            "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
-            &[&user_id, &except, &now.millis()],
-        )
-        .await?;
+    execute(
+        client,
+        "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
+        &[&user_id, &except, &now.millis()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -333,33 +346,34 @@ async fn write_membership_settings(
     now: Timestamp,
 ) -> Step<()> {
     let n = &settings.notifications;
-    execute(client, 
-            "UPDATE memberships SET role = $2, role_ids = $3, permissions = $4, is_owner = $5, is_default = $6, \
+    execute(
+        client,
+        "UPDATE memberships SET role = $2, role_ids = $3, permissions = $4, is_owner = $5, is_default = $6, \
              allowed_ips = $7, api_access_enabled = $8, access_scope = $9, test_enabled = $10, \
              alert_action_required = $11, alert_resolved = $12, alert_dismissed = $13, evidence_requested = $14, \
              reference = $15, reference_origin = $16, metadata = $17, updated_at = $18 WHERE id = $1",
-            &[
-                &id,
-                &settings.role.as_str(),
-                &Json(&settings.role_ids),
-                &Json(&settings.permissions),
-                &settings.is_owner,
-                &settings.is_default,
-                &Json(&settings.allowed_ips),
-                &settings.api_access_enabled,
-                &settings.access_scope.as_str(),
-                &settings.test_enabled,
-                &n.alert_action_required,
-                &n.alert_resolved,
-                &n.alert_dismissed,
-                &n.evidence_requested,
-                &settings.reference,
-                &settings.reference_origin,
-                &Json(&settings.metadata),
-                &now.millis(),
-            ],
-        )
-        .await?;
+        &[
+            &id,
+            &settings.role.as_str(),
+            &Json(&settings.role_ids),
+            &Json(&settings.permissions),
+            &settings.is_owner,
+            &settings.is_default,
+            &Json(&settings.allowed_ips),
+            &settings.api_access_enabled,
+            &settings.access_scope.as_str(),
+            &settings.test_enabled,
+            &n.alert_action_required,
+            &n.alert_resolved,
+            &n.alert_dismissed,
+            &n.evidence_requested,
+            &settings.reference,
+            &settings.reference_origin,
+            &Json(&settings.metadata),
+            &now.millis(),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -375,7 +389,7 @@ async fn create_membership(
     }
     check_role_ids(client, &new.organisation_id, &new.settings.role_ids).await?;
     let key = email_key(&new.email);
-    execute(client, 
+    execute(client,
             "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8) ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
             &[
@@ -390,21 +404,23 @@ async fn create_membership(
             ],
         )
         .await?;
-    let user = fetch_one(client, 
-            "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3",
-            &[&scope.partner_id, &scope.mode.is_live(), &key],
-        )
-        .await?;
+    let user = fetch_one(
+        client,
+        "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3",
+        &[&scope.partner_id, &scope.mode.is_live(), &key],
+    )
+    .await?;
     let (user_id, is_staff): (String, bool) = (user.try_get(0)?, user.try_get(1)?);
     if is_staff {
         return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()).into());
     }
-    let exists = fetch_opt(client, 
-            "SELECT 1 FROM memberships WHERE organisation_id = $1 AND user_id = $2",
-            &[&new.organisation_id, &user_id],
-        )
-        .await?
-        .is_some();
+    let exists = fetch_opt(
+        client,
+        "SELECT 1 FROM memberships WHERE organisation_id = $1 AND user_id = $2",
+        &[&new.organisation_id, &user_id],
+    )
+    .await?
+    .is_some();
     if exists {
         return Err(Error::MembershipAlreadyExists.into());
     }
@@ -412,30 +428,31 @@ async fn create_membership(
         lock_user(client, &user_id).await?;
     }
     let id = ids::new_id(ids::MEMBERSHIP, now);
-    execute(client, 
-            "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
+    execute(
+        client,
+        "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
              is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
              alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
              metadata, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 'STANDARD', '[]', '[]', FALSE, FALSE, '[]', $6, TRUE, 'live_access', FALSE, \
              TRUE, TRUE, TRUE, TRUE, NULL, NULL, '{}', $7, $7)",
-            &[
-                &id,
-                &scope.partner_id,
-                &scope.mode.is_live(),
-                &new.organisation_id,
-                &user_id,
-                &new.status.as_str(),
-                &now.millis(),
-            ],
-        )
-        .await
-        .map_err(|error| match Failure::from(error) {
-            failure if failure.unique_violation() == Some("memberships_organisation_user") => {
-                Failure::Domain(Error::MembershipAlreadyExists)
-            }
-            failure => failure,
-        })?;
+        &[
+            &id,
+            &scope.partner_id,
+            &scope.mode.is_live(),
+            &new.organisation_id,
+            &user_id,
+            &new.status.as_str(),
+            &now.millis(),
+        ],
+    )
+    .await
+    .map_err(|error| match error {
+        failure if failure.unique_violation() == Some("memberships_organisation_user") => {
+            Failure::Domain(Error::MembershipAlreadyExists)
+        }
+        failure => failure,
+    })?;
     write_membership_settings(client, &id, &new.settings, now).await?;
     if new.settings.is_default {
         clear_other_defaults(client, &user_id, &id, now).await?;
@@ -499,11 +516,12 @@ async fn get_role(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<
 }
 
 async fn role_name_taken(client: &impl GenericClient, organisation_id: &str, name: &str, except: &str) -> Step<bool> {
-    let row = fetch_opt(client, 
-            "SELECT 1 FROM roles WHERE organisation_id = $1 AND name = $2 AND id <> $3",
-            &[&organisation_id, &name, &except],
-        )
-        .await?;
+    let row = fetch_opt(
+        client,
+        "SELECT 1 FROM roles WHERE organisation_id = $1 AND name = $2 AND id <> $3",
+        &[&organisation_id, &name, &except],
+    )
+    .await?;
     Ok(row.is_some())
 }
 
@@ -528,11 +546,12 @@ async fn change_membership_status(
         let message = format!("only a {} membership can change to {}", from.as_str(), to.as_str());
         return Err(Error::field("status", ValidationCode::InvalidChoice, message).into());
     }
-    execute(client, 
-            "UPDATE memberships SET status = $2, updated_at = $3 WHERE id = $1",
-            &[&id, &to.as_str(), &now.millis()],
-        )
-        .await?;
+    execute(
+        client,
+        "UPDATE memberships SET status = $2, updated_at = $3 WHERE id = $1",
+        &[&id, &to.as_str(), &now.millis()],
+    )
+    .await?;
     get_membership(client, scope, id).await
 }
 
@@ -582,7 +601,7 @@ impl Store for PostgresStore {
         transaction!(self, |tx| {
             check_group_organisations(&tx, scope, &group.organisation_ids).await?;
             let id = ids::new_id(ids::GROUP, now);
-            execute(&tx, 
+            execute(&tx,
                 "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
                 &[&id, &scope.partner_id, &group.name, &group.is_admin, &now.millis()],
             )
@@ -616,7 +635,8 @@ impl Store for PostgresStore {
                 check_group_organisations(&tx, scope, organisation_ids).await?;
                 assign_group_organisations(&tx, id, scope.mode.is_live(), organisation_ids).await?;
             }
-            execute(&tx, 
+            execute(
+                &tx,
                 "UPDATE partner_groups SET name = $2, is_admin = $3, updated_at = $4 WHERE id = $1",
                 &[
                     &id,
@@ -645,7 +665,7 @@ impl Store for PostgresStore {
     ) -> Result<Organisation> {
         transaction!(self, |tx| {
             let id = ids::new_id(ids::ORGANISATION, now);
-            execute(&tx, 
+            execute(&tx,
                 "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
                 &[
@@ -660,7 +680,8 @@ impl Store for PostgresStore {
             )
             .await?;
             if let OrgScope::Group(group_id) = &scope.orgs {
-                execute(&tx, 
+                execute(
+                    &tx,
                     "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2)",
                     &[group_id, &id],
                 )
@@ -695,7 +716,7 @@ impl Store for PostgresStore {
             if patch == OrganisationPatch::default() {
                 current
             } else {
-                execute(&tx, 
+                execute(&tx,
                     "UPDATE organisations SET name = $2, enforce_twofactor = $3, abuse_contact_email = $4, updated_at = $5 WHERE id = $1",
                     &[
                         &id,
@@ -724,7 +745,7 @@ impl Store for PostgresStore {
                 return Err(Error::UserAlreadyExists.into());
             }
             let id = ids::new_id(ids::USER, now);
-            execute(&tx, 
+            execute(&tx,
                 "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
                 &[
@@ -740,7 +761,7 @@ impl Store for PostgresStore {
                 ],
             )
             .await
-            .map_err(|error| user_conflict(error.into()))?;
+            .map_err(user_conflict)?;
             let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
             get_user(&tx, &partner_scope, &id).await?
         })
@@ -773,7 +794,7 @@ impl Store for PostgresStore {
                     return Err(Error::UserAlreadyExists.into());
                 }
                 let email = patch.email.clone().unwrap_or(current.email);
-                execute(&tx, 
+                execute(&tx,
                     "UPDATE users SET email = $2, email_key = $3, first_name = $4, last_name = $5, is_staff = $6, updated_at = $7 WHERE id = $1",
                     &[
                         &id,
@@ -786,7 +807,7 @@ impl Store for PostgresStore {
                     ],
                 )
                 .await
-                .map_err(|error| user_conflict(error.into()))?;
+                .map_err(user_conflict)?;
                 get_user(&tx, scope, id).await?
             }
         })
@@ -814,7 +835,8 @@ impl Store for PostgresStore {
     async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
         transaction!(self, |tx| {
             get_api_key(&tx, scope, id).await?;
-            execute(&tx, 
+            execute(
+                &tx,
                 "UPDATE api_keys SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 &[&id, &now.millis()],
             )
@@ -924,13 +946,13 @@ impl Store for PostgresStore {
                 return Err(Error::RoleAlreadyExists.into());
             }
             let id = ids::new_id(ids::ROLE, now);
-            execute(&tx, 
+            execute(&tx,
                 "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
                 &[&id, &scope.partner_id, &scope.mode.is_live(), &role.organisation_id, &role.name, &Json(&role.permissions), &now.millis()],
             )
             .await
-            .map_err(|error| role_conflict(error.into()))?;
+            .map_err(role_conflict)?;
             get_role(&tx, scope, &id).await?
         })
     }
@@ -966,12 +988,13 @@ impl Store for PostgresStore {
                     return Err(Error::RoleAlreadyExists.into());
                 }
                 let permissions = patch.permissions.clone().unwrap_or(current.permissions);
-                execute(&tx, 
+                execute(
+                    &tx,
                     "UPDATE roles SET name = $2, permissions = $3, updated_at = $4 WHERE id = $1",
                     &[&id, &name, &Json(&permissions), &now.millis()],
                 )
                 .await
-                .map_err(|error| role_conflict(error.into()))?;
+                .map_err(role_conflict)?;
                 get_role(&tx, scope, id).await?
             }
         })
@@ -982,7 +1005,8 @@ impl Store for PostgresStore {
             let role = get_role(&tx, scope, id).await?;
             // Membership changes in the organisation hold this lock while they check role_ids.
             lock_organisation(&tx, &role.organisation_id).await?;
-            execute(&tx, 
+            execute(
+                &tx,
                 "UPDATE memberships SET role_ids = role_ids - $1::text, updated_at = $3 \
                  WHERE organisation_id = $2 AND jsonb_exists(role_ids, $1::text)",
                 &[&id, &role.organisation_id, &now.millis()],
@@ -997,11 +1021,12 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         read!(self, |client| {
-            let rows = fetch(client, 
-                    "SELECT permissions FROM roles WHERE organisation_id = $1 AND id = ANY($2)",
-                    &[&organisation_id, &role_ids],
-                )
-                .await?;
+            let rows = fetch(
+                client,
+                "SELECT permissions FROM roles WHERE organisation_id = $1 AND id = ANY($2)",
+                &[&organisation_id, &role_ids],
+            )
+            .await?;
             let mut permissions = Vec::new();
             for row in &rows {
                 permissions.extend(row.try_get::<_, Json<Vec<String>>>(0)?.0);

@@ -332,3 +332,50 @@ async fn two_nodes_create_one_user_per_email() {
     }
     assert_eq!(created, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_revoked_through_one_node_is_refused_there_at_once_and_by_the_other_within_its_cache_ttl() {
+    let Some(base) = postgres_url() else { return };
+    let schema = TestSchema::create(&base).await;
+    let ttl = ["--credential-cache-ttl", "300"];
+    let nodes = [
+        Server::start_with(&schema.url, Some(MASTER_KEY), &ttl),
+        Server::start_with(&schema.url, Some(MASTER_KEY), &ttl),
+    ];
+    let client = reqwest::Client::new();
+    let admin = partner_key(&client, &nodes[0].base).await;
+    let org = create(&client, &nodes[0].base, &admin, "/v1/organisations", json!({"name": "Acme"})).await;
+    let (status, issued) = json_of(
+        post(
+            &client,
+            format!("{}/v1/api-keys", nodes[0].base),
+            &admin,
+            json!({"name": "ci", "organisation_id": org, "abilities": ["*"]}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let secret = issued["secret"].as_str().unwrap().to_owned();
+    let use_key = |node: usize| {
+        let request = client.get(format!("{}/v1/api-keys", nodes[node].base)).bearer_auth(&secret);
+        async move { request.send().await.unwrap().status() }
+    };
+    // Both nodes now remember the key.
+    assert_eq!((use_key(0).await, use_key(1).await), (StatusCode::OK, StatusCode::OK));
+
+    let revoked = client
+        .delete(format!("{}/v1/api-keys/{}", nodes[0].base, issued["id"].as_str().unwrap()))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    assert_eq!(use_key(0).await, StatusCode::UNAUTHORIZED, "the node that revoked forgets at once");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while use_key(1).await != StatusCode::UNAUTHORIZED {
+        assert!(Instant::now() < deadline, "the other node still accepts the revoked key");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
