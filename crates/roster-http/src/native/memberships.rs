@@ -15,7 +15,6 @@ use roster_core::{
         present, text,
     },
     model::{AccessScope, Membership, MembershipRole, MembershipSettings, MembershipStatus},
-    page::ListQuery,
     policy::{Access, Api},
     store::{MembershipFilter, MembershipPatch, NewMembership},
     time::Timestamp,
@@ -355,16 +354,10 @@ pub async fn check(
     fields.finish()?;
     let (organisation_id, user_id, required) = (present(organisation_id)?, present(user_id)?, present(required)?);
     state.store.get_organisation(&scope, &organisation_id).await?;
-    let filter = MembershipFilter {
-        organisation_id: Some(organisation_id),
-        user_id: Some(user_id),
-        ..MembershipFilter::default()
-    };
-    let page = state.store.list_memberships(&scope, &filter, &ListQuery { limit: 1, ..ListQuery::default() }).await?;
-    let Some(membership) = page.items.first() else {
+    let Some(membership) = state.store.find_membership(&scope, &organisation_id, &user_id).await? else {
         return Ok(Json(wire::check(false, None)));
     };
-    let granted = effective_permissions(&state, membership).await?;
+    let granted = effective_permissions(&state, &membership).await?;
     let allowed = roster_core::permissions::allows(&granted, &required)
         && address.is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, ip));
     Ok(Json(wire::check(allowed, Some(&membership.id))))

@@ -913,6 +913,25 @@ impl Store for PostgresStore {
         read!(self, |client| { get_membership(client, scope, id).await? })
     }
 
+    async fn find_membership(&self, scope: &Scope, organisation_id: &str, user_id: &str) -> Result<Option<Membership>> {
+        read!(self, |client| {
+            let mut sql = sql(&format!(
+                "SELECT {} FROM {} WHERE m.organisation_id = ",
+                rows::MEMBERSHIP_COLUMNS,
+                rows::MEMBERSHIP_FROM
+            ));
+            sql.bind(organisation_id.to_owned()).push(" AND m.user_id = ").bind(user_id.to_owned()).scoped(
+                scope,
+                "m",
+                "m.organisation_id",
+            );
+            match query_opt(client, &sql).await? {
+                Some(row) => Some(rows::membership(&row)?),
+                None => None,
+            }
+        })
+    }
+
     async fn update_membership(
         &self,
         scope: &Scope,

@@ -921,6 +921,25 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_membership(c, &scope, &id)).await
     }
 
+    async fn find_membership(&self, scope: &Scope, organisation_id: &str, user_id: &str) -> Result<Option<Membership>> {
+        let (scope, organisation_id, user_id) = (scope.clone(), organisation_id.to_owned(), user_id.to_owned());
+        self.pool
+            .read(move |c| {
+                let mut sql = sql(&format!(
+                    "SELECT {} FROM {} WHERE m.organisation_id = ",
+                    rows::MEMBERSHIP_COLUMNS,
+                    rows::MEMBERSHIP_FROM
+                ));
+                sql.bind(organisation_id).push(" AND m.user_id = ").bind(user_id).scoped(
+                    &scope,
+                    "m",
+                    "m.organisation_id",
+                );
+                query_row(c, &sql, |row| rows::membership(row)).map_err(storage_error)
+            })
+            .await
+    }
+
     async fn update_membership(
         &self,
         scope: &Scope,

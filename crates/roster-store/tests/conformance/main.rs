@@ -168,6 +168,13 @@ async fn scopes_limit_what_is_seen() {
         let test_mode = Scope { mode: Mode::Test, ..admin.clone() };
         assert_eq!(store.get_membership(&test_mode, &in_b.id).await, Err(Error::NotFound));
         assert_eq!(store.list_organisations(&test_mode, &ListQuery::default()).await.unwrap().count, 0);
+
+        // A membership found by organisation and user, only where the scope reaches.
+        let found = store.find_membership(&admin, &b, &in_b.user_id).await.unwrap();
+        assert_eq!(found, Some(in_b.clone()));
+        assert_eq!(store.find_membership(&grouped, &b, &in_b.user_id).await, Ok(None));
+        assert_eq!(store.find_membership(&test_mode, &b, &in_b.user_id).await, Ok(None));
+        assert_eq!(store.find_membership(&admin, &a, &in_b.user_id).await, Ok(None), "not a member of A");
     })
     .await;
 }
