@@ -19,6 +19,7 @@ use axum::{
 };
 use clap::Parser;
 use roster_core::model::{Membership, MembershipStatus};
+use roster_http::wire;
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -68,28 +69,31 @@ trait Database: Send + Sync + 'static {
     fn create(&self, new: NewMember) -> impl Future<Output = Result<Membership, Failure>> + Send;
 }
 
-async fn get_membership<D: Database>(State(db): State<Arc<D>>, Path(id): Path<String>) -> Result<Json<Value>, Failure> {
-    Ok(Json(roster_http::wire::membership(&db.membership(id).await?)))
+async fn get_membership<D: Database>(
+    State(db): State<Arc<D>>,
+    Path(id): Path<String>,
+) -> Result<Json<wire::Membership>, Failure> {
+    Ok(Json(wire::membership(&db.membership(id).await?)))
 }
 
 async fn check<D: Database>(
     State(db): State<Arc<D>>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<wire::Check>, Failure> {
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     let Some((membership, role_permissions)) = db.membership_of(param("organisation_id"), param("user_id")).await?
     else {
-        return Ok(Json(roster_http::wire::check(false, None)));
+        return Ok(Json(wire::check(false, None)));
     };
     let granted = roster_core::permissions::effective(membership.status, &membership.settings, &role_permissions);
     let allowed = roster_core::permissions::allows(&granted, &param("permission"));
-    Ok(Json(roster_http::wire::check(allowed, Some(&membership.id))))
+    Ok(Json(wire::check(allowed, Some(&membership.id))))
 }
 
 async fn create<D: Database>(
     State(db): State<Arc<D>>,
     Json(body): Json<Value>,
-) -> Result<(StatusCode, Json<Value>), Failure> {
+) -> Result<(StatusCode, Json<wire::Membership>), Failure> {
     let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     let new = NewMember {
         organisation_id: field("organisation_id"),
@@ -97,7 +101,7 @@ async fn create<D: Database>(
         first_name: field("first_name"),
         last_name: field("last_name"),
     };
-    Ok((StatusCode::CREATED, Json(roster_http::wire::membership(&db.create(new).await?))))
+    Ok((StatusCode::CREATED, Json(wire::membership(&db.create(new).await?))))
 }
 
 fn router<D: Database>(db: D) -> Router {

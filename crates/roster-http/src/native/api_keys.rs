@@ -3,7 +3,6 @@
 //! is in the creation response only; DELETE revokes.
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -23,7 +22,7 @@ use utoipa::ToSchema;
 use super::{
     CreatedResult, EmptyResult, JsonResult,
     docs::{List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::Caller,
@@ -134,7 +133,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
     state.store.create_api_key(&scope, &issued.key, &issued.secret_hash).await?;
     let body = wire::api_key_created(&issued.key, issued.secret);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, json(body)))
 }
 
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),
@@ -169,7 +168,7 @@ pub async fn list(
     ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    Ok(Json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
+    Ok(json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),

@@ -1,7 +1,6 @@
 //! `/v1/partner-groups`: only admin-group keys manage groups.
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -19,7 +18,7 @@ use utoipa::ToSchema;
 use super::{
     CreatedResult, EmptyResult, JsonResult,
     docs::{List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::Caller,
@@ -89,7 +88,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         organisation_ids: organisation_ids.unwrap_or_default(),
     };
     let group = state.store.create_group(&scope, group, Timestamp::now()).await?;
-    Ok((StatusCode::CREATED, Json(wire::group(&group))))
+    Ok((StatusCode::CREATED, json(wire::group(&group))))
 }
 
 #[utoipa::path(get, path = "/v1/partner-groups", tag = "partner groups", security(("partner_key" = [])),
@@ -124,7 +123,7 @@ pub async fn list(
     ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
-    Ok(Json(wire::group(&state.store.get_group(&scope, &id).await?)))
+    Ok(json(wire::group(&state.store.get_group(&scope, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),
@@ -160,7 +159,7 @@ pub async fn update(
             Error::InvalidRequest("a key cannot take admin rights from the group that holds it".to_owned()).into()
         );
     }
-    Ok(Json(wire::group(&state.store.update_group(&scope, &group_id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::group(&state.store.update_group(&scope, &group_id, patch, Timestamp::now()).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),

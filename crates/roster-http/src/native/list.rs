@@ -1,13 +1,18 @@
 //! The list conventions every native collection shares: `limit`, `offset` or `cursor`, and the
 //! `{"object": "list", count, next, previous, next_cursor, results}` envelope.
 
-use axum::{Json, http::Uri};
+use axum::{
+    Json,
+    http::Uri,
+    response::{IntoResponse, Response},
+};
 use roster_core::{
     Error, ValidationCode,
     input::{Fields, integer},
     page::{Cursor, DEFAULT_LIMIT, ListPage, ListQuery, Listed, MAX_LIMIT, Position},
 };
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// Reads a list's query string: the paging parameters and the filters `read_filter` takes.
 /// Anything else is an unknown field; every invalid parameter is reported at once.
@@ -58,7 +63,20 @@ fn link(uri: &Uri, position: &Position) -> String {
     format!("{}?{}", uri.path(), query.finish())
 }
 
-pub fn render<T: Listed>(uri: &Uri, query: &ListQuery, page: ListPage<T>, render: impl Fn(&T) -> Value) -> Json<Value> {
+/// The list envelope, serialised straight from its parts.
+#[derive(Serialize)]
+pub struct ListBody<W> {
+    object: &'static str,
+    pub count: u64,
+    next: Option<String>,
+    previous: Option<String>,
+    next_cursor: Option<String>,
+    pub results: Vec<W>,
+}
+
+/// The envelope of `page`, each item rendered by `render`, with links that keep the request's
+/// other parameters.
+pub fn body<T: Listed, W>(uri: &Uri, query: &ListQuery, page: ListPage<T>, render: impl Fn(&T) -> W) -> ListBody<W> {
     let next_cursor = page.items.last().filter(|_| page.has_more).map(Listed::position);
     let (next, previous) = match &query.position {
         Position::Offset(offset) => {
@@ -69,12 +87,21 @@ pub fn render<T: Listed>(uri: &Uri, query: &ListQuery, page: ListPage<T>, render
         }
         Position::After(_) => (next_cursor.as_ref().map(|c| link(uri, &Position::After(c.clone()))), None),
     };
-    Json(json!({
-        "object": "list",
-        "count": page.count,
-        "next": next,
-        "previous": previous,
-        "next_cursor": next_cursor.map(|c| c.encode()),
-        "results": page.items.iter().map(render).collect::<Vec<_>>(),
-    }))
+    ListBody {
+        object: "list",
+        count: page.count,
+        next,
+        previous,
+        next_cursor: next_cursor.map(|c| c.encode()),
+        results: page.items.iter().map(render).collect(),
+    }
+}
+
+pub fn render<T: Listed, W: Serialize>(
+    uri: &Uri,
+    query: &ListQuery,
+    page: ListPage<T>,
+    render: impl Fn(&T) -> W,
+) -> Response {
+    Json(body(uri, query, page, render)).into_response()
 }

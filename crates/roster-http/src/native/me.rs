@@ -3,7 +3,6 @@
 //! invitation, leaving) honours that membership's `allowed_ips`.
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -23,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     EmptyResult, JsonResult,
     docs::{List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::{Caller, ClientIp},
@@ -57,7 +56,7 @@ pub struct MeFilters {
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller) -> JsonResult {
     let user = caller.require_user()?;
     let found = state.store.find_user(&user.user_id).await?.ok_or(Error::Unauthorised)?;
-    Ok(Json(wire::user(&found)))
+    Ok(json(wire::user(&found)))
 }
 
 #[utoipa::path(get, path = "/v1/me/memberships", tag = "me", security(("user" = [])),
@@ -108,7 +107,7 @@ fn require_allowed_address(membership: &Membership, ClientIp(address): &ClientIp
     ))]
 pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let user = caller.require_user()?;
-    Ok(Json(wire::membership(&own(&state, user, &id).await?.1)))
+    Ok(json(wire::membership(&own(&state, user, &id).await?.1)))
 }
 
 /// Accepts or rejects a pending invitation.
@@ -148,7 +147,7 @@ pub async fn respond(
         .store
         .change_membership_status(&scope, &id, MembershipStatus::Pending, present(answer)?, Timestamp::now())
         .await?;
-    Ok(Json(wire::membership(&changed)))
+    Ok(json(wire::membership(&changed)))
 }
 
 /// Leaves the organisation; the last admin and the last owner cannot (rules 1–2).

@@ -2,7 +2,6 @@
 //! get 401 and publishable keys 403 (see [`roster_core::policy`]).
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -28,7 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     CreatedResult, EmptyResult, JsonResult,
     docs::{self, List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::Caller,
@@ -215,7 +214,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         settings: settings.apply(&MembershipSettings::new(present(settings.role)?)),
     };
     let membership = state.store.create_membership(&scope, membership, Timestamp::now()).await?;
-    Ok((StatusCode::CREATED, Json(wire::membership(&membership))))
+    Ok((StatusCode::CREATED, json(wire::membership(&membership))))
 }
 
 #[utoipa::path(get, path = "/v1/memberships", tag = "memberships", security(("partner_key" = [])),
@@ -256,7 +255,7 @@ pub async fn list(
     ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
-    Ok(Json(wire::membership(&state.store.get_membership(&scope, &id).await?)))
+    Ok(json(wire::membership(&state.store.get_membership(&scope, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
@@ -283,7 +282,7 @@ pub async fn update(
     let mut fields = Fields::of_body(&body)?;
     let patch = read_settings(&mut fields);
     fields.finish()?;
-    Ok(Json(wire::membership(&state.store.update_membership(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::membership(&state.store.update_membership(&scope, &id, patch, Timestamp::now()).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
@@ -316,7 +315,7 @@ pub async fn permissions(State(state): State<AppState>, Caller(caller): Caller, 
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
     let membership = state.store.get_membership(&scope, &id).await?;
     let permissions = effective_permissions(&state, &membership).await?;
-    Ok(Json(wire::permission_set(&permissions)))
+    Ok(json(wire::permission_set(&permissions)))
 }
 
 pub async fn effective_permissions(state: &AppState, membership: &Membership) -> Result<Vec<String>, Error> {
@@ -355,10 +354,10 @@ pub async fn check(
     let (organisation_id, user_id, required) = (present(organisation_id)?, present(user_id)?, present(required)?);
     state.store.get_organisation(&scope, &organisation_id).await?;
     let Some(membership) = state.store.find_membership(&scope, &organisation_id, &user_id).await? else {
-        return Ok(Json(wire::check(false, None)));
+        return Ok(json(wire::check(false, None)));
     };
     let granted = effective_permissions(&state, &membership).await?;
     let allowed = roster_core::permissions::allows(&granted, &required)
         && address.is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, ip));
-    Ok(Json(wire::check(allowed, Some(&membership.id))))
+    Ok(json(wire::check(allowed, Some(&membership.id))))
 }

@@ -14,15 +14,24 @@ mod roles;
 mod users;
 pub mod wire;
 
-use axum::{Json, Router, http::StatusCode};
-use serde_json::Value;
+use axum::{
+    Json, Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{problem::ApiError, state::AppState};
 
-type JsonResult = Result<Json<Value>, ApiError>;
-type CreatedResult = Result<(StatusCode, Json<Value>), ApiError>;
+type JsonResult = Result<Response, ApiError>;
+type CreatedResult = Result<(StatusCode, Response), ApiError>;
+
+/// A wire shape as the JSON response body, serialised straight from its struct.
+fn json(body: impl Serialize) -> Response {
+    Json(body).into_response()
+}
 type EmptyResult = Result<StatusCode, ApiError>;
 
 /// Every native route with its OpenAPI description, from the handlers' annotations.

@@ -2,7 +2,6 @@
 //! create or delete organisations; a non-admin group's new organisation is assigned to it.
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -21,7 +20,7 @@ use utoipa::ToSchema;
 use super::{
     CreatedResult, EmptyResult, JsonResult,
     docs::{List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::Caller,
@@ -107,7 +106,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         },
     };
     let organisation = state.store.create_organisation(&scope, organisation, Timestamp::now()).await?;
-    Ok((StatusCode::CREATED, Json(wire::organisation(&organisation))))
+    Ok((StatusCode::CREATED, json(wire::organisation(&organisation))))
 }
 
 #[utoipa::path(get, path = "/v1/organisations", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
@@ -142,7 +141,7 @@ pub async fn list(
     ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    Ok(Json(wire::organisation(&state.store.get_organisation(&scope, &id).await?)))
+    Ok(json(wire::organisation(&state.store.get_organisation(&scope, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
@@ -171,7 +170,7 @@ pub async fn update(
     let settings = read_settings(&mut fields).unwrap_or_default();
     fields.finish()?;
     let patch = OrganisationPatch { name, ..settings };
-    Ok(Json(wire::organisation(&state.store.update_organisation(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::organisation(&state.store.update_organisation(&scope, &id, patch, Timestamp::now()).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = [])),

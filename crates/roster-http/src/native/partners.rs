@@ -1,7 +1,6 @@
 //! `/v1/partners`: the operator's master key creates partners and receives their admin keys once.
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -17,7 +16,7 @@ use utoipa::ToSchema;
 use super::{
     CreatedResult, JsonResult,
     docs::{List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::Caller,
@@ -54,7 +53,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     let provisioned = provision_partner(present(name)?, Timestamp::now());
     state.store.create_partner(&provisioned).await?;
     let body = wire::partner_created(&provisioned.partner, &provisioned.admin_keys);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, json(body)))
 }
 
 #[utoipa::path(get, path = "/v1/partners", tag = "partners", security(("master_key" = [])),
@@ -89,5 +88,5 @@ pub async fn list(
     ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     caller.require_master()?;
-    Ok(Json(wire::partner(&state.store.get_partner(&id).await?)))
+    Ok(json(wire::partner(&state.store.get_partner(&id).await?)))
 }

@@ -2,7 +2,6 @@
 //! has (`role_admin`, `role_standard`), which are listed and read but never changed.
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -21,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     CreatedResult, EmptyResult, JsonResult,
     docs::{List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::Caller,
@@ -95,7 +94,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         permissions: permissions.unwrap_or_default(),
     };
     let role = state.store.create_role(&scope, role, Timestamp::now()).await?;
-    Ok((StatusCode::CREATED, Json(wire::role(&role))))
+    Ok((StatusCode::CREATED, json(wire::role(&role))))
 }
 
 /// With `organisation_id`, the first page starts with the two built-in roles, which `count`
@@ -127,18 +126,14 @@ pub async fn list(
         None => Vec::new(),
     };
     let first_page = query.position == roster_core::page::Position::Offset(0);
-    let mut listed = list::render(&uri, &query, page, wire::role);
-    if let Some(object) = listed.0.as_object_mut() {
-        if let Some(count) = object.get("count").and_then(|c| c.as_u64()) {
-            object.insert("count".to_owned(), (count + builtins.len() as u64).into());
-        }
-        if first_page && let Some(results) = object.get_mut("results").and_then(|r| r.as_array_mut()) {
-            for (index, builtin) in builtins.iter().enumerate() {
-                results.insert(index, wire::builtin_role(builtin, scope.mode, organisation_id.as_deref()));
-            }
-        }
+    let mut listed = list::body(&uri, &query, page, wire::role);
+    listed.count += builtins.len() as u64;
+    if first_page {
+        let builtins =
+            builtins.iter().map(|builtin| wire::builtin_role(builtin, scope.mode, organisation_id.as_deref()));
+        listed.results.splice(0..0, builtins);
     }
-    Ok(listed)
+    Ok(json(listed))
 }
 
 #[utoipa::path(get, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
@@ -153,9 +148,9 @@ pub async fn list(
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(role_id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     if let Some(builtin) = BuiltinRole::find(&role_id) {
-        return Ok(Json(wire::builtin_role(&builtin, scope.mode, None)));
+        return Ok(json(wire::builtin_role(&builtin, scope.mode, None)));
     }
-    Ok(Json(wire::role(&state.store.get_role(&scope, &role_id).await?)))
+    Ok(json(wire::role(&state.store.get_role(&scope, &role_id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
@@ -188,7 +183,7 @@ pub async fn update(
     if BuiltinRole::find(&role_id).is_some() {
         return Err(builtin_is_fixed().into());
     }
-    Ok(Json(wire::role(&state.store.update_role(&scope, &role_id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::role(&state.store.update_role(&scope, &role_id, patch, Timestamp::now()).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),

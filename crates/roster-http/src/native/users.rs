@@ -2,7 +2,6 @@
 //! with a membership in its organisations.
 
 use axum::{
-    Json,
     extract::{OriginalUri, Path, State},
     http::StatusCode,
 };
@@ -19,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     CreatedResult, JsonResult,
     docs::{List, Paging, Problem},
-    list, wire,
+    json, list, wire,
 };
 use crate::{
     auth::Caller,
@@ -99,7 +98,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         is_staff: is_staff.unwrap_or(false),
     };
     let user = state.store.create_user(&scope, user, Timestamp::now()).await?;
-    Ok((StatusCode::CREATED, Json(wire::user(&user))))
+    Ok((StatusCode::CREATED, json(wire::user(&user))))
 }
 
 #[utoipa::path(get, path = "/v1/users", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
@@ -135,7 +134,7 @@ pub async fn list(
     ))]
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
-    Ok(Json(wire::user(&state.store.get_user(&scope, &id).await?)))
+    Ok(json(wire::user(&state.store.get_user(&scope, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
@@ -167,5 +166,5 @@ pub async fn update(
         is_staff: fields.optional("is_staff", boolean),
     };
     fields.finish()?;
-    Ok(Json(wire::user(&state.store.update_user(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::user(&state.store.update_user(&scope, &id, patch, Timestamp::now()).await?)))
 }

@@ -10,10 +10,6 @@ use utoipa::ToSchema;
 /// RFC 3339 UTC with milliseconds, e.g. `2018-01-01T12:00:00.000Z`.
 type Time = Timestamp;
 
-fn to_value(wire: impl Serialize) -> Value {
-    serde_json::to_value(wire).unwrap_or(Value::Null)
-}
-
 /// A tenant of Roster: a platform whose organisations, users and memberships Roster keeps.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Partner)]
@@ -29,11 +25,7 @@ pub struct Partner {
     updated_at: Time,
 }
 
-pub fn partner(partner: &model::Partner) -> Value {
-    to_value(partner_wire(partner))
-}
-
-fn partner_wire(partner: &model::Partner) -> Partner {
+pub fn partner(partner: &model::Partner) -> Partner {
     Partner {
         object: "partner",
         id: partner.id.clone(),
@@ -83,7 +75,7 @@ pub struct PartnerCreated {
     admin_keys: Vec<AdminKey>,
 }
 
-pub fn partner_created(partner: &model::Partner, admin_keys: &[roster_core::provision::IssuedKey]) -> Value {
+pub fn partner_created(partner: &model::Partner, admin_keys: &[roster_core::provision::IssuedKey]) -> PartnerCreated {
     let admin_keys = admin_keys
         .iter()
         .map(|issued| AdminKey {
@@ -93,11 +85,11 @@ pub fn partner_created(partner: &model::Partner, admin_keys: &[roster_core::prov
             secret: issued.secret.clone(),
         })
         .collect();
-    to_value(PartnerCreated { partner: partner_wire(partner), admin_keys })
+    PartnerCreated { partner: self::partner(partner), admin_keys }
 }
 
-pub fn group(group: &model::PartnerGroup) -> Value {
-    to_value(PartnerGroup {
+pub fn group(group: &model::PartnerGroup) -> PartnerGroup {
+    PartnerGroup {
         object: "partner_group",
         id: group.id.clone(),
         partner_id: group.partner_id.clone(),
@@ -106,7 +98,7 @@ pub fn group(group: &model::PartnerGroup) -> Value {
         organisation_ids: group.organisation_ids.clone(),
         created_at: group.created_at,
         updated_at: group.updated_at,
-    })
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -134,8 +126,8 @@ pub struct Organisation {
     updated_at: Time,
 }
 
-pub fn organisation(organisation: &model::Organisation) -> Value {
-    to_value(Organisation {
+pub fn organisation(organisation: &model::Organisation) -> Organisation {
+    Organisation {
         object: "organisation",
         id: organisation.id.clone(),
         livemode: organisation.mode.is_live(),
@@ -147,7 +139,7 @@ pub fn organisation(organisation: &model::Organisation) -> Value {
         },
         created_at: organisation.created_at,
         updated_at: organisation.updated_at,
-    })
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -172,8 +164,8 @@ pub struct User {
     updated_at: Time,
 }
 
-pub fn user(user: &model::User) -> Value {
-    to_value(User {
+pub fn user(user: &model::User) -> User {
+    User {
         object: "user",
         id: user.id.clone(),
         livemode: user.mode.is_live(),
@@ -183,7 +175,7 @@ pub fn user(user: &model::User) -> Value {
         is_staff: user.is_staff,
         created_at: user.created_at,
         updated_at: user.updated_at,
-    })
+    }
 }
 
 /// An API key, without its secret (shown once, when created).
@@ -220,11 +212,7 @@ pub struct ApiKey {
     updated_at: Time,
 }
 
-pub fn api_key(key: &model::ApiKey) -> Value {
-    to_value(api_key_wire(key))
-}
-
-fn api_key_wire(key: &model::ApiKey) -> ApiKey {
+pub fn api_key(key: &model::ApiKey) -> ApiKey {
     let (group_id, organisation_id, user_id) = key.holder.ids();
     ApiKey {
         object: "api_key",
@@ -254,8 +242,8 @@ pub struct ApiKeyCreated {
     secret: String,
 }
 
-pub fn api_key_created(key: &model::ApiKey, secret: String) -> Value {
-    to_value(ApiKeyCreated { key: api_key_wire(key), secret })
+pub fn api_key_created(key: &model::ApiKey, secret: String) -> ApiKeyCreated {
+    ApiKeyCreated { key: api_key(key), secret }
 }
 
 /// A membership: one user in one organisation, with role and permissions. Every field is
@@ -308,10 +296,10 @@ pub struct Membership {
     updated_at: Time,
 }
 
-pub fn membership(membership: &model::Membership) -> Value {
+pub fn membership(membership: &model::Membership) -> Membership {
     let settings = &membership.settings;
     let notifications = &settings.notifications;
-    to_value(Membership {
+    Membership {
         object: "membership",
         id: membership.id.clone(),
         livemode: membership.mode.is_live(),
@@ -339,7 +327,7 @@ pub fn membership(membership: &model::Membership) -> Value {
         metadata: settings.metadata.clone(),
         created_at: membership.created_at,
         updated_at: membership.updated_at,
-    })
+    }
 }
 
 /// A role: custom (stored, of one organisation) or built in (`role_admin`, `role_standard`:
@@ -364,8 +352,8 @@ pub struct Role {
     updated_at: Option<Time>,
 }
 
-pub fn role(role: &model::Role) -> Value {
-    to_value(Role {
+pub fn role(role: &model::Role) -> Role {
+    Role {
         object: "role",
         id: role.id.clone(),
         livemode: role.mode.is_live(),
@@ -375,12 +363,12 @@ pub fn role(role: &model::Role) -> Value {
         is_builtin: false,
         created_at: Some(role.created_at),
         updated_at: Some(role.updated_at),
-    })
+    }
 }
 
 /// A built-in role, seen from one organisation (or from none).
-pub fn builtin_role(role: &model::BuiltinRole, mode: model::Mode, organisation_id: Option<&str>) -> Value {
-    to_value(Role {
+pub fn builtin_role(role: &model::BuiltinRole, mode: model::Mode, organisation_id: Option<&str>) -> Role {
+    Role {
         object: "role",
         id: role.id.to_owned(),
         livemode: mode.is_live(),
@@ -390,7 +378,7 @@ pub fn builtin_role(role: &model::BuiltinRole, mode: model::Mode, organisation_i
         is_builtin: true,
         created_at: None,
         updated_at: None,
-    })
+    }
 }
 
 /// A membership's effective permissions, sorted and without duplicates.
@@ -402,8 +390,8 @@ pub struct PermissionSet {
     permissions: Vec<String>,
 }
 
-pub fn permission_set(permissions: &[String]) -> Value {
-    to_value(PermissionSet { object: "permission_set", permissions: permissions.to_vec() })
+pub fn permission_set(permissions: &[String]) -> PermissionSet {
+    PermissionSet { object: "permission_set", permissions: permissions.to_vec() }
 }
 
 /// The answer of `GET /v1/check`.
@@ -416,6 +404,6 @@ pub struct Check {
     membership_id: Option<String>,
 }
 
-pub fn check(allowed: bool, membership_id: Option<&str>) -> Value {
-    to_value(Check { object: "check", allowed, membership_id: membership_id.map(str::to_owned) })
+pub fn check(allowed: bool, membership_id: Option<&str>) -> Check {
+    Check { object: "check", allowed, membership_id: membership_id.map(str::to_owned) }
 }
