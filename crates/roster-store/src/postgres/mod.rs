@@ -93,12 +93,13 @@ async fn get_organisation(client: &impl GenericClient, scope: &Scope, id: &str) 
     rows::organisation(&found(query_opt(client, &sql).await?)?)
 }
 
-/// Whether the organisation is in scope; `FOR UPDATE` also locks it for the transaction.
-async fn organisation_in_scope(client: &impl GenericClient, scope: &Scope, id: &str, lock: bool) -> Step<bool> {
+/// Whether the organisation is in scope; with `share_lock`, also holds its row `FOR SHARE` for
+/// the transaction.
+async fn organisation_in_scope(client: &impl GenericClient, scope: &Scope, id: &str, share_lock: bool) -> Step<bool> {
     let mut sql = sql("SELECT 1 FROM organisations o WHERE o.id = ");
     sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
-    if lock {
-        sql.push(" FOR UPDATE");
+    if share_lock {
+        sql.push(" FOR SHARE");
     }
     Ok(query_opt(client, &sql).await?.is_some())
 }
@@ -383,7 +384,9 @@ async fn create_membership(
     new: &NewMembership,
     now: Timestamp,
 ) -> Step<Membership> {
-    // Locking the organisation serialises every membership change in it, on every node.
+    // A create only adds a member: it must not interleave with a change that counts the
+    // organisation's members (removing or demoting its last admin or owner holds the row FOR
+    // UPDATE), but creates may run side by side; the unique indexes order their duplicates.
     if !organisation_in_scope(client, scope, &new.organisation_id, true).await? {
         return Err(Error::invalid_reference("organisation_id").into());
     }
@@ -414,35 +417,45 @@ async fn create_membership(
     if is_staff {
         return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()).into());
     }
-    let exists = fetch_opt(
-        client,
-        "SELECT 1 FROM memberships WHERE organisation_id = $1 AND user_id = $2",
-        &[&new.organisation_id, &user_id],
-    )
-    .await?
-    .is_some();
-    if exists {
-        return Err(Error::MembershipAlreadyExists.into());
-    }
     if new.settings.is_default {
         lock_user(client, &user_id).await?;
     }
     let id = ids::new_id(ids::MEMBERSHIP, now);
+    let settings = &new.settings;
+    let n = &settings.notifications;
+    // One statement writes the whole membership; a second membership of the user in the
+    // organisation is the unique index's to refuse (the organisation's row lock orders racers).
     execute(
         client,
         "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
              is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
              alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
              metadata, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'STANDARD', '[]', '[]', FALSE, FALSE, '[]', $6, TRUE, 'live_access', FALSE, \
-             TRUE, TRUE, TRUE, TRUE, NULL, NULL, '{}', $7, $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+             $22, $23, $23)",
         &[
             &id,
             &scope.partner_id,
             &scope.mode.is_live(),
             &new.organisation_id,
             &user_id,
+            &settings.role.as_str(),
+            &Json(&settings.role_ids),
+            &Json(&settings.permissions),
+            &settings.is_owner,
+            &settings.is_default,
+            &Json(&settings.allowed_ips),
             &new.status.as_str(),
+            &settings.api_access_enabled,
+            &settings.access_scope.as_str(),
+            &settings.test_enabled,
+            &n.alert_action_required,
+            &n.alert_resolved,
+            &n.alert_dismissed,
+            &n.evidence_requested,
+            &settings.reference,
+            &settings.reference_origin,
+            &Json(&settings.metadata),
             &now.millis(),
         ],
     )
@@ -453,7 +466,6 @@ async fn create_membership(
         }
         failure => failure,
     })?;
-    write_membership_settings(client, &id, &new.settings, now).await?;
     if new.settings.is_default {
         clear_other_defaults(client, &user_id, &id, now).await?;
     }

@@ -372,13 +372,42 @@ fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership,
         }
     };
     let id = ids::new_id(ids::MEMBERSHIP, now);
+    let settings = &new.settings;
+    let n = &settings.notifications;
+    // One statement writes the whole membership; a second membership of the user in the
+    // organisation is the unique index's to refuse.
     let inserted = connection.execute(
         "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
          is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
          alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
          metadata, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'STANDARD', '[]', '[]', 0, 0, '[]', ?6, 1, 'live_access', 0, 1, 1, 1, 1, NULL, NULL, '{}', ?7, ?7)",
-        params![id, scope.partner_id, scope.mode.is_live(), new.organisation_id, user_id, new.status.as_str(), now.millis()],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
+         ?23, ?23)",
+        params![
+            id,
+            scope.partner_id,
+            scope.mode.is_live(),
+            new.organisation_id,
+            user_id,
+            settings.role.as_str(),
+            to_json(&settings.role_ids),
+            to_json(&settings.permissions),
+            settings.is_owner,
+            settings.is_default,
+            to_json(&settings.allowed_ips),
+            new.status.as_str(),
+            settings.api_access_enabled,
+            settings.access_scope.as_str(),
+            settings.test_enabled,
+            n.alert_action_required,
+            n.alert_resolved,
+            n.alert_dismissed,
+            n.evidence_requested,
+            settings.reference,
+            settings.reference_origin,
+            to_json(&settings.metadata),
+            now.millis()
+        ],
     );
     match inserted {
         Err(error) if is_unique_violation(&error, "memberships.organisation_id") => {
@@ -386,7 +415,6 @@ fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership,
         }
         other => other.map_err(storage_error)?,
     };
-    write_membership_settings(connection, &id, &new.settings, now)?;
     if new.settings.is_default {
         clear_other_defaults(connection, &user_id, &id, now)?;
     }
