@@ -160,6 +160,7 @@ async fn seed(args: Args) -> Result<serde_json::Value, String> {
     ] {
         write_all(bulk.as_ref(), table, rows, true).await?;
     }
+    bulk.settle().await.map_err(|e| e.to_string())?;
     let total = args.organisations * args.members_per_organisation;
     Ok(json!({"admin_key": admin_key, "memberships": total, "sample": sample}))
 }

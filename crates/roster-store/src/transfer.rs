@@ -202,6 +202,9 @@ pub trait Transfer: Send + Sync {
     /// Writes the rows in one transaction; with `skip_existing`, rows whose key is taken are
     /// skipped. Returns how many were written.
     async fn write(&self, table: &'static Table, rows: &[Row], skip_existing: bool) -> Result<u64, Error>;
+    /// Brings the database's own bookkeeping up to date after a bulk load, as a restore does,
+    /// so the first requests do not run on stale statistics while autovacuum catches up.
+    async fn settle(&self) -> Result<(), Error>;
 }
 
 /// Opens a database for copying; the schema is brought up to date as by `roster migrate`.
@@ -257,6 +260,7 @@ pub async fn copy(
         }
         reports.push(TableReport { table: table.name, source, written, target });
     }
+    to.settle().await?;
     Ok(reports)
 }
 

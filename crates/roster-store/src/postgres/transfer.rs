@@ -40,6 +40,18 @@ fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
 
 #[async_trait]
 impl Transfer for PostgresStore {
+    /// VACUUM sets the visibility map, without which a count over freshly loaded rows visits
+    /// every heap page instead of the index alone; ANALYZE gives the planner real statistics.
+    async fn settle(&self) -> Result<(), Error> {
+        self.connections
+            .retrying(|| async {
+                let client = self.connections.get().await?;
+                client.batch_execute("VACUUM ANALYZE").await?;
+                Step::Ok(())
+            })
+            .await
+    }
+
     async fn count(&self, table: &'static Table) -> Result<u64, Error> {
         self.connections
             .retrying(|| async {

@@ -33,6 +33,12 @@ fn read_cell(row: &rusqlite::Row, index: usize, kind: Kind) -> rusqlite::Result<
 
 #[async_trait]
 impl Transfer for SqliteStore {
+    /// Nothing to settle: SQLite keeps no visibility map, and its planner is guided by the
+    /// schema's indexes, not gathered statistics (Roster never runs ANALYZE).
+    async fn settle(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     async fn count(&self, table: &'static Table) -> Result<u64, Error> {
         self.pool
             .read(move |c| {
