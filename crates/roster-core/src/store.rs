@@ -251,8 +251,8 @@ pub trait Store: Send + Sync + 'static {
         query: &ListQuery,
     ) -> Result<ListPage<Membership>>;
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership>;
-    /// The membership of `user_id` in `organisation_id`, if there is one in scope: one indexed
-    /// read, without the count a list pays for.
+    /// The membership of `user_id` in `organisation_id`, if it has one: indexed reads, without
+    /// the count a list pays for. `NotFound` when the organisation is missing or out of scope.
     async fn find_membership(&self, scope: &Scope, organisation_id: &str, user_id: &str) -> Result<Option<Membership>>;
     async fn update_membership(
         &self,

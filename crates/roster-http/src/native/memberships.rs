@@ -352,7 +352,6 @@ pub async fn check(
     });
     fields.finish()?;
     let (organisation_id, user_id, required) = (present(organisation_id)?, present(user_id)?, present(required)?);
-    state.store.get_organisation(&scope, &organisation_id).await?;
     let Some(membership) = state.store.find_membership(&scope, &organisation_id, &user_id).await? else {
         return Ok(json(wire::check(false, None)));
     };

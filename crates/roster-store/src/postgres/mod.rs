@@ -927,6 +927,9 @@ impl Store for PostgresStore {
 
     async fn find_membership(&self, scope: &Scope, organisation_id: &str, user_id: &str) -> Result<Option<Membership>> {
         read!(self, |client| {
+            if !organisation_in_scope(client, scope, organisation_id, false).await? {
+                return Err(Failure::Domain(Error::NotFound));
+            }
             let mut sql = sql(&format!(
                 "SELECT {} FROM {} WHERE m.organisation_id = ",
                 rows::MEMBERSHIP_COLUMNS,

@@ -958,6 +958,9 @@ impl Store for SqliteStore {
                     rows::MEMBERSHIP_COLUMNS,
                     rows::MEMBERSHIP_FROM
                 ));
+                if !organisation_in_scope(c, &scope, &organisation_id)? {
+                    return Err(Error::NotFound);
+                }
                 sql.bind(organisation_id).push(" AND m.user_id = ").bind(user_id).scoped(
                     &scope,
                     "m",

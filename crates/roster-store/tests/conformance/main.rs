@@ -172,8 +172,9 @@ async fn scopes_limit_what_is_seen() {
         // A membership found by organisation and user, only where the scope reaches.
         let found = store.find_membership(&admin, &b, &in_b.user_id).await.unwrap();
         assert_eq!(found, Some(in_b.clone()));
-        assert_eq!(store.find_membership(&grouped, &b, &in_b.user_id).await, Ok(None));
-        assert_eq!(store.find_membership(&test_mode, &b, &in_b.user_id).await, Ok(None));
+        assert_eq!(store.find_membership(&grouped, &b, &in_b.user_id).await, Err(Error::NotFound));
+        assert_eq!(store.find_membership(&test_mode, &b, &in_b.user_id).await, Err(Error::NotFound));
+        assert_eq!(store.find_membership(&admin, "org_missing", &in_b.user_id).await, Err(Error::NotFound));
         assert_eq!(store.find_membership(&admin, &a, &in_b.user_id).await, Ok(None), "not a member of A");
     })
     .await;
