@@ -114,10 +114,10 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error
 
 async fn authenticate_key(state: &AppState, hash: &str, shape: keys::SecretShape) -> Result<Principal, Error> {
     let credential = match state.credentials.get(hash) {
-        Some(remembered) => remembered,
-        None => {
+        Ok(remembered) => remembered,
+        Err(generation) => {
             let found = state.store.find_api_key(hash).await?.ok_or(Error::Unauthorised)?;
-            state.credentials.put(hash, &found);
+            state.credentials.put(hash, &found, generation);
             found
         }
     };

@@ -20,7 +20,15 @@ const CAPACITY: usize = 10_000;
 
 pub struct CredentialCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, KeyCredential)>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    /// Bumped by every clear, so a lookup that began before a write cannot store what it read
+    /// after the write has cleared the memory.
+    generation: u64,
+    keys: HashMap<String, (Instant, KeyCredential)>,
 }
 
 impl CredentialCache {
@@ -28,29 +36,38 @@ impl CredentialCache {
         Self { ttl, entries: Mutex::default() }
     }
 
-    /// The credential stored under `secret_hash`, when it was looked up less than `ttl` ago.
-    pub fn get(&self, secret_hash: &str) -> Option<KeyCredential> {
-        let entries = self.entries.lock().ok()?;
-        let (at, credential) = entries.get(secret_hash)?;
-        (at.elapsed() < self.ttl).then(|| credential.clone())
+    /// The credential stored under `secret_hash` when it was looked up less than `ttl` ago;
+    /// otherwise the generation to hand to [`Self::put`] with what the database says.
+    pub fn get(&self, secret_hash: &str) -> Result<KeyCredential, u64> {
+        // A generation never reaches u64::MAX (see clear), so a poisoned memory is never written.
+        let Ok(entries) = self.entries.lock() else { return Err(u64::MAX) };
+        match entries.keys.get(secret_hash) {
+            Some((at, credential)) if at.elapsed() < self.ttl => Ok(credential.clone()),
+            _ => Err(entries.generation),
+        }
     }
 
-    pub fn put(&self, secret_hash: &str, credential: &KeyCredential) {
+    /// Remembers a credential looked up since [`Self::get`] returned `generation`, unless a
+    /// write has cleared the memory in between.
+    pub fn put(&self, secret_hash: &str, credential: &KeyCredential, generation: u64) {
         if self.ttl.is_zero() {
             return;
         }
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
+        if let Ok(mut entries) = self.entries.lock()
+            && entries.generation == generation
+        {
+            if entries.keys.len() >= CAPACITY {
+                entries.keys.clear();
             }
-            entries.insert(secret_hash.to_owned(), (Instant::now(), credential.clone()));
+            entries.keys.insert(secret_hash.to_owned(), (Instant::now(), credential.clone()));
         }
     }
 
-    /// Forgets everything: called after every successful write on this node.
+    /// Forgets everything: called after every write on this node.
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
+            entries.keys.clear();
+            entries.generation = entries.generation.wrapping_add(1) % u64::MAX;
         }
     }
 }
@@ -89,21 +106,30 @@ mod tests {
     #[test]
     fn it_remembers_within_the_ttl_and_forgets_when_cleared() {
         let cache = CredentialCache::new(Duration::from_secs(60));
-        assert_eq!(cache.get("hash"), None);
-        cache.put("hash", &credential());
-        assert_eq!(cache.get("hash"), Some(credential()));
+        let generation = cache.get("hash").unwrap_err();
+        cache.put("hash", &credential(), generation);
+        assert_eq!(cache.get("hash"), Ok(credential()));
         cache.clear();
-        assert_eq!(cache.get("hash"), None);
+        assert!(cache.get("hash").is_err());
+    }
+
+    #[test]
+    fn a_lookup_that_began_before_a_write_is_not_remembered_after_it() {
+        let cache = CredentialCache::new(Duration::from_secs(60));
+        let before_the_write = cache.get("hash").unwrap_err();
+        cache.clear();
+        cache.put("hash", &credential(), before_the_write);
+        assert!(cache.get("hash").is_err(), "what was read before the write may be stale");
     }
 
     #[test]
     fn it_forgets_after_the_ttl_and_remembers_nothing_with_a_zero_ttl() {
         let cache = CredentialCache::new(Duration::from_millis(1));
-        cache.put("hash", &credential());
+        cache.put("hash", &credential(), cache.get("hash").unwrap_err());
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(cache.get("hash"), None);
+        assert!(cache.get("hash").is_err());
         let off = CredentialCache::new(Duration::ZERO);
-        off.put("hash", &credential());
-        assert_eq!(off.get("hash"), None);
+        off.put("hash", &credential(), off.get("hash").unwrap_err());
+        assert!(off.get("hash").is_err());
     }
 }
