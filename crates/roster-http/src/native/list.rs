@@ -1,11 +1,7 @@
 //! The list conventions every native collection shares: `limit`, `offset` or `cursor`, and the
 //! `{"object": "list", count, next, previous, next_cursor, results}` envelope.
 
-use axum::{
-    Json,
-    http::Uri,
-    response::{IntoResponse, Response},
-};
+use axum::{http::Uri, response::Response};
 use roster_core::{
     Error, ValidationCode,
     input::{Fields, integer},
@@ -103,5 +99,5 @@ pub fn render<T: Listed, W: Serialize>(
     page: ListPage<T>,
     render: impl Fn(&T) -> W,
 ) -> Response {
-    Json(body(uri, query, page, render)).into_response()
+    super::json(body(uri, query, page, render))
 }
