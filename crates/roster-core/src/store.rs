@@ -84,6 +84,13 @@ pub struct KeyCredential {
     pub group_is_admin: bool,
 }
 
+/// A membership and the permissions its custom roles grant, as `find_membership` reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipAccess {
+    pub membership: Membership,
+    pub role_permissions: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMembership {
     pub organisation_id: String,
@@ -251,9 +258,16 @@ pub trait Store: Send + Sync + 'static {
         query: &ListQuery,
     ) -> Result<ListPage<Membership>>;
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership>;
-    /// The membership of `user_id` in `organisation_id`, if it has one: indexed reads, without
-    /// the count a list pays for. `NotFound` when the organisation is missing or out of scope.
-    async fn find_membership(&self, scope: &Scope, organisation_id: &str, user_id: &str) -> Result<Option<Membership>>;
+    /// The membership of `user_id` in `organisation_id`, if it has one, with what its roles
+    /// grant: indexed reads in one round trip to the store, without the count a list pays for
+    /// (this is `/v1/check`'s whole read). `NotFound` when the organisation is missing or out
+    /// of scope.
+    async fn find_membership(
+        &self,
+        scope: &Scope,
+        organisation_id: &str,
+        user_id: &str,
+    ) -> Result<Option<MembershipAccess>>;
     async fn update_membership(
         &self,
         scope: &Scope,

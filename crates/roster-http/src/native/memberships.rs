@@ -352,10 +352,11 @@ pub async fn check(
     });
     fields.finish()?;
     let (organisation_id, user_id, required) = (present(organisation_id)?, present(user_id)?, present(required)?);
-    let Some(membership) = state.store.find_membership(&scope, &organisation_id, &user_id).await? else {
+    let Some(access) = state.store.find_membership(&scope, &organisation_id, &user_id).await? else {
         return Ok(json(wire::check(false, None)));
     };
-    let granted = effective_permissions(&state, &membership).await?;
+    let membership = access.membership;
+    let granted = roster_core::permissions::effective(membership.status, &membership.settings, &access.role_permissions);
     let allowed = roster_core::permissions::allows(&granted, &required)
         && address.is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, ip));
     Ok(json(wire::check(allowed, Some(&membership.id))))

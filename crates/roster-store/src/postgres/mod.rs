@@ -25,7 +25,7 @@ use roster_core::{
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
+        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
         NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
     },
     time::Timestamp,
@@ -521,6 +521,24 @@ async fn delete_membership(client: &impl GenericClient, scope: &Scope, id: &str)
     Ok(())
 }
 
+/// The permissions the organisation's roles among `role_ids` grant.
+async fn role_permissions(client: &impl GenericClient, organisation_id: &str, role_ids: &[String]) -> Step<Vec<String>> {
+    if role_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = fetch(
+        client,
+        "SELECT permissions FROM roles WHERE organisation_id = $1 AND id = ANY($2)",
+        &[&organisation_id, &role_ids],
+    )
+    .await?;
+    let mut permissions = Vec::new();
+    for row in &rows {
+        permissions.extend(row.try_get::<_, Json<Vec<String>>>(0)?.0);
+    }
+    Ok(permissions)
+}
+
 async fn get_role(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Role> {
     let mut sql = sql(&format!("SELECT {} FROM roles r WHERE r.id = ", rows::ROLE_COLUMNS));
     sql.bind(id).scoped(scope, "r", "r.organisation_id");
@@ -925,7 +943,12 @@ impl Store for PostgresStore {
         read!(self, |client| { get_membership(client, scope, id).await? })
     }
 
-    async fn find_membership(&self, scope: &Scope, organisation_id: &str, user_id: &str) -> Result<Option<Membership>> {
+    async fn find_membership(
+        &self,
+        scope: &Scope,
+        organisation_id: &str,
+        user_id: &str,
+    ) -> Result<Option<MembershipAccess>> {
         read!(self, |client| {
             if !organisation_in_scope(client, scope, organisation_id, false).await? {
                 return Err(Failure::Domain(Error::NotFound));
@@ -941,7 +964,12 @@ impl Store for PostgresStore {
                 "m.organisation_id",
             );
             match query_opt(client, &sql).await? {
-                Some(row) => Some(rows::membership(&row)?),
+                Some(row) => {
+                    let membership = rows::membership(&row)?;
+                    let role_permissions =
+                        role_permissions(client, organisation_id, &membership.settings.role_ids).await?;
+                    Some(MembershipAccess { membership, role_permissions })
+                }
                 None => None,
             }
         })
@@ -1054,19 +1082,7 @@ impl Store for PostgresStore {
         if role_ids.is_empty() {
             return Ok(Vec::new());
         }
-        read!(self, |client| {
-            let rows = fetch(
-                client,
-                "SELECT permissions FROM roles WHERE organisation_id = $1 AND id = ANY($2)",
-                &[&organisation_id, &role_ids],
-            )
-            .await?;
-            let mut permissions = Vec::new();
-            for row in &rows {
-                permissions.extend(row.try_get::<_, Json<Vec<String>>>(0)?.0);
-            }
-            permissions
-        })
+        read!(self, |client| { role_permissions(client, organisation_id, role_ids).await? })
     }
 
     async fn change_membership_status(

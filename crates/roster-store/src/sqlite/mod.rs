@@ -21,7 +21,7 @@ use roster_core::{
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
+        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
         NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
     },
     time::Timestamp,
@@ -446,6 +446,24 @@ fn update_membership(
         clear_other_defaults(connection, &current.user_id, id, now)?;
     }
     get_membership(connection, scope, id)
+}
+
+/// The permissions the organisation's roles among `role_ids` grant.
+fn role_permissions(connection: &Connection, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>> {
+    if role_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = sql("SELECT permissions FROM roles WHERE organisation_id = ");
+    sql.bind(organisation_id).push(" AND id IN (");
+    for (index, role_id) in role_ids.iter().enumerate() {
+        if index > 0 {
+            sql.push(", ");
+        }
+        sql.bind(role_id.as_str());
+    }
+    sql.push(")");
+    let lists = query_all(connection, &sql, |row| row.json::<Vec<String>>(0)).map_err(storage_error)?;
+    Ok(lists.into_iter().flatten().collect())
 }
 
 fn delete_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<()> {
@@ -949,24 +967,33 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_membership(c, &scope, &id)).await
     }
 
-    async fn find_membership(&self, scope: &Scope, organisation_id: &str, user_id: &str) -> Result<Option<Membership>> {
+    async fn find_membership(
+        &self,
+        scope: &Scope,
+        organisation_id: &str,
+        user_id: &str,
+    ) -> Result<Option<MembershipAccess>> {
         let (scope, organisation_id, user_id) = (scope.clone(), organisation_id.to_owned(), user_id.to_owned());
         self.pool
             .read(move |c| {
+                if !organisation_in_scope(c, &scope, &organisation_id)? {
+                    return Err(Error::NotFound);
+                }
                 let mut sql = sql(&format!(
                     "SELECT {} FROM {} WHERE m.organisation_id = ",
                     rows::MEMBERSHIP_COLUMNS,
                     rows::MEMBERSHIP_FROM
                 ));
-                if !organisation_in_scope(c, &scope, &organisation_id)? {
-                    return Err(Error::NotFound);
-                }
-                sql.bind(organisation_id).push(" AND m.user_id = ").bind(user_id).scoped(
+                sql.bind(organisation_id.as_str()).push(" AND m.user_id = ").bind(user_id).scoped(
                     &scope,
                     "m",
                     "m.organisation_id",
                 );
-                query_row(c, &sql, |row| rows::membership(row)).map_err(storage_error)
+                let Some(membership) = query_row(c, &sql, |row| rows::membership(row)).map_err(storage_error)? else {
+                    return Ok(None);
+                };
+                let role_permissions = role_permissions(c, &organisation_id, &membership.settings.role_ids)?;
+                Ok(Some(MembershipAccess { membership, role_permissions }))
             })
             .await
     }
@@ -1090,21 +1117,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let (organisation_id, role_ids) = (organisation_id.to_owned(), role_ids.to_vec());
-        self.pool
-            .read(move |c| {
-                let mut sql = sql("SELECT permissions FROM roles WHERE organisation_id = ");
-                sql.bind(organisation_id).push(" AND id IN (");
-                for (index, role_id) in role_ids.into_iter().enumerate() {
-                    if index > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(role_id);
-                }
-                sql.push(")");
-                let lists = query_all(c, &sql, |row| row.json::<Vec<String>>(0)).map_err(storage_error)?;
-                Ok(lists.into_iter().flatten().collect())
-            })
-            .await
+        self.pool.read(move |c| role_permissions(c, &organisation_id, &role_ids)).await
     }
 
     async fn change_membership_status(

@@ -9,7 +9,9 @@ use roster_core::{
     page::{Cursor, ListQuery, Position},
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
-    store::{MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation, NewUser, Store},
+    store::{
+        MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation, NewRole, NewUser, Store,
+    },
     time::Timestamp,
 };
 use roster_store::testing;
@@ -171,11 +173,19 @@ async fn scopes_limit_what_is_seen() {
 
         // A membership found by organisation and user, only where the scope reaches.
         let found = store.find_membership(&admin, &b, &in_b.user_id).await.unwrap();
-        assert_eq!(found, Some(in_b.clone()));
+        assert_eq!(found, Some(MembershipAccess { membership: in_b.clone(), role_permissions: Vec::new() }));
         assert_eq!(store.find_membership(&grouped, &b, &in_b.user_id).await, Err(Error::NotFound));
         assert_eq!(store.find_membership(&test_mode, &b, &in_b.user_id).await, Err(Error::NotFound));
         assert_eq!(store.find_membership(&admin, "org_missing", &in_b.user_id).await, Err(Error::NotFound));
         assert_eq!(store.find_membership(&admin, &a, &in_b.user_id).await, Ok(None), "not a member of A");
+
+        // ... with what its custom roles grant, read with it.
+        let role = NewRole { organisation_id: b.clone(), name: "billing".into(), permissions: vec!["invoices:read".into()] };
+        let role = store.create_role(&admin, role, NOW).await.unwrap();
+        let patch = MembershipPatch { role_ids: Some(vec![role.id]), ..MembershipPatch::default() };
+        store.update_membership(&admin, &in_b.id, patch, NOW).await.unwrap();
+        let found = store.find_membership(&admin, &b, &in_b.user_id).await.unwrap().unwrap();
+        assert_eq!(found.role_permissions, vec!["invoices:read".to_owned()]);
     })
     .await;
 }
