@@ -356,7 +356,8 @@ pub async fn check(
         return Ok(json(wire::check(false, None)));
     };
     let membership = access.membership;
-    let granted = roster_core::permissions::effective(membership.status, &membership.settings, &access.role_permissions);
+    let granted =
+        roster_core::permissions::effective(membership.status, &membership.settings, &access.role_permissions);
     let allowed = roster_core::permissions::allows(&granted, &required)
         && address.is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, ip));
     Ok(json(wire::check(allowed, Some(&membership.id))))

@@ -25,8 +25,8 @@ use roster_core::{
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
-        NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
+        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
+        NewOrganisation, NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
     },
     time::Timestamp,
 };
@@ -522,7 +522,11 @@ async fn delete_membership(client: &impl GenericClient, scope: &Scope, id: &str)
 }
 
 /// The permissions the organisation's roles among `role_ids` grant.
-async fn role_permissions(client: &impl GenericClient, organisation_id: &str, role_ids: &[String]) -> Step<Vec<String>> {
+async fn role_permissions(
+    client: &impl GenericClient,
+    organisation_id: &str,
+    role_ids: &[String],
+) -> Step<Vec<String>> {
     if role_ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -21,8 +21,8 @@ use roster_core::{
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
-        NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
+        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
+        NewOrganisation, NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
     },
     time::Timestamp,
 };

@@ -10,7 +10,8 @@ use roster_core::{
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
     store::{
-        MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation, NewRole, NewUser, Store,
+        MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation, NewRole,
+        NewUser, Store,
     },
     time::Timestamp,
 };
@@ -180,7 +181,8 @@ async fn scopes_limit_what_is_seen() {
         assert_eq!(store.find_membership(&admin, &a, &in_b.user_id).await, Ok(None), "not a member of A");
 
         // ... with what its custom roles grant, read with it.
-        let role = NewRole { organisation_id: b.clone(), name: "billing".into(), permissions: vec!["invoices:read".into()] };
+        let role =
+            NewRole { organisation_id: b.clone(), name: "billing".into(), permissions: vec!["invoices:read".into()] };
         let role = store.create_role(&admin, role, NOW).await.unwrap();
         let patch = MembershipPatch { role_ids: Some(vec![role.id]), ..MembershipPatch::default() };
         store.update_membership(&admin, &in_b.id, patch, NOW).await.unwrap();
