@@ -2,6 +2,7 @@
 //! renders errors. Handlers only translate the wire format to core calls and back.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_log;
 mod auth;
 mod credentials;
 mod extract;
@@ -20,10 +21,8 @@ use axum::{
 };
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::{DefaultOnResponse, TraceLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
 };
-use tracing::Level;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::JwtVerifier;
@@ -61,15 +60,7 @@ pub fn router(state: AppState) -> Router {
         app = app.layer(cors);
     }
     app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let id = request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok());
-                    // The path only: query strings may carry e-mail addresses, and headers secrets.
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = id.unwrap_or(""))
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        .layer(middleware::from_fn(access_log::record))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 

@@ -9,6 +9,8 @@ use axum::{
 use roster_core::Error;
 use serde_json::{Value, json};
 
+use crate::access_log::InternalCause;
+
 #[derive(Debug)]
 pub enum ApiError {
     Core(Error),
@@ -69,9 +71,6 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             Self::Core(error) => {
-                if let Error::Internal(cause) = &error {
-                    tracing::error!(%cause, "internal error");
-                }
                 let errors = match &error {
                     Error::Validation(fields) => Some(Value::Array(
                         fields
@@ -81,7 +80,12 @@ impl IntoResponse for ApiError {
                     )),
                     _ => None,
                 };
-                problem(status_of(&error), error.code(), &error.public_detail(), errors)
+                let mut response = problem(status_of(&error), error.code(), &error.public_detail(), errors);
+                if let Error::Internal(cause) = error {
+                    // Logged with the request's id by the access log, never sent.
+                    response.extensions_mut().insert(InternalCause(cause));
+                }
+                response
             }
             Self::InvalidJson(reason) => {
                 problem(StatusCode::BAD_REQUEST, "INVALID_JSON", &format!("the body is not valid JSON: {reason}"), None)
