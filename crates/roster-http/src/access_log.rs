@@ -5,7 +5,7 @@
 //!
 //! This is one event rather than a span around the request (tower-http's `TraceLayer`): the
 //! span's bookkeeping (its registry entry, formatted fields, and an enter and exit on every
-//! poll) cost a simple GET a fifth of its throughput (bench/README.md).
+//! poll) were a large part of a simple GET's cost (bench/README.md).
 
 use std::time::Instant;
 

@@ -38,7 +38,7 @@ enum LogFormat {
 
 /// Logs go to stderr, filtered by RUST_LOG (default `info`). A request's log line is formatted
 /// on its own thread but written by a dedicated one, in batches: a write to stderr per request
-/// cost a quarter of a simple GET's throughput (bench/README.md). Nothing is dropped (not
+/// was a large part of a simple GET's cost (bench/README.md). Nothing is dropped (not
 /// lossy): when the writer falls behind, requests wait for it. Lines are flushed as soon as
 /// none are waiting, and when the returned guard is dropped at exit.
 fn init_logging(format: LogFormat) -> WorkerGuard {
