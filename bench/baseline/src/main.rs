@@ -161,12 +161,3 @@ fn select_role_permissions(roles: usize, placeholder: impl Fn(usize) -> String) 
     let list = (2..roles + 2).map(&placeholder).collect::<Vec<_>>().join(", ");
     format!("SELECT permissions FROM roles WHERE organisation_id = {} AND id IN ({list})", placeholder(1))
 }
-
-/// `SELECT` of one membership by a condition, as the stores write it.
-fn select_membership(condition: &str) -> String {
-    format!(
-        "SELECT {} FROM {} WHERE {condition}",
-        roster_store::rows::MEMBERSHIP_COLUMNS,
-        roster_store::rows::MEMBERSHIP_FROM
-    )
-}

@@ -3,9 +3,10 @@
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use roster_core::{ids, input::email_key, model::Membership, time::Timestamp};
+use roster_store::rows::select_memberships_where;
 use tokio_postgres::NoTls;
 
-use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember, select_membership};
+use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember};
 
 pub struct Postgres {
     pool: Pool,
@@ -35,7 +36,7 @@ impl Postgres {
 impl Database for Postgres {
     async fn membership(&self, id: String) -> Result<Membership, Failure> {
         let client = self.pool.get().await.map_err(failure)?;
-        let statement = client.prepare_cached(&select_membership("m.id = $1")).await.map_err(failure)?;
+        let statement = client.prepare_cached(&select_memberships_where("m.id = $1")).await.map_err(failure)?;
         let row = client.query_opt(&statement, &[&id]).await.map_err(failure)?.ok_or(Failure::NotFound)?;
         mapped(&row)
     }
@@ -50,7 +51,7 @@ impl Database for Postgres {
             client.prepare_cached("SELECT id FROM organisations WHERE id = $1").await.map_err(failure)?;
         client.query_opt(&organisation, &[&organisation_id]).await.map_err(failure)?.ok_or(Failure::NotFound)?;
         let statement = client
-            .prepare_cached(&select_membership("m.organisation_id = $1 AND m.user_id = $2"))
+            .prepare_cached(&select_memberships_where("m.organisation_id = $1 AND m.user_id = $2"))
             .await
             .map_err(failure)?;
         let Some(row) = client.query_opt(&statement, &[&organisation_id, &user_id]).await.map_err(failure)? else {
@@ -105,7 +106,7 @@ impl Database for Postgres {
             )
             .await
             .map_err(failure)?;
-        let select = transaction.prepare_cached(&select_membership("m.id = $1")).await.map_err(failure)?;
+        let select = transaction.prepare_cached(&select_memberships_where("m.id = $1")).await.map_err(failure)?;
         let row = transaction.query_one(&select, &[&id]).await.map_err(failure)?;
         let created = mapped(&row)?;
         transaction.commit().await.map_err(failure)?;

@@ -4,10 +4,11 @@
 use std::sync::Mutex;
 
 use roster_core::{ids, input::email_key, model::Membership, time::Timestamp};
+use roster_store::rows::select_memberships_where;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::Semaphore;
 
-use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember, select_membership};
+use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember};
 
 const READERS: usize = 4;
 
@@ -35,7 +36,7 @@ fn connect(path: &str) -> rusqlite::Result<Connection> {
 
 fn membership(connection: &Connection, id: &str) -> rusqlite::Result<Membership> {
     connection
-        .prepare_cached(&select_membership("m.id = ?1"))?
+        .prepare_cached(&select_memberships_where("m.id = ?1"))?
         .query_row([id], |row| roster_store::rows::membership(row))
 }
 
@@ -80,7 +81,7 @@ impl Database for Sqlite {
         self.read(move |c| {
             c.prepare_cached("SELECT id FROM organisations WHERE id = ?1")?
                 .query_row([&organisation_id], |_| Ok(()))?;
-            let sql = select_membership("m.organisation_id = ?1 AND m.user_id = ?2");
+            let sql = select_memberships_where("m.organisation_id = ?1 AND m.user_id = ?2");
             let found = c
                 .prepare_cached(&sql)?
                 .query_row([&organisation_id, &user_id], |row| roster_store::rows::membership(row))

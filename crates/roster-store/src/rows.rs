@@ -133,6 +133,12 @@ pub const MEMBERSHIP_COLUMNS: &str = "m.id, m.partner_id, m.livemode, m.organisa
 
 pub const MEMBERSHIP_FROM: &str = "memberships m JOIN users u ON u.id = m.user_id";
 
+/// Memberships with their user where `condition` (over `m` and `u`) holds: the text the stores
+/// and the benchmark baseline start their single-membership reads from.
+pub fn select_memberships_where(condition: &str) -> String {
+    format!("SELECT {MEMBERSHIP_COLUMNS} FROM {MEMBERSHIP_FROM} WHERE {condition}")
+}
+
 pub fn membership<R: Columns>(row: &R) -> Result<Membership, R::Error> {
     Ok(Membership {
         id: row.text(0)?,

@@ -289,7 +289,7 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
 }
 
 async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
-    let mut sql = sql(&format!("SELECT {} FROM {} WHERE m.id = ", rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM));
+    let mut sql = sql(&rows::select_memberships_where("m.id = "));
     sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
     rows::membership(&found(query_opt(client, &sql).await?)?)
 }
@@ -957,11 +957,7 @@ impl Store for PostgresStore {
             if !organisation_in_scope(client, scope, organisation_id, false).await? {
                 return Err(Failure::Domain(Error::NotFound));
             }
-            let mut sql = sql(&format!(
-                "SELECT {} FROM {} WHERE m.organisation_id = ",
-                rows::MEMBERSHIP_COLUMNS,
-                rows::MEMBERSHIP_FROM
-            ));
+            let mut sql = sql(&rows::select_memberships_where("m.organisation_id = "));
             sql.bind(organisation_id.to_owned()).push(" AND m.user_id = ").bind(user_id.to_owned()).scoped(
                 scope,
                 "m",

@@ -240,7 +240,7 @@ fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> 
 }
 
 fn get_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<Membership> {
-    let mut sql = sql(&format!("SELECT {} FROM {} WHERE m.id = ", rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM));
+    let mut sql = sql(&rows::select_memberships_where("m.id = "));
     sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
     found(query_row(connection, &sql, |row| rows::membership(row)))
 }
@@ -979,11 +979,7 @@ impl Store for SqliteStore {
                 if !organisation_in_scope(c, &scope, &organisation_id)? {
                     return Err(Error::NotFound);
                 }
-                let mut sql = sql(&format!(
-                    "SELECT {} FROM {} WHERE m.organisation_id = ",
-                    rows::MEMBERSHIP_COLUMNS,
-                    rows::MEMBERSHIP_FROM
-                ));
+                let mut sql = sql(&rows::select_memberships_where("m.organisation_id = "));
                 sql.bind(organisation_id.as_str()).push(" AND m.user_id = ").bind(user_id).scoped(
                     &scope,
                     "m",
