@@ -1,5 +1,7 @@
 //! `roster-bench-baseline`: the bare limit Roster's benchmarks compare against. It serves
-//! `GET /v1/memberships/{id}`, `GET /v1/check` and `POST /v1/memberships` over a database
+//! `GET /v1/memberships/{id}`, `GET /v1/memberships?organisation_id=…` (by `limit` with `offset`
+//! or `cursor`), `PATCH /v1/memberships/{id}` (`reference` only), `GET /v1/check` and
+//! `POST /v1/memberships` over a database
 //! `roster-bench-seed` filled, with the same driver, the same SQL, the same row mapping and the
 //! same JSON as Roster, and nothing else: no authentication, no scope, no validation, no
 //! middleware. What Roster costs on top of this is what its features cost.
@@ -13,13 +15,16 @@ use std::{collections::HashMap, process::ExitCode, sync::Arc};
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
-    http::StatusCode,
+    http::{StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::get,
 };
 use clap::Parser;
-use roster_core::model::{Membership, MembershipStatus};
-use roster_http::wire;
+use roster_core::{
+    model::{Membership, MembershipStatus},
+    page::{Cursor, DEFAULT_LIMIT, ListPage, ListQuery, Position},
+};
+use roster_http::{ListBody, wire};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -56,9 +61,21 @@ struct NewMember {
     last_name: String,
 }
 
-/// The three operations, over either database.
+/// The operations, over either database.
 trait Database: Send + Sync + 'static {
     fn membership(&self, id: String) -> impl Future<Output = Result<Membership, Failure>> + Send;
+    /// One page of the organisation's memberships, with the count of all of them.
+    fn page(
+        &self,
+        organisation_id: String,
+        query: ListQuery,
+    ) -> impl Future<Output = Result<ListPage<Membership>, Failure>> + Send;
+    /// Sets the membership's `reference` and returns it as it now is; `NotFound` when missing.
+    fn set_reference(
+        &self,
+        id: String,
+        reference: Option<String>,
+    ) -> impl Future<Output = Result<Membership, Failure>> + Send;
     /// The membership of `user_id` in `organisation_id` (None when none) and its roles'
     /// permissions; `NotFound` when the organisation is missing.
     fn membership_of(
@@ -74,6 +91,32 @@ async fn get_membership<D: Database>(
     Path(id): Path<String>,
 ) -> Result<Json<wire::Membership>, Failure> {
     Ok(Json(wire::membership(&db.membership(id).await?)))
+}
+
+async fn list<D: Database>(
+    State(db): State<Arc<D>>,
+    uri: Uri,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ListBody<wire::Membership>>, Failure> {
+    let number = |name: &str| params.get(name).and_then(|value| value.parse().ok());
+    let position = match params.get("cursor").and_then(|text| Cursor::decode(text)) {
+        Some(cursor) => Position::After(cursor),
+        None => Position::Offset(number("offset").unwrap_or(0)),
+    };
+    let limit = number("limit").and_then(|limit| u32::try_from(limit).ok()).unwrap_or(DEFAULT_LIMIT);
+    let query = ListQuery { limit, position };
+    let organisation_id = params.get("organisation_id").cloned().unwrap_or_default();
+    let page = db.page(organisation_id, query.clone()).await?;
+    Ok(Json(roster_http::list_body(&uri, &query, page, wire::membership)))
+}
+
+async fn patch<D: Database>(
+    State(db): State<Arc<D>>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<wire::Membership>, Failure> {
+    let reference = body.get("reference").and_then(Value::as_str).map(str::to_owned);
+    Ok(Json(wire::membership(&db.set_reference(id, reference).await?)))
 }
 
 async fn check<D: Database>(
@@ -107,8 +150,8 @@ async fn create<D: Database>(
 fn router<D: Database>(db: D) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/v1/memberships/{id}", get(get_membership::<D>))
-        .route("/v1/memberships", axum::routing::post(create::<D>))
+        .route("/v1/memberships/{id}", get(get_membership::<D>).patch(patch::<D>))
+        .route("/v1/memberships", get(list::<D>).post(create::<D>))
         .route("/v1/check", get(check::<D>))
         .with_state(Arc::new(db))
 }
@@ -160,4 +203,39 @@ const INSERT_MEMBERSHIP: &str = "INSERT INTO memberships (id, partner_id, livemo
 fn select_role_permissions(roles: usize, placeholder: impl Fn(usize) -> String) -> String {
     let list = (2..roles + 2).map(&placeholder).collect::<Vec<_>>().join(", ");
     format!("SELECT permissions FROM roles WHERE organisation_id = {} AND id IN ({list})", placeholder(1))
+}
+
+/// What a PATCH of `reference` writes. (SQLite numbers `$N` parameters in order of appearance,
+/// so they appear in order.)
+const SET_REFERENCE: &str = "UPDATE memberships SET reference = $1, updated_at = $2 WHERE id = $3";
+
+/// The two statements of a page of one organisation's memberships, as Roster's list builds them
+/// (less its scope conditions): the count of every match, and up to `limit + 1` rows newest
+/// first, after the cursor when there is one. Bound in order: the organisation; the cursor's
+/// `created_at` and `id`; the limit; the offset.
+fn page_statements(query: &ListQuery, placeholder: impl Fn(usize) -> String) -> (String, String) {
+    use roster_store::rows::{MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM};
+    let organisation = format!(" AND m.organisation_id = {}", placeholder(1));
+    let count = format!("SELECT COUNT(*) FROM {MEMBERSHIP_FROM} WHERE TRUE{organisation}");
+    let (after, next) = match query.position {
+        Position::After(_) => (format!(" AND (m.created_at, m.id) < ({}, {})", placeholder(2), placeholder(3)), 4),
+        Position::Offset(_) => (String::new(), 2),
+    };
+    let select = format!(
+        "SELECT {MEMBERSHIP_COLUMNS} FROM {MEMBERSHIP_FROM} WHERE TRUE{organisation}{after} \
+         ORDER BY m.created_at DESC, m.id DESC LIMIT {} OFFSET {}",
+        placeholder(next),
+        placeholder(next + 1)
+    );
+    (count, select)
+}
+
+/// The offset a page query binds (0 after a cursor) and the rows it fetches (one more than the
+/// limit, telling whether more follow).
+fn offset_and_overfetch(query: &ListQuery) -> (i64, i64) {
+    let offset = match query.position {
+        Position::Offset(offset) => i64::try_from(offset).unwrap_or(i64::MAX),
+        Position::After(_) => 0,
+    };
+    (offset, i64::from(query.limit) + 1)
 }

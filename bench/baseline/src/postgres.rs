@@ -2,11 +2,17 @@
 //! statements prepared once per connection.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use roster_core::{ids, input::email_key, model::Membership, time::Timestamp};
+use roster_core::{
+    ids,
+    input::email_key,
+    model::Membership,
+    page::{ListPage, ListQuery, Position},
+    time::Timestamp,
+};
 use roster_store::rows::select_memberships_where;
-use tokio_postgres::NoTls;
+use tokio_postgres::{NoTls, types::ToSql};
 
-use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember};
+use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember, SET_REFERENCE};
 
 pub struct Postgres {
     pool: Pool,
@@ -41,6 +47,38 @@ impl Database for Postgres {
         mapped(&row)
     }
 
+    async fn page(&self, organisation_id: String, query: ListQuery) -> Result<ListPage<Membership>, Failure> {
+        let client = self.pool.get().await.map_err(failure)?;
+        let (count, select) = crate::page_statements(&query, |n| format!("${n}"));
+        let count = client.prepare_cached(&count).await.map_err(failure)?;
+        let total: i64 = client.query_one(&count, &[&organisation_id]).await.map_err(failure)?.get(0);
+        let (offset, overfetch) = crate::offset_and_overfetch(&query);
+        let mut bound: Vec<&(dyn ToSql + Sync)> = vec![&organisation_id];
+        if let Position::After(cursor) = &query.position {
+            bound.extend([&cursor.created_at as &(dyn ToSql + Sync), &cursor.id]);
+        }
+        bound.extend([&overfetch as &(dyn ToSql + Sync), &offset]);
+        let select = client.prepare_cached(&select).await.map_err(failure)?;
+        let rows = client.query(&select, &bound).await.map_err(failure)?;
+        let items = rows.iter().map(mapped).collect::<Result<Vec<_>, _>>()?;
+        Ok(ListPage::from_overfetch(items, query.limit, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn set_reference(&self, id: String, reference: Option<String>) -> Result<Membership, Failure> {
+        let mut client = self.pool.get().await.map_err(failure)?;
+        let transaction = client.transaction().await.map_err(failure)?;
+        let update = transaction.prepare_cached(SET_REFERENCE).await.map_err(failure)?;
+        let now = Timestamp::now().millis();
+        if transaction.execute(&update, &[&reference, &now, &id]).await.map_err(failure)? == 0 {
+            return Err(Failure::NotFound);
+        }
+        let select = transaction.prepare_cached(&select_memberships_where("m.id = $1")).await.map_err(failure)?;
+        let row = transaction.query_one(&select, &[&id]).await.map_err(failure)?;
+        let updated = mapped(&row)?;
+        transaction.commit().await.map_err(failure)?;
+        Ok(updated)
+    }
+
     async fn membership_of(
         &self,
         organisation_id: String,
@@ -66,8 +104,8 @@ impl Database for Postgres {
             .prepare_cached(&crate::select_role_permissions(role_ids.len(), |n| format!("${n}")))
             .await
             .map_err(failure)?;
-        let mut bound: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&organisation_id];
-        bound.extend(role_ids.iter().map(|id| id as &(dyn tokio_postgres::types::ToSql + Sync)));
+        let mut bound: Vec<&(dyn ToSql + Sync)> = vec![&organisation_id];
+        bound.extend(role_ids.iter().map(|id| id as &(dyn ToSql + Sync)));
         let rows = client.query(&roles, &bound).await.map_err(failure)?;
         let mut permissions = Vec::new();
         for row in rows {

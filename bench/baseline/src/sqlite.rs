@@ -3,12 +3,18 @@
 
 use std::sync::Mutex;
 
-use roster_core::{ids, input::email_key, model::Membership, time::Timestamp};
+use roster_core::{
+    ids,
+    input::email_key,
+    model::Membership,
+    page::{ListPage, ListQuery, Position},
+    time::Timestamp,
+};
 use roster_store::rows::select_memberships_where;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params, types::Value};
 use tokio::sync::Semaphore;
 
-use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember};
+use crate::{CREATED_STATUS, Database, Failure, INSERT_MEMBERSHIP, INSERT_USER, NewMember, SET_REFERENCE};
 
 const READERS: usize = 4;
 
@@ -66,6 +72,24 @@ impl Sqlite {
         .await
         .map_err(|e| Failure::Database(e.to_string()))?
     }
+
+    /// `work` in an immediate transaction on the one writer, committed when it succeeds.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = writer.lock().map_err(|e| Failure::Database(e.to_string()))?;
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(failure)?;
+            let result = work(&transaction).map_err(failure)?;
+            transaction.commit().map_err(failure)?;
+            Ok(result)
+        })
+        .await
+        .map_err(|e| Failure::Database(e.to_string()))?
+    }
 }
 
 impl Database for Sqlite {
@@ -104,55 +128,65 @@ impl Database for Sqlite {
         .await
     }
 
-    async fn create(&self, new: NewMember) -> Result<Membership, Failure> {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut connection = writer.lock().map_err(|e| Failure::Database(e.to_string()))?;
-            let transaction =
-                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(failure)?;
-            let now = Timestamp::now();
-            let (partner_id, livemode): (String, bool) = transaction
-                .query_row(
-                    "SELECT partner_id, livemode FROM organisations WHERE id = ?1",
-                    [&new.organisation_id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .map_err(failure)?;
-            let (user_id, id) = (ids::new_id(ids::USER, now), ids::new_id(ids::MEMBERSHIP, now));
-            transaction
-                .execute(
-                    INSERT_USER,
-                    params![
-                        user_id,
-                        partner_id,
-                        livemode,
-                        new.email,
-                        email_key(&new.email),
-                        new.first_name,
-                        new.last_name,
-                        now.millis()
-                    ],
-                )
-                .map_err(failure)?;
-            transaction
-                .execute(
-                    INSERT_MEMBERSHIP,
-                    params![
-                        id,
-                        partner_id,
-                        livemode,
-                        new.organisation_id,
-                        user_id,
-                        CREATED_STATUS.as_str(),
-                        now.millis()
-                    ],
-                )
-                .map_err(failure)?;
-            let created = membership(&transaction, &id).map_err(failure)?;
-            transaction.commit().map_err(failure)?;
-            Ok(created)
+    async fn page(&self, organisation_id: String, query: ListQuery) -> Result<ListPage<Membership>, Failure> {
+        self.read(move |c| {
+            let (count, select) = crate::page_statements(&query, |n| format!("?{n}"));
+            let total: i64 = c.prepare_cached(&count)?.query_row([&organisation_id], |row| row.get(0))?;
+            let (offset, overfetch) = crate::offset_and_overfetch(&query);
+            let mut bound = vec![Value::Text(organisation_id)];
+            if let Position::After(cursor) = &query.position {
+                bound.extend([Value::Integer(cursor.created_at), Value::Text(cursor.id.clone())]);
+            }
+            bound.extend([Value::Integer(overfetch), Value::Integer(offset)]);
+            let rows = c
+                .prepare_cached(&select)?
+                .query_map(rusqlite::params_from_iter(bound), |row| roster_store::rows::membership(row))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(ListPage::from_overfetch(rows, query.limit, u64::try_from(total).unwrap_or(0)))
         })
         .await
-        .map_err(|e| Failure::Database(e.to_string()))?
+    }
+
+    async fn set_reference(&self, id: String, reference: Option<String>) -> Result<Membership, Failure> {
+        self.write(move |transaction| {
+            if transaction.prepare_cached(SET_REFERENCE)?.execute(params![reference, Timestamp::now().millis(), id])?
+                == 0
+            {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            membership(transaction, &id)
+        })
+        .await
+    }
+
+    async fn create(&self, new: NewMember) -> Result<Membership, Failure> {
+        self.write(move |transaction| {
+            let now = Timestamp::now();
+            let (partner_id, livemode): (String, bool) = transaction.query_row(
+                "SELECT partner_id, livemode FROM organisations WHERE id = ?1",
+                [&new.organisation_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let (user_id, id) = (ids::new_id(ids::USER, now), ids::new_id(ids::MEMBERSHIP, now));
+            transaction.execute(
+                INSERT_USER,
+                params![
+                    user_id,
+                    partner_id,
+                    livemode,
+                    new.email,
+                    email_key(&new.email),
+                    new.first_name,
+                    new.last_name,
+                    now.millis()
+                ],
+            )?;
+            transaction.execute(
+                INSERT_MEMBERSHIP,
+                params![id, partner_id, livemode, new.organisation_id, user_id, CREATED_STATUS.as_str(), now.millis()],
+            )?;
+            membership(transaction, &id)
+        })
+        .await
     }
 }

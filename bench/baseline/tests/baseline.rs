@@ -102,6 +102,27 @@ async fn answers_as_roster_does(url: &str) {
     assert_eq!(status, 201);
     let path = format!("/v1/memberships/{}", created["id"].as_str().unwrap());
     assert_eq!(send(get(&roster, &path)).await, (200, created), "what the baseline created, Roster reads the same");
+
+    let (status, patched) = send(http.patch(format!("{baseline}{path}")).json(&json!({"reference": "ref-1"}))).await;
+    assert_eq!((status, &patched["reference"]), (200, &json!("ref-1")));
+    assert_eq!(send(get(&roster, &path)).await, (200, patched), "what the baseline patched, Roster reads the same");
+    let missing = http.patch(format!("{baseline}/v1/memberships/mem_missing")).json(&json!({"reference": "x"}));
+    assert_eq!(send(missing).await.0, 404);
+
+    send(post(
+        "/v1/memberships",
+        json!({"organisation_id": organisation, "first_name": "Alan",
+        "last_name": "Turing", "email": "alan@example.com", "role": "ADMIN"}),
+    ))
+    .await;
+    let first = format!("/v1/memberships?organisation_id={organisation}&limit=2");
+    let (status, page) = send(get(&baseline, &first)).await;
+    assert_eq!((status, page["count"].as_u64(), page["results"].as_array().map(Vec::len)), (200, Some(3), Some(2)));
+    assert_eq!(send(get(&roster, &first)).await, (200, page.clone()), "first page");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    for path in [format!("{first}&cursor={cursor}"), format!("{first}&offset=1"), format!("{first}&offset=3")] {
+        assert_eq!(send(get(&baseline, &path)).await, send(get(&roster, &path)).await, "{path}");
+    }
 }
 
 #[tokio::test]

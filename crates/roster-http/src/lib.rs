@@ -29,6 +29,8 @@ pub use auth::JwtVerifier;
 /// The native wire shapes, public so the benchmark baseline (`bench/baseline`) answers with
 /// exactly the JSON Roster sends.
 pub use native::wire;
+/// The list envelope, public for the same reason.
+pub use native::{ListBody, list_body};
 pub use problem::ApiError;
 pub use state::{AppState, Config};
 

@@ -14,6 +14,8 @@ mod roles;
 mod users;
 pub mod wire;
 
+pub use list::{ListBody, body as list_body};
+
 use axum::{
     Json, Router,
     http::StatusCode,
