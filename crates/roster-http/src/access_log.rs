@@ -7,31 +7,29 @@
 //! span's bookkeeping (its registry entry, formatted fields, and an enter and exit on every
 //! poll) were a large part of a simple GET's cost (bench/README.md).
 
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::{extract::Request, middleware::Next, response::Response};
-use tracing::Level;
-
-use crate::REQUEST_ID;
+use axum::http::Method;
 
 /// Set on a response by the error renderer when the cause must not reach the client.
 #[derive(Clone)]
 pub struct InternalCause(pub String);
 
-pub async fn record(request: Request, next: Next) -> Response {
-    if !tracing::enabled!(Level::INFO) {
-        return next.run(request).await;
-    }
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let request_id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("").to_owned();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+/// What the line of one answered request says.
+pub struct Entry<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub status: u16,
+    pub latency: Duration,
+    pub request_id: &'a str,
+    pub internal_cause: Option<&'a InternalCause>,
+}
+
+pub fn write(entry: &Entry<'_>) {
+    let Entry { method, path, status, request_id, .. } = *entry;
+    if let Some(InternalCause(cause)) = entry.internal_cause {
         tracing::error!(%method, path, status, request_id, cause, "internal error");
     }
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = entry.latency.as_secs_f64() * 1000.0;
     tracing::info!(%method, path, status, latency_ms, request_id, "request");
-    response
 }

@@ -5,6 +5,7 @@
 mod access_log;
 mod auth;
 mod credentials;
+mod every_request;
 mod extract;
 mod metrics;
 mod native;
@@ -13,16 +14,12 @@ mod state;
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::State,
     http::{HeaderName, HeaderValue, Method, header},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
+    middleware,
     routing::get,
 };
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::JwtVerifier;
@@ -39,9 +36,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application: every route, its fallbacks, and the layers every request passes:
-/// a request id (echoed when the client sent one), one log line per request carrying it, CORS
-/// when configured, and the time limit.
+/// The whole application: every route, its fallbacks, CORS when configured, and around
+/// every request (`every_request`): a request id (echoed when the client sent one), the time
+/// limit, the metrics and one log line carrying the id.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.cors_origins);
     let (native, openapi) = native::routes();
@@ -53,17 +50,11 @@ pub fn router(state: AppState) -> Router {
         // The reference page and its assets are compiled in (vendored): no internet needed.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(problem::not_found)
-        .method_not_allowed_fallback(problem::method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), forget_credentials_after_writes))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
-        .with_state(state);
+        .method_not_allowed_fallback(problem::method_not_allowed);
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
-    app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(middleware::from_fn(access_log::record))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    app.layer(middleware::from_fn_with_state(state.clone(), every_request::observe)).with_state(state)
 }
 
 /// The OpenAPI 3.1 document of the native API, as `roster openapi` prints it and
@@ -90,26 +81,6 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([REQUEST_ID])
             .max_age(std::time::Duration::from_secs(600)),
     )
-}
-
-/// Answers 503 when a request outlives its time limit; dropping the handler abandons its work
-/// (an unfinished write rolls back).
-async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(state.request_timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::TimedOut(state.request_timeout).into_response(),
-    }
-}
-
-/// Any write may revoke or remove a key (directly, or with its group, organisation or
-/// membership), so after every write, whatever its outcome, this node looks keys up afresh.
-async fn forget_credentials_after_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let writes = !request.method().is_safe();
-    let response = next.run(request).await;
-    if writes {
-        state.credentials.clear();
-    }
-    response
 }
 
 async fn healthz() -> &'static str {

@@ -40,41 +40,51 @@ impl Default for Config {
     }
 }
 
-/// Shared by every request: the store and the configuration. Cheap to clone.
+/// Shared by every request: the store and the configuration. Cloned for every request, so it
+/// is one reference count, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub(crate) store: Arc<dyn Store>,
     /// Only the hash of the master key is kept, so it is compared like every other secret.
-    pub(crate) master_key_hash: Option<Arc<str>>,
+    pub(crate) master_key_hash: Option<String>,
     pub(crate) request_timeout: Duration,
-    pub(crate) jwt: Option<Arc<JwtVerifier>>,
-    pub(crate) trusted_proxies: Arc<[IpNet]>,
-    pub(crate) cors_origins: Arc<[String]>,
+    pub(crate) jwt: Option<JwtVerifier>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
+    pub(crate) cors_origins: Vec<String>,
     /// When this node last recorded each key's use, so a burst of requests with a key whose
     /// `last_used_at` is stale writes it once, not once per request.
-    recorded_uses: Arc<Mutex<HashMap<String, Timestamp>>>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) credentials: Arc<CredentialCache>,
+    recorded_uses: Mutex<HashMap<String, Timestamp>>,
+    pub(crate) metrics: Metrics,
+    pub(crate) credentials: CredentialCache,
 }
 
-impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        let master_key_hash = config.master_key.as_deref().map(|key| Arc::from(keys::hash(key)));
-        Self {
-            store,
-            master_key_hash,
-            request_timeout: config.request_timeout,
-            jwt: config.jwt.map(Arc::new),
-            trusted_proxies: config.trusted_proxies.into(),
-            cors_origins: config.cors_origins.into(),
-            recorded_uses: Arc::default(),
-            metrics: Metrics::new(),
-            credentials: Arc::new(CredentialCache::new(config.credential_cache_ttl)),
-        }
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
 impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        Self(Arc::new(Shared {
+            store,
+            master_key_hash: config.master_key.as_deref().map(keys::hash),
+            request_timeout: config.request_timeout,
+            jwt: config.jwt,
+            trusted_proxies: config.trusted_proxies,
+            cors_origins: config.cors_origins,
+            recorded_uses: Mutex::default(),
+            metrics: Metrics::new(),
+            credentials: CredentialCache::new(config.credential_cache_ttl),
+        }))
+    }
+}
+
+impl Shared {
     /// Whether this request should record that `key_id` was used at `now`: true at most once
     /// per `granularity` per key on this node.
     pub(crate) fn claim_use_record(&self, key_id: &str, now: Timestamp, granularity: Duration) -> bool {

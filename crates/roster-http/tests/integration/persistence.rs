@@ -49,6 +49,7 @@ async fn a_request_past_its_time_limit_is_503_and_its_write_is_rolled_back() {
     let reply = app.post("/v1/organisations", &app.live, serde_json::json!({"name": "Late"})).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
     assert!(reply.body["detail"].as_str().unwrap().contains("did not finish within 300 ms"), "{}", reply.body);
+    assert!(reply.headers.contains_key("x-request-id"), "a timed-out answer carries its request id too");
     // The abandoned write gets the lock once it is released, and must not commit.
     blocker.execute_batch("COMMIT").unwrap();
     // On a busy machine the abandoned write may hold the writer for longer than this app's
