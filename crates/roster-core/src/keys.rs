@@ -98,7 +98,15 @@ pub fn parse(secret: &str) -> Option<SecretShape> {
 
 /// The stored form of a secret: lowercase hex SHA-256.
 pub fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    // Every authenticated request hashes its secret: hex by table, not one format! per byte.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut text = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// Compares two stored hashes without leaking, through timing, how much of them matched.
@@ -153,5 +161,11 @@ mod tests {
         assert!(hashes_match(&hash(&a), &hash(&a)));
         assert!(!hashes_match(&hash(&a), &hash(&b)));
         assert_eq!(display_prefix(&a).len(), 12);
+    }
+
+    #[test]
+    fn the_hash_is_sha256_in_lowercase_hex_as_stored_hashes_are() {
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(hash("abc"), abc);
     }
 }
