@@ -209,13 +209,22 @@ fn select_role_permissions(roles: usize, placeholder: impl Fn(usize) -> String) 
 /// so they appear in order.)
 const SET_REFERENCE: &str = "UPDATE memberships SET reference = $1, updated_at = $2 WHERE id = $3";
 
-/// The two statements of a page of one organisation's memberships, as Roster's list builds them
-/// (less its scope conditions): the count of every match, and up to `limit + 1` rows newest
-/// first, after the cursor when there is one. Bound in order: the organisation; the cursor's
-/// `created_at` and `id`; the limit; the offset.
+/// The two statements of a page of one organisation's memberships, as Roster's list builds them:
+/// the count of every match, and up to `limit + 1` rows newest first, after the cursor when
+/// there is one. Bound in order: the organisation; the cursor's `created_at` and `id`; the
+/// limit; the offset.
+///
+/// Roster's statements also name the caller's partner and mode, which lets the list index
+/// (organisation, partner, mode, created_at, id) both find and order the page. The baseline has
+/// no caller, so it takes them from the organisation in the same statement; without them the
+/// database would sort the whole organisation for every page.
 fn page_statements(query: &ListQuery, placeholder: impl Fn(usize) -> String) -> (String, String) {
     use roster_store::rows::{MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM};
-    let organisation = format!(" AND m.organisation_id = {}", placeholder(1));
+    let id = placeholder(1);
+    let organisation = format!(
+        " AND m.partner_id = (SELECT o.partner_id FROM organisations o WHERE o.id = {id}) \
+         AND m.livemode = (SELECT o.livemode FROM organisations o WHERE o.id = {id}) AND m.organisation_id = {id}"
+    );
     let count = format!("SELECT COUNT(*) FROM {MEMBERSHIP_FROM} WHERE TRUE{organisation}");
     let (after, next) = match query.position {
         Position::After(_) => (format!(" AND (m.created_at, m.id) < ({}, {})", placeholder(2), placeholder(3)), 4),
