@@ -122,6 +122,8 @@ async fn metrics_count_and_time_requests_by_route_template_and_show_the_pool() {
         assert_eq!(app.get(&format!("/v1/memberships/{member}"), &app.live).await.status, StatusCode::OK);
     }
     app.get("/v1/memberships/mem_missing", &app.live).await;
+    let invented = Method::from_bytes(b"BREW").unwrap();
+    app.client.request(invented, format!("{}/v1/memberships/{member}", app.base)).send().await.unwrap();
     let response = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/openmetrics-text"));
@@ -138,4 +140,6 @@ async fn metrics_count_and_time_requests_by_route_template_and_show_the_pool() {
     assert!(found(r#"roster_database_pool_connections{state="max"} 5"#), "{text}");
     assert!(found(r#"roster_database_pool_connections{state="idle"}"#));
     assert!(!text.contains(&member), "ids never label a series");
+    assert!(!text.contains("BREW"), "invented methods never label a series either: {text}");
+    assert!(found(r#"roster_http_requests_total{method="OTHER",route="/v1/memberships/{id}",status="405"} 1"#));
 }
