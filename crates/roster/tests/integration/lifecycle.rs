@@ -185,6 +185,42 @@ async fn each_request_is_logged_once_with_its_request_id_and_no_secret() {
     }
 }
 
+#[tokio::test]
+async fn an_internal_error_is_answered_without_its_cause_which_is_logged_with_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("roster.db");
+    let server = Server::start(&sqlite_url(&database), Some(MASTER_KEY));
+    let client = reqwest::Client::new();
+    let partner =
+        post(&client, format!("{}/v1/partners", server.base), MASTER_KEY, json!({"name": "Acme"})).await.unwrap();
+    let key = partner.json::<Value>().await.unwrap()["admin_keys"][0]["secret"].as_str().unwrap().to_owned();
+    // A fault no request can cause: a table dropped behind Roster's back.
+    rusqlite::Connection::open(&database).unwrap().execute_batch("DROP TABLE roles").unwrap();
+    let reply = client
+        .get(format!("{}/v1/roles", server.base))
+        .bearer_auth(&key)
+        .header("x-request-id", "fault-5150")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.headers()["x-request-id"], "fault-5150");
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["code"], "INTERNAL");
+    assert!(!body.to_string().contains("no such table"), "the cause reached the client: {body}");
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let cause =
+        |log: &str| log.lines().find(|line| line.contains("ERROR") && line.contains("fault-5150")).map(str::to_owned);
+    while cause(&server.stderr()).is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let log = server.stderr();
+    let line = cause(&log).unwrap_or_else(|| panic!("no error line with the request id in {log}"));
+    assert!(line.contains("no such table: roles") && line.contains("/v1/roles"), "{line}");
+    assert!(!log.contains(&key), "the log contains the key");
+}
+
 #[test]
 fn roster_openapi_prints_the_document_the_server_serves() {
     let output = Command::new(env!("CARGO_BIN_EXE_roster")).arg("openapi").output().unwrap();
