@@ -1,6 +1,6 @@
-//! `/metrics` in the Prometheus (OpenMetrics) text format: requests and their latency by route
-//! template and status, and the database pool. Route templates (`/v1/memberships/{id}`), not
-//! paths, label the series, so ids never multiply them.
+//! `/metrics` in the Prometheus (OpenMetrics) text format: requests and their latency by
+//! method, route template and status, and the database pool. Route templates
+//! (`/v1/memberships/{id}`), not paths, label the series, so ids never multiply them.
 
 use std::time::Duration;
 
@@ -59,9 +59,7 @@ impl Metrics {
         registry.register("database_pool_connections", "Database connections, by state", pool.clone());
         Self { registry, requests, latency, pool }
     }
-}
 
-impl Metrics {
     /// Counts and times one answered request under its route template.
     pub fn observe(&self, method: &Method, route: String, status: u16, elapsed: Duration) {
         let labels = RequestLabels { method: method_label(method), route, status };

@@ -45,6 +45,7 @@ impl Default for Config {
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
+/// The parts every request shares, behind [`AppState`]'s one `Arc`.
 pub struct Shared {
     pub(crate) store: Arc<dyn Store>,
     /// Only the hash of the master key is kept, so it is compared like every other secret.
