@@ -1,7 +1,7 @@
 //! The baseline on PostgreSQL: tokio-postgres through a deadpool pool of Roster's default size,
 //! statements prepared once per connection.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use roster_core::{
     ids,
     input::email_key,
@@ -26,6 +26,13 @@ fn mapped(row: &tokio_postgres::Row) -> Result<Membership, Failure> {
     roster_store::rows::membership(row).map_err(|e| failure(format!("{e:?}")))
 }
 
+/// The membership `id`, read through `client` (a pooled connection or a transaction).
+async fn membership_by_id(client: &impl GenericClient, id: &str) -> Result<Membership, Failure> {
+    let statement = client.prepare_cached(&select_memberships_where("m.id = $1")).await.map_err(failure)?;
+    let row = client.query_opt(&statement, &[&id]).await.map_err(failure)?.ok_or(Failure::NotFound)?;
+    mapped(&row)
+}
+
 impl Postgres {
     pub fn open(url: &str) -> Result<Self, String> {
         let config: tokio_postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
@@ -42,9 +49,7 @@ impl Postgres {
 impl Database for Postgres {
     async fn membership(&self, id: String) -> Result<Membership, Failure> {
         let client = self.pool.get().await.map_err(failure)?;
-        let statement = client.prepare_cached(&select_memberships_where("m.id = $1")).await.map_err(failure)?;
-        let row = client.query_opt(&statement, &[&id]).await.map_err(failure)?.ok_or(Failure::NotFound)?;
-        mapped(&row)
+        membership_by_id(&client, &id).await
     }
 
     async fn page(&self, organisation_id: String, query: ListQuery) -> Result<ListPage<Membership>, Failure> {
@@ -72,9 +77,7 @@ impl Database for Postgres {
         if transaction.execute(&update, &[&reference, &now, &id]).await.map_err(failure)? == 0 {
             return Err(Failure::NotFound);
         }
-        let select = transaction.prepare_cached(&select_memberships_where("m.id = $1")).await.map_err(failure)?;
-        let row = transaction.query_one(&select, &[&id]).await.map_err(failure)?;
-        let updated = mapped(&row)?;
+        let updated = membership_by_id(&transaction, &id).await?;
         transaction.commit().await.map_err(failure)?;
         Ok(updated)
     }
@@ -144,9 +147,7 @@ impl Database for Postgres {
             )
             .await
             .map_err(failure)?;
-        let select = transaction.prepare_cached(&select_memberships_where("m.id = $1")).await.map_err(failure)?;
-        let row = transaction.query_one(&select, &[&id]).await.map_err(failure)?;
-        let created = mapped(&row)?;
+        let created = membership_by_id(&transaction, &id).await?;
         transaction.commit().await.map_err(failure)?;
         Ok(created)
     }
