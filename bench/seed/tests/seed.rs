@@ -4,7 +4,7 @@ use std::process::Command;
 
 use roster_core::{
     page::ListQuery,
-    policy::{Ability, OrgScope, Scope},
+    policy::{OrgScope, Scope},
     store::MembershipFilter,
 };
 
@@ -30,7 +30,6 @@ async fn it_fills_an_empty_database_with_the_promised_mix_and_refuses_a_full_one
         partner_id: partner,
         mode: roster_core::model::Mode::Live,
         orgs: OrgScope::All,
-        abilities: vec![Ability::All],
     };
     let count = |filter: MembershipFilter| {
         let (store, scope) = (store.clone(), scope.clone());

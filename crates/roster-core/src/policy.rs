@@ -3,9 +3,10 @@
 //! call takes that scope, so out-of-scope objects behave exactly like missing ones.
 
 use crate::{
-    Error,
+    Error, ValidationCode,
     error::Result,
     model::{KeyHolder, KeyType, Mode},
+    time::Timestamp,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,7 +117,7 @@ impl UserPrincipal {
     /// The user's partner and mode, organisation-wide: every use must also filter to the user's
     /// own memberships, which is what the self-service store calls do.
     pub fn scope(&self) -> Scope {
-        Scope { partner_id: self.partner_id.clone(), mode: self.mode, orgs: OrgScope::All, abilities: Vec::new() }
+        Scope { partner_id: self.partner_id.clone(), mode: self.mode, orgs: OrgScope::All }
     }
 }
 
@@ -128,6 +129,7 @@ pub struct KeyPrincipal {
     pub key_type: KeyType,
     pub holder: Holder,
     pub abilities: Vec<Ability>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A key's holder, with what scope resolution needs to know about it.
@@ -162,8 +164,6 @@ pub struct Scope {
     pub partner_id: String,
     pub mode: Mode,
     pub orgs: OrgScope,
-    /// What the acting key holds, so it can hand on no more.
-    pub abilities: Vec<Ability>,
 }
 
 /// Which part of the native API an endpoint belongs to; each has its own gate.
@@ -194,6 +194,28 @@ impl Principal {
     /// Whether the acting credential is a key held by the partner group `group_id`.
     pub fn is_held_by_group(&self, group_id: &str) -> bool {
         matches!(self, Self::Key(KeyPrincipal { holder: Holder::Group { id, .. }, .. }) if id == group_id)
+    }
+
+    /// What a key minted by this caller may be (spec §3, "keys never widen their holder's
+    /// reach"): a user token reaches every organisation of its user, so only admin-group keys
+    /// issue them; abilities must be the caller's own; and the new key expires no later than the
+    /// caller does, by default when it does. Returns the new key's expiry.
+    pub fn mint(&self, key_type: KeyType, abilities: &[Ability], expires_at: Option<Timestamp>) -> Result<Option<Timestamp>> {
+        let Self::Key(minter) = self else {
+            return Err(Error::Unauthorised);
+        };
+        let admin = matches!(minter.holder, Holder::Group { is_admin: true, .. });
+        if (key_type == KeyType::UserToken && !admin) || !covers(&minter.abilities, abilities) {
+            return Err(Error::Forbidden);
+        }
+        match (expires_at, minter.expires_at) {
+            (Some(wanted), Some(limit)) if wanted > limit => Err(Error::field(
+                "expires_at",
+                ValidationCode::OutOfRange,
+                format!("must not be after {}, when the key creating it expires", limit.to_rfc3339()),
+            )),
+            (wanted, limit) => Ok(wanted.or(limit)),
+        }
     }
 
     /// Self-service (`/v1/me`) is for users; keys and the master key are not users.
@@ -233,7 +255,7 @@ impl Principal {
         if api == Api::PartnerGroups && orgs != OrgScope::All {
             return Err(Error::Forbidden);
         }
-        Ok(Scope { partner_id: key.partner_id.clone(), mode: key.mode, orgs, abilities: key.abilities.clone() })
+        Ok(Scope { partner_id: key.partner_id.clone(), mode: key.mode, orgs })
     }
 }
 
@@ -249,6 +271,7 @@ mod tests {
             key_type,
             holder,
             abilities: abilities.iter().filter_map(|a| Ability::parse(a)).collect(),
+            expires_at: None,
         })
     }
 
@@ -273,6 +296,23 @@ mod tests {
         assert!(covers(&read, &read));
         assert!(!covers(&read, &[Ability::All]));
         assert!(!covers(&read, &[Ability::Grant(Resource::Users, Access::Write)]));
+    }
+
+    #[test]
+    fn only_admin_group_keys_mint_user_tokens_and_no_key_outlives_its_minter() {
+        let member = key(Holder::Group { id: "grp_b".into(), is_admin: false }, KeyType::Secret, &["*"]);
+        let org = key(Holder::Organisation { id: "org_1".into() }, KeyType::Secret, &["*"]);
+        for minter in [&member, &org] {
+            assert_eq!(minter.mint(KeyType::UserToken, &[], None), Err(Error::Forbidden));
+            assert_eq!(minter.mint(KeyType::Secret, &[Ability::All], None), Ok(None));
+        }
+        let Principal::Key(mut admin_key) = key(admin(), KeyType::Secret, &["*"]) else { unreachable!() };
+        admin_key.expires_at = Some(Timestamp(1_000));
+        let admin_key = Principal::Key(admin_key);
+        assert_eq!(admin_key.mint(KeyType::UserToken, &[], None), Ok(Some(Timestamp(1_000))));
+        assert_eq!(admin_key.mint(KeyType::Secret, &[], Some(Timestamp(999))), Ok(Some(Timestamp(999))));
+        let too_late = admin_key.mint(KeyType::Secret, &[], Some(Timestamp(1_001)));
+        assert!(matches!(too_late, Err(Error::Validation(ref errors)) if errors[0].field == "expires_at"));
     }
 
     #[test]

@@ -159,6 +159,7 @@ async fn authenticate_key(state: &AppState, hash: &str, shape: keys::SecretShape
         key_type: key.key_type,
         holder,
         abilities: key.abilities,
+        expires_at: key.expires_at,
     }))
 }
 

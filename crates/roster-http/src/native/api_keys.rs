@@ -10,7 +10,7 @@ use roster_core::{
     Error, ValidationCode,
     input::{Fields, Invalid, choice, future_timestamp, id, list as list_of, present, text},
     model::{KeyHolder, KeyType},
-    policy::{Ability, Access, Api, Resource, covers},
+    policy::{Ability, Access, Api, Resource},
     provision::{KeySpec, issue_key},
     time::Timestamp,
 };
@@ -69,7 +69,7 @@ pub struct CreateApiKey {
         (status = 201, description = "The key, with its secret shown only now", body = wire::ApiKeyCreated),
         (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN: publishable key, no api_keys:write, or abilities the caller lacks", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key, no api_keys:write, abilities the caller lacks, or a user token from a key outside an admin group", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
@@ -126,9 +126,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         .ok_or_else(|| Error::internal("a key holder passed validation without being exactly one"))?;
     let key_type = if for_user { KeyType::UserToken } else { key_type.unwrap_or(KeyType::Secret) };
     let abilities = abilities.unwrap_or_default();
-    if !covers(&scope.abilities, &abilities) {
-        return Err(Error::Forbidden.into());
-    }
+    let expires_at = caller.mint(key_type, &abilities, expires_at)?;
     let spec = KeySpec { name: present(name)?, key_type, holder, abilities, expires_at };
     let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
     state.store.create_api_key(&scope, &issued.key, &issued.secret_hash).await?;

@@ -236,7 +236,6 @@ on_both_backends! {
             partner_id: partner,
             mode: Mode::Live,
             orgs: OrgScope::All,
-            abilities: vec![Ability::All],
         };
         app.store
             .create_api_key(&scope, &issued.key, &issued.secret_hash)

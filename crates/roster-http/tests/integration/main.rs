@@ -37,6 +37,7 @@ mod memberships;
 mod openapi;
 mod persistence;
 mod principals;
+mod reach;
 mod resources;
 mod roles;
 mod scope;

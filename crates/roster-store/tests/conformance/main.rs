@@ -54,7 +54,7 @@ const NOW: Timestamp = Timestamp(1_700_000_000_000);
 async fn partner(store: &dyn Store) -> Scope {
     let provisioned = provision_partner("Acme".into(), NOW);
     store.create_partner(&provisioned).await.unwrap();
-    Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All, abilities: vec![Ability::All] }
+    Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All }
 }
 
 async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {

@@ -1,0 +1,97 @@
+//! Spec §3 "Keys never widen their holder's reach": user tokens come only from admin-group keys,
+//! and no minted key outlives the key that minted it.
+
+use reqwest::StatusCode;
+use roster_core::time::Timestamp;
+use serde_json::json;
+
+use crate::support::{TestApp, membership_body};
+
+fn in_seconds(seconds: i64) -> String {
+    Timestamp(Timestamp::now().millis() + seconds * 1000).to_rfc3339()
+}
+
+/// User tokens on the partner's admin-key list.
+async fn user_tokens(app: &TestApp) -> usize {
+    let keys = app.get("/v1/api-keys?limit=1000", &app.live).await;
+    keys.body["results"].as_array().unwrap().iter().filter(|key| key["type"] == "user_token").count()
+}
+
+on_both_backends! {
+    async fn only_admin_group_keys_issue_user_tokens(app) {
+        let org_a = app.organisation(&app.live, "A").await;
+        let org_b = app.organisation(&app.live, "B").await;
+        let member = app.post("/v1/memberships", &app.live, membership_body(&org_a, "ada@example.com", "STANDARD")).await;
+        let user = member.body["user_id"].as_str().unwrap().to_owned();
+        let mut invitation = membership_body(&org_b, "ada@example.com", "ADMIN");
+        invitation["status"] = json!("pending");
+        assert_eq!(app.post("/v1/memberships", &app.live, invitation).await.status, StatusCode::CREATED);
+
+        let group_key = app.group_key(&[&org_a]).await;
+        let org_key = app.key(&app.live, json!({"name": "org", "organisation_id": org_a, "abilities": ["*"]})).await;
+        let group_minter = app.key(&group_key, json!({"name": "minter", "partner_group_id": group_named(&app, "Support").await, "abilities": ["api_keys:write"]})).await;
+        for key in [&group_key, &org_key, &group_minter] {
+            let minted = app.post("/v1/api-keys", key, json!({"name": "session", "user_id": user})).await;
+            assert_eq!((minted.status, minted.code()), (StatusCode::FORBIDDEN, "FORBIDDEN"), "{}", minted.body);
+            let typed = app.post("/v1/api-keys", key, json!({"name": "session", "type": "user_token", "user_id": user})).await;
+            assert_eq!(typed.status, StatusCode::FORBIDDEN);
+        }
+        assert_eq!(user_tokens(&app).await, 0, "a refused token was stored");
+
+        // A group that pulls a user in by e-mail still cannot act as that user.
+        let pulled = app.post("/v1/memberships", &group_key, membership_body(&org_a, "bob@example.com", "STANDARD")).await;
+        assert_eq!(pulled.status, StatusCode::CREATED);
+        let bob = pulled.body["user_id"].as_str().unwrap();
+        assert_eq!(app.post("/v1/api-keys", &group_key, json!({"name": "s", "user_id": bob})).await.status, StatusCode::FORBIDDEN);
+
+        // An admin-group key needs only api_keys:write.
+        let admin_minter = app.key(&app.live, json!({"name": "minter", "partner_group_id": admin_group(&app).await, "abilities": ["api_keys:write"]})).await;
+        let token = app.key(&admin_minter, json!({"name": "session", "user_id": user})).await;
+        let mine = app.get("/v1/me/memberships", &token).await;
+        assert_eq!(mine.body["count"], 2, "{}", mine.body);
+        assert_eq!(user_tokens(&app).await, 1);
+    }
+
+    async fn a_minted_key_expires_no_later_than_its_minter(app) {
+        let short_lived = app
+            .post("/v1/api-keys", &app.live, json!({"name": "short", "partner_group_id": admin_group(&app).await, "abilities": ["*"], "expires_at": in_seconds(3600)}))
+            .await;
+        assert_eq!(short_lived.status, StatusCode::CREATED, "{}", short_lived.body);
+        let limit = short_lived.body["expires_at"].clone();
+        let minter = short_lived.body["secret"].as_str().unwrap().to_owned();
+        let org = app.organisation(&app.live, "A").await;
+        let user = app.post("/v1/memberships", &app.live, membership_body(&org, "ada@example.com", "STANDARD")).await.body["user_id"].clone();
+
+        for body in [
+            json!({"name": "child", "organisation_id": org, "abilities": ["*"]}),
+            json!({"name": "session", "user_id": user}),
+        ] {
+            let child = app.post("/v1/api-keys", &minter, body).await;
+            assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
+            assert_eq!(child.body["expires_at"], limit, "a child without expiry takes its minter's");
+        }
+        let later = app
+            .post("/v1/api-keys", &minter, json!({"name": "later", "organisation_id": org, "abilities": ["*"], "expires_at": in_seconds(7200)}))
+            .await;
+        assert_eq!(later.field_errors(), ["expires_at: VALIDATION_OUT_OF_RANGE"], "{}", later.body);
+        let sooner = app
+            .post("/v1/api-keys", &minter, json!({"name": "sooner", "organisation_id": org, "abilities": ["*"], "expires_at": in_seconds(60)}))
+            .await;
+        assert_eq!(sooner.status, StatusCode::CREATED);
+        assert_ne!(sooner.body["expires_at"], limit);
+        // A key without expiry mints keys without expiry unless asked.
+        let free = app.post("/v1/api-keys", &app.live, json!({"name": "free", "organisation_id": org, "abilities": ["*"]})).await;
+        assert_eq!(free.body["expires_at"], serde_json::Value::Null);
+    }
+}
+
+/// The id of the partner's group named `name`, as its admin key sees it.
+async fn group_named(app: &TestApp, name: &str) -> String {
+    let groups = app.get("/v1/partner-groups", &app.live).await;
+    let group = groups.body["results"].as_array().unwrap().iter().find(|group| group["name"] == name).cloned();
+    group.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn admin_group(app: &TestApp) -> String {
+    group_named(app, "Admins").await
+}
