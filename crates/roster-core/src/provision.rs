@@ -55,27 +55,32 @@ pub struct ProvisionedPartner {
 
 pub fn provision_partner(name: String, now: Timestamp) -> ProvisionedPartner {
     let partner = Partner { id: ids::new_id(ids::PARTNER, now), name, created_at: now, updated_at: now };
-    let admin_group = PartnerGroup {
+    let admin_group = admin_group(&partner.id, now);
+    let admin_keys = [Mode::Live, Mode::Test].into_iter().map(|mode| admin_key(&admin_group, mode, now)).collect();
+    ProvisionedPartner { partner, admin_group, admin_keys }
+}
+
+/// An admin group for the partner, as every partner starts with.
+pub fn admin_group(partner_id: &str, now: Timestamp) -> PartnerGroup {
+    PartnerGroup {
         id: ids::new_id(ids::GROUP, now),
-        partner_id: partner.id.clone(),
+        partner_id: partner_id.to_owned(),
         name: "Admins".to_owned(),
         is_admin: true,
         organisation_ids: Vec::new(),
         created_at: now,
         updated_at: now,
+    }
+}
+
+/// A key with every ability, held by the admin group `group`.
+pub fn admin_key(group: &PartnerGroup, mode: Mode, now: Timestamp) -> IssuedKey {
+    let spec = KeySpec {
+        name: format!("Admin key ({})", mode.as_str()),
+        key_type: KeyType::Secret,
+        holder: KeyHolder::Group(group.id.clone()),
+        abilities: vec![Ability::All],
+        expires_at: None,
     };
-    let admin_keys = [Mode::Live, Mode::Test]
-        .into_iter()
-        .map(|mode| {
-            let spec = KeySpec {
-                name: format!("Admin key ({})", mode.as_str()),
-                key_type: KeyType::Secret,
-                holder: KeyHolder::Group(admin_group.id.clone()),
-                abilities: vec![Ability::All],
-                expires_at: None,
-            };
-            issue_key(&partner.id, mode, spec, now)
-        })
-        .collect();
-    ProvisionedPartner { partner, admin_group, admin_keys }
+    issue_key(&group.partner_id, mode, spec, now)
 }

@@ -42,6 +42,16 @@ pub fn check_delete(status: MembershipStatus, settings: &MembershipSettings, tal
     Ok(())
 }
 
+/// A partner always keeps an admin group: without one, no key of the partner could manage
+/// groups or reach every organisation again. Called before an admin group is deleted or
+/// demoted, with whether another admin group exists, read in that same transaction.
+pub fn check_admin_group_removal(other_admin_groups: bool) -> Result<()> {
+    if !other_admin_groups {
+        return Err(Error::InvalidRequest("a partner keeps at least one admin group; this is its last".to_owned()));
+    }
+    Ok(())
+}
+
 pub fn check_update(
     status: MembershipStatus,
     before: &MembershipSettings,

@@ -193,11 +193,22 @@ pub trait Store: Send + Sync + 'static {
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>>;
     async fn get_partner(&self, id: &str) -> Result<Partner>;
 
+    /// Stores `key` as a new admin key of the partner, held by its oldest admin group, or by
+    /// `fallback` (stored first) when the partner has none left; returns the key as stored.
+    async fn issue_admin_key(
+        &self,
+        partner_id: &str,
+        fallback: &PartnerGroup,
+        key: &ApiKey,
+        secret_hash: &str,
+    ) -> Result<ApiKey>;
+
     async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup>;
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
     async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup>;
-    /// Deletes the group and revokes the keys it holds.
+    /// Deletes the group and revokes the keys it holds. The partner's last admin group can be
+    /// neither deleted nor demoted (`rules::check_admin_group_removal`).
     async fn delete_group(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
 
     /// A non-admin group's new organisation is assigned to that group.

@@ -41,6 +41,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .routes(routes!(partners::create, partners::list))
         .routes(routes!(partners::show))
+        .routes(routes!(partners::create_admin_key))
         .routes(routes!(groups::create, groups::list))
         .routes(routes!(groups::show, groups::update, groups::delete))
         .routes(routes!(organisations::create, organisations::list))

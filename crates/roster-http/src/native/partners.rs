@@ -5,8 +5,9 @@ use axum::{
     http::StatusCode,
 };
 use roster_core::{
-    input::{Fields, present, text},
-    provision::provision_partner,
+    input::{Fields, choice, present, text},
+    model::Mode,
+    provision::{admin_group, admin_key, provision_partner},
     time::Timestamp,
 };
 
@@ -54,6 +55,51 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     state.store.create_partner(&provisioned).await?;
     let body = wire::partner_created(&provisioned.partner, &provisioned.admin_keys);
     Ok((StatusCode::CREATED, json(body)))
+}
+
+/// Body of `POST /v1/partners/{id}/admin-keys`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
+pub struct CreateAdminKey {
+    #[schema(pattern = "^(live|test)$", example = "live")]
+    mode: String,
+}
+
+/// The operator's way back into a partner that lost its keys: a new admin key in the partner's
+/// oldest admin group (an admin group is created again if none is left), shown only now.
+#[utoipa::path(post, path = "/v1/partners/{id}/admin-keys", tag = "partners", security(("master_key" = [])),
+    params(("id" = String, Path, description = "A partner id")),
+    request_body = CreateAdminKey,
+    responses(
+        (status = 201, description = "The admin key, with its secret shown only now", body = wire::ApiKeyCreated),
+        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "UNAUTHORISED: not the master key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_admin_key(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    caller.require_master()?;
+    let mut fields = Fields::of_body(&body)?;
+    let mode = fields.required("mode", choice(&["live", "test"], |text| match text {
+        "live" => Some(Mode::Live),
+        "test" => Some(Mode::Test),
+        _ => None,
+    }));
+    fields.finish()?;
+    let now = Timestamp::now();
+    let fallback = admin_group(&id, now);
+    let issued = admin_key(&fallback, present(mode)?, now);
+    let key = state.store.issue_admin_key(&id, &fallback, &issued.key, &issued.secret_hash).await?;
+    Ok((StatusCode::CREATED, json(wire::api_key_created(&key, issued.secret))))
 }
 
 #[utoipa::path(get, path = "/v1/partners", tag = "partners", security(("master_key" = [])),

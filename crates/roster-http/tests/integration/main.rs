@@ -33,6 +33,7 @@ mod auth;
 mod concurrency;
 mod edges;
 mod errors;
+mod lockout;
 mod memberships;
 mod openapi;
 mod persistence;

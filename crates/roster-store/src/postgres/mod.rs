@@ -93,15 +93,69 @@ async fn get_organisation(client: &impl GenericClient, scope: &Scope, id: &str) 
     rows::organisation(&found(query_opt(client, &sql).await?)?)
 }
 
-/// Whether the organisation is in scope; with `share_lock`, also holds its row `FOR SHARE` for
-/// the transaction.
-async fn organisation_in_scope(client: &impl GenericClient, scope: &Scope, id: &str, share_lock: bool) -> Step<bool> {
-    let mut sql = sql("SELECT 1 FROM organisations o WHERE o.id = ");
-    sql.bind(id.to_owned()).scoped(scope, "o", "o.id");
-    if share_lock {
-        sql.push(" FOR SHARE");
+/// How a read of a parent row holds it for the rest of the transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    Nothing,
+    /// `FOR KEY SHARE`, as a foreign key would: a concurrent delete waits for this transaction,
+    /// or, if it committed first, the row is not found. Children are never written beside a
+    /// parent being deleted (which would be a foreign-key violation, not a clear answer).
+    AgainstDelete,
+    /// `FOR SHARE`: also excludes the `FOR UPDATE` that changes counting members take.
+    AgainstMemberCounts,
+}
+
+impl Hold {
+    fn clause(self) -> &'static str {
+        match self {
+            Self::Nothing => "",
+            Self::AgainstDelete => " FOR KEY SHARE",
+            Self::AgainstMemberCounts => " FOR SHARE",
+        }
     }
+}
+
+/// Whether the organisation is in scope, holding its row as `hold` says.
+async fn organisation_in_scope(client: &impl GenericClient, scope: &Scope, id: &str, hold: Hold) -> Step<bool> {
+    let mut sql = sql("SELECT 1 FROM organisations o WHERE o.id = ");
+    sql.bind(id.to_owned()).scoped(scope, "o", "o.id").push(hold.clause());
     Ok(query_opt(client, &sql).await?.is_some())
+}
+
+/// Whether the group exists in the partner, holding its row against a concurrent delete.
+async fn group_exists(client: &impl GenericClient, partner_id: &str, id: &str) -> Step<bool> {
+    let row = fetch_opt(
+        client,
+        "SELECT 1 FROM partner_groups WHERE id = $1 AND partner_id = $2 FOR KEY SHARE",
+        &[&id, &partner_id],
+    )
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Serialises the changes that could leave a partner without an admin group, across nodes.
+async fn lock_partner(client: &impl GenericClient, id: &str) -> Step<bool> {
+    Ok(fetch_opt(client, "SELECT 1 FROM partners WHERE id = $1 FOR UPDATE", &[&id]).await?.is_some())
+}
+
+async fn other_admin_group(client: &impl GenericClient, partner_id: &str, except: &str) -> Step<bool> {
+    let row = fetch_opt(
+        client,
+        "SELECT 1 FROM partner_groups WHERE partner_id = $1 AND is_admin AND id <> $2 LIMIT 1",
+        &[&partner_id, &except],
+    )
+    .await?;
+    Ok(row.is_some())
+}
+
+async fn insert_group(client: &impl GenericClient, group: &PartnerGroup) -> Step<()> {
+    execute(
+        client,
+        "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&group.id, &group.partner_id, &group.name, &group.is_admin, &group.created_at.millis(), &group.updated_at.millis()],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn lock_organisation(client: &impl GenericClient, id: &str) -> Step<()> {
@@ -141,7 +195,7 @@ async fn check_group_organisations(
     let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
     let mut errors = Vec::new();
     for (index, id) in organisation_ids.iter().enumerate() {
-        if !organisation_in_scope(client, &partner_scope, id, false).await? {
+        if !organisation_in_scope(client, &partner_scope, id, Hold::AgainstDelete).await? {
             errors.push(FieldError::new(
                 format!("organisation_ids.{index}"),
                 ValidationCode::InvalidReference,
@@ -210,17 +264,12 @@ async fn get_api_key(client: &impl GenericClient, scope: &Scope, id: &str) -> St
 async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &KeyHolder) -> Step<()> {
     match holder {
         KeyHolder::Group(group_id) => {
-            let allowed = match &scope.orgs {
-                OrgScope::All => fetch_opt(
-                    client,
-                    "SELECT 1 FROM partner_groups WHERE id = $1 AND partner_id = $2",
-                    &[group_id, &scope.partner_id],
-                )
-                .await?
-                .is_some(),
+            let reachable = match &scope.orgs {
+                OrgScope::All => true,
                 OrgScope::Group(own) => own == group_id,
                 OrgScope::Organisation(_) => false,
             };
+            let allowed = reachable && group_exists(client, &scope.partner_id, group_id).await?;
             if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id").into()) }
         }
         KeyHolder::User(user_id) => match get_user(client, scope, user_id).await {
@@ -229,7 +278,7 @@ async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &K
             Err(other) => Err(other),
         },
         KeyHolder::Organisation(organisation_id) => {
-            if organisation_in_scope(client, scope, organisation_id, false).await? {
+            if organisation_in_scope(client, scope, organisation_id, Hold::AgainstDelete).await? {
                 Ok(())
             } else {
                 Err(Error::invalid_reference("organisation_id").into())
@@ -277,11 +326,7 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
         &[&partner.id, &partner.name, &partner.created_at.millis(), &partner.updated_at.millis()],
     )
     .await?;
-    execute(client,
-            "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&group.id, &partner.id, &group.name, &group.is_admin, &group.created_at.millis(), &group.updated_at.millis()],
-        )
-        .await?;
+    insert_group(client, group).await?;
     for issued in &provisioned.admin_keys {
         insert_api_key(client, &issued.key, &issued.secret_hash).await?;
     }
@@ -387,7 +432,7 @@ async fn create_membership(
     // A create only adds a member: it must not interleave with a change that counts the
     // organisation's members (removing or demoting its last admin or owner holds the row FOR
     // UPDATE), but creates may run side by side; the unique indexes order their duplicates.
-    if !organisation_in_scope(client, scope, &new.organisation_id, true).await? {
+    if !organisation_in_scope(client, scope, &new.organisation_id, Hold::AgainstMemberCounts).await? {
         return Err(Error::invalid_reference("organisation_id").into());
     }
     check_role_ids(client, &new.organisation_id, &new.settings.role_ids).await?;
@@ -631,6 +676,37 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn issue_admin_key(
+        &self,
+        partner_id: &str,
+        fallback: &PartnerGroup,
+        key: &ApiKey,
+        secret_hash: &str,
+    ) -> Result<ApiKey> {
+        transaction!(self, |tx| {
+            if !lock_partner(&tx, partner_id).await? {
+                return Err(Error::NotFound.into());
+            }
+            let oldest = fetch_opt(
+                &tx,
+                "SELECT id FROM partner_groups WHERE partner_id = $1 AND is_admin ORDER BY created_at, id LIMIT 1",
+                &[&partner_id],
+            )
+            .await?;
+            let group_id: String = match oldest {
+                Some(row) => row.try_get(0)?,
+                None => {
+                    insert_group(&tx, fallback).await?;
+                    fallback.id.clone()
+                }
+            };
+            let mut key = key.clone();
+            key.holder = KeyHolder::Group(group_id);
+            insert_api_key(&tx, &key, secret_hash).await?;
+            key
+        })
+    }
+
     async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
         transaction!(self, |tx| {
             check_group_organisations(&tx, scope, &group.organisation_ids).await?;
@@ -664,7 +740,16 @@ impl Store for PostgresStore {
 
     async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
         transaction!(self, |tx| {
+            let demotes = patch.is_admin == Some(false);
+            if demotes {
+                lock_partner(&tx, &scope.partner_id).await?;
+            }
+            // The row lock makes a concurrent delete wait, or answers as if it came first.
+            execute(&tx, "SELECT 1 FROM partner_groups WHERE id = $1 FOR NO KEY UPDATE", &[&id]).await?;
             let current = get_group(&tx, scope, id).await?;
+            if current.is_admin && demotes {
+                rules::check_admin_group_removal(other_admin_group(&tx, &scope.partner_id, id).await?)?;
+            }
             if let Some(organisation_ids) = &patch.organisation_ids {
                 check_group_organisations(&tx, scope, organisation_ids).await?;
                 assign_group_organisations(&tx, id, scope.mode.is_live(), organisation_ids).await?;
@@ -686,7 +771,13 @@ impl Store for PostgresStore {
 
     async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
         transaction!(self, |tx| {
-            get_group(&tx, scope, id).await?;
+            // Whether it is an admin group is read again under the partner's lock.
+            if get_group(&tx, scope, id).await?.is_admin {
+                lock_partner(&tx, &scope.partner_id).await?;
+                if get_group(&tx, scope, id).await?.is_admin {
+                    rules::check_admin_group_removal(other_admin_group(&tx, &scope.partner_id, id).await?)?;
+                }
+            }
             execute(&tx, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await?;
         })
     }
@@ -714,6 +805,10 @@ impl Store for PostgresStore {
             )
             .await?;
             if let OrgScope::Group(group_id) = &scope.orgs {
+                // The key's group was deleted after the key was checked: as if it came first.
+                if !group_exists(&tx, &scope.partner_id, group_id).await? {
+                    return Err(Error::Unauthorised.into());
+                }
                 execute(
                     &tx,
                     "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2)",
@@ -954,7 +1049,7 @@ impl Store for PostgresStore {
         user_id: &str,
     ) -> Result<Option<MembershipAccess>> {
         read!(self, |client| {
-            if !organisation_in_scope(client, scope, organisation_id, false).await? {
+            if !organisation_in_scope(client, scope, organisation_id, Hold::Nothing).await? {
                 return Err(Failure::Domain(Error::NotFound));
             }
             let mut sql = sql(&rows::select_memberships_where("m.organisation_id = "));
@@ -1001,7 +1096,7 @@ impl Store for PostgresStore {
 
     async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role> {
         transaction!(self, |tx| {
-            if !organisation_in_scope(&tx, scope, &role.organisation_id, false).await? {
+            if !organisation_in_scope(&tx, scope, &role.organisation_id, Hold::AgainstDelete).await? {
                 return Err(Error::invalid_reference("organisation_id").into());
             }
             if role_name_taken(&tx, &role.organisation_id, &role.name, "").await? {

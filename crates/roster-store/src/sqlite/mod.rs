@@ -153,17 +153,19 @@ fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKe
 fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) -> Result<()> {
     match holder {
         KeyHolder::Group(group_id) => {
-            let allowed = match &scope.orgs {
-                OrgScope::All => connection
+            let reachable = match &scope.orgs {
+                OrgScope::All => true,
+                OrgScope::Group(own) => own == group_id,
+                OrgScope::Organisation(_) => false,
+            };
+            let allowed = reachable
+                && connection
                     .query_row(
                         "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
                         params![group_id, scope.partner_id],
                         |row| row.get(0),
                     )
-                    .map_err(storage_error)?,
-                OrgScope::Group(own) => own == group_id,
-                OrgScope::Organisation(_) => false,
-            };
+                    .map_err(storage_error)?;
             if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id")) }
         }
         KeyHolder::User(user_id) => match get_user(connection, scope, user_id) {
@@ -211,6 +213,35 @@ fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> R
     Ok(())
 }
 
+/// Whether the partner has an admin group other than `except`.
+fn other_admin_group(connection: &Connection, partner_id: &str, except: &str) -> Result<bool> {
+    connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE partner_id = ?1 AND is_admin AND id <> ?2)",
+            params![partner_id, except],
+            |row| row.get(0),
+        )
+        .map_err(storage_error)
+}
+
+fn insert_group(connection: &Connection, group: &PartnerGroup) -> Result<()> {
+    connection
+        .execute(
+            "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                group.id,
+                group.partner_id,
+                group.name,
+                group.is_admin,
+                group.created_at.millis(),
+                group.updated_at.millis()
+            ],
+        )
+        .map_err(storage_error)?;
+    Ok(())
+}
+
 fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> Result<()> {
     let (partner, group) = (&provisioned.partner, &provisioned.admin_group);
     connection
@@ -219,20 +250,7 @@ fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> 
             params![partner.id, partner.name, partner.created_at.millis(), partner.updated_at.millis()],
         )
         .map_err(storage_error)?;
-    connection
-        .execute(
-            "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                group.id,
-                partner.id,
-                group.name,
-                group.is_admin,
-                group.created_at.millis(),
-                group.updated_at.millis()
-            ],
-        )
-        .map_err(storage_error)?;
+    insert_group(connection, group)?;
     for issued in &provisioned.admin_keys {
         insert_api_key(connection, &issued.key, &issued.secret_hash)?;
     }
@@ -573,6 +591,46 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn issue_admin_key(
+        &self,
+        partner_id: &str,
+        fallback: &PartnerGroup,
+        key: &ApiKey,
+        secret_hash: &str,
+    ) -> Result<ApiKey> {
+        let (partner_id, fallback, mut key, secret_hash) =
+            (partner_id.to_owned(), fallback.clone(), key.clone(), secret_hash.to_owned());
+        self.pool
+            .write(move |c| {
+                let partner: bool = c
+                    .query_row("SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?1)", [&partner_id], |row| row.get(0))
+                    .map_err(storage_error)?;
+                if !partner {
+                    return Err(Error::NotFound);
+                }
+                let oldest: Option<String> = c
+                    .query_row(
+                        "SELECT id FROM partner_groups WHERE partner_id = ?1 AND is_admin \
+                         ORDER BY created_at, id LIMIT 1",
+                        [&partner_id],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(storage_error)?;
+                let group_id = match oldest {
+                    Some(id) => id,
+                    None => {
+                        insert_group(c, &fallback)?;
+                        fallback.id
+                    }
+                };
+                key.holder = KeyHolder::Group(group_id);
+                insert_api_key(c, &key, &secret_hash)?;
+                Ok(key)
+            })
+            .await
+    }
+
     async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
         let scope = scope.clone();
         self.pool
@@ -618,6 +676,9 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 let current = get_group(c, &scope, &id)?;
+                if current.is_admin && patch.is_admin == Some(false) {
+                    rules::check_admin_group_removal(other_admin_group(c, &scope.partner_id, &id)?)?;
+                }
                 if let Some(organisation_ids) = &patch.organisation_ids {
                     check_group_organisations(c, &scope, organisation_ids)?;
                     assign_group_organisations(c, &id, scope.mode.is_live(), organisation_ids)?;
@@ -641,7 +702,10 @@ impl Store for SqliteStore {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool
             .write(move |c| {
-                get_group(c, &scope, &id)?;
+                let group = get_group(c, &scope, &id)?;
+                if group.is_admin {
+                    rules::check_admin_group_removal(other_admin_group(c, &scope.partner_id, &id)?)?;
+                }
                 // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
                 c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map_err(storage_error)?;
                 Ok(())
@@ -674,6 +738,15 @@ impl Store for SqliteStore {
                 )
                 .map_err(storage_error)?;
                 if let OrgScope::Group(group_id) = &scope.orgs {
+                    // The key's group was deleted after the key was checked: as if it came first.
+                    let group: bool = c
+                        .query_row("SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1)", [group_id], |row| {
+                            row.get(0)
+                        })
+                        .map_err(storage_error)?;
+                    if !group {
+                        return Err(Error::Unauthorised);
+                    }
                     c.execute(
                         "INSERT INTO group_organisations (group_id, organisation_id) VALUES (?1, ?2)",
                         params![group_id, id],
