@@ -36,6 +36,7 @@ mod errors;
 mod lockout;
 mod memberships;
 mod openapi;
+mod parent_deletes;
 mod persistence;
 mod principals;
 mod reach;
