@@ -200,7 +200,12 @@ impl Principal {
     /// reach"): a user token reaches every organisation of its user, so only admin-group keys
     /// issue them; abilities must be the caller's own; and the new key expires no later than the
     /// caller does, by default when it does. Returns the new key's expiry.
-    pub fn mint(&self, key_type: KeyType, abilities: &[Ability], expires_at: Option<Timestamp>) -> Result<Option<Timestamp>> {
+    pub fn mint(
+        &self,
+        key_type: KeyType,
+        abilities: &[Ability],
+        expires_at: Option<Timestamp>,
+    ) -> Result<Option<Timestamp>> {
         let Self::Key(minter) = self else {
             return Err(Error::Unauthorised);
         };

@@ -12,7 +12,8 @@ const ROUNDS: usize = 8;
 /// A partner's id and its live admin key.
 async fn partner(app: &TestApp, name: &str) -> (String, String) {
     let reply = app.call(Method::POST, "/v1/partners", Some(MASTER_KEY), Some(json!({"name": name}))).await;
-    let live = reply.body["admin_keys"].as_array().unwrap().iter().find(|k| k["mode"] == "live").unwrap()["secret"].clone();
+    let live =
+        reply.body["admin_keys"].as_array().unwrap().iter().find(|k| k["mode"] == "live").unwrap()["secret"].clone();
     (reply.id(), live.as_str().unwrap().to_owned())
 }
 
@@ -26,7 +27,10 @@ async fn second_admin_group(app: &TestApp, key: &str) -> (String, String) {
 
 async fn first_group(app: &TestApp, key: &str) -> String {
     let groups = app.get("/v1/partner-groups", key).await;
-    groups.body["results"].as_array().unwrap().iter().find(|g| g["name"] == "Admins").unwrap()["id"].as_str().unwrap().to_owned()
+    groups.body["results"].as_array().unwrap().iter().find(|g| g["name"] == "Admins").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The partner's admin groups, read with a fresh admin key from the master.

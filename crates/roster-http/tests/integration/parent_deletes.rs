@@ -8,6 +8,9 @@ use crate::support::{Reply, TestApp, membership_body};
 
 const ROUNDS: usize = 6;
 
+/// The body of a child of the organisation whose id it is given.
+type ChildBody = fn(&str) -> Value;
+
 fn assert_clear(reply: &Reply, what: &str) {
     let expected = [
         StatusCode::OK,
@@ -24,9 +27,7 @@ fn assert_clear(reply: &Reply, what: &str) {
 /// clear; returns whether the child was written.
 async fn race(app: &TestApp, child: (&str, &str, Value, bool), parent: &str, what: &str) -> bool {
     let (path, key, body, is_patch) = child;
-    let write = async {
-        if is_patch { app.patch(path, key, body).await } else { app.post(path, key, body).await }
-    };
+    let write = async { if is_patch { app.patch(path, key, body).await } else { app.post(path, key, body).await } };
     let (written, deleted) = tokio::join!(write, app.delete(parent, &app.live));
     assert_clear(&written, what);
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{what}: the delete {}", deleted.body);
@@ -37,7 +38,7 @@ on_both_backends! {
     async fn children_of_an_organisation_being_deleted_are_refused_or_go_with_it(app) {
         let group = app.post("/v1/partner-groups", &app.live, json!({"name": "G"})).await.id();
         for round in 0..ROUNDS {
-            let cases: [(&str, fn(&str) -> Value, bool); 5] = [
+            let cases: [(&str, ChildBody, bool); 5] = [
                 ("/v1/roles", |org| json!({"organisation_id": org, "name": "R", "permissions": []}), false),
                 ("/v1/api-keys", |org| json!({"name": "k", "organisation_id": org, "abilities": ["*"]}), false),
                 ("/v1/partner-groups", |org| json!({"name": "g", "organisation_ids": [org]}), false),
