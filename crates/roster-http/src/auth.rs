@@ -12,7 +12,9 @@ use axum::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use roster_core::{
-    Error, keys,
+    Error,
+    input::is_id,
+    keys,
     model::{KeyHolder, KeyType},
     policy::{Holder, KeyPrincipal, Principal, UserPrincipal},
     time::Timestamp,
@@ -59,11 +61,26 @@ impl std::fmt::Debug for JwtVerifier {
 #[derive(serde::Deserialize)]
 struct Claims {
     sub: String,
+    iat: Option<f64>,
 }
 
+/// Clock skew tolerated between Roster and the identity provider, for `exp`, `nbf` and `iat`.
+const JWT_LEEWAY_SECONDS: u64 = 5;
+
+/// The shortest HS256 secret accepted: RFC 7518 §3.2 asks for at least the hash's 256 bits.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
 impl JwtVerifier {
-    pub fn hs256(secret: &[u8], issuer: Option<&str>, audience: Option<&str>) -> Self {
-        Self::new(DecodingKey::from_secret(secret), Algorithm::HS256, issuer, audience)
+    /// Refuses a secret shorter than [`MIN_HS256_SECRET_BYTES`], which could be guessed offline
+    /// from any one token.
+    pub fn hs256(secret: &[u8], issuer: Option<&str>, audience: Option<&str>) -> Result<Self, String> {
+        if secret.len() < MIN_HS256_SECRET_BYTES {
+            return Err(format!(
+                "the HS256 secret is {} bytes; it must be at least {MIN_HS256_SECRET_BYTES}",
+                secret.len()
+            ));
+        }
+        Ok(Self::new(DecodingKey::from_secret(secret), Algorithm::HS256, issuer, audience))
     }
 
     pub fn rs256(public_key_pem: &[u8], issuer: Option<&str>, audience: Option<&str>) -> Result<Self, String> {
@@ -74,7 +91,8 @@ impl JwtVerifier {
 
     fn new(key: DecodingKey, algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Self {
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 5;
+        validation.leeway = JWT_LEEWAY_SECONDS;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         if let Some(issuer) = issuer {
             validation.set_issuer(&[issuer]);
@@ -90,9 +108,15 @@ impl JwtVerifier {
         Self { key, validation }
     }
 
-    /// The user id a valid token names.
+    /// The user id a valid token names. Beyond what the library checks (signature, algorithm,
+    /// `exp`, `nbf`, `iss`, `aud`), a token is refused when it was issued in the future or asks
+    /// for extensions (`crit`) that Roster does not understand (RFC 7515 §4.1.11), and when its
+    /// `sub` cannot be a Roster id.
     fn subject(&self, token: &str) -> Option<String> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok().map(|data| data.claims.sub)
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok()?;
+        let latest_issue = Timestamp::now().millis() as f64 / 1000.0 + JWT_LEEWAY_SECONDS as f64;
+        let issued_in_time = data.claims.iat.is_none_or(|iat| iat <= latest_issue);
+        (data.header.crit.is_none() && issued_in_time && is_id(&data.claims.sub)).then_some(data.claims.sub)
     }
 }
 

@@ -259,12 +259,14 @@ async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    // Configuration is checked before anything is created.
+    let jwt = jwt_verifier(&args)?;
     let store = open(&args.database).await?;
     if args.master_key.is_none() {
         create_default_partner(store.as_ref()).await.map_err(|e| format!("cannot create the default partner: {e}"))?;
     }
     let config = Config {
-        jwt: jwt_verifier(&args)?,
+        jwt,
         master_key: args.master_key,
         request_timeout: Duration::from_secs(args.request_timeout),
         credential_cache_ttl: Duration::from_millis(args.credential_cache_ttl),
@@ -289,7 +291,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 fn jwt_verifier(args: &ServeArgs) -> Result<Option<JwtVerifier>, String> {
     let (issuer, audience) = (args.jwt_issuer.as_deref(), args.jwt_audience.as_deref());
     if let Some(secret) = &args.jwt_hs256_secret {
-        return Ok(Some(JwtVerifier::hs256(secret.as_bytes(), issuer, audience)));
+        return JwtVerifier::hs256(secret.as_bytes(), issuer, audience)
+            .map(Some)
+            .map_err(|e| format!("--jwt-hs256-secret: {e}"));
     }
     match &args.jwt_rs256_public_key {
         Some(path) => {

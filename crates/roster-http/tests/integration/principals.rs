@@ -101,6 +101,13 @@ on_both_backends! {
         };
         let mut no_expiry = claims(&user);
         no_expiry.as_object_mut().unwrap().remove("exp");
+        let mut critical = Header::new(Algorithm::HS256);
+        critical.crit = Some(vec!["http://example.com/ext".to_owned()]);
+        let with_crit = jsonwebtoken::encode(&critical, &claims(&user), &EncodingKey::from_secret(JWT_SECRET)).unwrap();
+        let mut in_time = claims(&user);
+        in_time["nbf"] = json!(now() - 10);
+        in_time["iat"] = json!(now() + 2);
+        assert_eq!(app.get("/v1/me", &hs256(&in_time)).await.status, StatusCode::OK, "nbf past and iat within the leeway");
         let cases = [
             ("alg none", unsigned),
             ("wrong algorithm", wrong_algorithm),
@@ -110,6 +117,12 @@ on_both_backends! {
             ("expired", with("exp", json!(now() - 3600))),
             ("unknown user", with("sub", json!("usr_01ARZ3NDEKTSV4RRFFQ69G5FAV"))),
             ("no expiry", hs256(&no_expiry)),
+            ("not valid before an hour from now", with("nbf", json!(now() + 3600))),
+            ("issued an hour from now", with("iat", json!(now() + 3600))),
+            ("iat not a number", with("iat", json!("yesterday"))),
+            ("a crit header", with_crit),
+            ("a NUL in sub", with("sub", json!("usr_\u{0}"))),
+            ("sub not an id", with("sub", json!("usr 1"))),
             ("garbage", "not.a.jwt".to_owned()),
         ];
         for (flaw, token) in cases {

@@ -67,7 +67,7 @@ pub const JWT_AUDIENCE: &str = "roster";
 pub fn test_config() -> Config {
     Config {
         master_key: Some(MASTER_KEY.to_owned()),
-        jwt: Some(roster_http::JwtVerifier::hs256(JWT_SECRET, Some(JWT_ISSUER), Some(JWT_AUDIENCE))),
+        jwt: Some(roster_http::JwtVerifier::hs256(JWT_SECRET, Some(JWT_ISSUER), Some(JWT_AUDIENCE)).unwrap()),
         ..Config::default()
     }
 }

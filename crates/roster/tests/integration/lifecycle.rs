@@ -66,6 +66,23 @@ fn migrate_creates_the_schema_and_exits() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported database URL"));
 }
 
+#[test]
+fn a_jwt_secret_shorter_than_32_bytes_refuses_to_start_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("never.db");
+    let url = format!("sqlite://{}", database.display());
+    let short = "x".repeat(31);
+    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--jwt-hs256-secret", &short])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--jwt-hs256-secret") && stderr.contains("at least 32"), "{stderr}");
+    assert!(!stderr.contains(&short), "the secret was printed: {stderr}");
+    assert!(!database.exists(), "a database was created before the configuration was checked");
+}
+
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
