@@ -141,8 +141,18 @@ pub fn present<T>(value: Option<T>) -> Result<T, Error> {
     value.ok_or_else(|| Error::internal("a required field was missing after validation"))
 }
 
+/// NUL is the one character PostgreSQL cannot store in text (SQLite can, which would make a
+/// database impossible to move), so no string Roster keeps may hold one.
+fn refuse_nul(text: &str) -> Parsed<&str> {
+    if text.contains('\0') {
+        return Err(Invalid::new(ValidationCode::InvalidFormat, "must not contain NUL characters"));
+    }
+    Ok(text)
+}
+
+/// Every string parser starts here, so every string Roster reads is free of NUL.
 fn expect_str(value: &Value) -> Parsed<&str> {
-    value.as_str().ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a string"))
+    value.as_str().ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a string")).and_then(refuse_nul)
 }
 
 pub fn boolean(value: &Value) -> Parsed<bool> {
@@ -173,9 +183,15 @@ pub fn nullable<T>(inner: impl Fn(&Value) -> Parsed<T>) -> impl Fn(&Value) -> Pa
     }
 }
 
+/// Whether `text` has the shape of a Roster id: ASCII letters, digits and `_`, at most
+/// [`MAX_ID_LEN`] long. Anything else names nothing and is answered without a lookup.
+pub fn is_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= MAX_ID_LEN && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 pub fn id(value: &Value) -> Parsed<String> {
     let text = expect_str(value)?;
-    if text.is_empty() || text.len() > MAX_ID_LEN || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !is_id(text) {
         return Err(Invalid::new(ValidationCode::InvalidFormat, "is not a valid id"));
     }
     Ok(text.to_owned())
@@ -300,6 +316,7 @@ pub fn metadata(value: &Value) -> Parsed<Map<String, Value>> {
         return Err(Invalid::new(ValidationCode::MaxLength, format!("must have at most {MAX_METADATA_KEYS} keys")));
     }
     for (key, item) in map {
+        refuse_nul(key).map_err(|invalid| invalid.at(key.clone()))?;
         if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_LEN {
             return Err(Invalid::new(
                 ValidationCode::MaxLength,
@@ -307,9 +324,7 @@ pub fn metadata(value: &Value) -> Parsed<Map<String, Value>> {
             )
             .at(key.clone()));
         }
-        let text = item
-            .as_str()
-            .ok_or_else(|| Invalid::new(ValidationCode::InvalidType, "must be a string").at(key.clone()))?;
+        let text = expect_str(item).map_err(|invalid| invalid.at(key.clone()))?;
         if text.chars().count() > MAX_METADATA_VALUE_LEN {
             return Err(Invalid::new(
                 ValidationCode::MaxLength,

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use axum::{
     body::Body,
-    extract::{FromRequest, FromRequestParts, Request},
+    extract::{FromRequest, FromRequestParts, Path, Request},
     http::{header, request::Parts},
 };
 use http_body_util::BodyExt;
+use roster_core::{Error, input::is_id};
 use serde_json::{Map, Value};
 
 use crate::{MAX_BODY_BYTES, problem::ApiError};
@@ -103,6 +104,21 @@ async fn discard(mut body: Body) {
         match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(Ok(frame))) => discarded += frame.data_ref().map_or(0, |data| data.len()),
             _ => break,
+        }
+    }
+}
+
+/// The `{id}` of a path. A segment that is not shaped like a Roster id (undecodable, or holding
+/// a NUL, a space, anything a database could choke on) names nothing: 404, without a lookup.
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) if is_id(&id) => Ok(Self(id)),
+            _ => Err(Error::NotFound.into()),
         }
     }
 }

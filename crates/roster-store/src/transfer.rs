@@ -229,14 +229,66 @@ pub struct TableReport {
 
 pub const BATCH: u32 = 1000;
 
+/// Whether a cell holds a NUL character anywhere, JSON keys and values included.
+fn holds_nul(cell: &Cell) -> bool {
+    fn in_json(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) => text.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(in_json),
+            serde_json::Value::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || in_json(item)),
+            _ => false,
+        }
+    }
+    match cell {
+        Cell::Text(text) => text.contains('\0'),
+        Cell::Json(value) => in_json(value),
+        Cell::Null | Cell::Int(_) | Cell::Bool(_) => false,
+    }
+}
+
+/// Reads the whole source once and refuses it if any text holds a NUL character, which
+/// PostgreSQL cannot store: found half-way through the copy, it would leave the target half
+/// written. (An older Roster let SQLite store such text; the API now refuses it.)
+async fn check_portable(from: &dyn Transfer) -> Result<(), Error> {
+    for table in TABLES {
+        let mut after: Option<Row> = None;
+        loop {
+            let rows = from.read(table, after.as_deref(), BATCH).await?;
+            let Some(last) = rows.last() else { break };
+            for row in &rows {
+                if let Some(column) = row.iter().position(holds_nul) {
+                    let key: Vec<String> = row[..table.key_len]
+                        .iter()
+                        .map(|cell| match cell {
+                            Cell::Text(id) => id.clone(),
+                            other => format!("{other:?}"),
+                        })
+                        .collect();
+                    return Err(Error::InvalidRequest(format!(
+                        "{} row {} holds a NUL character in {}, which PostgreSQL cannot store; \
+                         change that value through the API, then copy again (nothing was written)",
+                        table.name,
+                        key.join(", "),
+                        table.columns[column].0
+                    )));
+                }
+            }
+            after = Some(last[..table.key_len].to_vec());
+        }
+    }
+    Ok(())
+}
+
 /// Copies every table from `from` to `to`, then checks the counts: each source row must now be
-/// in the target. `progress` hears of every batch written.
+/// in the target. The source is checked whole before anything is written. `progress` hears of
+/// every batch written.
 pub async fn copy(
     from: &dyn Transfer,
     to: &dyn Transfer,
     skip_existing: bool,
     mut progress: impl FnMut(&'static str, u64),
 ) -> Result<Vec<TableReport>, Error> {
+    check_portable(from).await?;
     let mut reports = Vec::new();
     for table in TABLES {
         let source = from.count(table).await?;

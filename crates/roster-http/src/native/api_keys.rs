@@ -3,7 +3,7 @@
 //! is in the creation response only; DELETE revokes.
 
 use axum::{
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, State},
     http::StatusCode,
 };
 use roster_core::{
@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    extract::{JsonBody, QueryFields},
+    extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
@@ -164,7 +164,7 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     Ok(json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
 }
@@ -179,7 +179,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
+pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
     if caller.is_key(&id) {
         return Err(Error::InvalidRequest("a key cannot revoke itself; revoke it with another key".to_owned()).into());

@@ -1,7 +1,7 @@
 //! `/v1/partner-groups`: only admin-group keys manage groups.
 
 use axum::{
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, State},
     http::StatusCode,
 };
 use roster_core::{
@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    extract::{JsonBody, QueryFields},
+    extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
@@ -121,7 +121,7 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
     Ok(json(wire::group(&state.store.get_group(&scope, &id).await?)))
 }
@@ -143,7 +143,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(group_id): Path<String>,
+    IdPath(group_id): IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
@@ -172,7 +172,7 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> EmptyResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
     // Deleting its own group would revoke the very key asking: a lock-out, never intended.
     if caller.is_held_by_group(&id) {

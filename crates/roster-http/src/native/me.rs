@@ -3,7 +3,7 @@
 //! invitation, leaving) honours that membership's `allowed_ips`.
 
 use axum::{
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, State},
     http::StatusCode,
 };
 use roster_core::{
@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     auth::{Caller, ClientIp},
-    extract::{JsonBody, QueryFields},
+    extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
@@ -105,7 +105,7 @@ fn require_allowed_address(membership: &Membership, ClientIp(address): &ClientIp
         (status = 404, description = "NOT_FOUND: missing or another user's", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
     let user = caller.require_user()?;
     Ok(json(wire::membership(&own(&state, user, &id).await?.1)))
 }
@@ -129,7 +129,7 @@ pub async fn respond(
     State(state): State<AppState>,
     Caller(caller): Caller,
     client: ClientIp,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let user = caller.require_user()?;
@@ -165,7 +165,7 @@ pub async fn leave(
     State(state): State<AppState>,
     Caller(caller): Caller,
     client: ClientIp,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> EmptyResult {
     let user = caller.require_user()?;
     let (scope, membership) = own(&state, user, &id).await?;

@@ -2,7 +2,7 @@
 //! get 401 and publishable keys 403 (see [`roster_core::policy`]).
 
 use axum::{
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, State},
     http::StatusCode,
 };
 use std::net::IpAddr;
@@ -31,7 +31,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    extract::{JsonBody, QueryFields},
+    extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
@@ -253,7 +253,7 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
     Ok(json(wire::membership(&state.store.get_membership(&scope, &id).await?)))
 }
@@ -275,7 +275,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
@@ -295,7 +295,7 @@ pub async fn update(
         (status = 422, description = "MEMBERSHIP_DELETION_FORBIDDEN (last admin or owner)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> EmptyResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
     state.store.delete_membership(&scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -311,7 +311,7 @@ pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(
         (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn permissions(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn permissions(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
     let membership = state.store.get_membership(&scope, &id).await?;
     let permissions = effective_permissions(&state, &membership).await?;

@@ -1,7 +1,7 @@
 //! `/v1/partners`: the operator's master key creates partners and receives their admin keys once.
 
 use axum::{
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, State},
     http::StatusCode,
 };
 use roster_core::{
@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    extract::{JsonBody, QueryFields},
+    extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
@@ -84,16 +84,19 @@ pub struct CreateAdminKey {
 pub async fn create_admin_key(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody,
 ) -> CreatedResult {
     caller.require_master()?;
     let mut fields = Fields::of_body(&body)?;
-    let mode = fields.required("mode", choice(&["live", "test"], |text| match text {
-        "live" => Some(Mode::Live),
-        "test" => Some(Mode::Test),
-        _ => None,
-    }));
+    let mode = fields.required(
+        "mode",
+        choice(&["live", "test"], |text| match text {
+            "live" => Some(Mode::Live),
+            "test" => Some(Mode::Test),
+            _ => None,
+        }),
+    );
     fields.finish()?;
     let now = Timestamp::now();
     let fallback = admin_group(&id, now);
@@ -132,7 +135,7 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
     caller.require_master()?;
     Ok(json(wire::partner(&state.store.get_partner(&id).await?)))
 }

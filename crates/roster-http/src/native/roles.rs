@@ -2,7 +2,7 @@
 //! has (`role_admin`, `role_standard`), which are listed and read but never changed.
 
 use axum::{
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, State},
     http::StatusCode,
 };
 use roster_core::{
@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    extract::{JsonBody, QueryFields},
+    extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
@@ -145,7 +145,7 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(role_id): Path<String>) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(role_id): IdPath) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     if let Some(builtin) = BuiltinRole::find(&role_id) {
         return Ok(json(wire::builtin_role(&builtin, scope.mode, None)));
@@ -170,7 +170,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(ro
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(role_id): Path<String>,
+    IdPath(role_id): IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Write)?;
@@ -196,7 +196,7 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, Path(role_id): Path<String>) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPath(role_id): IdPath) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
     if BuiltinRole::find(&role_id).is_some() {
         return Err(builtin_is_fixed().into());

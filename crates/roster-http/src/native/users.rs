@@ -2,7 +2,7 @@
 //! with a membership in its organisations.
 
 use axum::{
-    extract::{OriginalUri, Path, State},
+    extract::{OriginalUri, State},
     http::StatusCode,
 };
 use roster_core::{
@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     auth::Caller,
-    extract::{JsonBody, QueryFields},
+    extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
@@ -132,7 +132,7 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
     Ok(json(wire::user(&state.store.get_user(&scope, &id).await?)))
 }
@@ -154,7 +154,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Path(id
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Write)?;

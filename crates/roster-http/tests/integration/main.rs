@@ -30,6 +30,7 @@ macro_rules! on_both_backends {
 }
 
 mod auth;
+mod bad_bytes;
 mod concurrency;
 mod edges;
 mod errors;

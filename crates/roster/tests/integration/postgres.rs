@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use reqwest::StatusCode;
+use roster_core::{page::ListQuery, provision::provision_partner, time::Timestamp};
 use roster_store::testing::{TestSchema, postgres_url};
 use serde_json::{Value, json};
 
@@ -310,6 +311,27 @@ async fn copy_data_moves_a_populated_database_from_sqlite_to_postgres_and_back_i
             json_of(client.get(format!("{}{path}", server.base)).bearer_auth(&key).send().await.unwrap()).await;
         assert_eq!(&body, expected, "{path} after the round trip");
     }
+}
+
+#[tokio::test]
+async fn copy_data_names_a_row_postgresql_cannot_hold_and_writes_nothing() {
+    let Some(base) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = crate::support::sqlite_url(&dir.path().join("roster.db"));
+    // An older Roster let SQLite store a NUL; the store itself still can.
+    let dirty = provision_partner("Bad\u{0}name".to_owned(), Timestamp::now());
+    {
+        let source = roster_store::open(&sqlite).await.unwrap();
+        source.create_partner(&provision_partner("Clean".to_owned(), Timestamp::now())).await.unwrap();
+        source.create_partner(&dirty).await.unwrap();
+    }
+    let schema = TestSchema::create(&base).await;
+    let refused = copy_data(&["--from", &sqlite, "--to", &schema.url]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains(&format!("partners row {} holds a NUL character in name", dirty.partner.id)), "{stderr}");
+    let target = roster_store::open(&schema.url).await.unwrap();
+    assert_eq!(target.list_partners(&ListQuery::default()).await.unwrap().count, 0, "something was written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
