@@ -42,6 +42,19 @@ pub fn check_delete(status: MembershipStatus, settings: &MembershipSettings, tal
     Ok(())
 }
 
+/// What a change to a user must respect, read in the transaction that makes it: a user belongs
+/// to the partner, so a key scoped to some organisations changes it only when every membership
+/// of the user is in that scope (spec §3); and a member cannot be made staff (rule 5).
+pub fn check_user_update(memberships_outside_scope: bool, has_memberships: bool, makes_staff: bool) -> Result<()> {
+    if memberships_outside_scope {
+        return Err(Error::Forbidden);
+    }
+    if makes_staff && has_memberships {
+        return Err(Error::InvalidRequest("a user with memberships cannot be made staff".to_owned()));
+    }
+    Ok(())
+}
+
 /// A partner always keeps an admin group: without one, no key of the partner could manage
 /// groups or reach every organisation again. Called before an admin group is deleted or
 /// demoted, with whether another admin group exists, read in that same transaction.

@@ -104,6 +104,18 @@ impl Sql {
         }
     }
 
+    /// Whether the user has a membership, and one in an organisation outside the scope: one
+    /// statement, over the memberships-by-user index.
+    pub fn user_membership_reach(&mut self, scope: &Scope, user_id: &str) -> &mut Self {
+        self.push("SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = ").bind(user_id).push("), ");
+        if scope.orgs == OrgScope::All {
+            return self.push("FALSE");
+        }
+        self.push("EXISTS (SELECT 1 FROM memberships s WHERE s.user_id = ").bind(user_id).push(" AND NOT (TRUE");
+        self.organisations(scope, "s.organisation_id");
+        self.push("))")
+    }
+
     /// Users (alias `u`) the scope sees: all of the partner's for an admin group, else those
     /// with a membership in one of its organisations.
     pub fn users_in_scope(&mut self, scope: &Scope) -> &mut Self {

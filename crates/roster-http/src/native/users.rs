@@ -142,9 +142,9 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(
     request_body = UpdateUser,
     responses(
         (status = 200, description = "The user as changed", body = wire::User),
-        (status = 400, description = "INVALID_JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "INVALID_JSON; INVALID_REQUEST: is_staff for a user with memberships", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "UNAUTHORISED", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "FORBIDDEN: publishable key or missing ability", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key, missing ability, or a user with memberships outside the key's scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = Problem, content_type = "application/problem+json"),

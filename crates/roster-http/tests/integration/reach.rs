@@ -95,3 +95,87 @@ async fn group_named(app: &TestApp, name: &str) -> String {
 async fn admin_group(app: &TestApp) -> String {
     group_named(app, "Admins").await
 }
+
+/// `email`'s user id, read with the partner's admin key.
+async fn user_id(app: &TestApp, email: &str) -> String {
+    let users = app.get(&format!("/v1/users?email={email}"), &app.live).await;
+    users.body["results"][0]["id"].as_str().unwrap().to_owned()
+}
+
+on_both_backends! {
+    async fn a_scoped_key_changes_a_user_only_when_it_reaches_every_membership_of_it(app) {
+        let org_a = app.organisation(&app.live, "A").await;
+        let org_b = app.organisation(&app.live, "B").await;
+        app.member(&app.live, &org_a, "ada@example.com", "STANDARD").await;
+        let mut invitation = membership_body(&org_b, "ada@example.com", "STANDARD");
+        invitation["status"] = json!("pending");
+        assert_eq!(app.post("/v1/memberships", &app.live, invitation).await.status, StatusCode::CREATED);
+        app.member(&app.live, &org_a, "bob@example.com", "STANDARD").await;
+        let (ada, bob) = (user_id(&app, "ada@example.com").await, user_id(&app, "bob@example.com").await);
+        let group_key = app.group_key(&[&org_a]).await;
+        let org_key = app.key(&app.live, json!({"name": "org", "organisation_id": org_a, "abilities": ["*"]})).await;
+
+        for key in [&group_key, &org_key] {
+            for body in [json!({"email": "mine@example.com"}), json!({"first_name": "Eve"}), json!({})] {
+                let reply = app.patch(&format!("/v1/users/{ada}"), key, body).await;
+                assert_eq!((reply.status, reply.code()), (StatusCode::FORBIDDEN, "FORBIDDEN"), "{}", reply.body);
+            }
+            assert_eq!(app.patch(&format!("/v1/users/{bob}"), key, json!({"first_name": "Robert"})).await.status, StatusCode::OK);
+        }
+        let unchanged = app.get(&format!("/v1/users/{ada}"), &app.live).await;
+        assert_eq!((unchanged.body["email"].as_str(), unchanged.body["first_name"].as_str()), (Some("ada@example.com"), Some("Ada")));
+        assert_eq!(app.patch(&format!("/v1/users/{ada}"), &app.live, json!({"first_name": "Augusta"})).await.status, StatusCode::OK);
+    }
+
+    async fn a_member_cannot_be_made_staff(app) {
+        let org = app.organisation(&app.live, "A").await;
+        let member = app.member(&app.live, &org, "ada@example.com", "ADMIN").await;
+        let ada = user_id(&app, "ada@example.com").await;
+        let refused = app.patch(&format!("/v1/users/{ada}"), &app.live, json!({"is_staff": true})).await;
+        assert_eq!((refused.status, refused.code()), (StatusCode::BAD_REQUEST, "INVALID_REQUEST"), "{}", refused.body);
+        let check = app.get(&format!("/v1/check?organisation_id={org}&user_id={ada}&permission=members:read"), &app.live).await;
+        assert_eq!(check.body["allowed"], true);
+        assert_eq!(app.get(&format!("/v1/users/{ada}"), &app.live).await.body["is_staff"], false);
+        // Once it holds no membership, it may be.
+        assert_eq!(app.delete(&format!("/v1/memberships/{member}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.patch(&format!("/v1/users/{ada}"), &app.live, json!({"is_staff": true})).await.status, StatusCode::OK);
+    }
+
+    async fn making_a_user_staff_and_adding_it_to_an_organisation_at_once_never_both_succeed(app) {
+        let org = app.organisation(&app.live, "A").await;
+        for round in 0..8 {
+            let email = format!("user{round}@example.com");
+            let user = app.post("/v1/users", &app.live, json!({"email": email, "first_name": "U", "last_name": "V"})).await.id();
+            let user_path = format!("/v1/users/{user}");
+            let (staff, member) = tokio::join!(
+                app.patch(&user_path, &app.live, json!({"is_staff": true})),
+                app.post("/v1/memberships", &app.live, membership_body(&org, &email, "STANDARD")),
+            );
+            let both = staff.status == StatusCode::OK && member.status == StatusCode::CREATED;
+            assert!(!both, "round {round}: a staff user became a member");
+            for reply in [&staff, &member] {
+                assert!(reply.status.is_success() || reply.code() == "INVALID_REQUEST", "{} {}", reply.status, reply.body);
+            }
+        }
+    }
+
+    async fn a_scoped_key_learns_only_that_an_email_is_taken(app) {
+        let org_a = app.organisation(&app.live, "A").await;
+        let org_b = app.organisation(&app.live, "B").await;
+        app.member(&app.live, &org_a, "inside@example.com", "STANDARD").await;
+        app.member(&app.live, &org_b, "outside@example.com", "STANDARD").await;
+        let group_key = app.group_key(&[&org_a]).await;
+        let create = |email: &str| json!({"email": email, "first_name": "X", "last_name": "Y"});
+        let inside = app.post("/v1/users", &group_key, create("INSIDE@example.com")).await;
+        let outside = app.post("/v1/users", &group_key, create("OUTSIDE@example.com")).await;
+        assert_eq!((outside.status, outside.code()), (StatusCode::UNPROCESSABLE_ENTITY, "USER_ALREADY_EXISTS"));
+        assert_eq!(inside.body, outside.body, "an out-of-scope user answers as an in-scope one");
+        assert!(!outside.body.to_string().contains("usr_"), "no id is given away");
+
+        let mine = user_id(&app, "inside@example.com").await;
+        let renamed = app.patch(&format!("/v1/users/{mine}"), &group_key, json!({"email": "outside@example.com"})).await;
+        assert_eq!(renamed.body, outside.body);
+        let hidden = app.get("/v1/users?email=outside@example.com", &group_key).await;
+        assert_eq!(hidden.body["count"], 0);
+    }
+}

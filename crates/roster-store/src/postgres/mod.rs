@@ -452,18 +452,22 @@ async fn create_membership(
             ],
         )
         .await?;
+    // The user's row is held so that it cannot be made staff, nor changed by a key that would
+    // not reach this membership, until this transaction ends; a default membership clears the
+    // user's others, which excludes other such changes (FOR UPDATE).
     let user = fetch_one(
         client,
-        "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3",
+        if new.settings.is_default {
+            "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 FOR UPDATE"
+        } else {
+            "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 FOR SHARE"
+        },
         &[&scope.partner_id, &scope.mode.is_live(), &key],
     )
     .await?;
     let (user_id, is_staff): (String, bool) = (user.try_get(0)?, user.try_get(1)?);
     if is_staff {
         return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()).into());
-    }
-    if new.settings.is_default {
-        lock_user(client, &user_id).await?;
     }
     let id = ids::new_id(ids::MEMBERSHIP, now);
     let settings = &new.settings;
@@ -913,7 +917,16 @@ impl Store for PostgresStore {
 
     async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
         transaction!(self, |tx| {
+            // Membership creates hold the user's row FOR SHARE: none can slip in between the
+            // check below and this change.
+            execute(&tx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id]).await?;
             let current = get_user(&tx, scope, id).await?;
+            let mut reach = sql("");
+            reach.user_membership_reach(scope, id);
+            let row = found(query_opt(&tx, &reach).await?)?;
+            let (has_memberships, outside): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+            let makes_staff = patch.is_staff == Some(true) && !current.is_staff;
+            rules::check_user_update(outside, has_memberships, makes_staff)?;
             if patch == UserPatch::default() {
                 current
             } else {

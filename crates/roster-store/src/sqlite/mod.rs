@@ -881,6 +881,11 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 let current = get_user(c, &scope, &id)?;
+                let mut reach = sql("");
+                reach.user_membership_reach(&scope, &id);
+                let (has_memberships, outside) = found(query_row(c, &reach, |row| Ok((row.get(0)?, row.get(1)?))))?;
+                let makes_staff = patch.is_staff == Some(true) && !current.is_staff;
+                rules::check_user_update(outside, has_memberships, makes_staff)?;
                 if patch == UserPatch::default() {
                     return Ok(current);
                 }
