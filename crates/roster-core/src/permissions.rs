@@ -44,12 +44,20 @@ pub fn effective(status: MembershipStatus, settings: &MembershipSettings, role_p
 }
 
 /// Whether `address` is within any of `allowed` (IPs or CIDR blocks); an empty list allows all.
-pub fn address_allowed(allowed: &[String], address: std::net::IpAddr) -> bool {
-    allowed.is_empty()
-        || allowed.iter().any(|entry| match entry.parse::<ipnet::IpNet>() {
-            Ok(network) => network.contains(&address),
-            Err(_) => entry.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == address),
-        })
+/// `None` is a client whose address could not be known, which only an empty list allows. An
+/// IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`) is compared as the IPv4 address
+/// it is.
+pub fn address_allowed(allowed: &[String], address: Option<std::net::IpAddr>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(address) = address.map(|ip| ip.to_canonical()) else {
+        return false;
+    };
+    allowed.iter().any(|entry| match entry.parse::<ipnet::IpNet>() {
+        Ok(network) => network.contains(&address),
+        Err(_) => entry.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical() == address),
+    })
 }
 
 #[cfg(test)]
@@ -147,10 +155,15 @@ mod tests {
     #[test]
     fn addresses_are_checked_against_ips_and_blocks() {
         let allowed = vec!["10.0.0.0/8".to_owned(), "192.168.1.7".to_owned(), "2001:db8::/32".to_owned()];
-        assert!(address_allowed(&allowed, "10.2.3.4".parse().unwrap()));
-        assert!(address_allowed(&allowed, "192.168.1.7".parse().unwrap()));
-        assert!(address_allowed(&allowed, "2001:db8::5".parse().unwrap()));
-        assert!(!address_allowed(&allowed, "192.168.1.8".parse().unwrap()));
-        assert!(address_allowed(&[], "8.8.8.8".parse().unwrap()));
+        let ip = |text: &str| Some(text.parse().unwrap());
+        assert!(address_allowed(&allowed, ip("10.2.3.4")));
+        assert!(address_allowed(&allowed, ip("192.168.1.7")));
+        assert!(address_allowed(&allowed, ip("2001:db8::5")));
+        assert!(!address_allowed(&allowed, ip("192.168.1.8")));
+        assert!(address_allowed(&[], ip("8.8.8.8")));
+        assert!(address_allowed(&allowed, ip("::ffff:10.2.3.4")), "a mapped IPv4 address is that address");
+        assert!(address_allowed(&allowed, ip("::ffff:192.168.1.7")));
+        assert!(!address_allowed(&allowed, None), "an unknown address is outside every fence");
+        assert!(address_allowed(&[], None));
     }
 }

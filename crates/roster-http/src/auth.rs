@@ -188,8 +188,11 @@ async fn authenticate_key(state: &AppState, hash: &str, shape: keys::SecretShape
 }
 
 /// The address a request comes from: the socket peer, or, when the peer is a trusted proxy, the
-/// right-most `X-Forwarded-For` entry that is not one.
-pub struct ClientIp(pub IpAddr);
+/// right-most `X-Forwarded-For` entry that is not one. `None` when that cannot be known: an
+/// entry that is not an IP address (`203.0.113.5:4444`, `unknown`) ends the walk there, since
+/// anything left of it was written by whoever sent it. IPv4 clients of an IPv6 socket
+/// (`::ffff:a.b.c.d`) are their IPv4 address.
+pub struct ClientIp(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
@@ -198,20 +201,24 @@ impl FromRequestParts<AppState> for ClientIp {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
+            .map(|info| info.0.ip().to_canonical())
             .ok_or_else(|| Error::internal("the server was started without connection info"))?;
         let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|network| network.contains(ip));
         if !trusted(&peer) {
-            return Ok(Self(peer));
+            return Ok(Self(Some(peer)));
         }
-        let forwarded: Vec<IpAddr> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|entry| entry.trim().parse().ok())
-            .collect();
-        Ok(Self(forwarded.into_iter().rev().find(|ip| !trusted(ip)).unwrap_or(peer)))
+        let mut entries = Vec::new();
+        for value in parts.headers.get_all("x-forwarded-for") {
+            let Ok(value) = value.to_str() else { return Ok(Self(None)) };
+            entries.extend(value.split(',').map(str::trim));
+        }
+        for entry in entries.into_iter().rev() {
+            let Ok(ip) = entry.parse::<IpAddr>() else { return Ok(Self(None)) };
+            let ip = ip.to_canonical();
+            if !trusted(&ip) {
+                return Ok(Self(Some(ip)));
+            }
+        }
+        Ok(Self(Some(peer)))
     }
 }

@@ -359,6 +359,7 @@ pub async fn check(
     let granted =
         roster_core::permissions::effective(membership.status, &membership.settings, &access.role_permissions);
     let allowed = roster_core::permissions::allows(&granted, &required)
-        && address.is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, ip));
+        && address
+            .is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, Some(ip)));
     Ok(json(wire::check(allowed, Some(&membership.id))))
 }

@@ -231,7 +231,42 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     };
     // The right-most untrusted entry counts: a client cannot prepend its way in.
     assert_eq!(send("10.9.9.9, 203.0.113.7").await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(send("203.0.113.7, 10.1.2.3").await.unwrap().status(), StatusCode::OK);
+    // An entry that is not an IP address ends the walk as an unknown client, which no fence
+    // admits: what stands left of it was written by the client.
+    for unparsable in
+        ["10.9.9.9, 203.0.113.5:4444", "10.9.9.9, [2001:db8::5]", "10.9.9.9, unknown", "10.9.9.9,,127.0.0.1"]
+    {
+        assert_eq!(send(unparsable).await.unwrap().status(), StatusCode::FORBIDDEN, "{unparsable}");
+    }
+    assert_eq!(app.get(&format!("/v1/memberships/{fenced}"), &app.live).await.body["status"], "pending");
+    assert_eq!(send("203.0.113.7, 10.1.2.3, 127.0.0.1").await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ipv4_clients_of_an_ipv6_socket_match_ipv4_allowed_ips() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+    let app = TestApp::start_on(url, Some(dir)).await;
+    let org = app.organisation(&app.live, "Acme").await;
+    let (fenced, ada) =
+        invite(&app, &org, "ada@example.com", json!({"status": "pending", "allowed_ips": ["127.0.0.1/32"]})).await;
+    let token = user_token(&app, &ada).await;
+    // A second server on the same store, listening on every IPv6 and (mapped) IPv4 address.
+    let state = roster_http::AppState::new(app.store.clone(), test_config());
+    let listener = tokio::net::TcpListener::bind("[::]:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let service = roster_http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let reply = app
+        .client
+        .patch(format!("http://127.0.0.1:{port}/v1/me/memberships/{fenced}"))
+        .bearer_auth(&token)
+        .json(&json!({"status": "accepted"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK, "::ffff:127.0.0.1 is 127.0.0.1");
+    server.abort();
 }
 
 #[tokio::test]
