@@ -13,6 +13,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use roster_store::commit_gate::CommitGate;
 use uuid::Uuid;
 
 use crate::{REQUEST_ID, access_log, problem::ApiError, state::AppState};
@@ -24,10 +25,18 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_owned();
     let path = request.uri().path().to_owned();
 
-    // Dropping the handler at the limit abandons its work: an unfinished write rolls back.
-    let mut response = match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+    // At the limit the request gives up through its commit gate: an unfinished write rolls
+    // back and the answer is 503, unless a commit has begun, whose outcome is then the answer
+    // (a 503 must mean nothing was written). A request dropped for any other reason (the
+    // client went away) gives up the same way.
+    let gate = CommitGate::new();
+    let _give_up_if_dropped = GiveUpOnDrop(&gate);
+    let handled = gate.guard(next.run(request));
+    tokio::pin!(handled);
+    let mut response = match tokio::time::timeout(state.request_timeout, &mut handled).await {
         Ok(response) => response,
-        Err(_) => ApiError::TimedOut(state.request_timeout).into_response(),
+        Err(_) if gate.abandon() => ApiError::TimedOut(state.request_timeout).into_response(),
+        Err(_) => handled.await,
     };
     // Any write may revoke or remove a key (directly, or with its group, organisation or
     // membership), so after every write, whatever its outcome, this node looks keys up afresh.
@@ -47,6 +56,14 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     });
     response.headers_mut().insert(REQUEST_ID, request_id);
     response
+}
+
+struct GiveUpOnDrop<'a>(&'a CommitGate);
+
+impl Drop for GiveUpOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
 }
 
 /// A new UUID (v4), for a request that came without an id.

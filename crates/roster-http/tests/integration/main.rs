@@ -45,3 +45,4 @@ mod resources;
 mod roles;
 mod scope;
 mod support;
+mod time_limit;

@@ -94,10 +94,22 @@ impl TestApp {
     /// A server over a schema of its own in the test PostgreSQL database, or `None` when
     /// `ROSTER_TEST_POSTGRES_URL` is unset.
     pub async fn start_postgres() -> Option<Self> {
+        Self::start_postgres_with(test_config()).await
+    }
+
+    /// Like [`Self::start_postgres`], with `config`.
+    pub async fn start_postgres_with(config: Config) -> Option<Self> {
         let base = roster_store::testing::postgres_url()?;
         let schema = roster_store::testing::TestSchema::create(&base).await;
         let url = schema.url.clone();
-        Some(Self::start_with(url, Box::new(schema), test_config()).await)
+        Some(Self::start_with(url, Box::new(schema), config).await)
+    }
+
+    /// A server over a fresh SQLite file, with `config`.
+    pub async fn start_sqlite_with(config: Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        Self::start_with(url, Box::new(dir), config).await
     }
 
     pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {

@@ -49,20 +49,25 @@ impl PostgresStore {
     }
 }
 
-/// Runs `$body` in one transaction bound to `$tx`, retried on conflicts.
+/// Runs `$body` in one transaction bound to `$tx`, retried on conflicts, and commits it unless
+/// the request it serves has given up (then it rolls back as `$tx` is dropped).
 macro_rules! transaction {
-    ($store:expr, |$tx:ident| $body:block) => {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let gate = crate::commit_gate::current();
         $store
             .connections
             .retrying(|| async {
                 let mut client = $store.connections.get().await?;
                 let $tx = client.transaction().await?;
                 let value = $body;
+                if !crate::commit_gate::may_commit(gate.as_deref()) {
+                    return Err(Failure::Domain(Error::Unavailable));
+                }
                 $tx.commit().await?;
                 Step::Ok(value)
             })
             .await
-    };
+    }};
 }
 
 /// Runs `$body` on a pooled connection bound to `$client`, outside any explicit transaction.

@@ -5,20 +5,14 @@
 //! connections, which WAL lets run beside the writer. Blocking SQLite calls run on tokio's
 //! blocking threads.
 
-use std::{
-    path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use roster_core::Error;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use tokio::sync::{Mutex, Semaphore};
 
 use super::migrations;
+use crate::commit_gate;
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,45 +145,30 @@ impl Pool {
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok` and
-    /// the request that asked for it is still waiting: a request abandoned by its time limit
-    /// rolls back rather than committing a write its client was told had failed.
+    /// the request that asked for it has not given up (its [`CommitGate`]): a request abandoned
+    /// at its time limit rolls back rather than committing a write its client was told had
+    /// failed, and one whose commit has begun waits for it.
+    ///
+    /// [`CommitGate`]: crate::commit_gate::CommitGate
     pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, Error> + Send + 'static,
     {
         let mut writer = self.writer.clone().lock_owned().await;
-        let waiting = Waiting::default();
-        let still_waiting = waiting.0.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        let gate = commit_gate::current();
+        tokio::task::spawn_blocking(move || {
             let transaction =
                 writer.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage_error)?;
             let value = work(&transaction)?;
-            if !still_waiting.load(Ordering::Acquire) {
+            if !commit_gate::may_commit(gate.as_deref()) {
                 return Err(Error::Unavailable);
             }
             transaction.commit().map_err(storage_error)?;
             Ok(value)
         })
         .await
-        .map_err(join_error)?;
-        drop(waiting);
-        result
-    }
-}
-
-/// True while the future that started a write has not been dropped.
-struct Waiting(Arc<AtomicBool>);
-
-impl Default for Waiting {
-    fn default() -> Self {
-        Self(Arc::new(AtomicBool::new(true)))
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        .map_err(join_error)?
     }
 }
 

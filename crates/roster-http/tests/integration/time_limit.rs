@@ -1,0 +1,58 @@
+//! Spec §8: a request answered 503 at its time limit wrote nothing; one whose commit had begun
+//! is answered with the commit's outcome instead.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{TestApp, test_config};
+
+const ORGANISATIONS: usize = 300;
+const CONCURRENT: usize = 64;
+const ROUNDS: usize = 3;
+
+fn config() -> roster_http::Config {
+    roster_http::Config { request_timeout: Duration::from_millis(100), ..test_config() }
+}
+
+/// Rounds of heavy concurrent writes against a short time limit: every group answered 201
+/// exists, and none answered 503 does.
+async fn every_503_wrote_nothing(app: TestApp) {
+    let mut organisation_ids = Vec::new();
+    for index in 0..ORGANISATIONS {
+        organisation_ids.push(app.organisation(&app.live, &format!("O{index}")).await);
+    }
+    let (mut created, mut timed_out) = (0, 0);
+    for round in 0..ROUNDS {
+        let replies = join_all((0..CONCURRENT).map(|index| {
+            let body = json!({"name": format!("G{round}-{index}"), "organisation_ids": organisation_ids});
+            app.post("/v1/partner-groups", &app.live, body)
+        }))
+        .await;
+        for reply in &replies {
+            match reply.status {
+                StatusCode::CREATED => created += 1,
+                StatusCode::SERVICE_UNAVAILABLE => timed_out += 1,
+                other => panic!("{other}: {}", reply.body),
+            }
+        }
+    }
+    let groups = app.get("/v1/partner-groups?limit=1000", &app.live).await;
+    let stored = groups.body["count"].as_u64().unwrap() - 1;
+    assert_eq!(stored, created, "{timed_out} answered 503, {created} answered 201, {stored} stored");
+    assert!(timed_out > 0, "the time limit was never reached; the test proves nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_503_at_the_time_limit_wrote_nothing_on_sqlite() {
+    every_503_wrote_nothing(TestApp::start_sqlite_with(config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_503_at_the_time_limit_wrote_nothing_on_postgres() {
+    if let Some(app) = TestApp::start_postgres_with(config()).await {
+        every_503_wrote_nothing(app).await;
+    }
+}
