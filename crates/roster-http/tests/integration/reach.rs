@@ -179,3 +179,32 @@ on_both_backends! {
         assert_eq!(hidden.body["count"], 0);
     }
 }
+
+on_both_backends! {
+    /// A default membership clears the user's other defaults, which may lie outside the key's scope.
+    async fn a_scoped_key_makes_a_membership_the_default_only_when_it_reaches_every_membership_of_the_user(app) {
+        let org_a = app.organisation(&app.live, "A").await;
+        let org_b = app.organisation(&app.live, "B").await;
+        let org_c = app.organisation(&app.live, "C").await;
+        let in_a = app.member(&app.live, &org_a, "ada@example.com", "STANDARD").await;
+        let mut default_in_b = membership_body(&org_b, "ada@example.com", "STANDARD");
+        default_in_b["is_default"] = json!(true);
+        let in_b = app.post("/v1/memberships", &app.live, default_in_b).await.id();
+        let group_key = app.group_key(&[&org_a, &org_c]).await;
+
+        let patched = app.patch(&format!("/v1/memberships/{in_a}"), &group_key, json!({"is_default": true})).await;
+        assert_eq!((patched.status, patched.code()), (StatusCode::FORBIDDEN, "FORBIDDEN"), "{}", patched.body);
+        let mut default_in_c = membership_body(&org_c, "ada@example.com", "STANDARD");
+        default_in_c["is_default"] = json!(true);
+        let created = app.post("/v1/memberships", &group_key, default_in_c.clone()).await;
+        assert_eq!(created.status, StatusCode::FORBIDDEN, "{}", created.body);
+        assert_eq!(app.get(&format!("/v1/memberships?organisation_id={org_c}"), &app.live).await.body["count"], 0);
+        assert_eq!(app.get(&format!("/v1/memberships/{in_b}"), &app.live).await.body["is_default"], true);
+
+        // Within reach, and for the partner's admin key, it is the user's choice as before.
+        default_in_c["email"] = json!("bob@example.com");
+        assert_eq!(app.post("/v1/memberships", &group_key, default_in_c).await.status, StatusCode::CREATED);
+        assert_eq!(app.patch(&format!("/v1/memberships/{in_a}"), &app.live, json!({"is_default": true})).await.status, StatusCode::OK);
+        assert_eq!(app.get(&format!("/v1/memberships/{in_b}"), &app.live).await.body["is_default"], false);
+    }
+}

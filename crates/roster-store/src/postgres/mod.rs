@@ -138,6 +138,21 @@ async fn group_exists(client: &impl GenericClient, partner_id: &str, id: &str) -
     Ok(row.is_some())
 }
 
+/// Whether the user has a membership, and whether one lies outside the scope.
+async fn membership_reach(client: &impl GenericClient, scope: &Scope, user_id: &str) -> Step<(bool, bool)> {
+    let mut reach = sql("");
+    reach.user_membership_reach(scope, user_id);
+    let row = found(query_opt(client, &reach).await?)?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// A default membership clears the user's other defaults, so the caller must reach every
+/// membership of the user (the rule of `rules::check_user_update`).
+async fn check_reaches_every_membership(client: &impl GenericClient, scope: &Scope, user_id: &str) -> Step<()> {
+    let (has_memberships, outside) = membership_reach(client, scope, user_id).await?;
+    Ok(rules::check_user_update(outside, has_memberships, false)?)
+}
+
 /// Serialises the changes that could leave a partner without an admin group, across nodes.
 async fn lock_partner(client: &impl GenericClient, id: &str) -> Step<bool> {
     Ok(fetch_opt(client, "SELECT 1 FROM partners WHERE id = $1 FOR UPDATE", &[&id]).await?.is_some())
@@ -474,6 +489,9 @@ async fn create_membership(
     if is_staff {
         return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()).into());
     }
+    if new.settings.is_default {
+        check_reaches_every_membership(client, scope, &user_id).await?;
+    }
     let id = ids::new_id(ids::MEMBERSHIP, now);
     let settings = &new.settings;
     let n = &settings.notifications;
@@ -557,6 +575,7 @@ async fn update_membership(
     let becomes_default = next.is_default && !current.settings.is_default;
     if becomes_default {
         lock_user(client, &current.user_id).await?;
+        check_reaches_every_membership(client, scope, &current.user_id).await?;
     }
     write_membership_settings(client, id, &next, now).await?;
     if becomes_default {
@@ -926,10 +945,7 @@ impl Store for PostgresStore {
             // check below and this change.
             execute(&tx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id]).await?;
             let current = get_user(&tx, scope, id).await?;
-            let mut reach = sql("");
-            reach.user_membership_reach(scope, id);
-            let row = found(query_opt(&tx, &reach).await?)?;
-            let (has_memberships, outside): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+            let (has_memberships, outside) = membership_reach(&tx, scope, id).await?;
             let makes_staff = patch.is_staff == Some(true) && !current.is_staff;
             rules::check_user_update(outside, has_memberships, makes_staff)?;
             if patch == UserPatch::default() {

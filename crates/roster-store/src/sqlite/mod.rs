@@ -301,6 +301,20 @@ fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[St
     Error::unless_invalid(errors)
 }
 
+/// Whether the user has a membership, and whether one lies outside the scope.
+fn membership_reach(connection: &Connection, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
+    let mut reach = sql("");
+    reach.user_membership_reach(scope, user_id);
+    found(query_row(connection, &reach, |row| Ok((row.get(0)?, row.get(1)?))))
+}
+
+/// A default membership clears the user's other defaults, so the caller must reach every
+/// membership of the user (the rule of `rules::check_user_update`).
+fn check_reaches_every_membership(connection: &Connection, scope: &Scope, user_id: &str) -> Result<()> {
+    let (has_memberships, outside) = membership_reach(connection, scope, user_id)?;
+    rules::check_user_update(outside, has_memberships, false)
+}
+
 /// A user has at most one default membership: setting one clears the others.
 fn clear_other_defaults(connection: &Connection, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
     connection
@@ -434,6 +448,7 @@ fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership,
         other => other.map_err(storage_error)?,
     };
     if new.settings.is_default {
+        check_reaches_every_membership(connection, scope, &user_id)?;
         clear_other_defaults(connection, &user_id, &id, now)?;
     }
     get_membership(connection, scope, &id)
@@ -459,8 +474,12 @@ fn update_membership(
         let tally = tally(connection, &current.organisation_id, &current.id)?;
         rules::check_update(current.status, &current.settings, &next, tally)?;
     }
+    let becomes_default = next.is_default && !current.settings.is_default;
+    if becomes_default {
+        check_reaches_every_membership(connection, scope, &current.user_id)?;
+    }
     write_membership_settings(connection, id, &next, now)?;
-    if next.is_default && !current.settings.is_default {
+    if becomes_default {
         clear_other_defaults(connection, &current.user_id, id, now)?;
     }
     get_membership(connection, scope, id)
@@ -881,9 +900,7 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 let current = get_user(c, &scope, &id)?;
-                let mut reach = sql("");
-                reach.user_membership_reach(&scope, &id);
-                let (has_memberships, outside) = found(query_row(c, &reach, |row| Ok((row.get(0)?, row.get(1)?))))?;
+                let (has_memberships, outside) = membership_reach(c, &scope, &id)?;
                 let makes_staff = patch.is_staff == Some(true) && !current.is_staff;
                 rules::check_user_update(outside, has_memberships, makes_staff)?;
                 if patch == UserPatch::default() {
