@@ -8,10 +8,10 @@ use roster_core::{
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
     page::{Cursor, ListQuery, Position},
     policy::{Ability, OrgScope, Scope},
-    provision::{KeySpec, issue_key, provision_partner},
+    provision::{KeySpec, admin_group, admin_key, issue_key, provision_partner},
     store::{
-        MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation, NewRole,
-        NewUser, Store,
+        GroupPatch, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
+        NewRole, NewUser, Store,
     },
     time::Timestamp,
 };
@@ -299,6 +299,37 @@ async fn updates_apply_rules_and_default_exclusivity() {
         assert_eq!(store.get_membership(&scope, &admin.id).await, Err(Error::NotFound));
         let filter = MembershipFilter { user_id: Some(admin.user_id.clone()), ..MembershipFilter::default() };
         assert_eq!(store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count, 1);
+    })
+    .await;
+}
+
+/// Multi-threaded: its last call is a refused write, whose rollback the pool's connection task
+/// must still send while the test's schema is being dropped (a blocking wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_keeps_its_last_admin_group_and_admin_keys_land_in_its_oldest() {
+    on_every_backend(|store| async move {
+        let admin = partner(store.as_ref()).await;
+        let groups = store.list_groups(&admin, &ListQuery::default()).await.unwrap();
+        let first = groups.items[0].id.clone();
+        let last_one = Error::InvalidRequest("a partner keeps at least one admin group; this is its last".into());
+        assert_eq!(store.delete_group(&admin, &first, NOW).await, Err(last_one.clone()));
+        let demote = GroupPatch { is_admin: Some(false), ..GroupPatch::default() };
+        assert_eq!(
+            store.update_group(&admin, &first, demote.clone(), NOW).await.map(|g| g.is_admin),
+            Err(last_one.clone())
+        );
+
+        let second = NewGroup { name: "second".into(), is_admin: true, organisation_ids: Vec::new() };
+        let second = store.create_group(&admin, second, Timestamp(NOW.0 + 1)).await.unwrap();
+        let fallback = admin_group(&admin.partner_id, NOW);
+        let issued = admin_key(&fallback, Mode::Test, NOW);
+        let stored =
+            store.issue_admin_key(&admin.partner_id, &fallback, &issued.key, &issued.secret_hash).await.unwrap();
+        assert_eq!(stored.holder, KeyHolder::Group(first.clone()), "the oldest admin group holds it");
+        assert_eq!(store.find_api_key(&issued.secret_hash).await.unwrap().map(|found| found.key), Some(stored));
+
+        assert!(!store.update_group(&admin, &first, demote, NOW).await.unwrap().is_admin);
+        assert_eq!(store.delete_group(&admin, &second.id, NOW).await, Err(last_one));
     })
     .await;
 }
