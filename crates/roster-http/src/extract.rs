@@ -108,18 +108,23 @@ async fn discard(mut body: Body) {
     }
 }
 
-/// The `{id}` of a path. A segment that is not shaped like a Roster id (undecodable, or holding
-/// a NUL, a space, anything a database could choke on) names nothing: 404, without a lookup.
-pub struct IdPath(pub String);
+/// The `{id}` of a path, checked only once the caller may use the endpoint at all (so a
+/// credential refused there is refused whatever the path holds). A segment that is not shaped
+/// like a Roster id (undecodable, or holding a NUL, a space, anything a database could choke on)
+/// names nothing: [`IdPath::checked`] answers 404 without a lookup.
+pub struct IdPath(Option<String>);
+
+impl IdPath {
+    pub fn checked(self) -> Result<String, Error> {
+        self.0.filter(|id| is_id(id)).ok_or(Error::NotFound)
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(id)) if is_id(&id) => Ok(Self(id)),
-            _ => Err(Error::NotFound.into()),
-        }
+        Ok(Self(Path::<String>::from_request_parts(parts, state).await.ok().map(|Path(id)| id)))
     }
 }
 

@@ -164,8 +164,9 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
+    let id = id.checked()?;
     Ok(json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
 }
 
@@ -179,8 +180,9 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> EmptyResult {
+pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
+    let id = id.checked()?;
     if caller.is_key(&id) {
         return Err(Error::InvalidRequest("a key cannot revoke itself; revoke it with another key".to_owned()).into());
     }

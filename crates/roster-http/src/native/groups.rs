@@ -121,8 +121,9 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
+    let id = id.checked()?;
     Ok(json(wire::group(&state.store.get_group(&scope, &id).await?)))
 }
 
@@ -143,10 +144,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    IdPath(group_id): IdPath,
+    group_id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
+    let group_id = group_id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = GroupPatch {
         name: fields.optional("name", text(1, 100)),
@@ -172,8 +174,9 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
     let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
+    let id = id.checked()?;
     // Deleting its own group would revoke the very key asking: a lock-out, never intended.
     if caller.is_held_by_group(&id) {
         return Err(Error::InvalidRequest("a key cannot delete the group that holds it".to_owned()).into());

@@ -105,8 +105,9 @@ fn require_allowed_address(membership: &Membership, ClientIp(address): &ClientIp
         (status = 404, description = "NOT_FOUND: missing or another user's", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     let user = caller.require_user()?;
+    let id = id.checked()?;
     Ok(json(wire::membership(&own(&state, user, &id).await?.1)))
 }
 
@@ -129,10 +130,11 @@ pub async fn respond(
     State(state): State<AppState>,
     Caller(caller): Caller,
     client: ClientIp,
-    IdPath(id): IdPath,
+    id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let user = caller.require_user()?;
+    let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let answer = fields.required(
         "status",
@@ -161,13 +163,9 @@ pub async fn respond(
         (status = 422, description = "MEMBERSHIP_DELETION_FORBIDDEN: the last admin or owner", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn leave(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    client: ClientIp,
-    IdPath(id): IdPath,
-) -> EmptyResult {
+pub async fn leave(State(state): State<AppState>, Caller(caller): Caller, client: ClientIp, id: IdPath) -> EmptyResult {
     let user = caller.require_user()?;
+    let id = id.checked()?;
     let (scope, membership) = own(&state, user, &id).await?;
     require_allowed_address(&membership, &client)?;
     state.store.delete_membership(&scope, &id).await?;

@@ -253,8 +253,9 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
+    let id = id.checked()?;
     Ok(json(wire::membership(&state.store.get_membership(&scope, &id).await?)))
 }
 
@@ -275,10 +276,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    IdPath(id): IdPath,
+    id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
+    let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = read_settings(&mut fields);
     fields.finish()?;
@@ -295,8 +297,9 @@ pub async fn update(
         (status = 422, description = "MEMBERSHIP_DELETION_FORBIDDEN (last admin or owner)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
     let scope = caller.scope_for(Api::Memberships, Access::Write)?;
+    let id = id.checked()?;
     state.store.delete_membership(&scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -311,8 +314,9 @@ pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPat
         (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn permissions(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn permissions(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     let scope = caller.scope_for(Api::Memberships, Access::Read)?;
+    let id = id.checked()?;
     let membership = state.store.get_membership(&scope, &id).await?;
     let permissions = effective_permissions(&state, &membership).await?;
     Ok(json(wire::permission_set(&permissions)))

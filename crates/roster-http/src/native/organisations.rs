@@ -139,8 +139,9 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
+    let id = id.checked()?;
     Ok(json(wire::organisation(&state.store.get_organisation(&scope, &id).await?)))
 }
 
@@ -161,10 +162,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    IdPath(id): IdPath,
+    id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Write)?;
+    let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.optional("name", text(1, 200));
     let settings = read_settings(&mut fields).unwrap_or_default();
@@ -182,8 +184,9 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
+    let id = id.checked()?;
     require_partner_key(&scope)?;
     state.store.delete_organisation(&scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)

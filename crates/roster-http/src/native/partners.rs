@@ -84,10 +84,11 @@ pub struct CreateAdminKey {
 pub async fn create_admin_key(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    IdPath(id): IdPath,
+    id: IdPath,
     JsonBody(body): JsonBody,
 ) -> CreatedResult {
     caller.require_master()?;
+    let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let mode = fields.required(
         "mode",
@@ -135,7 +136,8 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     caller.require_master()?;
+    let id = id.checked()?;
     Ok(json(wire::partner(&state.store.get_partner(&id).await?)))
 }

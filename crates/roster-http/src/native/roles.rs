@@ -145,8 +145,9 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(role_id): IdPath) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, role_id: IdPath) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
+    let role_id = role_id.checked()?;
     if let Some(builtin) = BuiltinRole::find(&role_id) {
         return Ok(json(wire::builtin_role(&builtin, scope.mode, None)));
     }
@@ -170,10 +171,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    IdPath(role_id): IdPath,
+    role_id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Write)?;
+    let role_id = role_id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = RolePatch {
         name: fields.optional("name", text(1, 100)),
@@ -196,8 +198,9 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, IdPath(role_id): IdPath) -> EmptyResult {
+pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, role_id: IdPath) -> EmptyResult {
     let scope = caller.scope_for(API, Access::Write)?;
+    let role_id = role_id.checked()?;
     if BuiltinRole::find(&role_id).is_some() {
         return Err(builtin_is_fixed().into());
     }

@@ -132,8 +132,9 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(id): IdPath) -> JsonResult {
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
     let scope = caller.scope_for(API, Access::Read)?;
+    let id = id.checked()?;
     Ok(json(wire::user(&state.store.get_user(&scope, &id).await?)))
 }
 
@@ -154,10 +155,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, IdPath(
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    IdPath(id): IdPath,
+    id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let scope = caller.scope_for(API, Access::Write)?;
+    let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = UserPatch {
         email: fields.optional("email", email),

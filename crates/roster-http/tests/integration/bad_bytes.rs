@@ -100,5 +100,17 @@ on_both_backends! {
                 assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "NOT_FOUND"), "{method} {path}: {}", reply.body);
             }
         }
+        // A credential refused by an endpoint is refused whatever the path holds.
+        let org_key = app.key(&app.live, json!({"name": "org", "organisation_id": org, "abilities": ["*"]})).await;
+        let publishable = app.key(&app.live, json!({"name": "pk", "type": "publishable", "organisation_id": org})).await;
+        for (path, key, expected) in [
+            ("/v1/memberships/mem_%00", MASTER_KEY, StatusCode::UNAUTHORIZED),
+            ("/v1/memberships/mem_%00", org_key.as_str(), StatusCode::UNAUTHORIZED),
+            ("/v1/partners/ptn_%00", app.live.as_str(), StatusCode::UNAUTHORIZED),
+            ("/v1/me/memberships/mem_%00", app.live.as_str(), StatusCode::UNAUTHORIZED),
+            ("/v1/organisations/org_%00", publishable.as_str(), StatusCode::FORBIDDEN),
+        ] {
+            assert_eq!(app.get(path, key).await.status, expected, "{path}");
+        }
     }
 }
