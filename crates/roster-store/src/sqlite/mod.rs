@@ -149,6 +149,16 @@ fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKe
     found(query_row(connection, &sql, |row| rows::api_key(row)))
 }
 
+fn group_exists(connection: &Connection, partner_id: &str, id: &str) -> Result<bool> {
+    connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
+            params![id, partner_id],
+            |row| row.get(0),
+        )
+        .map_err(storage_error)
+}
+
 /// The field errors for a key holder the scope may not hand keys to.
 fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) -> Result<()> {
     match holder {
@@ -158,14 +168,7 @@ fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) 
                 OrgScope::Group(own) => own == group_id,
                 OrgScope::Organisation(_) => false,
             };
-            let allowed = reachable
-                && connection
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
-                        params![group_id, scope.partner_id],
-                        |row| row.get(0),
-                    )
-                    .map_err(storage_error)?;
+            let allowed = reachable && group_exists(connection, &scope.partner_id, group_id)?;
             if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id")) }
         }
         KeyHolder::User(user_id) => match get_user(connection, scope, user_id) {
@@ -758,12 +761,7 @@ impl Store for SqliteStore {
                 .map_err(storage_error)?;
                 if let OrgScope::Group(group_id) = &scope.orgs {
                     // The key's group was deleted after the key was checked: as if it came first.
-                    let group: bool = c
-                        .query_row("SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1)", [group_id], |row| {
-                            row.get(0)
-                        })
-                        .map_err(storage_error)?;
-                    if !group {
+                    if !group_exists(c, &scope.partner_id, group_id)? {
                         return Err(Error::Unauthorised);
                     }
                     c.execute(
