@@ -177,6 +177,15 @@ on_both_backends! {
         assert_eq!(renamed.body, outside.body);
         let hidden = app.get("/v1/users?email=outside@example.com", &group_key).await;
         assert_eq!(hidden.body["count"], 0);
+
+        // Adding the user to an organisation in scope brings it into scope: the membership
+        // shows the stored names, exactly as the user's own record then does.
+        let mut pulled_in = membership_body(&org_a, "outside@example.com", "STANDARD");
+        pulled_in["first_name"] = json!("Someone");
+        let added = app.post("/v1/memberships", &group_key, pulled_in).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+        let user = app.get(&format!("/v1/users/{}", added.body["user_id"].as_str().unwrap()), &group_key).await;
+        assert_eq!((added.body["first_name"].clone(), user.body["first_name"].clone()), (json!("Ada"), json!("Ada")));
     }
 }
 
