@@ -123,3 +123,104 @@ on_both_backends! {
         assert_eq!(app.post("/v1/organisations", secret, json!({"name": "Back in"})).await.status, StatusCode::CREATED);
     }
 }
+
+/// Connections the server under test opens carry this name, so the test can see which of its
+/// requests wait on a lock (other tests share the database).
+async fn waiting_on_locks(observer: &tokio_postgres::Client, application: &str) -> i64 {
+    let row = observer
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            &[&application],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+async fn until_waiting(observer: &tokio_postgres::Client, application: &str, count: i64) {
+    for _ in 0..1000 {
+        if waiting_on_locks(observer, application).await >= count {
+            return;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("{count} requests never waited on a lock");
+}
+
+/// A group promoted while another key deletes it must be checked as the admin group it has
+/// become: here the promotion commits between the delete's first look at the group and its
+/// removal, and a third request deletes the partner's other admin group meanwhile. Two
+/// sessions hold rows the writes need, so each stops exactly where the race is decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_promoted_while_it_is_deleted_is_counted_as_an_admin_group_on_postgres() {
+    let Some(base) = roster_store::testing::postgres_url() else { return };
+    let schema = roster_store::testing::TestSchema::create(&base).await;
+    let application = format!("lockout_{}", std::process::id());
+    let url = format!("{}&application_name={application}", schema.url);
+    let app = TestApp::start_with(url, Box::new(schema), crate::support::test_config()).await;
+    let connect = || async {
+        let (client, connection) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    let (assignments, keys, observer) = (connect().await, connect().await, connect().await);
+
+    let (partner_id, admin_key) = partner(&app, "P").await;
+    let first = first_group(&app, &admin_key).await;
+    let org = app.organisation(&admin_key, "O").await;
+    let promoted =
+        app.post("/v1/partner-groups", &admin_key, json!({"name": "N", "organisation_ids": [org]})).await.id();
+    let promoted_key =
+        app.key(&admin_key, json!({"name": "n", "partner_group_id": promoted, "abilities": ["*"]})).await;
+    let other_admin_key =
+        app.key(&admin_key, json!({"name": "k2", "partner_group_id": first, "abilities": ["*"]})).await;
+
+    assignments.batch_execute("BEGIN").await.unwrap();
+    assignments
+        .execute("SELECT 1 FROM group_organisations WHERE group_id = $1 FOR UPDATE", &[&promoted])
+        .await
+        .unwrap();
+    keys.batch_execute("BEGIN").await.unwrap();
+    keys.execute("SELECT 1 FROM api_keys WHERE group_id = $1 FOR UPDATE", &[&promoted]).await.unwrap();
+
+    let promoted_path = format!("/v1/partner-groups/{promoted}");
+    let promote = tokio::spawn({
+        let (client, url, key) = (app.client.clone(), format!("{}{promoted_path}", app.base), admin_key.clone());
+        async move {
+            client
+                .patch(url)
+                .bearer_auth(key)
+                .json(&json!({"is_admin": true, "organisation_ids": []}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    until_waiting(&observer, &application, 1).await;
+    let delete_promoted = tokio::spawn({
+        let (client, url, key) = (app.client.clone(), format!("{}{promoted_path}", app.base), other_admin_key.clone());
+        async move { client.delete(url).bearer_auth(key).send().await.unwrap().status() }
+    });
+    until_waiting(&observer, &application, 2).await;
+    assignments.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(promote.await.unwrap(), StatusCode::OK);
+    until_waiting(&observer, &application, 1).await;
+    let delete_first = tokio::spawn({
+        let (client, url, key) =
+            (app.client.clone(), format!("{}/v1/partner-groups/{first}", app.base), promoted_key.clone());
+        async move { client.delete(url).bearer_auth(key).send().await.unwrap().status() }
+    });
+    // Either the second delete waits for the first (as it must), or it was let through.
+    for _ in 0..200 {
+        if delete_first.is_finished() || waiting_on_locks(&observer, &application).await >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    keys.batch_execute("ROLLBACK").await.unwrap();
+    let answers = (delete_promoted.await.unwrap(), delete_first.await.unwrap());
+    assert_ne!(answers, (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT), "both admin groups were deleted");
+    assert_eq!(admin_groups(&app, &partner_id).await, 1);
+}

@@ -799,12 +799,13 @@ impl Store for PostgresStore {
 
     async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
         transaction!(self, |tx| {
-            // Whether it is an admin group is read again under the partner's lock.
+            // The partner's lock orders this against every other removal of an admin group; the
+            // group's own row lock waits for a change to it (a promotion, say) to commit, so
+            // whether it is an admin group is read as it will be deleted.
+            lock_partner(&tx, &scope.partner_id).await?;
+            execute(&tx, "SELECT 1 FROM partner_groups WHERE id = $1 FOR UPDATE", &[&id]).await?;
             if get_group(&tx, scope, id).await?.is_admin {
-                lock_partner(&tx, &scope.partner_id).await?;
-                if get_group(&tx, scope, id).await?.is_admin {
-                    rules::check_admin_group_removal(other_admin_group(&tx, &scope.partner_id, id).await?)?;
-                }
+                rules::check_admin_group_removal(other_admin_group(&tx, &scope.partner_id, id).await?)?;
             }
             execute(&tx, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await?;
         })
