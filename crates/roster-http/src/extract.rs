@@ -11,7 +11,7 @@ use axum::{
     http::{header, request::Parts},
 };
 use http_body_util::BodyExt;
-use roster_core::{Error, input::is_id};
+use roster_core::{Error, ValidationCode, input::is_id};
 use serde_json::{Map, Value};
 
 use crate::{MAX_BODY_BYTES, problem::ApiError};
@@ -128,17 +128,30 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
-/// The query string as one JSON object of strings (the last of repeated names wins).
+/// The query string as one JSON object of strings (the last of repeated names wins), decoded as
+/// `application/x-www-form-urlencoded`. Bytes that do not decode to UTF-8 are a validation
+/// error of their parameter (`query` when the name itself does not decode), not replacement
+/// characters quietly searched for.
 pub struct QueryFields(pub Map<String, Value>);
+
+fn decode_component(text: &str) -> Option<String> {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(|decoded| decoded.into_owned())
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let map = form_urlencoded::parse(query.as_bytes())
-            .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
-            .collect();
+        let mut map = Map::new();
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let not_utf8 = |field: &str| Error::field(field, ValidationCode::InvalidFormat, "must be valid UTF-8");
+            let name = decode_component(name).ok_or_else(|| not_utf8("query"))?;
+            let value = decode_component(value).ok_or_else(|| not_utf8(&name))?;
+            map.insert(name, Value::String(value));
+        }
         Ok(Self(map))
     }
 }
@@ -146,6 +159,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_components_decode_as_forms_do() {
+        assert_eq!(decode_component("a+b%20c%2B").as_deref(), Some("a b c+"));
+        assert_eq!(decode_component("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(decode_component("%FF"), None);
+        assert_eq!(decode_component("%zz").as_deref(), Some("%zz"), "a stray % stays, as browsers send it");
+    }
 
     #[test]
     fn nesting_is_counted_outside_strings_only() {

@@ -55,7 +55,7 @@ on_both_backends! {
         assert_eq!((unchanged.body["metadata"].clone(), unchanged.body["first_name"].clone()), (json!({}), json!("Ada")));
     }
 
-    async fn a_nul_in_a_query_is_422(app) {
+    async fn a_nul_or_bytes_that_are_not_utf8_in_a_query_are_422(app) {
         let org = app.organisation(&app.live, "Acme").await;
         for path in [
             "/v1/users?email=a%00@example.com".to_owned(),
@@ -68,6 +68,17 @@ on_both_backends! {
             assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", reply.body);
             assert!(reply.code().starts_with("VALIDATION_"), "{path}: {}", reply.body);
         }
+        // Bytes that are not UTF-8 are refused too, not searched for as replacement characters.
+        for (path, field) in [
+            ("/v1/memberships?email=%FF", "email"),
+            ("/v1/users?email=a%FF@example.com", "email"),
+            ("/v1/memberships?limit=10&%FF=1", "query"),
+        ] {
+            let reply = app.get(path, &app.live).await;
+            assert_eq!(reply.field_errors(), [format!("{field}: VALIDATION_INVALID_FORMAT")], "{path}: {}", reply.body);
+        }
+        let spaced = app.get("/v1/users?email=a+b%40example.com", &app.live).await;
+        assert_eq!((spaced.status, spaced.body["count"].clone()), (StatusCode::OK, json!(0)), "+ is a space, as in forms");
     }
 
     async fn a_path_id_that_cannot_be_an_id_is_404(app) {
