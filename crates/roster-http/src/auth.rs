@@ -10,6 +10,7 @@ use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::request::Parts,
 };
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use roster_core::{
     Error,
@@ -19,6 +20,8 @@ use roster_core::{
     policy::{Holder, KeyPrincipal, Principal, UserPrincipal},
     time::Timestamp,
 };
+
+use serde_json::{Map, Value};
 
 use crate::{problem::ApiError, state::AppState};
 
@@ -56,12 +59,6 @@ impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtVerifier").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
     }
-}
-
-#[derive(serde::Deserialize)]
-struct Claims {
-    sub: String,
-    iat: Option<f64>,
 }
 
 /// Clock skew tolerated between Roster and the identity provider, for `exp`, `nbf` and `iat`.
@@ -109,15 +106,28 @@ impl JwtVerifier {
     }
 
     /// The user id a valid token names. Beyond what the library checks (signature, algorithm,
-    /// `exp`, `nbf`, `iss`, `aud`), a token is refused when it was issued in the future or asks
-    /// for extensions (`crit`) that Roster does not understand (RFC 7515 §4.1.11), and when its
-    /// `sub` cannot be a Roster id.
+    /// `exp`, `nbf`, `iss`, `aud`), a token is refused when it was issued in the future (an
+    /// `iat` that is not a number included), when its header has `crit` at all (extensions
+    /// Roster does not understand, RFC 7515 §4.1.11; the library reads `"crit": null` as
+    /// absent), and when its `sub` cannot be a Roster id.
     fn subject(&self, token: &str) -> Option<String> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok()?;
+        if header_has_crit(token) {
+            return None;
+        }
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation).ok()?.claims;
         let latest_issue = Timestamp::now().millis() as f64 / 1000.0 + JWT_LEEWAY_SECONDS as f64;
-        let issued_in_time = data.claims.iat.is_none_or(|iat| iat <= latest_issue);
-        (data.header.crit.is_none() && issued_in_time && is_id(&data.claims.sub)).then_some(data.claims.sub)
+        let issued_in_time = claims.get("iat").is_none_or(|iat| iat.as_f64().is_some_and(|iat| iat <= latest_issue));
+        let subject = claims.get("sub")?.as_str()?;
+        (issued_in_time && is_id(subject)).then(|| subject.to_owned())
     }
+}
+
+/// Whether the token's header names `crit`, whatever its value; an unreadable header counts as
+/// one (the signature check would refuse it anyway).
+fn header_has_crit(token: &str) -> bool {
+    let header = token.split('.').next().unwrap_or("");
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(header) else { return true };
+    serde_json::from_slice::<Map<String, Value>>(&bytes).map_or(true, |header| header.contains_key("crit"))
 }
 
 async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, Error> {
