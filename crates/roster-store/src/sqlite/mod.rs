@@ -133,13 +133,11 @@ fn get_user(connection: &Connection, scope: &Scope, id: &str) -> Result<User> {
 }
 
 fn user_email_taken(connection: &Connection, scope: &Scope, email: &str, except: Option<&str>) -> Result<bool> {
-    connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3 AND id <> ?4)",
-            params![scope.partner_id, scope.mode.is_live(), email_key(email), except.unwrap_or("")],
-            |row| row.get(0),
-        )
-        .map_err(storage_error)
+    exists(
+        connection,
+        "SELECT EXISTS (SELECT 1 FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3 AND id <> ?4)",
+        params![scope.partner_id, scope.mode.is_live(), email_key(email), except.unwrap_or("")],
+    )
 }
 
 fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKey> {
@@ -149,14 +147,17 @@ fn get_api_key(connection: &Connection, scope: &Scope, id: &str) -> Result<ApiKe
     found(query_row(connection, &sql, |row| rows::api_key(row)))
 }
 
+/// The answer of a `SELECT EXISTS (…)`.
+fn exists(connection: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<bool> {
+    connection.query_row(sql, params, |row| row.get(0)).map_err(storage_error)
+}
+
 fn group_exists(connection: &Connection, partner_id: &str, id: &str) -> Result<bool> {
-    connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
-            params![id, partner_id],
-            |row| row.get(0),
-        )
-        .map_err(storage_error)
+    exists(
+        connection,
+        "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
+        params![id, partner_id],
+    )
 }
 
 /// The field errors for a key holder the scope may not hand keys to.
@@ -218,13 +219,11 @@ fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> R
 
 /// Whether the partner has an admin group other than `except`.
 fn other_admin_group(connection: &Connection, partner_id: &str, except: &str) -> Result<bool> {
-    connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE partner_id = ?1 AND is_admin AND id <> ?2)",
-            params![partner_id, except],
-            |row| row.get(0),
-        )
-        .map_err(storage_error)
+    exists(
+        connection,
+        "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE partner_id = ?1 AND is_admin AND id <> ?2)",
+        params![partner_id, except],
+    )
 }
 
 fn insert_group(connection: &Connection, group: &PartnerGroup) -> Result<()> {
@@ -286,14 +285,12 @@ fn tally(connection: &Connection, organisation_id: &str, except: &str) -> Result
 fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[String]) -> Result<()> {
     let mut errors = Vec::new();
     for (index, role_id) in role_ids.iter().enumerate() {
-        let exists: bool = connection
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM roles WHERE id = ?1 AND organisation_id = ?2)",
-                params![role_id, organisation_id],
-                |row| row.get(0),
-            )
-            .map_err(storage_error)?;
-        if !exists {
+        let role = exists(
+            connection,
+            "SELECT EXISTS (SELECT 1 FROM roles WHERE id = ?1 AND organisation_id = ?2)",
+            params![role_id, organisation_id],
+        )?;
+        if !role {
             errors.push(FieldError::new(
                 format!("role_ids.{index}"),
                 ValidationCode::InvalidReference,
@@ -523,13 +520,11 @@ fn get_role(connection: &Connection, scope: &Scope, id: &str) -> Result<Role> {
 }
 
 fn role_name_taken(connection: &Connection, organisation_id: &str, name: &str, except: &str) -> Result<bool> {
-    connection
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM roles WHERE organisation_id = ?1 AND name = ?2 AND id <> ?3)",
-            params![organisation_id, name, except],
-            |row| row.get(0),
-        )
-        .map_err(storage_error)
+    exists(
+        connection,
+        "SELECT EXISTS (SELECT 1 FROM roles WHERE organisation_id = ?1 AND name = ?2 AND id <> ?3)",
+        params![organisation_id, name, except],
+    )
 }
 
 fn role_conflict(error: rusqlite::Error) -> Error {
@@ -580,10 +575,7 @@ impl Store for SqliteStore {
         let partner = partner.clone();
         self.pool
             .write(move |c| {
-                let exists: bool = c
-                    .query_row("SELECT EXISTS (SELECT 1 FROM partners)", [], |row| row.get(0))
-                    .map_err(storage_error)?;
-                if exists {
+                if exists(c, "SELECT EXISTS (SELECT 1 FROM partners)", [])? {
                     return Ok(false);
                 }
                 insert_partner(c, &partner)?;
@@ -624,10 +616,7 @@ impl Store for SqliteStore {
             (partner_id.to_owned(), fallback.clone(), key.clone(), secret_hash.to_owned());
         self.pool
             .write(move |c| {
-                let partner: bool = c
-                    .query_row("SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?1)", [&partner_id], |row| row.get(0))
-                    .map_err(storage_error)?;
-                if !partner {
+                if !exists(c, "SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?1)", [&partner_id])? {
                     return Err(Error::NotFound);
                 }
                 let oldest: Option<String> = c
