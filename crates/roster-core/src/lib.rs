@@ -3,6 +3,7 @@
 //! front-end (native API, dialects) and every backend (SQLite, PostgreSQL) shares it.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod commit_gate;
 pub mod error;
 pub mod ids;
 pub mod input;

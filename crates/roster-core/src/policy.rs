@@ -166,17 +166,6 @@ pub struct Scope {
     pub orgs: OrgScope,
 }
 
-/// Which part of the native API an endpoint belongs to; each has its own gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// `/v1/memberships`: partner-level only. Organisation keys get 401, as the reference says.
-    Memberships,
-    /// `/v1/partner-groups`: admin-group keys only.
-    PartnerGroups,
-    /// Organisations, users, roles, API keys: any secret key, scoped.
-    Scoped(Resource),
-}
-
 impl Principal {
     /// Partner management is for the master key alone; any other credential is not valid there.
     pub fn require_master(&self) -> Result<()> {
@@ -231,25 +220,15 @@ impl Principal {
         }
     }
 
-    /// The scope in which the caller may use `api` with `access`, or why it may not. Users act
-    /// only through self-service, so they are unauthorised here, as on the partner-level API.
-    pub fn scope_for(&self, api: Api, access: Access) -> Result<Scope> {
+    /// The scope in which a key may use `resource` with `access`, or why it may not: publishable
+    /// keys never reach membership data (403), a key uses only the abilities it holds (403), and
+    /// partner groups are managed by admin-group keys alone (403). Users and the master key are
+    /// not keys (401); users reach memberships through [`UserPrincipal::member_scope`].
+    pub fn key_scope(&self, resource: Resource, access: Access) -> Result<Scope> {
         let Self::Key(key) = self else {
             return Err(Error::Unauthorised);
         };
-        if api == Api::Memberships && matches!(key.holder, Holder::Organisation { .. }) {
-            return Err(Error::Unauthorised);
-        }
-        // Publishable keys identify a partner to browsers; they never reach membership data.
-        if key.key_type == KeyType::Publishable {
-            return Err(Error::Forbidden);
-        }
-        let resource = match api {
-            Api::Memberships => Resource::Memberships,
-            Api::PartnerGroups => Resource::PartnerGroups,
-            Api::Scoped(resource) => resource,
-        };
-        if !allows(&key.abilities, resource, access) {
+        if key.key_type == KeyType::Publishable || !allows(&key.abilities, resource, access) {
             return Err(Error::Forbidden);
         }
         let orgs = match &key.holder {
@@ -257,10 +236,16 @@ impl Principal {
             Holder::Group { id, is_admin: false } => OrgScope::Group(id.clone()),
             Holder::Organisation { id } => OrgScope::Organisation(id.clone()),
         };
-        if api == Api::PartnerGroups && orgs != OrgScope::All {
+        if resource == Resource::PartnerGroups && orgs != OrgScope::All {
             return Err(Error::Forbidden);
         }
         Ok(Scope { partner_id: key.partner_id.clone(), mode: key.mode, orgs })
+    }
+
+    /// Whether the caller is an organisation key: such keys neither create nor delete
+    /// organisations, and the native memberships API is closed to them.
+    pub fn is_organisation_key(&self) -> bool {
+        matches!(self, Self::Key(KeyPrincipal { holder: Holder::Organisation { .. }, .. }))
     }
 }
 
@@ -321,29 +306,31 @@ mod tests {
     }
 
     #[test]
-    fn organisation_keys_are_unauthorised_on_memberships_but_scoped_elsewhere() {
+    fn organisation_keys_are_scoped_to_their_organisation() {
         let org = key(Holder::Organisation { id: "org_1".into() }, KeyType::Secret, &["*"]);
-        assert_eq!(org.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
-        let scope = org.scope_for(Api::Scoped(Resource::Organisations), Access::Read);
-        assert_eq!(scope.map(|s| s.orgs), Ok(OrgScope::Organisation("org_1".into())));
+        assert!(org.is_organisation_key());
+        for resource in [Resource::Memberships, Resource::Organisations] {
+            let scope = org.key_scope(resource, Access::Read);
+            assert_eq!(scope.map(|s| s.orgs), Ok(OrgScope::Organisation("org_1".into())));
+        }
     }
 
     #[test]
     fn publishable_keys_and_missing_abilities_are_forbidden() {
         let pk = key(admin(), KeyType::Publishable, &["*"]);
-        assert_eq!(pk.scope_for(Api::Memberships, Access::Read), Err(Error::Forbidden));
+        assert_eq!(pk.key_scope(Resource::Memberships, Access::Read), Err(Error::Forbidden));
         let reader = key(admin(), KeyType::Secret, &["memberships:read"]);
-        assert!(reader.scope_for(Api::Memberships, Access::Read).is_ok());
-        assert_eq!(reader.scope_for(Api::Memberships, Access::Write), Err(Error::Forbidden));
+        assert!(reader.key_scope(Resource::Memberships, Access::Read).is_ok());
+        assert_eq!(reader.key_scope(Resource::Memberships, Access::Write), Err(Error::Forbidden));
     }
 
     #[test]
     fn only_admin_groups_manage_groups_and_only_the_master_manages_partners() {
         let member = key(Holder::Group { id: "grp_b".into(), is_admin: false }, KeyType::Secret, &["*"]);
-        assert_eq!(member.scope_for(Api::PartnerGroups, Access::Read), Err(Error::Forbidden));
-        assert!(key(admin(), KeyType::Secret, &["*"]).scope_for(Api::PartnerGroups, Access::Read).is_ok());
+        assert_eq!(member.key_scope(Resource::PartnerGroups, Access::Read), Err(Error::Forbidden));
+        assert!(key(admin(), KeyType::Secret, &["*"]).key_scope(Resource::PartnerGroups, Access::Read).is_ok());
         assert_eq!(member.require_master(), Err(Error::Unauthorised));
-        assert_eq!(Principal::Master.scope_for(Api::Memberships, Access::Read), Err(Error::Unauthorised));
+        assert_eq!(Principal::Master.key_scope(Resource::Memberships, Access::Read), Err(Error::Unauthorised));
         assert_eq!(Principal::Master.require_master(), Ok(()));
     }
 }

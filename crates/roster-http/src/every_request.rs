@@ -1,5 +1,5 @@
-//! What happens around every request: a request id, the time limit, forgetting cached
-//! credentials after writes, the metrics and the access log.
+//! What happens around every request: a request id, the time limit, the metrics and the access
+//! log.
 //!
 //! It is one middleware rather than a stack of five: each layer cloned its service and the
 //! shared state and boxed its future on every request, which together cost a simple GET about a
@@ -13,14 +13,19 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use roster_store::commit_gate::CommitGate;
+use roster_core::commit_gate::CommitGate;
 use uuid::Uuid;
 
 use crate::{REQUEST_ID, access_log, problem::ApiError, state::AppState};
 
-pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The request's id, as the client sent it or as made up here, for whatever logs the request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request.headers().get(REQUEST_ID).cloned().unwrap_or_else(new_request_id);
+    request.extensions_mut().insert(RequestId(request_id.to_str().unwrap_or("").to_owned()));
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_owned();
     let path = request.uri().path().to_owned();
@@ -38,11 +43,6 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         Err(_) if gate.abandon() => ApiError::TimedOut(state.request_timeout).into_response(),
         Err(_) => handled.await,
     };
-    // Any write may revoke or remove a key (directly, or with its group, organisation or
-    // membership), so after every write, whatever its outcome, this node looks keys up afresh.
-    if !method.is_safe() {
-        state.credentials.clear();
-    }
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state.metrics.observe(&method, route, status, elapsed);

@@ -4,7 +4,6 @@
 
 mod access_log;
 mod auth;
-mod credentials;
 mod every_request;
 mod extract;
 mod metrics;
@@ -22,13 +21,13 @@ use axum::{
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use auth::JwtVerifier;
 /// The native wire shapes, public so the benchmark baseline (`bench/baseline`) answers with
 /// exactly the JSON Roster sends.
 pub use native::wire;
 /// The list envelope, public for the same reason.
 pub use native::{ListBody, list_body};
 pub use problem::ApiError;
+pub use roster_app::JwtVerifier;
 pub use state::{AppState, Config};
 
 /// The largest request body accepted; larger ones get 413 (enforced where bodies are read).
@@ -88,6 +87,6 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.store.ping().await?;
+    state.app.ping().await?;
     Ok("ready")
 }

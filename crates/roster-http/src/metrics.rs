@@ -84,7 +84,7 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let pool = state.store.pool_status();
+    let pool = state.app.pool_status();
     let metrics = &state.metrics;
     let gauge = |state: &'static str, value: u64| {
         metrics.pool.get_or_create(&PoolLabels { state }).set(i64::try_from(value).unwrap_or(i64::MAX));

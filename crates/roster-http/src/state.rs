@@ -1,15 +1,15 @@
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use ipnet::IpNet;
-use roster_core::{keys, store::Store, time::Timestamp};
+use roster_app::{App, JwtVerifier};
+use roster_core::{
+    store::Store,
+    time::{Clock, SystemClock},
+};
 
-use crate::{auth::JwtVerifier, credentials::CredentialCache, metrics::Metrics};
+use crate::metrics::Metrics;
 
-/// What the operator configured that handlers need.
+/// What the operator configured: the application's part and the HTTP surface's.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The master key, if any: it manages partners and nothing else.
@@ -25,6 +25,8 @@ pub struct Config {
     /// How long this node may answer from memory for an API key it looked up; a revocation on
     /// another node takes effect here within this time. Zero looks up every request.
     pub credential_cache_ttl: Duration,
+    /// Where "now" comes from; tests set it.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Config {
@@ -36,29 +38,23 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             credential_cache_ttl: Duration::from_secs(1),
+            clock: Arc::new(SystemClock),
         }
     }
 }
 
-/// Shared by every request: the store and the configuration. Cloned for every request, so it
-/// is one reference count, not one per part.
+/// Shared by every request: the application and the HTTP configuration. Cloned for every
+/// request, so it is one reference count, not one per part.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
 /// The parts every request shares, behind [`AppState`]'s one `Arc`.
 pub struct Shared {
-    pub(crate) store: Arc<dyn Store>,
-    /// Only the hash of the master key is kept, so it is compared like every other secret.
-    pub(crate) master_key_hash: Option<String>,
+    pub(crate) app: App,
     pub(crate) request_timeout: Duration,
-    pub(crate) jwt: Option<JwtVerifier>,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) cors_origins: Vec<String>,
-    /// When this node last recorded each key's use, so a burst of requests with a key whose
-    /// `last_used_at` is stale writes it once, not once per request.
-    recorded_uses: Mutex<HashMap<String, Timestamp>>,
     pub(crate) metrics: Metrics,
-    pub(crate) credentials: CredentialCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -71,32 +67,26 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        Self(Arc::new(Shared {
+        let app = App::new(
             store,
-            master_key_hash: config.master_key.as_deref().map(keys::hash),
+            roster_app::Config {
+                master_key: config.master_key,
+                jwt: config.jwt,
+                credential_cache_ttl: config.credential_cache_ttl,
+                clock: config.clock,
+            },
+        );
+        Self(Arc::new(Shared {
+            app,
             request_timeout: config.request_timeout,
-            jwt: config.jwt,
             trusted_proxies: config.trusted_proxies,
             cors_origins: config.cors_origins,
-            recorded_uses: Mutex::default(),
             metrics: Metrics::new(),
-            credentials: CredentialCache::new(config.credential_cache_ttl),
         }))
     }
-}
 
-impl Shared {
-    /// Whether this request should record that `key_id` was used at `now`: true at most once
-    /// per `granularity` per key on this node.
-    pub(crate) fn claim_use_record(&self, key_id: &str, now: Timestamp, granularity: Duration) -> bool {
-        let Ok(mut recorded) = self.recorded_uses.lock() else { return true };
-        let window = i64::try_from(granularity.as_millis()).unwrap_or(i64::MAX);
-        match recorded.get(key_id) {
-            Some(at) if now.millis() - at.millis() < window => false,
-            _ => {
-                recorded.insert(key_id.to_owned(), now);
-                true
-            }
-        }
+    /// The application the routes call, for tests that drive it beside them.
+    pub fn app(&self) -> &App {
+        &self.app
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use roster_core::{Error, store::Store};
 
-pub mod commit_gate;
 pub mod postgres;
 /// Column lists and row mapping, public so the benchmark baseline (`bench/baseline`) reads rows
 /// exactly as the stores do.

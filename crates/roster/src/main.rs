@@ -272,6 +272,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         credential_cache_ttl: Duration::from_millis(args.credential_cache_ttl),
         trusted_proxies: args.trusted_proxies,
         cors_origins: args.cors_origins,
+        ..Config::default()
     };
     let state = AppState::new(store, config);
     let listener = tokio::net::TcpListener::bind(args.listen)

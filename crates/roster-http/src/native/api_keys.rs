@@ -6,13 +6,12 @@ use axum::{
     extract::{OriginalUri, State},
     http::StatusCode,
 };
+use roster_app::api_keys::{self as operations, NewApiKey};
 use roster_core::{
     Error, ValidationCode,
     input::{Fields, Invalid, choice, future_timestamp, id, list as list_of, present, text},
     model::{KeyHolder, KeyType},
-    policy::{Ability, Access, Api, Resource},
-    provision::{KeySpec, issue_key},
-    time::Timestamp,
+    policy::{Ability, Access},
 };
 use serde_json::Value;
 
@@ -25,12 +24,11 @@ use super::{
     json, list, wire,
 };
 use crate::{
-    auth::Caller,
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
-const API: Api = Api::Scoped(Resource::ApiKeys);
 const HOLDER_FIELDS: [&str; 3] = ["partner_group_id", "organisation_id", "user_id"];
 
 fn ability(value: &Value) -> Result<Ability, Invalid> {
@@ -75,9 +73,13 @@ pub struct CreateApiKey {
         (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
-    let scope = caller.scope_for(API, Access::Write)?;
-    let now = Timestamp::now();
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    operations::authorise(&caller, Access::Write)?;
+    let now = state.app.now();
     let mut fields = Fields::of_body(&body)?;
     let name = fields.required("name", text(1, 100));
     let key_type = fields.optional("type", choice(KeyType::CHOICES, KeyType::parse));
@@ -124,13 +126,10 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     fields.finish()?;
     let holder = KeyHolder::from_ids(group_id, organisation_id, user_id)
         .ok_or_else(|| Error::internal("a key holder passed validation without being exactly one"))?;
-    let key_type = if for_user { KeyType::UserToken } else { key_type.unwrap_or(KeyType::Secret) };
-    let abilities = abilities.unwrap_or_default();
-    let expires_at = caller.mint(key_type, &abilities, expires_at)?;
-    let spec = KeySpec { name: present(name)?, key_type, holder, abilities, expires_at };
-    let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
-    state.store.create_api_key(&scope, &issued.key, &issued.secret_hash).await?;
-    let body = wire::api_key_created(&issued.key, issued.secret);
+    let new =
+        NewApiKey { name: present(name)?, key_type, holder, abilities: abilities.unwrap_or_default(), expires_at };
+    let (key, secret) = operations::create(&state.app, &caller, new).await?;
+    let body = wire::api_key_created(&key, secret);
     Ok((StatusCode::CREATED, json(body)))
 }
 
@@ -145,13 +144,13 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+    operations::authorise(&caller, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
-    let page = state.store.list_api_keys(&scope, &query).await?;
+    let page = operations::list(&state.app, &caller, &query).await?;
     Ok(list::render(&uri, &query, page, wire::api_key))
 }
 
@@ -164,10 +163,10 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+    operations::authorise(&caller, Access::Read)?;
     let id = id.checked()?;
-    Ok(json(wire::api_key(&state.store.get_api_key(&scope, &id).await?)))
+    Ok(json(wire::api_key(&operations::get(&state.app, &caller, &id).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),
@@ -180,12 +179,9 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdP
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn revoke(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+pub async fn revoke(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> EmptyResult {
+    operations::authorise(&caller, Access::Write)?;
     let id = id.checked()?;
-    if caller.is_key(&id) {
-        return Err(Error::InvalidRequest("a key cannot revoke itself; revoke it with another key".to_owned()).into());
-    }
-    state.store.revoke_api_key(&scope, &id, Timestamp::now()).await?;
+    operations::revoke(&state.app, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,12 +4,11 @@ use axum::{
     extract::{OriginalUri, State},
     http::StatusCode,
 };
+use roster_app::groups as operations;
 use roster_core::{
-    Error,
     input::{Fields, boolean, id, list as list_of, present, text},
-    policy::{Access, Api},
+    policy::Access,
     store::{GroupPatch, NewGroup},
-    time::Timestamp,
 };
 
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use super::{
     json, list, wire,
 };
 use crate::{
-    auth::Caller,
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
@@ -75,8 +74,12 @@ pub struct GroupBody {
         (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
-    let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    operations::authorise(&caller, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.required("name", text(1, 100));
     let is_admin = fields.optional("is_admin", boolean);
@@ -87,7 +90,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         is_admin: is_admin.unwrap_or(false),
         organisation_ids: organisation_ids.unwrap_or_default(),
     };
-    let group = state.store.create_group(&scope, group, Timestamp::now()).await?;
+    let group = operations::create(&state.app, &caller, group).await?;
     Ok((StatusCode::CREATED, json(wire::group(&group))))
 }
 
@@ -102,13 +105,13 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
+    operations::authorise(&caller, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
-    let page = state.store.list_groups(&scope, &query).await?;
+    let page = operations::list(&state.app, &caller, &query).await?;
     Ok(list::render(&uri, &query, page, wire::group))
 }
 
@@ -121,10 +124,10 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    let scope = caller.scope_for(Api::PartnerGroups, Access::Read)?;
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+    operations::authorise(&caller, Access::Read)?;
     let id = id.checked()?;
-    Ok(json(wire::group(&state.store.get_group(&scope, &id).await?)))
+    Ok(json(wire::group(&operations::get(&state.app, &caller, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),
@@ -143,11 +146,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdP
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     group_id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
-    let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
+    operations::authorise(&caller, Access::Write)?;
     let group_id = group_id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = GroupPatch {
@@ -156,12 +159,7 @@ pub async fn update(
         organisation_ids: fields.optional("organisation_ids", list_of(MAX_ORGANISATIONS, id)),
     };
     fields.finish()?;
-    if caller.is_held_by_group(&group_id) && patch.is_admin == Some(false) {
-        return Err(
-            Error::InvalidRequest("a key cannot take admin rights from the group that holds it".to_owned()).into()
-        );
-    }
-    Ok(json(wire::group(&state.store.update_group(&scope, &group_id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::group(&operations::update(&state.app, &caller, &group_id, patch).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),
@@ -174,13 +172,9 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
-    let scope = caller.scope_for(Api::PartnerGroups, Access::Write)?;
+pub async fn delete(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> EmptyResult {
+    operations::authorise(&caller, Access::Write)?;
     let id = id.checked()?;
-    // Deleting its own group would revoke the very key asking: a lock-out, never intended.
-    if caller.is_held_by_group(&id) {
-        return Err(Error::InvalidRequest("a key cannot delete the group that holds it".to_owned()).into());
-    }
-    state.store.delete_group(&scope, &id, Timestamp::now()).await?;
+    operations::delete(&state.app, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,14 +6,10 @@ use axum::{
     extract::{OriginalUri, State},
     http::StatusCode,
 };
+use roster_app::{memberships, users};
 use roster_core::{
-    Error,
     input::{Fields, choice, present},
-    model::{Membership, MembershipStatus},
-    permissions::address_allowed,
-    policy::{Scope, UserPrincipal},
-    store::MembershipFilter,
-    time::Timestamp,
+    model::MembershipStatus,
 };
 
 use serde::Deserialize;
@@ -25,7 +21,7 @@ use super::{
     json, list, wire,
 };
 use crate::{
-    auth::{Caller, ClientIp},
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
@@ -53,10 +49,8 @@ pub struct MeFilters {
         (status = 401, description = "UNAUTHORISED: not a user", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller) -> JsonResult {
-    let user = caller.require_user()?;
-    let found = state.store.find_user(&user.user_id).await?.ok_or(Error::Unauthorised)?;
-    Ok(json(wire::user(&found)))
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated) -> JsonResult {
+    Ok(json(wire::user(&users::me(&state.app, &caller).await?)))
 }
 
 #[utoipa::path(get, path = "/v1/me/memberships", tag = "me", security(("user" = [])),
@@ -69,32 +63,16 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller) -> Json
     ))]
 pub async fn memberships(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let user = caller.require_user()?;
+    memberships::authorise_own(&caller)?;
     let (query, status) = list::parse(&params, |fields| {
         fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse))
     })?;
-    let filter = MembershipFilter { user_id: Some(user.user_id.clone()), status, ..MembershipFilter::default() };
-    let page = state.store.list_memberships(&user.scope(), &filter, &query).await?;
+    let page = memberships::list_own(&state.app, &caller, status, &query).await?;
     Ok(list::render(&uri, &query, page, wire::membership))
-}
-
-/// The caller's own membership, or 404 as if missing.
-async fn own(state: &AppState, user: &UserPrincipal, id: &str) -> Result<(Scope, Membership), Error> {
-    let scope = user.scope();
-    let membership = state.store.get_membership(&scope, id).await?;
-    if membership.user_id != user.user_id {
-        return Err(Error::NotFound);
-    }
-    Ok((scope, membership))
-}
-
-/// A user acting through a membership must come from one of its allowed addresses.
-fn require_allowed_address(membership: &Membership, ClientIp(address): &ClientIp) -> Result<(), Error> {
-    if address_allowed(&membership.settings.allowed_ips, *address) { Ok(()) } else { Err(Error::Forbidden) }
 }
 
 #[utoipa::path(get, path = "/v1/me/memberships/{id}", tag = "me", security(("user" = [])),
@@ -105,10 +83,10 @@ fn require_allowed_address(membership: &Membership, ClientIp(address): &ClientIp
         (status = 404, description = "NOT_FOUND: missing or another user's", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    let user = caller.require_user()?;
+pub async fn membership(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+    memberships::authorise_own(&caller)?;
     let id = id.checked()?;
-    Ok(json(wire::membership(&own(&state, user, &id).await?.1)))
+    Ok(json(wire::membership(&memberships::get_own(&state.app, &caller, &id).await?)))
 }
 
 /// Accepts or rejects a pending invitation.
@@ -128,12 +106,11 @@ pub async fn membership(State(state): State<AppState>, Caller(caller): Caller, i
     ))]
 pub async fn respond(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    client: ClientIp,
+    Authenticated(caller): Authenticated,
     id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
-    let user = caller.require_user()?;
+    memberships::authorise_own(&caller)?;
     let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let answer = fields.required(
@@ -143,12 +120,7 @@ pub async fn respond(
         }),
     );
     fields.finish()?;
-    let (scope, membership) = own(&state, user, &id).await?;
-    require_allowed_address(&membership, &client)?;
-    let changed = state
-        .store
-        .change_membership_status(&scope, &id, MembershipStatus::Pending, present(answer)?, Timestamp::now())
-        .await?;
+    let changed = memberships::respond(&state.app, &caller, &id, present(answer)?).await?;
     Ok(json(wire::membership(&changed)))
 }
 
@@ -163,11 +135,9 @@ pub async fn respond(
         (status = 422, description = "MEMBERSHIP_DELETION_FORBIDDEN: the last admin or owner", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn leave(State(state): State<AppState>, Caller(caller): Caller, client: ClientIp, id: IdPath) -> EmptyResult {
-    let user = caller.require_user()?;
+pub async fn leave(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> EmptyResult {
+    memberships::authorise_own(&caller)?;
     let id = id.checked()?;
-    let (scope, membership) = own(&state, user, &id).await?;
-    require_allowed_address(&membership, &client)?;
-    state.store.delete_membership(&scope, &id).await?;
+    memberships::leave(&state.app, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

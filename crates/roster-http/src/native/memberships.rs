@@ -7,16 +7,16 @@ use axum::{
 };
 use std::net::IpAddr;
 
+use roster_app::memberships as operations;
 use roster_core::{
-    Error, ValidationCode,
+    ValidationCode,
     input::{
         Fields, Invalid, boolean, choice, email, id, ip_or_cidr, list as list_of, metadata, nullable, permission,
         present, text,
     },
-    model::{AccessScope, Membership, MembershipRole, MembershipSettings, MembershipStatus},
-    policy::{Access, Api},
-    store::{MembershipFilter, MembershipPatch, NewMembership},
-    time::Timestamp,
+    model::{AccessScope, MembershipRole, MembershipStatus},
+    policy::Access,
+    store::{MembershipFilter, MembershipPatch},
 };
 
 use std::collections::HashMap;
@@ -27,10 +27,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     CreatedResult, EmptyResult, JsonResult,
     docs::{self, List, Paging, Problem},
-    json, list, wire,
+    json, list, partner_level, wire,
 };
 use crate::{
-    auth::Caller,
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
@@ -192,8 +192,13 @@ fn initial_status(text: &str) -> Option<MembershipStatus> {
         (status = 422, description = "VALIDATION_* (every invalid field), MEMBERSHIP_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
-    let scope = caller.scope_for(Api::Memberships, Access::Write)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let organisation_id = fields.required("organisation_id", id);
     let first_name = fields.required("first_name", text(1, 100));
@@ -205,15 +210,16 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     let settings = read_settings(&mut fields);
     let status = fields.optional("status", choice(&["accepted", "pending"], initial_status));
     fields.finish()?;
-    let membership = NewMembership {
+    let membership = operations::CreateMembership {
         organisation_id: present(organisation_id)?,
         email: present(email)?,
         first_name: present(first_name)?,
         last_name: present(last_name)?,
+        role: present(settings.role)?,
         status: status.unwrap_or(MembershipStatus::Accepted),
-        settings: settings.apply(&MembershipSettings::new(present(settings.role)?)),
+        settings,
     };
-    let membership = state.store.create_membership(&scope, membership, Timestamp::now()).await?;
+    let membership = operations::create(&state.app, &caller, membership).await?;
     Ok((StatusCode::CREATED, json(wire::membership(&membership))))
 }
 
@@ -228,11 +234,12 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let scope = caller.scope_for(Api::Memberships, Access::Read)?;
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Read)?;
     let (query, filter) = list::parse(&params, |fields| MembershipFilter {
         organisation_id: fields.optional("organisation_id", id),
         user_id: fields.optional("user_id", id),
@@ -240,7 +247,7 @@ pub async fn list(
         role: fields.optional("role", choice(MembershipRole::CHOICES, MembershipRole::parse)),
         status: fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse)),
     })?;
-    let page = state.store.list_memberships(&scope, &filter, &query).await?;
+    let page = operations::list(&state.app, &caller, &filter, &query).await?;
     Ok(list::render(&uri, &query, page, wire::membership))
 }
 
@@ -253,10 +260,11 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    let scope = caller.scope_for(Api::Memberships, Access::Read)?;
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Read)?;
     let id = id.checked()?;
-    Ok(json(wire::membership(&state.store.get_membership(&scope, &id).await?)))
+    Ok(json(wire::membership(&operations::get(&state.app, &caller, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
@@ -275,16 +283,17 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdP
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
-    let scope = caller.scope_for(Api::Memberships, Access::Write)?;
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Write)?;
     let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = read_settings(&mut fields);
     fields.finish()?;
-    Ok(json(wire::membership(&state.store.update_membership(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::membership(&operations::update(&state.app, &caller, &id, patch).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
@@ -297,10 +306,11 @@ pub async fn update(
         (status = 422, description = "MEMBERSHIP_DELETION_FORBIDDEN (last admin or owner)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
-    let scope = caller.scope_for(Api::Memberships, Access::Write)?;
+pub async fn delete(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> EmptyResult {
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Write)?;
     let id = id.checked()?;
-    state.store.delete_membership(&scope, &id).await?;
+    operations::delete(&state.app, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -314,17 +324,16 @@ pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, id: I
         (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn permissions(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    let scope = caller.scope_for(Api::Memberships, Access::Read)?;
+pub async fn permissions(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    id: IdPath,
+) -> JsonResult {
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Read)?;
     let id = id.checked()?;
-    let membership = state.store.get_membership(&scope, &id).await?;
-    let permissions = effective_permissions(&state, &membership).await?;
+    let permissions = operations::effective_permissions(&state.app, &caller, &id).await?;
     Ok(json(wire::permission_set(&permissions)))
-}
-
-pub async fn effective_permissions(state: &AppState, membership: &Membership) -> Result<Vec<String>, Error> {
-    let from_roles = state.store.role_permissions(&membership.organisation_id, &membership.settings.role_ids).await?;
-    Ok(roster_core::permissions::effective(membership.status, &membership.settings, &from_roles))
 }
 
 /// `GET /v1/check`: may this user do this in this organisation (from this address)?
@@ -340,10 +349,11 @@ pub async fn effective_permissions(state: &AppState, membership: &Membership) ->
     ))]
 pub async fn check(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let scope = caller.scope_for(Api::Memberships, Access::Read)?;
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Read)?;
     let mut fields = Fields::new(&params);
     let organisation_id = fields.required("organisation_id", id);
     let user_id = fields.required("user_id", id);
@@ -356,14 +366,6 @@ pub async fn check(
     });
     fields.finish()?;
     let (organisation_id, user_id, required) = (present(organisation_id)?, present(user_id)?, present(required)?);
-    let Some(access) = state.store.find_membership(&scope, &organisation_id, &user_id).await? else {
-        return Ok(json(wire::check(false, None)));
-    };
-    let membership = access.membership;
-    let granted =
-        roster_core::permissions::effective(membership.status, &membership.settings, &access.role_permissions);
-    let allowed = roster_core::permissions::allows(&granted, &required)
-        && address
-            .is_none_or(|ip| roster_core::permissions::address_allowed(&membership.settings.allowed_ips, Some(ip)));
-    Ok(json(wire::check(allowed, Some(&membership.id))))
+    let check = operations::check(&state.app, &caller, &organisation_id, &user_id, &required, address).await?;
+    Ok(json(wire::check(check.allowed, check.membership_id.as_deref())))
 }

@@ -1,6 +1,6 @@
 //! The native API, `/v1/...`: a strict superset of the chargebackstop memberships reference.
-//! Each handler reads its input with the core's parsers, asks the caller's principal for a scope
-//! (the endpoint's policy, readable at its top), calls the store, and renders the result.
+//! Each handler asks the application whether the caller may use the endpoint at all, reads its
+//! input with the core's parsers, calls one `roster_app` operation and renders the result.
 
 mod api_keys;
 mod docs;
@@ -25,6 +25,9 @@ use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use roster_app::Caller;
+use roster_core::{Error, policy::Principal};
+
 use crate::{problem::ApiError, state::AppState};
 
 type JsonResult = Result<Response, ApiError>;
@@ -35,6 +38,17 @@ fn json(body: impl Serialize) -> Response {
     Json(body).into_response()
 }
 type EmptyResult = Result<StatusCode, ApiError>;
+
+/// The native memberships API is partner-level, as its reference says: organisation keys and
+/// users are not valid credentials there (401), whatever the operations would let them do
+/// through a dialect (spec §3).
+fn partner_level(caller: &Caller) -> Result<(), Error> {
+    match &caller.principal {
+        Principal::User(_) => Err(Error::Unauthorised),
+        principal if principal.is_organisation_key() => Err(Error::Unauthorised),
+        _ => Ok(()),
+    }
+}
 
 /// Every native route with its OpenAPI description, from the handlers' annotations.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {

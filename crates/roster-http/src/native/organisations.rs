@@ -5,13 +5,12 @@ use axum::{
     extract::{OriginalUri, State},
     http::StatusCode,
 };
+use roster_app::organisations as operations;
 use roster_core::{
-    Error,
     input::{Fields, boolean, email, nullable, present, text},
     model::OrganisationSettings,
-    policy::{Access, Api, OrgScope, Resource, Scope},
+    policy::Access,
     store::{NewOrganisation, OrganisationPatch},
-    time::Timestamp,
 };
 
 use serde::Deserialize;
@@ -23,20 +22,10 @@ use super::{
     json, list, wire,
 };
 use crate::{
-    auth::Caller,
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
-
-const API: Api = Api::Scoped(Resource::Organisations);
-
-/// Creating and deleting organisations is for partner keys, not for an organisation's own key.
-fn require_partner_key(scope: &Scope) -> Result<(), Error> {
-    match scope.orgs {
-        OrgScope::Organisation(_) => Err(Error::Forbidden),
-        OrgScope::All | OrgScope::Group(_) => Ok(()),
-    }
-}
 
 fn read_settings(fields: &mut Fields<'_>) -> Option<OrganisationPatch> {
     fields.nested("settings", |settings| OrganisationPatch {
@@ -91,9 +80,12 @@ pub struct SettingsBody {
         (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
-    let scope = caller.scope_for(API, Access::Write)?;
-    require_partner_key(&scope)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    operations::authorise(&caller, Access::Write, true)?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.required("name", text(1, 200));
     let settings = read_settings(&mut fields).unwrap_or_default();
@@ -105,7 +97,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
             abuse_contact_email: settings.abuse_contact_email.flatten(),
         },
     };
-    let organisation = state.store.create_organisation(&scope, organisation, Timestamp::now()).await?;
+    let organisation = operations::create(&state.app, &caller, organisation).await?;
     Ok((StatusCode::CREATED, json(wire::organisation(&organisation))))
 }
 
@@ -120,13 +112,13 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+    operations::authorise(&caller, Access::Read, false)?;
     let (query, ()) = list::parse(&params, |_| ())?;
-    let page = state.store.list_organisations(&scope, &query).await?;
+    let page = operations::list(&state.app, &caller, &query).await?;
     Ok(list::render(&uri, &query, page, wire::organisation))
 }
 
@@ -139,10 +131,10 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+    operations::authorise(&caller, Access::Read, false)?;
     let id = id.checked()?;
-    Ok(json(wire::organisation(&state.store.get_organisation(&scope, &id).await?)))
+    Ok(json(wire::organisation(&operations::get(&state.app, &caller, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
@@ -161,18 +153,18 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdP
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+    operations::authorise(&caller, Access::Write, false)?;
     let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.optional("name", text(1, 200));
     let settings = read_settings(&mut fields).unwrap_or_default();
     fields.finish()?;
     let patch = OrganisationPatch { name, ..settings };
-    Ok(json(wire::organisation(&state.store.update_organisation(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::organisation(&operations::update(&state.app, &caller, &id, patch).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = [])),
@@ -184,10 +176,9 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> EmptyResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+pub async fn delete(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> EmptyResult {
+    operations::authorise(&caller, Access::Write, false)?;
     let id = id.checked()?;
-    require_partner_key(&scope)?;
-    state.store.delete_organisation(&scope, &id).await?;
+    operations::delete(&state.app, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,11 +4,10 @@ use axum::{
     extract::{OriginalUri, State},
     http::StatusCode,
 };
+use roster_app::partners as operations;
 use roster_core::{
     input::{Fields, choice, present, text},
     model::Mode,
-    provision::{admin_group, admin_key, provision_partner},
-    time::Timestamp,
 };
 
 use serde::Deserialize;
@@ -20,7 +19,7 @@ use super::{
     json, list, wire,
 };
 use crate::{
-    auth::Caller,
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
@@ -46,13 +45,16 @@ pub struct CreatePartner {
         (status = 422, description = "VALIDATION_* (every invalid field)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
-    caller.require_master()?;
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    operations::authorise(&caller)?;
     let mut fields = Fields::of_body(&body)?;
     let name = fields.required("name", text(1, 200));
     fields.finish()?;
-    let provisioned = provision_partner(present(name)?, Timestamp::now());
-    state.store.create_partner(&provisioned).await?;
+    let provisioned = operations::create(&state.app, &caller, present(name)?).await?;
     let body = wire::partner_created(&provisioned.partner, &provisioned.admin_keys);
     Ok((StatusCode::CREATED, json(body)))
 }
@@ -83,11 +85,11 @@ pub struct CreateAdminKey {
     ))]
 pub async fn create_admin_key(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     id: IdPath,
     JsonBody(body): JsonBody,
 ) -> CreatedResult {
-    caller.require_master()?;
+    operations::authorise(&caller)?;
     let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let mode = fields.required(
@@ -99,11 +101,8 @@ pub async fn create_admin_key(
         }),
     );
     fields.finish()?;
-    let now = Timestamp::now();
-    let fallback = admin_group(&id, now);
-    let issued = admin_key(&fallback, present(mode)?, now);
-    let key = state.store.issue_admin_key(&id, &fallback, &issued.key, &issued.secret_hash).await?;
-    Ok((StatusCode::CREATED, json(wire::api_key_created(&key, issued.secret))))
+    let (key, secret) = operations::issue_admin_key(&state.app, &caller, &id, present(mode)?).await?;
+    Ok((StatusCode::CREATED, json(wire::api_key_created(&key, secret))))
 }
 
 #[utoipa::path(get, path = "/v1/partners", tag = "partners", security(("master_key" = [])),
@@ -117,13 +116,13 @@ pub async fn create_admin_key(
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    caller.require_master()?;
+    operations::authorise(&caller)?;
     let (query, ()) = list::parse(&params, |_| ())?;
-    let page = state.store.list_partners(&query).await?;
+    let page = operations::list(&state.app, &caller, &query).await?;
     Ok(list::render(&uri, &query, page, wire::partner))
 }
 
@@ -136,8 +135,8 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    caller.require_master()?;
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+    operations::authorise(&caller)?;
     let id = id.checked()?;
-    Ok(json(wire::partner(&state.store.get_partner(&id).await?)))
+    Ok(json(wire::partner(&operations::get(&state.app, &caller, &id).await?)))
 }

@@ -5,13 +5,11 @@ use axum::{
     extract::{OriginalUri, State},
     http::StatusCode,
 };
+use roster_app::roles::{self as operations, AnyRole};
 use roster_core::{
-    Error,
     input::{Fields, id, list as list_of, permission, present, text},
-    model::{BUILTIN_ROLES, BuiltinRole},
-    policy::{Access, Api, Resource},
+    policy::Access,
     store::{NewRole, RolePatch},
-    time::Timestamp,
 };
 
 use serde::Deserialize;
@@ -23,17 +21,12 @@ use super::{
     json, list, wire,
 };
 use crate::{
-    auth::Caller,
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
 
-const API: Api = Api::Scoped(Resource::Roles);
 const MAX_PERMISSIONS: usize = 100;
-
-fn builtin_is_fixed() -> Error {
-    Error::InvalidRequest("built-in roles cannot be changed or deleted".to_owned())
-}
 
 /// Body of `POST /v1/roles`.
 #[derive(Deserialize, ToSchema)]
@@ -81,8 +74,12 @@ pub struct RoleFilters {
         (status = 422, description = "VALIDATION_*, ROLE_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    operations::authorise(&caller, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let organisation_id = fields.required("organisation_id", id);
     let name = fields.required("name", text(1, 100));
@@ -93,7 +90,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         name: present(name)?,
         permissions: permissions.unwrap_or_default(),
     };
-    let role = state.store.create_role(&scope, role, Timestamp::now()).await?;
+    let role = operations::create(&state.app, &caller, role).await?;
     Ok((StatusCode::CREATED, json(wire::role(&role))))
 }
 
@@ -110,29 +107,18 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+    operations::authorise(&caller, Access::Read)?;
     let (query, organisation_id) = list::parse(&params, |fields| fields.optional("organisation_id", id))?;
-    let page = state.store.list_roles(&scope, organisation_id.as_deref(), &query).await?;
-    let builtins = match &organisation_id {
-        Some(organisation_id) => match state.store.get_organisation(&scope, organisation_id).await {
-            Ok(_) => BUILTIN_ROLES.to_vec(),
-            Err(Error::NotFound) => Vec::new(),
-            Err(other) => return Err(other.into()),
-        },
-        None => Vec::new(),
-    };
-    let first_page = query.position == roster_core::page::Position::Offset(0);
-    let mut listed = list::body(&uri, &query, page, wire::role);
-    listed.count += builtins.len() as u64;
-    if first_page {
-        let builtins =
-            builtins.iter().map(|builtin| wire::builtin_role(builtin, scope.mode, organisation_id.as_deref()));
-        listed.results.splice(0..0, builtins);
-    }
+    let page = operations::list(&state.app, &caller, organisation_id.as_deref(), &query).await?;
+    let mut listed = list::body(&uri, &query, page.stored, wire::role);
+    listed.count = page.total;
+    let builtins =
+        page.builtins.iter().map(|builtin| wire::builtin_role(builtin, page.mode, page.organisation_id.as_deref()));
+    listed.results.splice(0..0, builtins);
     Ok(json(listed))
 }
 
@@ -145,13 +131,13 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, role_id: IdPath) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, role_id: IdPath) -> JsonResult {
+    operations::authorise(&caller, Access::Read)?;
     let role_id = role_id.checked()?;
-    if let Some(builtin) = BuiltinRole::find(&role_id) {
-        return Ok(json(wire::builtin_role(&builtin, scope.mode, None)));
-    }
-    Ok(json(wire::role(&state.store.get_role(&scope, &role_id).await?)))
+    Ok(json(match operations::get(&state.app, &caller, &role_id).await? {
+        AnyRole::Builtin { role, mode } => wire::builtin_role(&role, mode, None),
+        AnyRole::Stored(role) => wire::role(&role),
+    }))
 }
 
 #[utoipa::path(patch, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
@@ -170,11 +156,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, role_id
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     role_id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+    operations::authorise(&caller, Access::Write)?;
     let role_id = role_id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = RolePatch {
@@ -182,10 +168,7 @@ pub async fn update(
         permissions: fields.optional("permissions", list_of(MAX_PERMISSIONS, permission)),
     };
     fields.finish()?;
-    if BuiltinRole::find(&role_id).is_some() {
-        return Err(builtin_is_fixed().into());
-    }
-    Ok(json(wire::role(&state.store.update_role(&scope, &role_id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::role(&operations::update(&state.app, &caller, &role_id, patch).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),
@@ -198,12 +181,13 @@ pub async fn update(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(state): State<AppState>, Caller(caller): Caller, role_id: IdPath) -> EmptyResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    role_id: IdPath,
+) -> EmptyResult {
+    operations::authorise(&caller, Access::Write)?;
     let role_id = role_id.checked()?;
-    if BuiltinRole::find(&role_id).is_some() {
-        return Err(builtin_is_fixed().into());
-    }
-    state.store.delete_role(&scope, &role_id, Timestamp::now()).await?;
+    operations::delete(&state.app, &caller, &role_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,11 +5,11 @@ use axum::{
     extract::{OriginalUri, State},
     http::StatusCode,
 };
+use roster_app::users as operations;
 use roster_core::{
     input::{Fields, boolean, email, present, text},
-    policy::{Access, Api, Resource},
+    policy::Access,
     store::{NewUser, UserPatch},
-    time::Timestamp,
 };
 
 use serde::Deserialize;
@@ -21,12 +21,10 @@ use super::{
     json, list, wire,
 };
 use crate::{
-    auth::Caller,
+    auth::Authenticated,
     extract::{IdPath, JsonBody, QueryFields},
     state::AppState,
 };
-
-const API: Api = Api::Scoped(Resource::Users);
 
 /// Body of `POST /v1/users`.
 #[derive(Deserialize, ToSchema)]
@@ -83,8 +81,12 @@ pub struct UserFilters {
         (status = 422, description = "VALIDATION_*, USER_ALREADY_EXISTS", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonBody(body): JsonBody) -> CreatedResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> CreatedResult {
+    operations::authorise(&caller, Access::Write)?;
     let mut fields = Fields::of_body(&body)?;
     let email = fields.required("email", email);
     let first_name = fields.required("first_name", text(1, 100));
@@ -97,7 +99,7 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
         last_name: present(last_name)?,
         is_staff: is_staff.unwrap_or(false),
     };
-    let user = state.store.create_user(&scope, user, Timestamp::now()).await?;
+    let user = operations::create(&state.app, &caller, user).await?;
     Ok((StatusCode::CREATED, json(wire::user(&user))))
 }
 
@@ -112,14 +114,14 @@ pub async fn create(State(state): State<AppState>, Caller(caller): Caller, JsonB
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     OriginalUri(uri): OriginalUri,
     QueryFields(params): QueryFields,
 ) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+    operations::authorise(&caller, Access::Read)?;
     let (query, email) =
         list::parse(&params, |fields| fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN)))?;
-    let page = state.store.list_users(&scope, email.as_deref(), &query).await?;
+    let page = operations::list(&state.app, &caller, email.as_deref(), &query).await?;
     Ok(list::render(&uri, &query, page, wire::user))
 }
 
@@ -132,10 +134,10 @@ pub async fn list(
         (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdPath) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Read)?;
+pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+    operations::authorise(&caller, Access::Read)?;
     let id = id.checked()?;
-    Ok(json(wire::user(&state.store.get_user(&scope, &id).await?)))
+    Ok(json(wire::user(&operations::get(&state.app, &caller, &id).await?)))
 }
 
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
@@ -154,11 +156,11 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, id: IdP
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Authenticated(caller): Authenticated,
     id: IdPath,
     JsonBody(body): JsonBody,
 ) -> JsonResult {
-    let scope = caller.scope_for(API, Access::Write)?;
+    operations::authorise(&caller, Access::Write)?;
     let id = id.checked()?;
     let mut fields = Fields::of_body(&body)?;
     let patch = UserPatch {
@@ -168,5 +170,5 @@ pub async fn update(
         is_staff: fields.optional("is_staff", boolean),
     };
     fields.finish()?;
-    Ok(json(wire::user(&state.store.update_user(&scope, &id, patch, Timestamp::now()).await?)))
+    Ok(json(wire::user(&operations::update(&state.app, &caller, &id, patch).await?)))
 }

@@ -53,14 +53,14 @@ impl PostgresStore {
 /// the request it serves has given up (then it rolls back as `$tx` is dropped).
 macro_rules! transaction {
     ($store:expr, |$tx:ident| $body:block) => {{
-        let gate = crate::commit_gate::current();
+        let gate = roster_core::commit_gate::current();
         $store
             .connections
             .retrying(|| async {
                 let mut client = $store.connections.get().await?;
                 let $tx = client.transaction().await?;
                 let value = $body;
-                if !crate::commit_gate::may_commit(gate.as_deref()) {
+                if !roster_core::commit_gate::may_commit(gate.as_deref()) {
                     return Err(Failure::Domain(Error::Unavailable));
                 }
                 $tx.commit().await?;

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use tokio::sync::{Mutex, Semaphore};
 
 use super::migrations;
-use crate::commit_gate;
+use roster_core::commit_gate;
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +149,7 @@ impl Pool {
     /// at its time limit rolls back rather than committing a write its client was told had
     /// failed, and one whose commit has begun waits for it.
     ///
-    /// [`CommitGate`]: crate::commit_gate::CommitGate
+    /// [`CommitGate`]: roster_core::commit_gate::CommitGate
     pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,

@@ -59,12 +59,12 @@ impl CommitGate {
 
 /// The gate of the request the current task serves, if any; taken before work moves to
 /// another thread (SQLite's blocking calls), where the task-local value is out of reach.
-pub(crate) fn current() -> Option<Arc<CommitGate>> {
+pub fn current() -> Option<Arc<CommitGate>> {
     GATE.try_with(Arc::clone).ok()
 }
 
 /// Whether a write under `gate` may commit now; a write with no gate always may.
-pub(crate) fn may_commit(gate: Option<&CommitGate>) -> bool {
+pub fn may_commit(gate: Option<&CommitGate>) -> bool {
     gate.is_none_or(CommitGate::begin_commit)
 }
 

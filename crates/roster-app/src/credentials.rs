@@ -6,20 +6,16 @@
 //! here within `ttl`. That bound is the price, documented with `--credential-cache-ttl`; a zero
 //! `ttl` turns the memory off.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
-use roster_core::store::KeyCredential;
+use roster_core::{store::KeyCredential, time::Timestamp};
 
 /// More keys than any one node serves in a second; reaching it starts the memory afresh rather
 /// than growing without bound.
 const CAPACITY: usize = 10_000;
 
 pub struct CredentialCache {
-    ttl: Duration,
+    ttl_millis: i64,
     entries: Mutex<Entries>,
 }
 
@@ -28,29 +24,31 @@ struct Entries {
     /// Bumped by every clear, so a lookup that began before a write cannot store what it read
     /// after the write has cleared the memory.
     generation: u64,
-    keys: HashMap<String, (Instant, KeyCredential)>,
+    keys: HashMap<String, (Timestamp, KeyCredential)>,
 }
 
 impl CredentialCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::default() }
+        Self { ttl_millis: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX), entries: Mutex::default() }
     }
 
-    /// The credential stored under `secret_hash` when it was looked up less than `ttl` ago;
-    /// otherwise the generation to hand to [`Self::put`] with what the database says.
-    pub fn get(&self, secret_hash: &str) -> Result<KeyCredential, u64> {
+    /// The credential stored under `secret_hash` when it was looked up less than `ttl` before
+    /// `now`; otherwise the generation to hand to [`Self::put`] with what the database says.
+    pub fn get(&self, secret_hash: &str, now: Timestamp) -> Result<KeyCredential, u64> {
         // A generation never reaches u64::MAX (see clear), so a poisoned memory is never written.
         let Ok(entries) = self.entries.lock() else { return Err(u64::MAX) };
         match entries.keys.get(secret_hash) {
-            Some((at, credential)) if at.elapsed() < self.ttl => Ok(credential.clone()),
+            Some((at, credential)) if now.millis().saturating_sub(at.millis()) < self.ttl_millis => {
+                Ok(credential.clone())
+            }
             _ => Err(entries.generation),
         }
     }
 
-    /// Remembers a credential looked up since [`Self::get`] returned `generation`, unless a
-    /// write has cleared the memory in between.
-    pub fn put(&self, secret_hash: &str, credential: &KeyCredential, generation: u64) {
-        if self.ttl.is_zero() {
+    /// Remembers a credential looked up at `now`, since [`Self::get`] returned `generation`,
+    /// unless a write has cleared the memory in between.
+    pub fn put(&self, secret_hash: &str, credential: &KeyCredential, generation: u64, now: Timestamp) {
+        if self.ttl_millis == 0 {
             return;
         }
         if let Ok(mut entries) = self.entries.lock()
@@ -59,7 +57,7 @@ impl CredentialCache {
             if entries.keys.len() >= CAPACITY {
                 entries.keys.clear();
             }
-            entries.keys.insert(secret_hash.to_owned(), (Instant::now(), credential.clone()));
+            entries.keys.insert(secret_hash.to_owned(), (now, credential.clone()));
         }
     }
 
@@ -74,12 +72,11 @@ impl CredentialCache {
 
 #[cfg(test)]
 mod tests {
-    use roster_core::{
-        model::{ApiKey, KeyHolder, KeyType, Mode},
-        time::Timestamp,
-    };
+    use roster_core::model::{ApiKey, KeyHolder, KeyType, Mode};
 
     use super::*;
+
+    const NOW: Timestamp = Timestamp(1_000_000);
 
     fn credential() -> KeyCredential {
         KeyCredential {
@@ -106,30 +103,30 @@ mod tests {
     #[test]
     fn it_remembers_within_the_ttl_and_forgets_when_cleared() {
         let cache = CredentialCache::new(Duration::from_secs(60));
-        let generation = cache.get("hash").unwrap_err();
-        cache.put("hash", &credential(), generation);
-        assert_eq!(cache.get("hash"), Ok(credential()));
+        let generation = cache.get("hash", NOW).unwrap_err();
+        cache.put("hash", &credential(), generation, NOW);
+        assert_eq!(cache.get("hash", NOW), Ok(credential()));
         cache.clear();
-        assert!(cache.get("hash").is_err());
+        assert!(cache.get("hash", NOW).is_err());
     }
 
     #[test]
     fn a_lookup_that_began_before_a_write_is_not_remembered_after_it() {
         let cache = CredentialCache::new(Duration::from_secs(60));
-        let before_the_write = cache.get("hash").unwrap_err();
+        let before_the_write = cache.get("hash", NOW).unwrap_err();
         cache.clear();
-        cache.put("hash", &credential(), before_the_write);
-        assert!(cache.get("hash").is_err(), "what was read before the write may be stale");
+        cache.put("hash", &credential(), before_the_write, NOW);
+        assert!(cache.get("hash", NOW).is_err(), "what was read before the write may be stale");
     }
 
     #[test]
     fn it_forgets_after_the_ttl_and_remembers_nothing_with_a_zero_ttl() {
-        let cache = CredentialCache::new(Duration::from_millis(1));
-        cache.put("hash", &credential(), cache.get("hash").unwrap_err());
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(cache.get("hash").is_err());
+        let cache = CredentialCache::new(Duration::from_millis(1000));
+        cache.put("hash", &credential(), cache.get("hash", NOW).unwrap_err(), NOW);
+        assert!(cache.get("hash", Timestamp(NOW.millis() + 999)).is_ok());
+        assert!(cache.get("hash", Timestamp(NOW.millis() + 1000)).is_err());
         let off = CredentialCache::new(Duration::ZERO);
-        off.put("hash", &credential(), off.get("hash").unwrap_err());
-        assert!(off.get("hash").is_err());
+        off.put("hash", &credential(), off.get("hash", NOW).unwrap_err(), NOW);
+        assert!(off.get("hash", NOW).is_err());
     }
 }

@@ -1,0 +1,89 @@
+//! API keys. A key is held by a partner group, an organisation or (a user token) a user within
+//! the caller's scope, lives in the caller's mode, never carries abilities its creator lacks nor
+//! outlives it ([`roster_core::policy::Principal::mint`]). The secret is returned at creation
+//! only; revoking is final.
+
+use roster_core::{
+    Error, ValidationCode,
+    error::Result,
+    model::{ApiKey, KeyHolder, KeyType},
+    page::{ListPage, ListQuery},
+    policy::{Ability, Access, Resource, Scope},
+    provision::{KeySpec, issue_key},
+    time::Timestamp,
+};
+
+use crate::{App, Caller};
+
+/// A key to issue. `key_type` defaults to `secret`; a key held by a user is a user token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub name: String,
+    pub key_type: Option<KeyType>,
+    pub holder: KeyHolder,
+    pub abilities: Vec<Ability>,
+    pub expires_at: Option<Timestamp>,
+}
+
+fn scope(caller: &Caller, access: Access) -> Result<Scope> {
+    caller.principal.key_scope(Resource::ApiKeys, access)
+}
+
+/// Whether the caller may use these operations with `access` at all, decided before its input
+/// is read, so a caller without access learns nothing from validation errors.
+pub fn authorise(caller: &Caller, access: Access) -> Result<()> {
+    scope(caller, access).map(drop)
+}
+
+/// The type a key of `holder` has: user tokens, and only they, are held by users.
+fn key_type(holder: &KeyHolder, requested: Option<KeyType>) -> Result<KeyType> {
+    match (holder, requested) {
+        (KeyHolder::User(_), None | Some(KeyType::UserToken)) => Ok(KeyType::UserToken),
+        (KeyHolder::User(_), Some(_)) => {
+            Err(Error::field("type", ValidationCode::InvalidChoice, "a key held by a user is a user_token"))
+        }
+        (_, Some(KeyType::UserToken)) => {
+            Err(Error::field("type", ValidationCode::InvalidChoice, "a user_token is held by a user_id"))
+        }
+        (_, requested) => Ok(requested.unwrap_or(KeyType::Secret)),
+    }
+}
+
+/// Issues the key; returns it as stored and its secret, shown this once.
+pub async fn create(app: &App, caller: &Caller, new: NewApiKey) -> Result<(ApiKey, String)> {
+    let scope = scope(caller, Access::Write)?;
+    let key_type = key_type(&new.holder, new.key_type)?;
+    if key_type == KeyType::UserToken && !new.abilities.is_empty() {
+        return Err(Error::field(
+            "abilities",
+            ValidationCode::InvalidChoice,
+            "user tokens carry no abilities: they act as their user",
+        ));
+    }
+    let now = app.now();
+    if new.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::field("expires_at", ValidationCode::OutOfRange, "must be in the future"));
+    }
+    let expires_at = caller.principal.mint(key_type, &new.abilities, new.expires_at)?;
+    let spec = KeySpec { name: new.name, key_type, holder: new.holder, abilities: new.abilities, expires_at };
+    let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
+    app.write(caller, "api_key.created", app.store.create_api_key(&scope, &issued.key, &issued.secret_hash)).await?;
+    Ok((issued.key, issued.secret))
+}
+
+pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<ApiKey>> {
+    app.store.list_api_keys(&scope(caller, Access::Read)?, query).await
+}
+
+pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<ApiKey> {
+    app.store.get_api_key(&scope(caller, Access::Read)?, id).await
+}
+
+/// A key cannot revoke itself: another key must, so a partner is never left without knowing.
+pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
+    let scope = scope(caller, Access::Write)?;
+    if caller.principal.is_key(id) {
+        return Err(Error::InvalidRequest("a key cannot revoke itself; revoke it with another key".to_owned()));
+    }
+    app.write(caller, "api_key.revoked", app.store.revoke_api_key(&scope, id, app.now())).await
+}

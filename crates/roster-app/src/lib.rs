@@ -1,0 +1,143 @@
+//! Roster's operations, under every wire format: who the caller is ([`App::authenticate`]),
+//! what it may reach (each operation asks the caller's principal for a scope), the business
+//! rules, and one write path ([`App::write`]) that every change passes through. Adapters (the
+//! native API, the dialects) parse their wire format, call an operation here, and render what it
+//! returns; they decide nothing. No HTTP, no SQL: the storage is any [`Store`].
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod api_keys;
+mod authenticate;
+mod credentials;
+pub mod groups;
+pub mod memberships;
+pub mod organisations;
+pub mod partners;
+pub mod roles;
+pub mod users;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+pub use authenticate::{JwtVerifier, MIN_HS256_SECRET_BYTES};
+use roster_core::{
+    error::Result,
+    keys,
+    policy::Principal,
+    store::{PoolStatus, Store},
+    time::{Clock, SystemClock, Timestamp},
+};
+
+use crate::credentials::CredentialCache;
+
+/// What the operator configured that the operations need.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The master key, if any: it manages partners and nothing else.
+    pub master_key: Option<String>,
+    /// Verifies outside identity providers' tokens, when configured.
+    pub jwt: Option<JwtVerifier>,
+    /// How long this node may answer from memory for an API key it looked up; a revocation on
+    /// another node takes effect here within this time. Zero looks up every request.
+    pub credential_cache_ttl: Duration,
+    /// Where "now" comes from; tests set it.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { master_key: None, jwt: None, credential_cache_ttl: Duration::from_secs(1), clock: Arc::new(SystemClock) }
+    }
+}
+
+/// Who is asking, on whose behalf a write is made: the authenticated principal, the request's
+/// id (carried into logs and, later, events) and the client's address when it is known (the
+/// `allowed_ips` fences; unknown fails every fence).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub request_id: String,
+    pub address: Option<IpAddr>,
+}
+
+/// The application: the store, the configuration and what this node remembers. Cloning shares
+/// it.
+#[derive(Clone)]
+pub struct App(Arc<Shared>);
+
+pub struct Shared {
+    store: Arc<dyn Store>,
+    /// Only the hash of the master key is kept, so it is compared like every other secret.
+    master_key_hash: Option<String>,
+    jwt: Option<JwtVerifier>,
+    clock: Arc<dyn Clock>,
+    credentials: CredentialCache,
+    /// When this node last recorded each key's use, so a burst of requests with a key whose
+    /// `last_used_at` is stale writes it once, not once per request.
+    recorded_uses: Mutex<HashMap<String, Timestamp>>,
+    pending_uses: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        Self(Arc::new(Shared {
+            store,
+            master_key_hash: config.master_key.as_deref().map(keys::hash),
+            jwt: config.jwt,
+            clock: config.clock,
+            credentials: CredentialCache::new(config.credential_cache_ttl),
+            recorded_uses: Mutex::default(),
+            pending_uses: Mutex::default(),
+        }))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    pub fn pool_status(&self) -> PoolStatus {
+        self.store.pool_status()
+    }
+
+    /// The one path every write takes. Any write may revoke or remove a key (directly, or with
+    /// its group, organisation or membership), so once it is over, committed or not, and also
+    /// when the request is dropped half-way, this node looks keys up afresh.
+    async fn write<T>(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        write: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let _forget_credentials = ForgetCredentials(&self.credentials);
+        let outcome = write.await;
+        if outcome.is_ok() {
+            tracing::debug!(request_id = %caller.request_id, operation, "written");
+        }
+        outcome
+    }
+}
+
+struct ForgetCredentials<'a>(&'a CredentialCache);
+
+impl Drop for ForgetCredentials<'_> {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}

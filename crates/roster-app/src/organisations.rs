@@ -1,0 +1,57 @@
+//! Organisations. Organisation keys see and change only their own and neither create nor delete
+//! organisations; a non-admin group's new organisation is assigned to that group.
+
+use roster_core::{
+    Error,
+    error::Result,
+    model::Organisation,
+    page::{ListPage, ListQuery},
+    policy::{Access, Resource, Scope},
+    store::{NewOrganisation, OrganisationPatch},
+};
+
+use crate::{App, Caller};
+
+fn scope(caller: &Caller, access: Access) -> Result<Scope> {
+    caller.principal.key_scope(Resource::Organisations, access)
+}
+
+/// Creating or deleting organisations is for partner keys.
+fn partner_scope(caller: &Caller) -> Result<Scope> {
+    let scope = scope(caller, Access::Write)?;
+    if caller.principal.is_organisation_key() {
+        return Err(Error::Forbidden);
+    }
+    Ok(scope)
+}
+
+/// Whether the caller may use these operations with `access` at all, decided before its input
+/// is read, so a caller without access learns nothing from validation errors. Creating and
+/// deleting organisations is for partner keys.
+pub fn authorise(caller: &Caller, access: Access, creates_or_deletes: bool) -> Result<()> {
+    if creates_or_deletes { partner_scope(caller).map(drop) } else { scope(caller, access).map(drop) }
+}
+
+pub async fn create(app: &App, caller: &Caller, organisation: NewOrganisation) -> Result<Organisation> {
+    let scope = partner_scope(caller)?;
+    app.write(caller, "organisation.created", app.store.create_organisation(&scope, organisation, app.now())).await
+}
+
+pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<Organisation>> {
+    app.store.list_organisations(&scope(caller, Access::Read)?, query).await
+}
+
+pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Organisation> {
+    app.store.get_organisation(&scope(caller, Access::Read)?, id).await
+}
+
+pub async fn update(app: &App, caller: &Caller, id: &str, patch: OrganisationPatch) -> Result<Organisation> {
+    let scope = scope(caller, Access::Write)?;
+    app.write(caller, "organisation.updated", app.store.update_organisation(&scope, id, patch, app.now())).await
+}
+
+/// Deletes the organisation with its memberships, roles and keys.
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
+    let scope = partner_scope(caller)?;
+    app.write(caller, "organisation.deleted", app.store.delete_organisation(&scope, id)).await
+}
