@@ -4,7 +4,7 @@
 //! only; revoking is final.
 
 use roster_core::{
-    Error, ValidationCode,
+    Error, Field, ValidationCode,
     error::Result,
     model::{ApiKey, KeyHolder, KeyType},
     page::{ListPage, ListQuery},
@@ -40,10 +40,10 @@ fn key_type(holder: &KeyHolder, requested: Option<KeyType>) -> Result<KeyType> {
     match (holder, requested) {
         (KeyHolder::User(_), None | Some(KeyType::UserToken)) => Ok(KeyType::UserToken),
         (KeyHolder::User(_), Some(_)) => {
-            Err(Error::field("type", ValidationCode::InvalidChoice, "a key held by a user is a user_token"))
+            Err(Error::field(Field::KeyType, ValidationCode::InvalidChoice, "a key held by a user is a user_token"))
         }
         (_, Some(KeyType::UserToken)) => {
-            Err(Error::field("type", ValidationCode::InvalidChoice, "a user_token is held by a user_id"))
+            Err(Error::field(Field::KeyType, ValidationCode::InvalidChoice, "a user_token is held by a user_id"))
         }
         (_, requested) => Ok(requested.unwrap_or(KeyType::Secret)),
     }
@@ -55,14 +55,14 @@ pub async fn create(app: &App, caller: &Caller, new: NewApiKey) -> Result<(ApiKe
     let key_type = key_type(&new.holder, new.key_type)?;
     if key_type == KeyType::UserToken && !new.abilities.is_empty() {
         return Err(Error::field(
-            "abilities",
+            Field::Abilities,
             ValidationCode::InvalidChoice,
             "user tokens carry no abilities: they act as their user",
         ));
     }
     let now = app.now();
     if new.expires_at.is_some_and(|at| at <= now) {
-        return Err(Error::field("expires_at", ValidationCode::OutOfRange, "must be in the future"));
+        return Err(Error::field(Field::ExpiresAt, ValidationCode::OutOfRange, "must be in the future"));
     }
     let expires_at = caller.principal.mint(key_type, &new.abilities, new.expires_at)?;
     let spec = KeySpec { name: new.name, key_type, holder: new.holder, abilities: new.abilities, expires_at };

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use roster_core::{
-    Error, ValidationCode,
+    Error, Field, ValidationCode,
     error::Result,
     model::{Membership, MembershipRole, MembershipSettings, MembershipStatus},
     page::{ListPage, ListQuery},
@@ -52,7 +52,7 @@ pub fn authorise(caller: &Caller, access: Access) -> Result<()> {
 pub async fn create(app: &App, caller: &Caller, new: CreateMembership) -> Result<Membership> {
     let scope = scope(caller, Access::Write)?;
     if new.status == MembershipStatus::Rejected {
-        return Err(Error::field("status", ValidationCode::InvalidChoice, "must be one of: accepted, pending"));
+        return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, "must be one of: accepted, pending"));
     }
     let membership = NewMembership {
         organisation_id: new.organisation_id,
@@ -176,7 +176,7 @@ fn require_allowed_address(membership: &Membership, caller: &Caller) -> Result<(
 pub async fn respond(app: &App, caller: &Caller, id: &str, answer: MembershipStatus) -> Result<Membership> {
     let user = caller.principal.require_user()?;
     if answer == MembershipStatus::Pending {
-        return Err(Error::field("status", ValidationCode::InvalidChoice, "must be one of: accepted, rejected"));
+        return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, "must be one of: accepted, rejected"));
     }
     let membership = own(app, user, id).await?;
     require_allowed_address(&membership, caller)?;

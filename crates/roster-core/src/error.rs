@@ -35,15 +35,54 @@ impl ValidationCode {
     }
 }
 
+/// Which input an error is about, whatever the wire format: each adapter renders it in its own
+/// names (`OrganisationId` is `organisation_id` natively and `organizationId` for rebilly).
+/// Errors an adapter finds while parsing its own format name the member as that format does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Field {
+    OrganisationId,
+    /// One item of a group's organisations, by position.
+    OrganisationIds(usize),
+    UserId,
+    PartnerGroupId,
+    Email,
+    Status,
+    /// One item of a membership's custom roles, by position.
+    RoleIds(usize),
+    KeyType,
+    Abilities,
+    ExpiresAt,
+    /// A member of an adapter's wire format, named as that format names it (`settings.name`).
+    Wire(String),
+}
+
+impl From<&str> for Field {
+    fn from(name: &str) -> Self {
+        Self::Wire(name.to_owned())
+    }
+}
+
+impl From<String> for Field {
+    fn from(name: String) -> Self {
+        Self::Wire(name)
+    }
+}
+
+impl PartialEq<&str> for Field {
+    fn eq(&self, other: &&str) -> bool {
+        matches!(self, Self::Wire(name) if name == other)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    pub field: String,
+    pub field: Field,
     pub code: ValidationCode,
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: ValidationCode, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<Field>, code: ValidationCode, message: impl Into<String>) -> Self {
         Self { field: field.into(), code, message: message.into() }
     }
 }
@@ -80,7 +119,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn field(field: impl Into<String>, code: ValidationCode, message: impl Into<String>) -> Self {
+    pub fn field(field: impl Into<Field>, code: ValidationCode, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -89,7 +128,7 @@ impl Error {
         if errors.is_empty() { Ok(()) } else { Err(Self::Validation(errors)) }
     }
 
-    pub fn invalid_reference(field: impl Into<String>) -> Self {
+    pub fn invalid_reference(field: impl Into<Field>) -> Self {
         Self::field(field, ValidationCode::InvalidReference, "does not exist")
     }
 
@@ -115,11 +154,11 @@ impl Error {
         }
     }
 
-    /// A sentence safe to show a client: internals are never echoed.
-    pub fn public_detail(&self) -> String {
+    /// A sentence safe to show a client, naming fields with `name`: internals are never echoed.
+    pub fn public_detail(&self, name: impl Fn(&Field) -> String) -> String {
         match self {
             Self::Validation(errors) => {
-                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+                errors.iter().map(|e| format!("{}: {}", name(&e.field), e.message)).collect::<Vec<_>>().join("; ")
             }
             Self::Internal(_) => "an internal error occurred".to_owned(),
             other => other.to_string(),

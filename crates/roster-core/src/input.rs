@@ -369,6 +369,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::Field;
 
     #[test]
     fn every_invalid_field_is_listed_unknown_ones_first() {
@@ -378,16 +379,15 @@ mod tests {
         fields.required("email", email);
         fields.required("role", choice(crate::model::MembershipRole::CHOICES, crate::model::MembershipRole::parse));
         let Err(Error::Validation(errors)) = fields.finish() else { panic!("expected errors") };
-        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
-        assert_eq!(
-            found,
-            [
-                ("extra", "VALIDATION_UNKNOWN_FIELD"),
-                ("first_name", "VALIDATION_REQUIRED"),
-                ("email", "VALIDATION_INVALID_EMAIL"),
-                ("role", "VALIDATION_INVALID_CHOICE"),
-            ]
-        );
+        let found: Vec<(Field, &str)> = errors.iter().map(|e| (e.field.clone(), e.code.as_str())).collect();
+        let expected = [
+            ("extra", "VALIDATION_UNKNOWN_FIELD"),
+            ("first_name", "VALIDATION_REQUIRED"),
+            ("email", "VALIDATION_INVALID_EMAIL"),
+            ("role", "VALIDATION_INVALID_CHOICE"),
+        ]
+        .map(|(field, code)| (Field::from(field), code));
+        assert_eq!(found, expected);
     }
 
     #[test]
@@ -433,7 +433,7 @@ mod tests {
         fields.optional("metadata", metadata);
         fields.nested("settings", |inner| inner.optional("flag", boolean));
         let Err(Error::Validation(errors)) = fields.finish() else { panic!("expected errors") };
-        let found: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let found: Vec<Field> = errors.iter().map(|e| e.field.clone()).collect();
         assert_eq!(found, ["permissions.1", "metadata.k", "settings.flag"]);
     }
 

@@ -17,4 +17,4 @@ pub mod rules;
 pub mod store;
 pub mod time;
 
-pub use error::{Error, FieldError, ValidationCode};
+pub use error::{Error, Field, FieldError, ValidationCode};

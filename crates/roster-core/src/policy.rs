@@ -3,7 +3,7 @@
 //! call takes that scope, so out-of-scope objects behave exactly like missing ones.
 
 use crate::{
-    Error, ValidationCode,
+    Error, Field, ValidationCode,
     error::Result,
     model::{KeyHolder, KeyType, Mode},
     time::Timestamp,
@@ -204,7 +204,7 @@ impl Principal {
         }
         match (expires_at, minter.expires_at) {
             (Some(wanted), Some(limit)) if wanted > limit => Err(Error::field(
-                "expires_at",
+                Field::ExpiresAt,
                 ValidationCode::OutOfRange,
                 format!("must not be after {}, when the key creating it expires", limit.to_rfc3339()),
             )),
@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(admin_key.mint(KeyType::UserToken, &[], None), Ok(Some(Timestamp(1_000))));
         assert_eq!(admin_key.mint(KeyType::Secret, &[], Some(Timestamp(999))), Ok(Some(Timestamp(999))));
         let too_late = admin_key.mint(KeyType::Secret, &[], Some(Timestamp(1_001)));
-        assert!(matches!(too_late, Err(Error::Validation(ref errors)) if errors[0].field == "expires_at"));
+        assert!(matches!(too_late, Err(Error::Validation(ref errors)) if errors[0].field == Field::ExpiresAt));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use roster_core::Error;
+use roster_core::{Error, Field};
 use serde_json::{Value, json};
 
 use crate::access_log::InternalCause;
@@ -67,6 +67,23 @@ fn problem(status: StatusCode, code: &str, detail: &str, errors: Option<Value>) 
     response
 }
 
+/// A field as the native API names it.
+pub(crate) fn native_name(field: &Field) -> String {
+    match field {
+        Field::OrganisationId => "organisation_id".to_owned(),
+        Field::OrganisationIds(index) => format!("organisation_ids.{index}"),
+        Field::UserId => "user_id".to_owned(),
+        Field::PartnerGroupId => "partner_group_id".to_owned(),
+        Field::Email => "email".to_owned(),
+        Field::Status => "status".to_owned(),
+        Field::RoleIds(index) => format!("role_ids.{index}"),
+        Field::KeyType => "type".to_owned(),
+        Field::Abilities => "abilities".to_owned(),
+        Field::ExpiresAt => "expires_at".to_owned(),
+        Field::Wire(name) => name.clone(),
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
@@ -75,12 +92,12 @@ impl IntoResponse for ApiError {
                     Error::Validation(fields) => Some(Value::Array(
                         fields
                             .iter()
-                            .map(|e| json!({"field": e.field, "code": e.code.as_str(), "message": e.message}))
+                            .map(|e| json!({"field": native_name(&e.field), "code": e.code.as_str(), "message": e.message}))
                             .collect(),
                     )),
                     _ => None,
                 };
-                let mut response = problem(status_of(&error), error.code(), &error.public_detail(), errors);
+                let mut response = problem(status_of(&error), error.code(), &error.public_detail(native_name), errors);
                 if let Error::Internal(cause) = error {
                     // Logged with the request's id by the access log, never sent.
                     response.extensions_mut().insert(InternalCause(cause));

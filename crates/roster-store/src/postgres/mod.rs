@@ -12,7 +12,7 @@ mod transfer;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use roster_core::{
-    Error, FieldError, ValidationCode,
+    Error, Field, FieldError, ValidationCode,
     error::Result,
     ids,
     input::email_key,
@@ -217,7 +217,7 @@ async fn check_group_organisations(
     for (index, id) in organisation_ids.iter().enumerate() {
         if !organisation_in_scope(client, &partner_scope, id, Hold::AgainstDelete).await? {
             errors.push(FieldError::new(
-                format!("organisation_ids.{index}"),
+                Field::OrganisationIds(index),
                 ValidationCode::InvalidReference,
                 "does not exist",
             ));
@@ -290,18 +290,18 @@ async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &K
                 OrgScope::Organisation(_) => false,
             };
             let allowed = reachable && group_exists(client, &scope.partner_id, group_id).await?;
-            if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id").into()) }
+            if allowed { Ok(()) } else { Err(Error::invalid_reference(Field::PartnerGroupId).into()) }
         }
         KeyHolder::User(user_id) => match get_user(client, scope, user_id).await {
             Ok(_) => Ok(()),
-            Err(Failure::Domain(Error::NotFound)) => Err(Error::invalid_reference("user_id").into()),
+            Err(Failure::Domain(Error::NotFound)) => Err(Error::invalid_reference(Field::UserId).into()),
             Err(other) => Err(other),
         },
         KeyHolder::Organisation(organisation_id) => {
             if organisation_in_scope(client, scope, organisation_id, Hold::AgainstDelete).await? {
                 Ok(())
             } else {
-                Err(Error::invalid_reference("organisation_id").into())
+                Err(Error::invalid_reference(Field::OrganisationId).into())
             }
         }
     }
@@ -385,11 +385,7 @@ async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role
         .await?
         .is_some();
         if !exists {
-            errors.push(FieldError::new(
-                format!("role_ids.{index}"),
-                ValidationCode::InvalidReference,
-                "does not exist",
-            ));
+            errors.push(FieldError::new(Field::RoleIds(index), ValidationCode::InvalidReference, "does not exist"));
         }
     }
     Ok(Error::unless_invalid(errors)?)
@@ -453,7 +449,7 @@ async fn create_membership(
     // organisation's members (removing or demoting its last admin or owner holds the row FOR
     // UPDATE), but creates may run side by side; the unique indexes order their duplicates.
     if !organisation_in_scope(client, scope, &new.organisation_id, Hold::AgainstMemberCounts).await? {
-        return Err(Error::invalid_reference("organisation_id").into());
+        return Err(Error::invalid_reference(Field::OrganisationId).into());
     }
     check_role_ids(client, &new.organisation_id, &new.settings.role_ids).await?;
     let key = email_key(&new.email);
@@ -651,7 +647,7 @@ async fn change_membership_status(
     let current = lock_membership(client, scope, id).await?;
     if current.status != from {
         let message = format!("only a {} membership can change to {}", from.as_str(), to.as_str());
-        return Err(Error::field("status", ValidationCode::InvalidChoice, message).into());
+        return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, message).into());
     }
     execute(
         client,
@@ -1132,7 +1128,7 @@ impl Store for PostgresStore {
     async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role> {
         transaction!(self, |tx| {
             if !organisation_in_scope(&tx, scope, &role.organisation_id, Hold::AgainstDelete).await? {
-                return Err(Error::invalid_reference("organisation_id").into());
+                return Err(Error::invalid_reference(Field::OrganisationId).into());
             }
             if role_name_taken(&tx, &role.organisation_id, &role.name, "").await? {
                 return Err(Error::RoleAlreadyExists.into());

@@ -8,7 +8,7 @@ mod transfer;
 
 use async_trait::async_trait;
 use roster_core::{
-    Error, FieldError, ValidationCode,
+    Error, Field, FieldError, ValidationCode,
     error::Result,
     ids,
     input::email_key,
@@ -92,7 +92,7 @@ fn check_group_organisations(connection: &Connection, scope: &Scope, organisatio
     for (index, id) in organisation_ids.iter().enumerate() {
         if !organisation_in_scope(connection, &partner_scope, id)? {
             errors.push(FieldError::new(
-                format!("organisation_ids.{index}"),
+                Field::OrganisationIds(index),
                 ValidationCode::InvalidReference,
                 "does not exist",
             ));
@@ -170,18 +170,18 @@ fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) 
                 OrgScope::Organisation(_) => false,
             };
             let allowed = reachable && group_exists(connection, &scope.partner_id, group_id)?;
-            if allowed { Ok(()) } else { Err(Error::invalid_reference("partner_group_id")) }
+            if allowed { Ok(()) } else { Err(Error::invalid_reference(Field::PartnerGroupId)) }
         }
         KeyHolder::User(user_id) => match get_user(connection, scope, user_id) {
             Ok(_) => Ok(()),
-            Err(Error::NotFound) => Err(Error::invalid_reference("user_id")),
+            Err(Error::NotFound) => Err(Error::invalid_reference(Field::UserId)),
             Err(other) => Err(other),
         },
         KeyHolder::Organisation(organisation_id) => {
             if organisation_in_scope(connection, scope, organisation_id)? {
                 Ok(())
             } else {
-                Err(Error::invalid_reference("organisation_id"))
+                Err(Error::invalid_reference(Field::OrganisationId))
             }
         }
     }
@@ -291,11 +291,7 @@ fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[St
             params![role_id, organisation_id],
         )?;
         if !role {
-            errors.push(FieldError::new(
-                format!("role_ids.{index}"),
-                ValidationCode::InvalidReference,
-                "does not exist",
-            ));
+            errors.push(FieldError::new(Field::RoleIds(index), ValidationCode::InvalidReference, "does not exist"));
         }
     }
     Error::unless_invalid(errors)
@@ -366,7 +362,7 @@ fn write_membership_settings(
 
 fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership, now: Timestamp) -> Result<Membership> {
     if !organisation_in_scope(connection, scope, &new.organisation_id)? {
-        return Err(Error::invalid_reference("organisation_id"));
+        return Err(Error::invalid_reference(Field::OrganisationId));
     }
     check_role_ids(connection, &new.organisation_id, &new.settings.role_ids)?;
     let existing: Option<(String, bool)> = connection
@@ -542,7 +538,7 @@ fn change_membership_status(
     let current = get_membership(connection, scope, id)?;
     if current.status != from {
         return Err(Error::field(
-            "status",
+            Field::Status,
             ValidationCode::InvalidChoice,
             format!("only a {} membership can change to {}", from.as_str(), to.as_str()),
         ));
@@ -1107,7 +1103,7 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 if !organisation_in_scope(c, &scope, &role.organisation_id)? {
-                    return Err(Error::invalid_reference("organisation_id"));
+                    return Err(Error::invalid_reference(Field::OrganisationId));
                 }
                 if role_name_taken(c, &role.organisation_id, &role.name, "")? {
                     return Err(Error::RoleAlreadyExists);
