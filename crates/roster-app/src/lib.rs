@@ -19,16 +19,19 @@ use std::{
     collections::HashMap,
     future::Future,
     net::IpAddr,
+    pin::Pin,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 pub use authenticate::{JwtVerifier, MIN_HS256_SECRET_BYTES};
 use roster_core::{
+    Error,
     error::Result,
     keys,
+    model::Membership,
     policy::Principal,
-    store::{PoolStatus, Store},
+    store::{PoolStatus, Store, Transaction},
     time::{Clock, SystemClock, Timestamp},
 };
 
@@ -131,6 +134,104 @@ impl App {
             tracing::debug!(request_id = %caller.request_id, operation, "written");
         }
         outcome
+    }
+}
+
+/// An object as a write found it or left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Membership(Membership),
+}
+
+impl Object {
+    fn id(&self) -> &str {
+        match self {
+            Self::Membership(membership) => &membership.id,
+        }
+    }
+}
+
+impl From<Membership> for Object {
+    fn from(membership: Membership) -> Self {
+        Self::Membership(membership)
+    }
+}
+
+/// What a write changed, as its operation saw it inside the transaction: the object before
+/// (none when created) and after (none when deleted). Both none: nothing changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    pub before: Option<Object>,
+    pub after: Option<Object>,
+}
+
+impl Change {
+    pub(crate) fn none() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn created(after: impl Into<Object>) -> Self {
+        Self { before: None, after: Some(after.into()) }
+    }
+
+    pub(crate) fn updated(before: impl Into<Object>, after: impl Into<Object>) -> Self {
+        Self { before: Some(before.into()), after: Some(after.into()) }
+    }
+
+    pub(crate) fn deleted(before: impl Into<Object>) -> Self {
+        Self { before: Some(before.into()), after: None }
+    }
+}
+
+/// Where every change is recorded, inside its transaction, with who made it and in which
+/// request: today a log line; the events of spec §9 are written here.
+fn record(caller: &Caller, operation: &'static str, change: &Change) {
+    if let Some(object) = change.after.as_ref().or(change.before.as_ref()) {
+        tracing::debug!(request_id = %caller.request_id, operation, object_id = object.id(), "changed");
+    }
+}
+
+/// One run of a transaction's work: a future that borrows the transaction only.
+pub(crate) type Work<'t, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 't>>;
+
+/// How often a transaction the database gave up for another is run again before the request is
+/// answered `Unavailable`.
+const MAX_ATTEMPTS: u32 = 5;
+
+impl App {
+    /// Runs `work` in one transaction and commits what it did, through the one write path: the
+    /// caller and the operation are at hand inside the transaction, where the events of every
+    /// write will be recorded. `work` runs again from the start (on a new transaction) when the
+    /// database gave it up for another (`Contention`), so it must read everything it decides
+    /// with from the transaction it is given.
+    async fn transaction<T: Send>(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        work: impl for<'t> Fn(&'t mut dyn Transaction) -> Work<'t, (T, Change)> + Send + Sync,
+    ) -> Result<T> {
+        self.write(caller, operation, async {
+            let mut attempt = 1;
+            loop {
+                let mut transaction = self.store.begin().await?;
+                let outcome = match work(transaction.as_mut()).await {
+                    Ok((value, change)) => {
+                        record(caller, operation, &change);
+                        transaction.commit().await.map(|()| value)
+                    }
+                    Err(error) => Err(error),
+                };
+                match outcome {
+                    Err(Error::Contention) if attempt < MAX_ATTEMPTS => {
+                        tracing::debug!(attempt, operation, "running a transaction again after a conflict");
+                        attempt += 1;
+                    }
+                    Err(Error::Contention) => return Err(Error::Unavailable),
+                    other => return other,
+                }
+            }
+        })
+        .await
     }
 }
 

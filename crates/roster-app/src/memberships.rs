@@ -5,16 +5,19 @@
 use std::net::IpAddr;
 
 use roster_core::{
-    Error, Field, ValidationCode,
+    Error, Field, FieldError, ValidationCode,
     error::Result,
-    model::{Membership, MembershipRole, MembershipSettings, MembershipStatus},
+    ids,
+    model::{Membership, MembershipRole, MembershipSettings, MembershipStatus, User},
     page::{ListPage, ListQuery},
     permissions,
     policy::{Access, Resource, Scope, UserPrincipal},
-    store::{MembershipFilter, MembershipPatch, NewMembership},
+    rules,
+    store::{MembershipFilter, MembershipPatch, Transaction, UserHold},
+    time::Timestamp,
 };
 
-use crate::{App, Caller};
+use crate::{App, Caller, Change};
 
 /// A membership to create for a user found by e-mail (ignoring case), or created with the
 /// names when none has it.
@@ -54,15 +57,86 @@ pub async fn create(app: &App, caller: &Caller, new: CreateMembership) -> Result
     if new.status == MembershipStatus::Rejected {
         return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, "must be one of: accepted, pending"));
     }
-    let membership = NewMembership {
+    let now = app.now();
+    let user = User {
+        id: ids::new_id(ids::USER, now),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        email: new.email.clone(),
+        first_name: new.first_name.clone(),
+        last_name: new.last_name.clone(),
+        is_staff: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let membership = Membership {
+        id: ids::new_id(ids::MEMBERSHIP, now),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
         organisation_id: new.organisation_id,
-        email: new.email,
+        user_id: String::new(),
         first_name: new.first_name,
         last_name: new.last_name,
-        status: new.status,
+        email: new.email,
         settings: new.settings.apply(&MembershipSettings::new(new.role)),
+        status: new.status,
+        created_at: now,
+        updated_at: now,
     };
-    app.write(caller, "membership.created", app.store.create_membership(&scope, membership, app.now())).await
+    app.transaction(caller, "membership.created", |tx| {
+        let (scope, user, membership) = (scope.clone(), user.clone(), membership.clone());
+        Box::pin(async move { create_in(tx, &scope, user, membership).await })
+    })
+    .await
+}
+
+/// Adds `membership` for the user with `user`'s e-mail, creating `user` when there is none.
+async fn create_in(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    user: User,
+    mut membership: Membership,
+) -> Result<(Membership, Change)> {
+    if !tx.hold_organisation_for_new_member(scope, &membership.organisation_id).await? {
+        return Err(Error::invalid_reference(Field::OrganisationId));
+    }
+    check_roles(tx, &membership.organisation_id, &membership.settings.role_ids).await?;
+    // Insert-then-read finds the user whichever of two racing creates stored it, and holds it
+    // (against being made staff, or, for a default, against any change) until the commit.
+    tx.insert_user_unless_email_taken(&user).await?;
+    let hold = if membership.settings.is_default { UserHold::Update } else { UserHold::Share };
+    let member = tx.user_by_email(scope, &user.email, hold).await?.ok_or_else(|| Error::internal("user not stored"))?;
+    rules::check_new_member(member.is_staff)?;
+    if membership.settings.is_default {
+        check_reaches_every_membership(tx, scope, &member.id).await?;
+    }
+    membership.user_id = member.id;
+    if tx.insert_membership(&membership).await?.is_some() {
+        return Err(Error::MembershipAlreadyExists);
+    }
+    if membership.settings.is_default {
+        tx.clear_other_defaults(&membership.user_id, &membership.id, membership.created_at).await?;
+    }
+    let created = tx.get_membership(scope, &membership.id).await?;
+    Ok((created.clone(), Change::created(created)))
+}
+
+/// `role_ids` must name custom roles of the organisation.
+async fn check_roles(tx: &mut dyn Transaction, organisation_id: &str, role_ids: &[String]) -> Result<()> {
+    let missing = tx.missing_roles(organisation_id, role_ids).await?;
+    Error::unless_invalid(
+        missing
+            .into_iter()
+            .map(|index| FieldError::new(Field::RoleIds(index), ValidationCode::InvalidReference, "does not exist"))
+            .collect(),
+    )
+}
+
+/// A default membership clears the user's other defaults, so the caller must reach every
+/// membership of the user (the rule of `rules::check_user_update`).
+async fn check_reaches_every_membership(tx: &mut dyn Transaction, scope: &Scope, user_id: &str) -> Result<()> {
+    let (has_memberships, outside) = tx.membership_reach(scope, user_id).await?;
+    rules::check_user_update(outside, has_memberships, false)
 }
 
 pub async fn list(
@@ -93,12 +167,73 @@ pub async fn find_by_pair(
 /// Only the settings sent change.
 pub async fn update(app: &App, caller: &Caller, id: &str, patch: MembershipPatch) -> Result<Membership> {
     let scope = scope(caller, Access::Write)?;
-    app.write(caller, "membership.updated", app.store.update_membership(&scope, id, patch, app.now())).await
+    let now = app.now();
+    app.transaction(caller, "membership.updated", |tx| {
+        let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
+        Box::pin(async move { update_in(tx, &scope, &id, &patch, now).await })
+    })
+    .await
+}
+
+async fn update_in(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    id: &str,
+    patch: &MembershipPatch,
+    now: Timestamp,
+) -> Result<(Membership, Change)> {
+    let current = tx.lock_membership(scope, id).await?;
+    if let Some(role_ids) = &patch.role_ids {
+        check_roles(tx, &current.organisation_id, role_ids).await?;
+    }
+    let next = patch.apply(&current.settings);
+    if next == current.settings {
+        return Ok((current, Change::none()));
+    }
+    if rules::needs_tally(&current.settings, &next) {
+        let tally = tx.tally(&current.organisation_id, &current.id).await?;
+        rules::check_update(current.status, &current.settings, &next, tally)?;
+    }
+    let becomes_default = next.is_default && !current.settings.is_default;
+    if becomes_default {
+        tx.hold_user(&current.user_id).await?;
+        check_reaches_every_membership(tx, scope, &current.user_id).await?;
+    }
+    tx.update_membership(&Membership { settings: next, updated_at: now, ..current.clone() }).await?;
+    if becomes_default {
+        tx.clear_other_defaults(&current.user_id, id, now).await?;
+    }
+    let updated = tx.get_membership(scope, id).await?;
+    Ok((updated.clone(), Change::updated(current, updated)))
 }
 
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     let scope = scope(caller, Access::Write)?;
-    app.write(caller, "membership.deleted", app.store.delete_membership(&scope, id)).await
+    app.transaction(caller, "membership.deleted", |tx| {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        Box::pin(async move { delete_in(tx, &scope, &id, None).await })
+    })
+    .await
+}
+
+/// Removes the membership, unless it is the last admin or owner (rules 1–2). With `member`,
+/// only that user's own membership is found, and it is left only from an allowed address.
+async fn delete_in(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    id: &str,
+    member: Option<(&str, Option<IpAddr>)>,
+) -> Result<((), Change)> {
+    let current = tx.lock_membership(scope, id).await?;
+    if let Some((user_id, address)) = member {
+        require_own(&current, user_id, address)?;
+    }
+    if current.status == MembershipStatus::Accepted {
+        let tally = tx.tally(&current.organisation_id, &current.id).await?;
+        rules::check_delete(current.status, &current.settings, tally)?;
+    }
+    tx.delete_membership(id).await?;
+    Ok(((), Change::deleted(current)))
 }
 
 /// What the membership lets its user do, sorted and without duplicates.
@@ -163,13 +298,16 @@ async fn own(app: &App, user: &UserPrincipal, id: &str) -> Result<Membership> {
     Ok(membership)
 }
 
-/// A user acting through a membership must come from one of its allowed addresses.
-fn require_allowed_address(membership: &Membership, caller: &Caller) -> Result<()> {
-    if permissions::address_allowed(&membership.settings.allowed_ips, caller.address) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden)
+/// A user acts only through its own memberships (anyone else's is not found), and only from
+/// one of the membership's allowed addresses.
+fn require_own(membership: &Membership, user_id: &str, address: Option<IpAddr>) -> Result<()> {
+    if membership.user_id != user_id {
+        return Err(Error::NotFound);
     }
+    if !permissions::address_allowed(&membership.settings.allowed_ips, address) {
+        return Err(Error::Forbidden);
+    }
+    Ok(())
 }
 
 /// The user accepts or rejects one of its pending invitations.
@@ -178,17 +316,34 @@ pub async fn respond(app: &App, caller: &Caller, id: &str, answer: MembershipSta
     if answer == MembershipStatus::Pending {
         return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, "must be one of: accepted, rejected"));
     }
-    let membership = own(app, user, id).await?;
-    require_allowed_address(&membership, caller)?;
-    let scope = user.scope();
-    let change = app.store.change_membership_status(&scope, id, MembershipStatus::Pending, answer, app.now());
-    app.write(caller, "membership.updated", change).await
+    let (scope, now) = (user.scope(), app.now());
+    app.transaction(caller, "membership.updated", |tx| {
+        let (scope, id, user_id) = (scope.clone(), id.to_owned(), user.user_id.clone());
+        let address = caller.address;
+        Box::pin(async move {
+            // Accepting changes who counts for rules 1–2, so it takes the organisation's lock.
+            let current = tx.lock_membership(&scope, &id).await?;
+            require_own(&current, &user_id, address)?;
+            if current.status != MembershipStatus::Pending {
+                let message = format!("only a pending membership can change to {}", answer.as_str());
+                return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, message));
+            }
+            tx.update_membership(&Membership { status: answer, updated_at: now, ..current.clone() }).await?;
+            let answered = tx.get_membership(&scope, &id).await?;
+            Ok((answered.clone(), Change::updated(current, answered)))
+        })
+    })
+    .await
 }
 
 /// The user leaves the organisation; the last admin and the last owner cannot (rules 1–2).
 pub async fn leave(app: &App, caller: &Caller, id: &str) -> Result<()> {
     let user = caller.principal.require_user()?;
-    let membership = own(app, user, id).await?;
-    require_allowed_address(&membership, caller)?;
-    app.write(caller, "membership.deleted", app.store.delete_membership(&user.scope(), id)).await
+    let scope = user.scope();
+    app.transaction(caller, "membership.deleted", |tx| {
+        let (scope, id, user_id) = (scope.clone(), id.to_owned(), user.user_id.clone());
+        let address = caller.address;
+        Box::pin(async move { delete_in(tx, &scope, &id, Some((&user_id, address))).await })
+    })
+    .await
 }

@@ -113,6 +113,10 @@ pub enum Error {
     /// The database cannot be reached right now; the request may be retried.
     #[error("service unavailable")]
     Unavailable,
+    /// The database gave up a transaction for another one (a deadlock, a serialisation
+    /// failure): it may be run again from the start. Unavailable to a client when it persists.
+    #[error("the transaction conflicted with another")]
+    Contention,
     /// A bug or an unexpected storage failure. The text is for the log, never for the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -149,7 +153,7 @@ impl Error {
             Self::MembershipUpdateForbidden(_) => "MEMBERSHIP_UPDATE_FORBIDDEN",
             Self::UserAlreadyExists => "USER_ALREADY_EXISTS",
             Self::RoleAlreadyExists => "ROLE_ALREADY_EXISTS",
-            Self::Unavailable => "SERVICE_UNAVAILABLE",
+            Self::Unavailable | Self::Contention => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }

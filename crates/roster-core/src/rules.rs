@@ -42,6 +42,22 @@ pub fn check_delete(status: MembershipStatus, settings: &MembershipSettings, tal
     Ok(())
 }
 
+/// Staff users operate the partner's platform; they are not members of its organisations
+/// (rule 5), so one is never added to an organisation.
+pub fn check_new_member(is_staff: bool) -> Result<()> {
+    if is_staff {
+        return Err(Error::InvalidRequest("staff users cannot be members of an organisation".to_owned()));
+    }
+    Ok(())
+}
+
+/// Whether a change from `before` to `after` could break rule 1 or 2, and so must be checked
+/// against the organisation's tally.
+pub fn needs_tally(before: &MembershipSettings, after: &MembershipSettings) -> bool {
+    let demotes = before.role == MembershipRole::Admin && after.role != MembershipRole::Admin;
+    demotes || (before.is_owner && !after.is_owner)
+}
+
 /// What a change to a user must respect, read in the transaction that makes it: a user belongs
 /// to the partner, so a key scoped to some organisations changes it only when every membership
 /// of the user is in that scope (spec §3); and a member cannot be made staff (rule 5).

@@ -1,7 +1,9 @@
 //! The storage port. Every backend (SQLite, PostgreSQL) implements [`Store`] and passes the same
-//! conformance suite. Each method is one transaction; methods that change memberships enforce the
-//! business rules ([`crate::rules`]) inside it, so the database, not the caller, decides races.
-//! Every read and write of scoped data takes a [`Scope`]: out-of-scope rows are simply not found.
+//! conformance suite. Memberships are written through a [`Transaction`] of primitives, with
+//! which the operations (`roster-app`) decide the business rules ([`crate::rules`]) inside the
+//! write; the holds each primitive takes make concurrent deciders take turns. The other methods
+//! are each one transaction still. Every read and write of scoped data takes a [`Scope`]:
+//! out-of-scope rows are simply not found.
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -15,6 +17,7 @@ use crate::{
     page::{ListPage, ListQuery},
     policy::Scope,
     provision::ProvisionedPartner,
+    rules,
     time::Timestamp,
 };
 
@@ -89,17 +92,6 @@ pub struct KeyCredential {
 pub struct MembershipAccess {
     pub membership: Membership,
     pub role_permissions: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMembership {
-    pub organisation_id: String,
-    /// Finds the user (case-insensitively) or, with the names, creates it.
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub status: MembershipStatus,
-    pub settings: MembershipSettings,
 }
 
 /// Only the fields sent change.
@@ -178,10 +170,65 @@ pub struct PoolStatus {
     pub waiting: u64,
 }
 
+/// How a transaction holds a user's row it reads, until it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserHold {
+    /// Against being made staff or changed by a key that would not reach what this
+    /// transaction adds (a membership created beside it).
+    Share,
+    /// Against every other change: this transaction changes the user's other memberships.
+    Update,
+}
+
+/// One write transaction: the primitives the operations (`roster-app`) decide with. Each reads
+/// or writes rows and holds what it reads as its documentation says, so that two transactions
+/// deciding a rule on the same rows take turns; none decides a rule itself. Dropping a
+/// transaction without [`Transaction::commit`] rolls it back.
+#[async_trait]
+pub trait Transaction: Send {
+    /// Commits, unless the request it serves has given up (then `Unavailable`, and nothing is
+    /// written: see `commit_gate`).
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Whether the organisation is in scope, holding it against deletion and against the
+    /// changes that count its members (`lock_membership`), so a member can be added to it.
+    async fn hold_organisation_for_new_member(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool>;
+    /// The positions in `role_ids` of those that are not roles of the organisation.
+    async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>>;
+    /// Stores the user unless its partner and mode already have one with that e-mail (ignoring
+    /// case); concurrent inserts of one e-mail store one user.
+    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()>;
+    /// The user of the partner and mode with this e-mail (ignoring case), held as `hold` says.
+    async fn user_by_email(&mut self, scope: &Scope, email: &str, hold: UserHold) -> Result<Option<User>>;
+    /// Whether the user has memberships, and whether one lies outside `scope`.
+    async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)>;
+    /// Holds the user's row against every other change until the transaction ends.
+    async fn hold_user(&mut self, user_id: &str) -> Result<()>;
+    /// Stores a new membership; `Some(id)` of the one the organisation already has for this user
+    /// instead, if any (then nothing is stored).
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>>;
+    /// The membership, read after taking its organisation's lock, so that no other transaction
+    /// changes that organisation's memberships until this one ends. `NotFound` out of scope.
+    async fn lock_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership>;
+    /// The membership as this transaction sees it now. `NotFound` out of scope.
+    async fn get_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership>;
+    /// Accepted memberships of the organisation other than `except`, counted by role and owner.
+    async fn tally(&mut self, organisation_id: &str, except: &str) -> Result<rules::OrgTally>;
+    /// Writes a membership's status, settings and `updated_at`.
+    async fn update_membership(&mut self, membership: &Membership) -> Result<()>;
+    /// Clears `is_default` on the user's memberships other than `except`.
+    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()>;
+    async fn delete_membership(&mut self, id: &str) -> Result<()>;
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
+
+    /// Opens a write transaction. Writes are serialised or locked per row as the backend
+    /// allows; a transaction the database asks to retry fails with `Contention`.
+    async fn begin(&self) -> Result<Box<dyn Transaction>>;
 
     fn pool_status(&self) -> PoolStatus;
 
@@ -261,7 +308,6 @@ pub trait Store: Send + Sync + 'static {
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>>;
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()>;
 
-    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership>;
     async fn list_memberships(
         &self,
         scope: &Scope,
@@ -279,22 +325,4 @@ pub trait Store: Send + Sync + 'static {
         organisation_id: &str,
         user_id: &str,
     ) -> Result<Option<MembershipAccess>>;
-    async fn update_membership(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: MembershipPatch,
-        now: Timestamp,
-    ) -> Result<Membership>;
-    async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()>;
-    /// Moves a membership from `from` to `to` (an invitation accepted or rejected), atomically;
-    /// a membership in another status is a `status` validation error.
-    async fn change_membership_status(
-        &self,
-        scope: &Scope,
-        id: &str,
-        from: MembershipStatus,
-        to: MembershipStatus,
-        now: Timestamp,
-    ) -> Result<Membership>;
 }

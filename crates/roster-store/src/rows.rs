@@ -131,6 +131,18 @@ pub const MEMBERSHIP_COLUMNS: &str = "m.id, m.partner_id, m.livemode, m.organisa
      m.alert_action_required, m.alert_resolved, m.alert_dismissed, m.evidence_requested, \
      m.reference, m.reference_origin, m.metadata, m.created_at, m.updated_at";
 
+/// A membership's own columns, in the order both backends bind them (24 values),
+/// for inserting a row and for rewriting one: the one spelling of what a membership stores.
+pub const MEMBERSHIP_WRITE_COLUMNS: &str = "id, partner_id, livemode, organisation_id, user_id, status, role, \
+     role_ids, permissions, is_owner, is_default, allowed_ips, api_access_enabled, access_scope, test_enabled, \
+     alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
+     metadata, created_at, updated_at";
+
+/// `n` placeholders, `?1, ?2, …` or `$1, $2, …`.
+pub fn placeholders(marker: char, n: usize) -> String {
+    (1..=n).map(|i| format!("{marker}{i}")).collect::<Vec<_>>().join(", ")
+}
+
 pub const MEMBERSHIP_FROM: &str = "memberships m JOIN users u ON u.id = m.user_id";
 
 /// Memberships with their user where `condition` (over `m` and `u`) holds: the text the stores

@@ -7,6 +7,7 @@ mod migrations;
 mod pool;
 mod query;
 mod rows;
+mod transaction;
 mod transfer;
 
 use async_trait::async_trait;
@@ -16,17 +17,14 @@ use roster_core::{
     error::Result,
     ids,
     input::email_key,
-    model::{
-        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
-        PartnerGroup, Role, User,
-    },
+    model::{ApiKey, KeyHolder, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
     policy::{OrgScope, Scope},
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
-        NewOrganisation, NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
+        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, NewGroup, NewOrganisation, NewRole, NewUser,
+        OrganisationPatch, RolePatch, Store, Transaction, UserPatch,
     },
     time::Timestamp,
 };
@@ -144,13 +142,6 @@ async fn membership_reach(client: &impl GenericClient, scope: &Scope, user_id: &
     reach.user_membership_reach(scope, user_id);
     let row = found(query_opt(client, &reach).await?)?;
     Ok((row.try_get(0)?, row.try_get(1)?))
-}
-
-/// A default membership clears the user's other defaults, so the caller must reach every
-/// membership of the user (the rule of `rules::check_user_update`).
-async fn check_reaches_every_membership(client: &impl GenericClient, scope: &Scope, user_id: &str) -> Step<()> {
-    let (has_memberships, outside) = membership_reach(client, scope, user_id).await?;
-    Ok(rules::check_user_update(outside, has_memberships, false)?)
 }
 
 /// Serialises the changes that could leave a partner without an admin group, across nodes.
@@ -374,220 +365,12 @@ async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str)
     })
 }
 
-async fn check_role_ids(client: &impl GenericClient, organisation_id: &str, role_ids: &[String]) -> Step<()> {
-    let mut errors = Vec::new();
-    for (index, role_id) in role_ids.iter().enumerate() {
-        let exists = fetch_opt(
-            client,
-            "SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2",
-            &[role_id, &organisation_id],
-        )
-        .await?
-        .is_some();
-        if !exists {
-            errors.push(FieldError::new(Field::RoleIds(index), ValidationCode::InvalidReference, "does not exist"));
-        }
-    }
-    Ok(Error::unless_invalid(errors)?)
-}
-
-async fn clear_other_defaults(client: &impl GenericClient, user_id: &str, except: &str, now: Timestamp) -> Step<()> {
-    execute(
-        client,
-        "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
-        &[&user_id, &except, &now.millis()],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn write_membership_settings(
-    client: &impl GenericClient,
-    id: &str,
-    settings: &MembershipSettings,
-    now: Timestamp,
-) -> Step<()> {
-    let n = &settings.notifications;
-    execute(
-        client,
-        "UPDATE memberships SET role = $2, role_ids = $3, permissions = $4, is_owner = $5, is_default = $6, \
-             allowed_ips = $7, api_access_enabled = $8, access_scope = $9, test_enabled = $10, \
-             alert_action_required = $11, alert_resolved = $12, alert_dismissed = $13, evidence_requested = $14, \
-             reference = $15, reference_origin = $16, metadata = $17, updated_at = $18 WHERE id = $1",
-        &[
-            &id,
-            &settings.role.as_str(),
-            &Json(&settings.role_ids),
-            &Json(&settings.permissions),
-            &settings.is_owner,
-            &settings.is_default,
-            &Json(&settings.allowed_ips),
-            &settings.api_access_enabled,
-            &settings.access_scope.as_str(),
-            &settings.test_enabled,
-            &n.alert_action_required,
-            &n.alert_resolved,
-            &n.alert_dismissed,
-            &n.evidence_requested,
-            &settings.reference,
-            &settings.reference_origin,
-            &Json(&settings.metadata),
-            &now.millis(),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn create_membership(
-    client: &impl GenericClient,
-    scope: &Scope,
-    new: &NewMembership,
-    now: Timestamp,
-) -> Step<Membership> {
-    // A create only adds a member: it must not interleave with a change that counts the
-    // organisation's members (removing or demoting its last admin or owner holds the row FOR
-    // UPDATE), but creates may run side by side; the unique indexes order their duplicates.
-    if !organisation_in_scope(client, scope, &new.organisation_id, Hold::AgainstMemberCounts).await? {
-        return Err(Error::invalid_reference(Field::OrganisationId).into());
-    }
-    check_role_ids(client, &new.organisation_id, &new.settings.role_ids).await?;
-    let key = email_key(&new.email);
-    execute(client,
-            "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8) ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
-            &[
-                &ids::new_id(ids::USER, now),
-                &scope.partner_id,
-                &scope.mode.is_live(),
-                &new.email,
-                &key,
-                &new.first_name,
-                &new.last_name,
-                &now.millis(),
-            ],
-        )
-        .await?;
-    // The user's row is held so that it cannot be made staff, nor changed by a key that would
-    // not reach this membership, until this transaction ends; a default membership clears the
-    // user's others, which excludes other such changes (FOR UPDATE).
-    let user = fetch_one(
-        client,
-        if new.settings.is_default {
-            "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 FOR UPDATE"
-        } else {
-            "SELECT id, is_staff FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 FOR SHARE"
-        },
-        &[&scope.partner_id, &scope.mode.is_live(), &key],
-    )
-    .await?;
-    let (user_id, is_staff): (String, bool) = (user.try_get(0)?, user.try_get(1)?);
-    if is_staff {
-        return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()).into());
-    }
-    if new.settings.is_default {
-        check_reaches_every_membership(client, scope, &user_id).await?;
-    }
-    let id = ids::new_id(ids::MEMBERSHIP, now);
-    let settings = &new.settings;
-    let n = &settings.notifications;
-    // One statement writes the whole membership; a second membership of the user in the
-    // organisation is the unique index's to refuse (the organisation's row lock orders racers).
-    execute(
-        client,
-        "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
-             is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
-             alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
-             metadata, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23, $23)",
-        &[
-            &id,
-            &scope.partner_id,
-            &scope.mode.is_live(),
-            &new.organisation_id,
-            &user_id,
-            &settings.role.as_str(),
-            &Json(&settings.role_ids),
-            &Json(&settings.permissions),
-            &settings.is_owner,
-            &settings.is_default,
-            &Json(&settings.allowed_ips),
-            &new.status.as_str(),
-            &settings.api_access_enabled,
-            &settings.access_scope.as_str(),
-            &settings.test_enabled,
-            &n.alert_action_required,
-            &n.alert_resolved,
-            &n.alert_dismissed,
-            &n.evidence_requested,
-            &settings.reference,
-            &settings.reference_origin,
-            &Json(&settings.metadata),
-            &now.millis(),
-        ],
-    )
-    .await
-    .map_err(|error| match error {
-        failure if failure.unique_violation() == Some("memberships_organisation_user") => {
-            Failure::Domain(Error::MembershipAlreadyExists)
-        }
-        failure => failure,
-    })?;
-    if new.settings.is_default {
-        clear_other_defaults(client, &user_id, &id, now).await?;
-    }
-    get_membership(client, scope, &id).await
-}
-
 /// Reads a membership, locks its organisation, and reads it again: what the caller changes is
 /// what is current once no other transaction can change the organisation's memberships.
 async fn lock_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
     let before = get_membership(client, scope, id).await?;
     lock_organisation(client, &before.organisation_id).await?;
     get_membership(client, scope, id).await
-}
-
-async fn update_membership(
-    client: &impl GenericClient,
-    scope: &Scope,
-    id: &str,
-    patch: &MembershipPatch,
-    now: Timestamp,
-) -> Step<Membership> {
-    let current = lock_membership(client, scope, id).await?;
-    if let Some(role_ids) = &patch.role_ids {
-        check_role_ids(client, &current.organisation_id, role_ids).await?;
-    }
-    let next = patch.apply(&current.settings);
-    if next == current.settings {
-        return Ok(current);
-    }
-    let demotes = current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
-    if demotes || (current.settings.is_owner && !next.is_owner) {
-        let tally = tally(client, &current.organisation_id, &current.id).await?;
-        rules::check_update(current.status, &current.settings, &next, tally)?;
-    }
-    let becomes_default = next.is_default && !current.settings.is_default;
-    if becomes_default {
-        lock_user(client, &current.user_id).await?;
-        check_reaches_every_membership(client, scope, &current.user_id).await?;
-    }
-    write_membership_settings(client, id, &next, now).await?;
-    if becomes_default {
-        clear_other_defaults(client, &current.user_id, id, now).await?;
-    }
-    get_membership(client, scope, id).await
-}
-
-async fn delete_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<()> {
-    let current = lock_membership(client, scope, id).await?;
-    if current.status == MembershipStatus::Accepted {
-        let tally = tally(client, &current.organisation_id, &current.id).await?;
-        rules::check_delete(current.status, &current.settings, tally)?;
-    }
-    execute(client, "DELETE FROM memberships WHERE id = $1", &[&id]).await?;
-    Ok(())
 }
 
 /// The permissions the organisation's roles among `role_ids` grant.
@@ -635,33 +418,15 @@ fn role_conflict(failure: Failure) -> Failure {
     }
 }
 
-async fn change_membership_status(
-    client: &impl GenericClient,
-    scope: &Scope,
-    id: &str,
-    from: MembershipStatus,
-    to: MembershipStatus,
-    now: Timestamp,
-) -> Step<Membership> {
-    // Accepting changes who counts for rules 1-2, so it takes the organisation's lock too.
-    let current = lock_membership(client, scope, id).await?;
-    if current.status != from {
-        let message = format!("only a {} membership can change to {}", from.as_str(), to.as_str());
-        return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, message).into());
-    }
-    execute(
-        client,
-        "UPDATE memberships SET status = $2, updated_at = $3 WHERE id = $1",
-        &[&id, &to.as_str(), &now.millis()],
-    )
-    .await?;
-    get_membership(client, scope, id).await
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     fn pool_status(&self) -> roster_core::store::PoolStatus {
         self.connections.status()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        let client = self.connections.get().await.map_err(Failure::into_error)?;
+        Ok(Box::new(transaction::PostgresTransaction::begin(client).await?))
     }
 
     async fn ping(&self) -> Result<()> {
@@ -1029,10 +794,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership> {
-        transaction!(self, |tx| { create_membership(&tx, scope, &membership, now).await? })
-    }
-
     async fn list_memberships(
         &self,
         scope: &Scope,
@@ -1101,19 +862,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn update_membership(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: MembershipPatch,
-        now: Timestamp,
-    ) -> Result<Membership> {
-        transaction!(self, |tx| { update_membership(&tx, scope, id, &patch, now).await? })
-    }
-
-    async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
-        transaction!(self, |tx| { delete_membership(&tx, scope, id).await? })
-    }
     async fn find_user(&self, id: &str) -> Result<Option<User>> {
         read!(self, |client| {
             let mut sql = sql(&format!("SELECT {} FROM users u WHERE u.id = ", rows::USER_COLUMNS));
@@ -1209,16 +957,5 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         read!(self, |client| { role_permissions(client, organisation_id, role_ids).await? })
-    }
-
-    async fn change_membership_status(
-        &self,
-        scope: &Scope,
-        id: &str,
-        from: MembershipStatus,
-        to: MembershipStatus,
-        now: Timestamp,
-    ) -> Result<Membership> {
-        transaction!(self, |tx| { change_membership_status(&tx, scope, id, from, to, now).await? })
     }
 }

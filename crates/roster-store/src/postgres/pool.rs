@@ -53,7 +53,7 @@ impl From<PoolError> for Failure {
 pub type Step<T> = Result<T, Failure>;
 
 impl Failure {
-    fn is_retryable(&self) -> bool {
+    pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Database(error)
             if matches!(error.code(), Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED))
     }
@@ -65,6 +65,12 @@ impl Failure {
         };
         let db = error.as_db_error()?;
         (*db.code() == SqlState::UNIQUE_VIOLATION).then(|| db.constraint()).flatten()
+    }
+
+    /// As [`Self::into_error`], but a conflict the database asks to retry is `Contention`, for
+    /// the caller that runs the whole transaction again.
+    pub fn into_retryable_error(self) -> Error {
+        if self.is_retryable() { Error::Contention } else { self.into_error() }
     }
 
     pub fn into_error(self) -> Error {

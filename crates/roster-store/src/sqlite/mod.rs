@@ -4,6 +4,7 @@ mod migrations;
 mod pool;
 mod query;
 mod rows;
+mod transaction;
 mod transfer;
 
 use async_trait::async_trait;
@@ -12,17 +13,14 @@ use roster_core::{
     error::Result,
     ids,
     input::email_key,
-    model::{
-        ApiKey, KeyHolder, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner,
-        PartnerGroup, Role, User,
-    },
+    model::{ApiKey, KeyHolder, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
     policy::{OrgScope, Scope},
     provision::ProvisionedPartner,
     rules::{self, OrgTally},
     store::{
-        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership,
-        NewOrganisation, NewRole, NewUser, OrganisationPatch, RolePatch, Store, UserPatch,
+        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, NewGroup, NewOrganisation, NewRole, NewUser,
+        OrganisationPatch, RolePatch, Store, Transaction, UserPatch,
     },
     time::Timestamp,
 };
@@ -281,204 +279,11 @@ fn tally(connection: &Connection, organisation_id: &str, except: &str) -> Result
         .map_err(storage_error)
 }
 
-/// `role_ids` must name roles of the membership's organisation.
-fn check_role_ids(connection: &Connection, organisation_id: &str, role_ids: &[String]) -> Result<()> {
-    let mut errors = Vec::new();
-    for (index, role_id) in role_ids.iter().enumerate() {
-        let role = exists(
-            connection,
-            "SELECT EXISTS (SELECT 1 FROM roles WHERE id = ?1 AND organisation_id = ?2)",
-            params![role_id, organisation_id],
-        )?;
-        if !role {
-            errors.push(FieldError::new(Field::RoleIds(index), ValidationCode::InvalidReference, "does not exist"));
-        }
-    }
-    Error::unless_invalid(errors)
-}
-
 /// Whether the user has a membership, and whether one lies outside the scope.
 fn membership_reach(connection: &Connection, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
     let mut reach = sql("");
     reach.user_membership_reach(scope, user_id);
     found(query_row(connection, &reach, |row| Ok((row.get(0)?, row.get(1)?))))
-}
-
-/// A default membership clears the user's other defaults, so the caller must reach every
-/// membership of the user (the rule of `rules::check_user_update`).
-fn check_reaches_every_membership(connection: &Connection, scope: &Scope, user_id: &str) -> Result<()> {
-    let (has_memberships, outside) = membership_reach(connection, scope, user_id)?;
-    rules::check_user_update(outside, has_memberships, false)
-}
-
-/// A user has at most one default membership: setting one clears the others.
-fn clear_other_defaults(connection: &Connection, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
-    connection
-        .execute(
-            "UPDATE memberships SET is_default = 0, updated_at = ?3 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1",
-            params![user_id, except, now.millis()],
-        )
-        .map_err(storage_error)?;
-    Ok(())
-}
-
-fn write_membership_settings(
-    connection: &Connection,
-    id: &str,
-    settings: &MembershipSettings,
-    now: Timestamp,
-) -> Result<()> {
-    let n = &settings.notifications;
-    connection
-        .execute(
-            "UPDATE memberships SET role = ?2, role_ids = ?3, permissions = ?4, is_owner = ?5, is_default = ?6, \
-             allowed_ips = ?7, api_access_enabled = ?8, access_scope = ?9, test_enabled = ?10, \
-             alert_action_required = ?11, alert_resolved = ?12, alert_dismissed = ?13, evidence_requested = ?14, \
-             reference = ?15, reference_origin = ?16, metadata = ?17, updated_at = ?18 WHERE id = ?1",
-            params![
-                id,
-                settings.role.as_str(),
-                to_json(&settings.role_ids),
-                to_json(&settings.permissions),
-                settings.is_owner,
-                settings.is_default,
-                to_json(&settings.allowed_ips),
-                settings.api_access_enabled,
-                settings.access_scope.as_str(),
-                settings.test_enabled,
-                n.alert_action_required,
-                n.alert_resolved,
-                n.alert_dismissed,
-                n.evidence_requested,
-                settings.reference,
-                settings.reference_origin,
-                to_json(&settings.metadata),
-                now.millis(),
-            ],
-        )
-        .map_err(storage_error)?;
-    Ok(())
-}
-
-fn create_membership(connection: &Connection, scope: &Scope, new: NewMembership, now: Timestamp) -> Result<Membership> {
-    if !organisation_in_scope(connection, scope, &new.organisation_id)? {
-        return Err(Error::invalid_reference(Field::OrganisationId));
-    }
-    check_role_ids(connection, &new.organisation_id, &new.settings.role_ids)?;
-    let existing: Option<(String, bool)> = connection
-        .query_row(
-            "SELECT id, is_staff FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3",
-            params![scope.partner_id, scope.mode.is_live(), email_key(&new.email)],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()
-        .map_err(storage_error)?;
-    let user_id = match existing {
-        Some((_, true)) => {
-            return Err(Error::InvalidRequest("staff users cannot be members of an organisation".into()));
-        }
-        Some((id, false)) => id,
-        None => {
-            let id = ids::new_id(ids::USER, now);
-            connection
-                .execute(
-                    "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
-                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
-                    params![
-                        id,
-                        scope.partner_id,
-                        scope.mode.is_live(),
-                        new.email,
-                        email_key(&new.email),
-                        new.first_name,
-                        new.last_name,
-                        now.millis()
-                    ],
-                )
-                .map_err(storage_error)?;
-            id
-        }
-    };
-    let id = ids::new_id(ids::MEMBERSHIP, now);
-    let settings = &new.settings;
-    let n = &settings.notifications;
-    // One statement writes the whole membership; a second membership of the user in the
-    // organisation is the unique index's to refuse.
-    let inserted = connection.execute(
-        "INSERT INTO memberships (id, partner_id, livemode, organisation_id, user_id, role, role_ids, permissions, \
-         is_owner, is_default, allowed_ips, status, api_access_enabled, access_scope, test_enabled, \
-         alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
-         metadata, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
-         ?23, ?23)",
-        params![
-            id,
-            scope.partner_id,
-            scope.mode.is_live(),
-            new.organisation_id,
-            user_id,
-            settings.role.as_str(),
-            to_json(&settings.role_ids),
-            to_json(&settings.permissions),
-            settings.is_owner,
-            settings.is_default,
-            to_json(&settings.allowed_ips),
-            new.status.as_str(),
-            settings.api_access_enabled,
-            settings.access_scope.as_str(),
-            settings.test_enabled,
-            n.alert_action_required,
-            n.alert_resolved,
-            n.alert_dismissed,
-            n.evidence_requested,
-            settings.reference,
-            settings.reference_origin,
-            to_json(&settings.metadata),
-            now.millis()
-        ],
-    );
-    match inserted {
-        Err(error) if is_unique_violation(&error, "memberships.organisation_id") => {
-            return Err(Error::MembershipAlreadyExists);
-        }
-        other => other.map_err(storage_error)?,
-    };
-    if new.settings.is_default {
-        check_reaches_every_membership(connection, scope, &user_id)?;
-        clear_other_defaults(connection, &user_id, &id, now)?;
-    }
-    get_membership(connection, scope, &id)
-}
-
-fn update_membership(
-    connection: &Connection,
-    scope: &Scope,
-    id: &str,
-    patch: MembershipPatch,
-    now: Timestamp,
-) -> Result<Membership> {
-    let current = get_membership(connection, scope, id)?;
-    if let Some(role_ids) = &patch.role_ids {
-        check_role_ids(connection, &current.organisation_id, role_ids)?;
-    }
-    let next = patch.apply(&current.settings);
-    if next == current.settings {
-        return Ok(current);
-    }
-    let demotes = current.settings.role == MembershipRole::Admin && next.role != MembershipRole::Admin;
-    if demotes || (current.settings.is_owner && !next.is_owner) {
-        let tally = tally(connection, &current.organisation_id, &current.id)?;
-        rules::check_update(current.status, &current.settings, &next, tally)?;
-    }
-    let becomes_default = next.is_default && !current.settings.is_default;
-    if becomes_default {
-        check_reaches_every_membership(connection, scope, &current.user_id)?;
-    }
-    write_membership_settings(connection, id, &next, now)?;
-    if becomes_default {
-        clear_other_defaults(connection, &current.user_id, id, now)?;
-    }
-    get_membership(connection, scope, id)
 }
 
 /// The permissions the organisation's roles among `role_ids` grant.
@@ -499,16 +304,6 @@ fn role_permissions(connection: &Connection, organisation_id: &str, role_ids: &[
     Ok(lists.into_iter().flatten().collect())
 }
 
-fn delete_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<()> {
-    let current = get_membership(connection, scope, id)?;
-    if current.status == MembershipStatus::Accepted {
-        let tally = tally(connection, &current.organisation_id, &current.id)?;
-        rules::check_delete(current.status, &current.settings, tally)?;
-    }
-    connection.execute("DELETE FROM memberships WHERE id = ?1", [id]).map_err(storage_error)?;
-    Ok(())
-}
-
 fn get_role(connection: &Connection, scope: &Scope, id: &str) -> Result<Role> {
     let mut sql = sql(&format!("SELECT {} FROM roles r WHERE r.id = ", rows::ROLE_COLUMNS));
     sql.bind(id).scoped(scope, "r", "r.organisation_id");
@@ -527,35 +322,14 @@ fn role_conflict(error: rusqlite::Error) -> Error {
     if is_unique_violation(&error, "roles.organisation_id") { Error::RoleAlreadyExists } else { storage_error(error) }
 }
 
-fn change_membership_status(
-    connection: &Connection,
-    scope: &Scope,
-    id: &str,
-    from: MembershipStatus,
-    to: MembershipStatus,
-    now: Timestamp,
-) -> Result<Membership> {
-    let current = get_membership(connection, scope, id)?;
-    if current.status != from {
-        return Err(Error::field(
-            Field::Status,
-            ValidationCode::InvalidChoice,
-            format!("only a {} membership can change to {}", from.as_str(), to.as_str()),
-        ));
-    }
-    connection
-        .execute(
-            "UPDATE memberships SET status = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, to.as_str(), now.millis()],
-        )
-        .map_err(storage_error)?;
-    get_membership(connection, scope, id)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     fn pool_status(&self) -> roster_core::store::PoolStatus {
         self.pool.status()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        Ok(Box::new(transaction::SqliteTransaction(self.pool.begin().await?)))
     }
 
     async fn ping(&self) -> Result<()> {
@@ -989,11 +763,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_membership(&self, scope: &Scope, membership: NewMembership, now: Timestamp) -> Result<Membership> {
-        let scope = scope.clone();
-        self.pool.write(move |c| create_membership(c, &scope, membership, now)).await
-    }
-
     async fn list_memberships(
         &self,
         scope: &Scope,
@@ -1072,21 +841,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_membership(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: MembershipPatch,
-        now: Timestamp,
-    ) -> Result<Membership> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.write(move |c| update_membership(c, &scope, &id, patch, now)).await
-    }
-
-    async fn delete_membership(&self, scope: &Scope, id: &str) -> Result<()> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.write(move |c| delete_membership(c, &scope, &id)).await
-    }
     async fn find_user(&self, id: &str) -> Result<Option<User>> {
         let id = id.to_owned();
         self.pool
@@ -1192,17 +946,5 @@ impl Store for SqliteStore {
         }
         let (organisation_id, role_ids) = (organisation_id.to_owned(), role_ids.to_vec());
         self.pool.read(move |c| role_permissions(c, &organisation_id, &role_ids)).await
-    }
-
-    async fn change_membership_status(
-        &self,
-        scope: &Scope,
-        id: &str,
-        from: MembershipStatus,
-        to: MembershipStatus,
-        now: Timestamp,
-    ) -> Result<Membership> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.write(move |c| change_membership_status(c, &scope, &id, from, to, now)).await
     }
 }

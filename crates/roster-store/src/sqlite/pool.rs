@@ -9,7 +9,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use roster_core::Error;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
 
 use super::migrations;
 use roster_core::commit_gate;
@@ -144,6 +144,15 @@ impl Pool {
         .map_err(join_error)?
     }
 
+    /// Opens a `BEGIN IMMEDIATE` transaction on the write connection, which it holds until it
+    /// is committed or dropped.
+    pub async fn begin(&self) -> Result<WriteTransaction, Error> {
+        let writer = WriteConnection(self.writer.clone().lock_owned().await);
+        let mut transaction = WriteTransaction { connection: Some(writer), gate: commit_gate::current() };
+        transaction.run(|connection| connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error)).await?;
+        Ok(transaction)
+    }
+
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok` and
     /// the request that asked for it has not given up (its [`CommitGate`]): a request abandoned
     /// at its time limit rolls back rather than committing a write its client was told had
@@ -169,6 +178,56 @@ impl Pool {
         })
         .await
         .map_err(join_error)?
+    }
+}
+
+/// The write connection, held by one transaction. However it is dropped (the transaction
+/// given up, its request abandoned half-way, a panic), an open transaction rolls back first, so
+/// the next writer never finds one.
+struct WriteConnection(OwnedMutexGuard<Connection>);
+
+impl Drop for WriteConnection {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit()
+            && let Err(error) = self.0.execute_batch("ROLLBACK")
+        {
+            tracing::error!(%error, "could not roll back an abandoned SQLite transaction");
+        }
+    }
+}
+
+/// One `BEGIN IMMEDIATE` transaction on the write connection, whose steps run on blocking
+/// threads one after another.
+pub struct WriteTransaction {
+    connection: Option<WriteConnection>,
+    gate: Option<std::sync::Arc<commit_gate::CommitGate>>,
+}
+
+impl WriteTransaction {
+    /// Runs one step of the transaction.
+    pub async fn run<T, F>(&mut self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let connection =
+            self.connection.take().ok_or_else(|| Error::internal("a failed step ended the transaction"))?;
+        let (connection, outcome) = tokio::task::spawn_blocking(move || {
+            let outcome = work(&connection.0);
+            (connection, outcome)
+        })
+        .await
+        .map_err(join_error)?;
+        self.connection = Some(connection);
+        outcome
+    }
+
+    /// Commits, unless the request has given up (see [`Pool::write`]).
+    pub async fn commit(mut self) -> Result<(), Error> {
+        if !commit_gate::may_commit(self.gate.as_deref()) {
+            return Err(Error::Unavailable);
+        }
+        self.run(|connection| connection.execute_batch("COMMIT").map_err(storage_error)).await
     }
 }
 

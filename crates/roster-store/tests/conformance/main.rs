@@ -4,14 +4,15 @@
 use std::{future::Future, sync::Arc};
 
 use roster_core::{
-    Error,
+    Error, ids,
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
+    model::{Membership, User},
     page::{Cursor, ListQuery, Position},
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, admin_group, admin_key, issue_key, provision_partner},
+    rules::OrgTally,
     store::{
-        GroupPatch, MembershipAccess, MembershipFilter, MembershipPatch, NewGroup, NewMembership, NewOrganisation,
-        NewRole, NewUser, Store,
+        GroupPatch, MembershipAccess, MembershipFilter, NewGroup, NewOrganisation, NewRole, NewUser, Store, UserHold,
     },
     time::Timestamp,
 };
@@ -65,15 +66,62 @@ async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {
     store.create_organisation(scope, new, NOW).await.unwrap().id
 }
 
-fn new_membership(organisation_id: &str, email: &str, role: MembershipRole) -> NewMembership {
-    NewMembership {
-        organisation_id: organisation_id.into(),
+fn new_user(scope: &Scope, email: &str, at: Timestamp) -> User {
+    User {
+        id: ids::new_id(ids::USER, at),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
         email: email.into(),
         first_name: "Ada".into(),
         last_name: "Lovelace".into(),
-        status: MembershipStatus::Accepted,
-        settings: MembershipSettings::new(role),
+        is_staff: false,
+        created_at: at,
+        updated_at: at,
     }
+}
+
+fn new_membership(
+    scope: &Scope,
+    organisation_id: &str,
+    user_id: &str,
+    role: MembershipRole,
+    at: Timestamp,
+) -> Membership {
+    Membership {
+        id: ids::new_id(ids::MEMBERSHIP, at),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        organisation_id: organisation_id.into(),
+        user_id: user_id.into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        email: String::new(),
+        settings: MembershipSettings::new(role),
+        status: MembershipStatus::Accepted,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Adds an accepted membership for the user with `email` (stored first when missing), through
+/// the transaction primitives, and returns it as read back.
+async fn add_member(
+    store: &dyn Store,
+    scope: &Scope,
+    organisation_id: &str,
+    email: &str,
+    role: MembershipRole,
+    at: Timestamp,
+) -> Membership {
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.hold_organisation_for_new_member(scope, organisation_id).await.unwrap());
+    tx.insert_user_unless_email_taken(&new_user(scope, email, at)).await.unwrap();
+    let user = tx.user_by_email(scope, email, UserHold::Share).await.unwrap().unwrap();
+    let membership = new_membership(scope, organisation_id, &user.id, role, at);
+    assert_eq!(tx.insert_membership(&membership).await.unwrap(), None);
+    let stored = tx.get_membership(scope, &membership.id).await.unwrap();
+    tx.commit().await.unwrap();
+    stored
 }
 
 #[tokio::test]
@@ -154,11 +202,8 @@ async fn scopes_limit_what_is_seen() {
             .await
             .unwrap();
         assert_eq!(group.organisation_ids, vec![a.clone()]);
-        store.create_membership(&admin, new_membership(&a, "a@example.com", MembershipRole::Admin), NOW).await.unwrap();
-        let in_b = store
-            .create_membership(&admin, new_membership(&b, "b@example.com", MembershipRole::Admin), NOW)
-            .await
-            .unwrap();
+        add_member(store.as_ref(), &admin, &a, "a@example.com", MembershipRole::Admin, NOW).await;
+        let in_b = add_member(store.as_ref(), &admin, &b, "b@example.com", MembershipRole::Admin, NOW).await;
 
         let grouped = Scope { orgs: OrgScope::Group(group.id.clone()), ..admin.clone() };
         let page = store.list_memberships(&grouped, &MembershipFilter::default(), &ListQuery::default()).await.unwrap();
@@ -184,41 +229,108 @@ async fn scopes_limit_what_is_seen() {
         let role =
             NewRole { organisation_id: b.clone(), name: "billing".into(), permissions: vec!["invoices:read".into()] };
         let role = store.create_role(&admin, role, NOW).await.unwrap();
-        let patch = MembershipPatch { role_ids: Some(vec![role.id]), ..MembershipPatch::default() };
-        store.update_membership(&admin, &in_b.id, patch, NOW).await.unwrap();
+        let mut with_role = in_b.clone();
+        with_role.settings.role_ids = vec![role.id];
+        let mut tx = store.begin().await.unwrap();
+        tx.update_membership(&with_role).await.unwrap();
+        tx.commit().await.unwrap();
         let found = store.find_membership(&admin, &b, &in_b.user_id).await.unwrap().unwrap();
         assert_eq!(found.role_permissions, vec!["invoices:read".to_owned()]);
     })
     .await;
 }
 
-#[tokio::test]
-async fn memberships_enforce_uniqueness_staff_and_references_atomically() {
+/// Multi-threaded: its last call is a refused write (see below).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_one_per_email_and_memberships_one_per_user_and_organisation() {
     on_every_backend(|store| async move {
         let scope = partner(store.as_ref()).await;
         let org = organisation(store.as_ref(), &scope, "A").await;
-        let created = store
-            .create_membership(&scope, new_membership(&org, "Ada@Example.com", MembershipRole::Admin), NOW)
-            .await
-            .unwrap();
+        let created = add_member(store.as_ref(), &scope, &org, "Ada@Example.com", MembershipRole::Admin, NOW).await;
         assert_eq!(created.email, "Ada@Example.com");
-        let again =
-            store.create_membership(&scope, new_membership(&org, "ada@example.COM", MembershipRole::Admin), NOW).await;
-        assert_eq!(again, Err(Error::MembershipAlreadyExists));
+
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_user_unless_email_taken(&new_user(&scope, "ada@example.COM", NOW)).await.unwrap();
+        let user = tx.user_by_email(&scope, "ADA@example.com", UserHold::Update).await.unwrap().unwrap();
+        assert_eq!((user.id.as_str(), user.email.as_str()), (created.user_id.as_str(), "Ada@Example.com"));
+        let again = new_membership(&scope, &org, &user.id, MembershipRole::Standard, NOW);
+        assert_eq!(tx.insert_membership(&again).await.unwrap(), Some(created.id.clone()), "the existing one");
+        assert_eq!(tx.get_membership(&scope, &again.id).await, Err(Error::NotFound), "nothing stored");
+        let test_mode = Scope { mode: Mode::Test, ..scope.clone() };
+        assert_eq!(tx.user_by_email(&test_mode, "ada@example.com", UserHold::Share).await.unwrap(), None);
+        tx.commit().await.unwrap();
 
         let staff =
             NewUser { email: "ops@example.com".into(), first_name: "O".into(), last_name: "P".into(), is_staff: true };
         store.create_user(&scope, staff.clone(), NOW).await.unwrap();
         assert_eq!(store.create_user(&scope, staff, NOW).await, Err(Error::UserAlreadyExists));
-        let refused =
-            store.create_membership(&scope, new_membership(&org, "ops@example.com", MembershipRole::Admin), NOW).await;
-        assert!(matches!(refused, Err(Error::InvalidRequest(_))));
+    })
+    .await;
+}
 
-        let mut with_role = new_membership(&org, "new@example.com", MembershipRole::Standard);
-        with_role.settings.role_ids = vec!["rol_nope".into()];
-        assert!(matches!(store.create_membership(&scope, with_role, NOW).await, Err(Error::Validation(_))));
-        let users = store.list_users(&scope, Some("new@example.com"), &ListQuery::default()).await.unwrap();
-        assert_eq!(users.count, 0, "a refused create leaves no user behind");
+/// Multi-threaded: the rollback of the dropped transaction runs on the runtime while the test's
+/// schema is being dropped (a blocking wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_dropped_before_commit_writes_nothing() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let org = organisation(store.as_ref(), &scope, "A").await;
+        {
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_user_unless_email_taken(&new_user(&scope, "gone@example.com", NOW)).await.unwrap();
+            assert!(tx.user_by_email(&scope, "gone@example.com", UserHold::Share).await.unwrap().is_some());
+        }
+        let users = store.list_users(&scope, Some("gone@example.com"), &ListQuery::default()).await.unwrap();
+        assert_eq!(users.count, 0);
+        // The connection the dropped transaction held serves the next one cleanly.
+        add_member(store.as_ref(), &scope, &org, "next@example.com", MembershipRole::Admin, NOW).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_primitives_read_what_the_rules_decide_with() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let a = organisation(store.as_ref(), &scope, "A").await;
+        let b = organisation(store.as_ref(), &scope, "B").await;
+        let admin = add_member(store.as_ref(), &scope, &a, "x@example.com", MembershipRole::Admin, NOW).await;
+        let standard = add_member(store.as_ref(), &scope, &a, "y@example.com", MembershipRole::Standard, NOW).await;
+        let in_b = add_member(store.as_ref(), &scope, &b, "x@example.com", MembershipRole::Admin, NOW).await;
+        let role = NewRole { organisation_id: a.clone(), name: "billing".into(), permissions: vec![] };
+        let role = store.create_role(&scope, role, NOW).await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        assert!(!tx.hold_organisation_for_new_member(&scope, "org_missing").await.unwrap());
+        let only_b = Scope { orgs: OrgScope::Organisation(b.clone()), ..scope.clone() };
+        assert!(!tx.hold_organisation_for_new_member(&only_b, &a).await.unwrap(), "out of scope");
+        let wanted = [role.id.clone(), "rol_nope".into(), role.id.clone(), "rol_other".into()];
+        assert_eq!(tx.missing_roles(&a, &wanted).await.unwrap(), vec![1, 3]);
+        assert_eq!(tx.missing_roles(&b, &wanted[..1]).await.unwrap(), vec![0], "another organisation's role");
+        assert_eq!(tx.tally(&a, &admin.id).await.unwrap(), OrgTally { others: 1, other_admins: 0, other_owners: 0 });
+        assert_eq!(tx.tally(&a, &standard.id).await.unwrap(), OrgTally { others: 1, other_admins: 1, other_owners: 0 });
+        assert_eq!(tx.membership_reach(&scope, &admin.user_id).await.unwrap(), (true, false));
+        assert_eq!(tx.membership_reach(&only_b, &admin.user_id).await.unwrap(), (true, true));
+        assert_eq!(tx.lock_membership(&only_b, &admin.id).await, Err(Error::NotFound));
+
+        let mut locked = tx.lock_membership(&scope, &admin.id).await.unwrap();
+        tx.hold_user(&locked.user_id).await.unwrap();
+        locked.settings.is_default = true;
+        locked.settings.role_ids = vec![role.id.clone()];
+        locked.status = MembershipStatus::Pending;
+        locked.updated_at = Timestamp(NOW.0 + 5);
+        tx.update_membership(&locked).await.unwrap();
+        tx.clear_other_defaults(&locked.user_id, &locked.id, Timestamp(NOW.0 + 5)).await.unwrap();
+        assert_eq!(tx.get_membership(&scope, &locked.id).await.unwrap(), locked, "every column written");
+        tx.delete_membership(&standard.id).await.unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(store.get_membership(&scope, &standard.id).await, Err(Error::NotFound));
+        assert!(!store.get_membership(&scope, &in_b.id).await.unwrap().settings.is_default);
+        store.delete_organisation(&scope, &a).await.unwrap();
+        assert_eq!(store.get_membership(&scope, &admin.id).await, Err(Error::NotFound));
+        let filter = MembershipFilter { user_id: Some(admin.user_id.clone()), ..MembershipFilter::default() };
+        assert_eq!(store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count, 1);
     })
     .await;
 }
@@ -231,17 +343,8 @@ async fn cursor_pages_walk_every_row_once_even_within_one_millisecond() {
         let mut ids = Vec::new();
         for n in 0..9 {
             let at = Timestamp(NOW.0 + n / 3);
-            ids.push(
-                store
-                    .create_membership(
-                        &scope,
-                        new_membership(&org, &format!("m{n}@example.com"), MembershipRole::Admin),
-                        at,
-                    )
-                    .await
-                    .unwrap()
-                    .id,
-            );
+            let email = format!("m{n}@example.com");
+            ids.push(add_member(store.as_ref(), &scope, &org, &email, MembershipRole::Admin, at).await.id);
         }
         let mut walked = Vec::new();
         let mut query = ListQuery { limit: 2, position: Position::Offset(0) };
@@ -262,43 +365,6 @@ async fn cursor_pages_walk_every_row_once_even_within_one_millisecond() {
         seen.sort();
         ids.sort();
         assert_eq!(seen, ids);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn updates_apply_rules_and_default_exclusivity() {
-    on_every_backend(|store| async move {
-        let scope = partner(store.as_ref()).await;
-        let a = organisation(store.as_ref(), &scope, "A").await;
-        let b = organisation(store.as_ref(), &scope, "B").await;
-        let admin = store
-            .create_membership(&scope, new_membership(&a, "x@example.com", MembershipRole::Admin), NOW)
-            .await
-            .unwrap();
-        store
-            .create_membership(&scope, new_membership(&a, "y@example.com", MembershipRole::Standard), NOW)
-            .await
-            .unwrap();
-        let demote = MembershipPatch { role: Some(MembershipRole::Standard), ..MembershipPatch::default() };
-        assert!(matches!(
-            store.update_membership(&scope, &admin.id, demote, NOW).await,
-            Err(Error::MembershipUpdateForbidden(_))
-        ));
-        assert!(matches!(store.delete_membership(&scope, &admin.id).await, Err(Error::MembershipDeletionForbidden(_))));
-
-        let mut first = new_membership(&b, "x@example.com", MembershipRole::Admin);
-        first.settings.is_default = true;
-        let in_b = store.create_membership(&scope, first, NOW).await.unwrap();
-        let make_default = MembershipPatch { is_default: Some(true), ..MembershipPatch::default() };
-        let now_default = store.update_membership(&scope, &admin.id, make_default, NOW).await.unwrap();
-        assert!(now_default.settings.is_default);
-        assert!(!store.get_membership(&scope, &in_b.id).await.unwrap().settings.is_default);
-
-        store.delete_organisation(&scope, &a).await.unwrap();
-        assert_eq!(store.get_membership(&scope, &admin.id).await, Err(Error::NotFound));
-        let filter = MembershipFilter { user_id: Some(admin.user_id.clone()), ..MembershipFilter::default() };
-        assert_eq!(store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count, 1);
     })
     .await;
 }

@@ -1,0 +1,286 @@
+//! The operations against every store: SQLite (file and memory) and PostgreSQL when
+//! `ROSTER_TEST_POSTGRES_URL` is set (CI sets it). The rules are decided here, once, with what
+//! the store's transaction primitives read, so each case runs on every backend.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use roster_app::{
+    App, Caller, Config,
+    memberships::{self, CreateMembership},
+    users,
+};
+use roster_core::{
+    Error, Field,
+    model::{KeyHolder, KeyType, MembershipRole, MembershipStatus, Mode, OrganisationSettings},
+    policy::{Ability, OrgScope, Principal, Scope},
+    provision::{KeySpec, issue_key, provision_partner},
+    store::{MembershipPatch, NewOrganisation, NewRole, NewUser, Store},
+    time::{ManualClock, Timestamp},
+};
+use roster_store::testing;
+
+type Guard = Box<dyn std::any::Any>;
+
+async fn backends() -> Vec<(String, Arc<dyn Store>, Guard)> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!("sqlite://{}", dir.path().join("operations.db").display());
+    let mut backends: Vec<(String, Arc<dyn Store>, Guard)> = vec![
+        ("sqlite file".to_owned(), roster_store::open(&file).await.unwrap(), Box::new(dir)),
+        ("sqlite memory".to_owned(), roster_store::open("sqlite::memory:").await.unwrap(), Box::new(())),
+    ];
+    if let Some(base) = testing::postgres_url() {
+        let schema = testing::TestSchema::create(&base).await;
+        let store = roster_store::open(&schema.url).await.unwrap();
+        backends.push(("postgres".to_owned(), store, Box::new(schema)));
+    }
+    backends
+}
+
+const START: Timestamp = Timestamp(1_700_000_000_000);
+
+/// A partner on one backend, with the app serving it and the admin key's caller.
+struct World {
+    app: App,
+    clock: Arc<ManualClock>,
+    store: Arc<dyn Store>,
+    admin: Caller,
+    scope: Scope,
+}
+
+impl World {
+    async fn new(store: Arc<dyn Store>) -> Self {
+        let clock = Arc::new(ManualClock::at(START));
+        let app = App::new(store.clone(), Config { clock: clock.clone(), ..Config::default() });
+        let provisioned = provision_partner("Acme".into(), START);
+        store.create_partner(&provisioned).await.unwrap();
+        let live = provisioned.admin_keys.iter().find(|key| key.key.mode == Mode::Live).unwrap();
+        let admin = caller(app.authenticate(&live.secret).await.unwrap());
+        let scope = Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All };
+        Self { app, clock, store, admin, scope }
+    }
+
+    async fn organisation(&self, name: &str) -> String {
+        let new = NewOrganisation {
+            name: name.into(),
+            settings: OrganisationSettings { enforce_twofactor: false, abuse_contact_email: None },
+        };
+        self.store.create_organisation(&self.scope, new, START).await.unwrap().id
+    }
+
+    async fn add(&self, organisation_id: &str, email: &str, role: MembershipRole) -> roster_core::model::Membership {
+        memberships::create(&self.app, &self.admin, membership(organisation_id, email, role)).await.unwrap()
+    }
+
+    /// A user token of `user_id`, acting from `address`.
+    async fn user(&self, user_id: &str, address: Option<&str>) -> Caller {
+        let spec = KeySpec {
+            name: "token".into(),
+            key_type: KeyType::UserToken,
+            holder: KeyHolder::User(user_id.into()),
+            abilities: Vec::new(),
+            expires_at: None,
+        };
+        let issued = issue_key(&self.scope.partner_id, Mode::Live, spec, START);
+        self.store.create_api_key(&self.scope, &issued.key, &issued.secret_hash).await.unwrap();
+        let mut user = caller(self.app.authenticate(&issued.secret).await.unwrap());
+        user.address = address.map(|address| address.parse().unwrap());
+        user
+    }
+}
+
+fn caller(principal: Principal) -> Caller {
+    Caller { principal, request_id: "req_test".into(), address: None }
+}
+
+fn membership(organisation_id: &str, email: &str, role: MembershipRole) -> CreateMembership {
+    CreateMembership {
+        organisation_id: organisation_id.into(),
+        email: email.into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        role,
+        status: MembershipStatus::Accepted,
+        settings: MembershipPatch::default(),
+    }
+}
+
+async fn on_every_backend<F, Fut>(case: F)
+where
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for (name, store, _guard) in backends().await {
+        eprintln!("backend: {name}");
+        case(World::new(store).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_finds_its_user_by_email_ignoring_case_and_is_one_per_organisation() {
+    on_every_backend(|world| async move {
+        let org = world.organisation("A").await;
+        let first = world.add(&org, "Ada@Example.com", MembershipRole::Admin).await;
+        assert_eq!((first.email.as_str(), first.created_at), ("Ada@Example.com", START), "dated by the clock");
+        let again =
+            memberships::create(&world.app, &world.admin, membership(&org, "ada@EXAMPLE.com", MembershipRole::Admin));
+        assert_eq!(again.await, Err(Error::MembershipAlreadyExists));
+        let other = world.organisation("B").await;
+        let second = world.add(&other, "ADA@example.com", MembershipRole::Standard).await;
+        assert_eq!(second.user_id, first.user_id, "the same user");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_users_are_never_members_and_a_refused_create_leaves_nothing_behind() {
+    on_every_backend(|world| async move {
+        let org = world.organisation("A").await;
+        let staff =
+            NewUser { email: "ops@example.com".into(), first_name: "O".into(), last_name: "P".into(), is_staff: true };
+        world.store.create_user(&world.scope, staff, START).await.unwrap();
+        let refused =
+            memberships::create(&world.app, &world.admin, membership(&org, "ops@example.com", MembershipRole::Admin));
+        assert!(matches!(refused.await, Err(Error::InvalidRequest(_))));
+
+        let mut with_roles = membership(&org, "new@example.com", MembershipRole::Standard);
+        with_roles.settings.role_ids = Some(vec!["rol_nope".into()]);
+        let Err(Error::Validation(errors)) = memberships::create(&world.app, &world.admin, with_roles).await else {
+            panic!("expected a validation error")
+        };
+        assert_eq!(errors[0].field, Field::RoleIds(0));
+        let found = users::list(&world.app, &world.admin, Some("new@example.com"), &Default::default()).await;
+        assert_eq!(found.unwrap().count, 0, "no user without its membership");
+
+        let missing = memberships::create(
+            &world.app,
+            &world.admin,
+            membership("org_missing", "x@example.com", MembershipRole::Admin),
+        );
+        let Err(Error::Validation(errors)) = missing.await else { panic!("expected a validation error") };
+        assert_eq!(errors[0].field, Field::OrganisationId);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_and_the_last_owner_stay_while_others_remain() {
+    on_every_backend(|world| async move {
+        let org = world.organisation("A").await;
+        let admin = world.add(&org, "admin@example.com", MembershipRole::Admin).await;
+        let owner_patch = MembershipPatch { is_owner: Some(true), ..MembershipPatch::default() };
+        memberships::update(&world.app, &world.admin, &admin.id, owner_patch).await.unwrap();
+        let other = world.add(&org, "other@example.com", MembershipRole::Standard).await;
+
+        let demote = MembershipPatch { role: Some(MembershipRole::Standard), ..MembershipPatch::default() };
+        let refused = memberships::update(&world.app, &world.admin, &admin.id, demote.clone()).await;
+        assert!(matches!(refused, Err(Error::MembershipUpdateForbidden(_))));
+        let disown = MembershipPatch { is_owner: Some(false), ..MembershipPatch::default() };
+        let refused = memberships::update(&world.app, &world.admin, &admin.id, disown).await;
+        assert!(matches!(refused, Err(Error::MembershipUpdateForbidden(_))));
+        let refused = memberships::delete(&world.app, &world.admin, &admin.id).await;
+        assert!(matches!(refused, Err(Error::MembershipDeletionForbidden(_))));
+
+        memberships::delete(&world.app, &world.admin, &other.id).await.unwrap();
+        let alone = memberships::update(&world.app, &world.admin, &admin.id, demote).await.unwrap();
+        assert_eq!(alone.settings.role, MembershipRole::Standard, "alone, it may be demoted");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_membership_clears_the_users_others_and_custom_roles_must_exist() {
+    on_every_backend(|world| async move {
+        let (a, b) = (world.organisation("A").await, world.organisation("B").await);
+        let in_a = world.add(&a, "x@example.com", MembershipRole::Admin).await;
+        let mut default_b = membership(&b, "x@example.com", MembershipRole::Admin);
+        default_b.settings.is_default = Some(true);
+        let in_b = memberships::create(&world.app, &world.admin, default_b).await.unwrap();
+        world.clock.advance(Duration::from_secs(1));
+        let make_default = MembershipPatch { is_default: Some(true), ..MembershipPatch::default() };
+        let now_default = memberships::update(&world.app, &world.admin, &in_a.id, make_default).await.unwrap();
+        assert!(now_default.settings.is_default);
+        assert_eq!(now_default.updated_at, Timestamp(START.0 + 1000));
+        assert!(!memberships::get(&world.app, &world.admin, &in_b.id).await.unwrap().settings.is_default);
+
+        let role =
+            NewRole { organisation_id: a.clone(), name: "billing".into(), permissions: vec!["invoices:*".into()] };
+        let role = world.store.create_role(&world.scope, role, START).await.unwrap();
+        let roles =
+            MembershipPatch { role_ids: Some(vec![role.id.clone(), "rol_nope".into()]), ..MembershipPatch::default() };
+        let Err(Error::Validation(errors)) = memberships::update(&world.app, &world.admin, &in_a.id, roles).await
+        else {
+            panic!("expected a validation error")
+        };
+        assert_eq!(errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>(), [Field::RoleIds(1)]);
+        let roles = MembershipPatch { role_ids: Some(vec![role.id]), ..MembershipPatch::default() };
+        memberships::update(&world.app, &world.admin, &in_a.id, roles).await.unwrap();
+        let granted = memberships::effective_permissions(&world.app, &world.admin, &in_a.id).await.unwrap();
+        assert!(granted.contains(&"invoices:*".to_owned()));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_answer_and_leave_only_their_own_memberships_from_allowed_addresses() {
+    on_every_backend(|world| async move {
+        let org = world.organisation("A").await;
+        let admin = world.add(&org, "admin@example.com", MembershipRole::Admin).await;
+        let mut invitation = membership(&org, "guest@example.com", MembershipRole::Standard);
+        invitation.status = MembershipStatus::Pending;
+        invitation.settings.allowed_ips = Some(vec!["10.0.0.0/8".into()]);
+        let invited = memberships::create(&world.app, &world.admin, invitation).await.unwrap();
+
+        let outside = world.user(&invited.user_id, Some("192.0.2.1")).await;
+        let answer = memberships::respond(&world.app, &outside, &invited.id, MembershipStatus::Accepted).await;
+        assert_eq!(answer, Err(Error::Forbidden), "outside the allowed addresses");
+        let unknown = world.user(&invited.user_id, None).await;
+        let answer = memberships::respond(&world.app, &unknown, &invited.id, MembershipStatus::Accepted).await;
+        assert_eq!(answer, Err(Error::Forbidden), "an unknown address fails every fence");
+        let someone_else = world.user(&admin.user_id, Some("10.1.1.1")).await;
+        let answer = memberships::respond(&world.app, &someone_else, &invited.id, MembershipStatus::Accepted).await;
+        assert_eq!(answer, Err(Error::NotFound), "another user's invitation is not found");
+
+        let guest = world.user(&invited.user_id, Some("10.1.1.1")).await;
+        let accepted = memberships::respond(&world.app, &guest, &invited.id, MembershipStatus::Accepted).await.unwrap();
+        assert_eq!(accepted.status, MembershipStatus::Accepted);
+        let twice = memberships::respond(&world.app, &guest, &invited.id, MembershipStatus::Rejected).await;
+        assert!(matches!(twice, Err(Error::Validation(ref errors)) if errors[0].field == Field::Status));
+
+        let refused = memberships::leave(&world.app, &someone_else, &admin.id).await;
+        assert!(matches!(refused, Err(Error::MembershipDeletionForbidden(_))), "the last admin stays");
+        memberships::leave(&world.app, &guest, &invited.id).await.unwrap();
+        assert_eq!(memberships::get(&world.app, &world.admin, &invited.id).await, Err(Error::NotFound));
+        let keys_cannot = memberships::leave(&world.app, &world.admin, &admin.id).await;
+        assert_eq!(keys_cannot, Err(Error::Unauthorised), "leaving is for users");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_stops_working_when_the_clock_passes_its_expiry() {
+    on_every_backend(|world| async move {
+        let spec = KeySpec {
+            name: "short".into(),
+            key_type: KeyType::Secret,
+            holder: KeyHolder::Group(match &world.admin.principal {
+                Principal::Key(key) => match &key.holder {
+                    roster_core::policy::Holder::Group { id, .. } => id.clone(),
+                    other => panic!("not a group key: {other:?}"),
+                },
+                other => panic!("not a key: {other:?}"),
+            }),
+            abilities: vec![Ability::All],
+            expires_at: Some(Timestamp(START.0 + 60_000)),
+        };
+        let issued = issue_key(&world.scope.partner_id, Mode::Live, spec, START);
+        world.store.create_api_key(&world.scope, &issued.key, &issued.secret_hash).await.unwrap();
+        assert!(world.app.authenticate(&issued.secret).await.is_ok());
+        world.clock.advance(Duration::from_secs(60));
+        // The credential memory is keyed by time too: a key past its expiry is refused at once.
+        assert_eq!(world.app.authenticate(&issued.secret).await, Err(Error::Unauthorised));
+        world.app.key_uses_recorded().await;
+        let used = world.store.find_api_key(&issued.secret_hash).await.unwrap().unwrap().key.last_used_at;
+        assert_eq!(used, Some(START), "its one use is recorded, at the clock's time");
+    })
+    .await;
+}

@@ -1,0 +1,234 @@
+//! The write primitives the operations decide with, on PostgreSQL. Each is READ COMMITTED with
+//! row locks taken in one order (partner, organisation, user), so two nodes deciding a rule on
+//! the same rows take turns; a deadlock or serialisation failure is `Contention`, and the caller
+//! runs the whole transaction again.
+
+use async_trait::async_trait;
+use deadpool_postgres::Object;
+use roster_core::{
+    Error,
+    error::Result,
+    input::email_key,
+    model::{Membership, User},
+    policy::Scope,
+    rules::OrgTally,
+    store::{Transaction, UserHold},
+    time::Timestamp,
+};
+use tokio_postgres::types::{Json, ToSql};
+
+use super::{
+    Hold, get_membership, lock_membership, lock_user, membership_reach, organisation_in_scope,
+    pool::{Failure, Step},
+    query::{execute, fetch_one, fetch_opt},
+    rows, tally,
+};
+use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
+
+/// A connection inside `BEGIN`. Dropped before [`Transaction::commit`], it is rolled back
+/// before it returns to the pool.
+pub struct PostgresTransaction {
+    client: Option<Object>,
+    gate: Option<std::sync::Arc<roster_core::commit_gate::CommitGate>>,
+}
+
+impl PostgresTransaction {
+    pub(super) async fn begin(client: Object) -> Result<Self> {
+        client.batch_execute("BEGIN").await.map_err(|error| Failure::from(error).into_retryable_error())?;
+        Ok(Self { client: Some(client), gate: roster_core::commit_gate::current() })
+    }
+
+    fn client(&self) -> Result<&Object> {
+        self.client.as_ref().ok_or_else(|| Error::internal("the transaction has ended"))
+    }
+}
+
+impl Drop for PostgresTransaction {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // The rollback must reach the server before the connection serves anyone else.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(error) = client.batch_execute("ROLLBACK").await {
+                        tracing::warn!(%error, "could not roll back; closing the connection");
+                        drop(Object::take(client));
+                    }
+                });
+            } else {
+                drop(Object::take(client));
+            }
+        }
+    }
+}
+
+fn failed(failure: Failure) -> Error {
+    failure.into_retryable_error()
+}
+
+async fn write_membership(client: &Object, statement: &str, membership: &Membership) -> Step<u64> {
+    let settings = &membership.settings;
+    let n = &settings.notifications;
+    let values: [&(dyn ToSql + Sync); 24] = [
+        &membership.id,
+        &membership.partner_id,
+        &membership.mode.is_live(),
+        &membership.organisation_id,
+        &membership.user_id,
+        &membership.status.as_str(),
+        &settings.role.as_str(),
+        &Json(&settings.role_ids),
+        &Json(&settings.permissions),
+        &settings.is_owner,
+        &settings.is_default,
+        &Json(&settings.allowed_ips),
+        &settings.api_access_enabled,
+        &settings.access_scope.as_str(),
+        &settings.test_enabled,
+        &n.alert_action_required,
+        &n.alert_resolved,
+        &n.alert_dismissed,
+        &n.evidence_requested,
+        &settings.reference,
+        &settings.reference_origin,
+        &Json(&settings.metadata),
+        &membership.created_at.millis(),
+        &membership.updated_at.millis(),
+    ];
+    execute(client, statement, &values).await
+}
+
+#[async_trait]
+impl Transaction for PostgresTransaction {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        if !roster_core::commit_gate::may_commit(self.gate.as_deref()) {
+            return Err(Error::Unavailable);
+        }
+        let client = self.client.take().ok_or_else(|| Error::internal("the transaction has ended"))?;
+        // A failed COMMIT has ended the transaction on the server: the connection is clean.
+        client.batch_execute("COMMIT").await.map_err(|error| failed(error.into()))
+    }
+
+    async fn hold_organisation_for_new_member(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool> {
+        // A create only adds a member: it must not interleave with a change that counts the
+        // organisation's members (those hold the row FOR UPDATE), but creates may run side by
+        // side; the unique indexes order their duplicates.
+        organisation_in_scope(self.client()?, scope, organisation_id, Hold::AgainstMemberCounts).await.map_err(failed)
+    }
+
+    async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>> {
+        let client = self.client()?;
+        let mut missing = Vec::new();
+        for (index, role_id) in role_ids.iter().enumerate() {
+            let found = fetch_opt(
+                client,
+                "SELECT 1 FROM roles WHERE id = $1 AND organisation_id = $2",
+                &[role_id, &organisation_id],
+            )
+            .await
+            .map_err(failed)?;
+            if found.is_none() {
+                missing.push(index);
+            }
+        }
+        Ok(missing)
+    }
+
+    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()> {
+        execute(
+            self.client()?,
+            "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
+            &[
+                &user.id,
+                &user.partner_id,
+                &user.mode.is_live(),
+                &user.email,
+                &email_key(&user.email),
+                &user.first_name,
+                &user.last_name,
+                &user.is_staff,
+                &user.created_at.millis(),
+                &user.updated_at.millis(),
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(failed)
+    }
+
+    async fn user_by_email(&mut self, scope: &Scope, email: &str, hold: UserHold) -> Result<Option<User>> {
+        let lock = match hold {
+            UserHold::Share => "FOR SHARE",
+            UserHold::Update => "FOR UPDATE",
+        };
+        let statement = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.partner_id = $1 AND u.livemode = $2 AND u.email_key = $3 {lock}"
+        );
+        let row = fetch_opt(self.client()?, &statement, &[&scope.partner_id, &scope.mode.is_live(), &email_key(email)])
+            .await
+            .map_err(failed)?;
+        row.as_ref().map(rows::user).transpose().map_err(failed)
+    }
+
+    async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
+        membership_reach(self.client()?, scope, user_id).await.map_err(failed)
+    }
+
+    async fn hold_user(&mut self, user_id: &str) -> Result<()> {
+        lock_user(self.client()?, user_id).await.map_err(failed)
+    }
+
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>> {
+        let client = self.client()?;
+        let statement = format!(
+            "INSERT INTO memberships ({MEMBERSHIP_WRITE_COLUMNS}) VALUES ({}) \
+             ON CONFLICT (organisation_id, user_id) DO NOTHING",
+            placeholders('$', 24)
+        );
+        if write_membership(client, &statement, membership).await.map_err(failed)? == 1 {
+            return Ok(None);
+        }
+        let existing = fetch_one(
+            client,
+            "SELECT id FROM memberships WHERE organisation_id = $1 AND user_id = $2",
+            &[&membership.organisation_id, &membership.user_id],
+        )
+        .await
+        .map_err(failed)?;
+        existing.try_get(0).map(Some).map_err(|error| failed(error.into()))
+    }
+
+    async fn lock_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
+        lock_membership(self.client()?, scope, id).await.map_err(failed)
+    }
+
+    async fn get_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
+        get_membership(self.client()?, scope, id).await.map_err(failed)
+    }
+
+    async fn tally(&mut self, organisation_id: &str, except: &str) -> Result<OrgTally> {
+        tally(self.client()?, organisation_id, except).await.map_err(failed)
+    }
+
+    async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
+        let statement =
+            format!("UPDATE memberships SET ({MEMBERSHIP_WRITE_COLUMNS}) = ({}) WHERE id = $1", placeholders('$', 24));
+        write_membership(self.client()?, &statement, membership).await.map(drop).map_err(failed)
+    }
+
+    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
+        execute(
+            self.client()?,
+            "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
+            &[&user_id, &except, &now.millis()],
+        )
+        .await
+        .map(drop)
+        .map_err(failed)
+    }
+
+    async fn delete_membership(&mut self, id: &str) -> Result<()> {
+        execute(self.client()?, "DELETE FROM memberships WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
+    }
+}

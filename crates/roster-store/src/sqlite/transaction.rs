@@ -1,0 +1,199 @@
+//! The write primitives the operations decide with, on SQLite. One writer at a time holds the
+//! database (`BEGIN IMMEDIATE`), so the holds the primitives promise are given by that alone.
+
+use async_trait::async_trait;
+use roster_core::{
+    error::Result,
+    input::email_key,
+    model::{Membership, User},
+    policy::Scope,
+    rules::OrgTally,
+    store::{Transaction, UserHold},
+    time::Timestamp,
+};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
+
+use super::{
+    get_membership, membership_reach, organisation_in_scope, pool::WriteTransaction, pool::storage_error, rows,
+    rows::to_json, tally,
+};
+use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
+
+pub struct SqliteTransaction(pub(super) WriteTransaction);
+
+/// Runs `$body` as one step of the transaction with `$connection` bound, moving the named
+/// values (owned copies) into the blocking thread.
+macro_rules! step {
+    ($tx:expr, [$($value:ident),*], |$connection:ident| $body:expr) => {{
+        $(let $value = $value.to_owned();)*
+        $tx.0.run(move |$connection: &Connection| $body).await
+    }};
+}
+
+fn write_membership(connection: &Connection, statement: &str, membership: &Membership) -> Result<usize> {
+    let settings = &membership.settings;
+    let n = &settings.notifications;
+    let values: [&dyn ToSql; 24] = [
+        &membership.id,
+        &membership.partner_id,
+        &membership.mode.is_live(),
+        &membership.organisation_id,
+        &membership.user_id,
+        &membership.status.as_str(),
+        &settings.role.as_str(),
+        &to_json(&settings.role_ids),
+        &to_json(&settings.permissions),
+        &settings.is_owner,
+        &settings.is_default,
+        &to_json(&settings.allowed_ips),
+        &settings.api_access_enabled,
+        &settings.access_scope.as_str(),
+        &settings.test_enabled,
+        &n.alert_action_required,
+        &n.alert_resolved,
+        &n.alert_dismissed,
+        &n.evidence_requested,
+        &settings.reference,
+        &settings.reference_origin,
+        &to_json(&settings.metadata),
+        &membership.created_at.millis(),
+        &membership.updated_at.millis(),
+    ];
+    connection.prepare_cached(statement).and_then(|mut statement| statement.execute(&values[..])).map_err(storage_error)
+}
+
+#[async_trait]
+impl Transaction for SqliteTransaction {
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.0.commit().await
+    }
+
+    async fn hold_organisation_for_new_member(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool> {
+        step!(self, [scope, organisation_id], |c| organisation_in_scope(c, &scope, &organisation_id))
+    }
+
+    async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>> {
+        step!(self, [organisation_id, role_ids], |c| {
+            let mut statement = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM roles WHERE id = ?1 AND organisation_id = ?2)")
+                .map_err(storage_error)?;
+            let mut missing = Vec::new();
+            for (index, role_id) in role_ids.iter().enumerate() {
+                let exists: bool =
+                    statement.query_row(params![role_id, organisation_id], |row| row.get(0)).map_err(storage_error)?;
+                if !exists {
+                    missing.push(index);
+                }
+            }
+            Ok(missing)
+        })
+    }
+
+    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()> {
+        step!(self, [user], |c| {
+            c.prepare_cached(
+                "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    user.id,
+                    user.partner_id,
+                    user.mode.is_live(),
+                    user.email,
+                    email_key(&user.email),
+                    user.first_name,
+                    user.last_name,
+                    user.is_staff,
+                    user.created_at.millis(),
+                    user.updated_at.millis(),
+                ])
+            })
+            .map_err(storage_error)?;
+            Ok(())
+        })
+    }
+
+    async fn user_by_email(&mut self, scope: &Scope, email: &str, _hold: UserHold) -> Result<Option<User>> {
+        let key = email_key(email);
+        step!(self, [scope, key], |c| {
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users u WHERE u.partner_id = ?1 AND u.livemode = ?2 AND u.email_key = ?3"
+            ))
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![scope.partner_id, scope.mode.is_live(), key], |row| rows::user(row))
+                    .optional()
+            })
+            .map_err(storage_error)
+        })
+    }
+
+    async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
+        step!(self, [scope, user_id], |c| membership_reach(c, &scope, &user_id))
+    }
+
+    async fn hold_user(&mut self, _user_id: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>> {
+        step!(self, [membership], |c| {
+            let statement = format!(
+                "INSERT INTO memberships ({MEMBERSHIP_WRITE_COLUMNS}) VALUES ({}) \
+                 ON CONFLICT (organisation_id, user_id) DO NOTHING",
+                placeholders('?', 24)
+            );
+            if write_membership(c, &statement, &membership)? == 1 {
+                return Ok(None);
+            }
+            c.query_row(
+                "SELECT id FROM memberships WHERE organisation_id = ?1 AND user_id = ?2",
+                params![membership.organisation_id, membership.user_id],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .map_err(storage_error)
+        })
+    }
+
+    async fn lock_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
+        self.get_membership(scope, id).await
+    }
+
+    async fn get_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
+        step!(self, [scope, id], |c| get_membership(c, &scope, &id))
+    }
+
+    async fn tally(&mut self, organisation_id: &str, except: &str) -> Result<OrgTally> {
+        step!(self, [organisation_id, except], |c| tally(c, &organisation_id, &except))
+    }
+
+    async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
+        step!(self, [membership], |c| {
+            let statement = format!(
+                "UPDATE memberships SET ({MEMBERSHIP_WRITE_COLUMNS}) = ({}) WHERE id = ?1",
+                placeholders('?', 24)
+            );
+            write_membership(c, &statement, &membership).map(drop)
+        })
+    }
+
+    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
+        step!(self, [user_id, except], |c| {
+            c.execute(
+                "UPDATE memberships SET is_default = 0, updated_at = ?3 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1",
+                params![user_id, except, now.millis()],
+            )
+            .map(drop)
+            .map_err(storage_error)
+        })
+    }
+
+    async fn delete_membership(&mut self, id: &str) -> Result<()> {
+        step!(self, [id], |c| {
+            c.execute("DELETE FROM memberships WHERE id = ?1", [&id]).map(drop).map_err(storage_error)
+        })
+    }
+}
