@@ -29,7 +29,7 @@ use roster_core::{
     Error,
     error::Result,
     keys,
-    model::Membership,
+    model::{Membership, PartnerGroup, User},
     policy::Principal,
     store::{PoolStatus, Store, Transaction},
     time::{Clock, SystemClock, Timestamp},
@@ -140,20 +140,36 @@ impl App {
 /// An object as a write found it or left it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
-    Membership(Membership),
+    Membership(Box<Membership>),
+    User(User),
+    PartnerGroup(PartnerGroup),
 }
 
 impl Object {
     fn id(&self) -> &str {
         match self {
             Self::Membership(membership) => &membership.id,
+            Self::User(user) => &user.id,
+            Self::PartnerGroup(group) => &group.id,
         }
     }
 }
 
+macro_rules! objects {
+    ($($variant:ident),+) => {
+        $(impl From<$variant> for Object {
+            fn from(object: $variant) -> Self {
+                Self::$variant(object)
+            }
+        })+
+    };
+}
+
+objects!(User, PartnerGroup);
+
 impl From<Membership> for Object {
     fn from(membership: Membership) -> Self {
-        Self::Membership(membership)
+        Self::Membership(Box::new(membership))
     }
 }
 

@@ -8,10 +8,12 @@ use roster_core::{
     model::User,
     page::{ListPage, ListQuery},
     policy::{Access, Resource, Scope},
-    store::{NewUser, UserPatch},
+    rules,
+    store::{NewUser, Transaction, UserPatch},
+    time::Timestamp,
 };
 
-use crate::{App, Caller};
+use crate::{App, Caller, Change};
 
 fn scope(caller: &Caller, access: Access) -> Result<Scope> {
     caller.principal.key_scope(Resource::Users, access)
@@ -39,7 +41,45 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<User> {
 
 pub async fn update(app: &App, caller: &Caller, id: &str, patch: UserPatch) -> Result<User> {
     let scope = scope(caller, Access::Write)?;
-    app.write(caller, "user.updated", app.store.update_user(&scope, id, patch, app.now())).await
+    let now = app.now();
+    app.transaction(caller, "user.updated", |tx| {
+        let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
+        Box::pin(async move { update_in(tx, &scope, &id, patch, now).await })
+    })
+    .await
+}
+
+/// A user belongs to the partner: a key scoped to some organisations changes it only when every
+/// membership of the user is in that scope, and a member is never made staff (rule 5).
+async fn update_in(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    id: &str,
+    patch: UserPatch,
+    now: Timestamp,
+) -> Result<(User, Change)> {
+    let current = tx.lock_user(scope, id).await?;
+    let (has_memberships, outside) = tx.membership_reach(scope, id).await?;
+    let makes_staff = patch.is_staff == Some(true) && !current.is_staff;
+    rules::check_user_update(outside, has_memberships, makes_staff)?;
+    if patch == UserPatch::default() {
+        return Ok((current, Change::none()));
+    }
+    if let Some(email) = &patch.email
+        && tx.email_taken(scope, email, id).await?
+    {
+        return Err(Error::UserAlreadyExists);
+    }
+    let updated = User {
+        email: patch.email.unwrap_or_else(|| current.email.clone()),
+        first_name: patch.first_name.unwrap_or_else(|| current.first_name.clone()),
+        last_name: patch.last_name.unwrap_or_else(|| current.last_name.clone()),
+        is_staff: patch.is_staff.unwrap_or(current.is_staff),
+        updated_at: now,
+        ..current.clone()
+    };
+    tx.update_user(&updated).await?;
+    Ok((updated.clone(), Change::updated(current, updated)))
 }
 
 /// The user acting, for users only; a user deleted since its token was checked is

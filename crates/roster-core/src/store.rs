@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::{
     error::Result,
     model::{
-        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation,
+        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus, Mode, Organisation,
         OrganisationSettings, Partner, PartnerGroup, Role, User,
     },
     page::{ListPage, ListQuery},
@@ -219,6 +219,41 @@ pub trait Transaction: Send {
     /// Clears `is_default` on the user's memberships other than `except`.
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()>;
     async fn delete_membership(&mut self, id: &str) -> Result<()>;
+
+    /// The user in scope, held against every other change (membership creates hold it too, so
+    /// none slips in between what this transaction reads and writes). `NotFound` out of scope.
+    async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User>;
+    /// Whether a user of the scope's partner and mode other than `except` has this e-mail
+    /// (ignoring case).
+    async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool>;
+    /// Writes a user's e-mail, names, staff flag and `updated_at`; `UserAlreadyExists` when a
+    /// concurrent write took the e-mail.
+    async fn update_user(&mut self, user: &User) -> Result<()>;
+
+    /// Stores a new group (its organisations are assigned apart).
+    async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()>;
+    /// Holds the partner's row: the changes that could leave it without an admin group take
+    /// turns on it.
+    async fn hold_partner(&mut self, partner_id: &str) -> Result<()>;
+    /// The scope's partner's group, with its organisations of the scope's mode, held against
+    /// every other change and its deletion. `NotFound` when missing.
+    async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
+    /// Whether the partner has an admin group other than `except`.
+    async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool>;
+    /// The positions in `organisation_ids` of those that are not organisations of the scope's
+    /// partner and mode; the others are held against deletion.
+    async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>>;
+    /// Replaces the group's organisations of `mode` with `organisation_ids`.
+    async fn assign_group_organisations(
+        &mut self,
+        group_id: &str,
+        mode: Mode,
+        organisation_ids: &[String],
+    ) -> Result<()>;
+    /// Writes a group's name, admin flag and `updated_at`.
+    async fn update_group(&mut self, group: &PartnerGroup) -> Result<()>;
+    /// Deletes the group; the keys it holds go with it.
+    async fn delete_group(&mut self, id: &str) -> Result<()>;
 }
 
 #[async_trait]
@@ -250,14 +285,8 @@ pub trait Store: Send + Sync + 'static {
         secret_hash: &str,
     ) -> Result<ApiKey>;
 
-    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup>;
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
-    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup>;
-    /// Deletes the group and revokes the keys it holds. The partner's last admin group can be
-    /// neither deleted nor demoted (`rules::check_admin_group_removal`).
-    async fn delete_group(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
-
     /// A non-admin group's new organisation is assigned to that group.
     async fn create_organisation(
         &self,
@@ -280,7 +309,6 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User>;
     async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>>;
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User>;
-    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User>;
     /// Any user by id, whatever its partner: for authenticating users, not for serving reads.
     async fn find_user(&self, id: &str) -> Result<Option<User>>;
 

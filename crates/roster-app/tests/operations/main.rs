@@ -14,7 +14,7 @@ use roster_core::{
     model::{KeyHolder, KeyType, MembershipRole, MembershipStatus, Mode, OrganisationSettings},
     policy::{Ability, OrgScope, Principal, Scope},
     provision::{KeySpec, issue_key, provision_partner},
-    store::{MembershipPatch, NewOrganisation, NewRole, NewUser, Store},
+    store::{GroupPatch, MembershipPatch, NewGroup, NewOrganisation, NewRole, NewUser, Store, UserPatch},
     time::{ManualClock, Timestamp},
 };
 use roster_store::testing;
@@ -281,6 +281,85 @@ async fn a_key_stops_working_when_the_clock_passes_its_expiry() {
         world.app.key_uses_recorded().await;
         let used = world.store.find_api_key(&issued.secret_hash).await.unwrap().unwrap().key.last_used_at;
         assert_eq!(used, Some(START), "its one use is recorded, at the clock's time");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_keeps_its_last_admin_group() {
+    on_every_backend(|world| async move {
+        let own_group =
+            roster_app::groups::list(&world.app, &world.admin, &Default::default()).await.unwrap().items[0].clone();
+        let demote = GroupPatch { is_admin: Some(false), ..GroupPatch::default() };
+        let refused = roster_app::groups::update(&world.app, &world.admin, &own_group.id, demote.clone()).await;
+        assert!(matches!(refused, Err(Error::InvalidRequest(_))), "a key keeps its own group's rights");
+
+        // A key of another admin group reaches the first, and still may not remove the last.
+        let other = NewGroup { name: "ops".into(), is_admin: false, organisation_ids: Vec::new() };
+        let other = roster_app::groups::create(&world.app, &world.admin, other).await.unwrap();
+        let spec = KeySpec {
+            name: "ops".into(),
+            key_type: KeyType::Secret,
+            holder: KeyHolder::Group(other.id.clone()),
+            abilities: vec![Ability::All],
+            expires_at: None,
+        };
+        let issued = issue_key(&world.scope.partner_id, Mode::Live, spec, START);
+        world.store.create_api_key(&world.scope, &issued.key, &issued.secret_hash).await.unwrap();
+        let promote = GroupPatch { is_admin: Some(true), ..GroupPatch::default() };
+        roster_app::groups::update(&world.app, &world.admin, &other.id, promote).await.unwrap();
+        let ops = caller(world.app.authenticate(&issued.secret).await.unwrap());
+
+        roster_app::groups::update(&world.app, &ops, &own_group.id, demote.clone()).await.unwrap();
+        let last = roster_app::groups::delete(&world.app, &world.admin, &other.id).await;
+        assert!(matches!(last, Err(Error::InvalidRequest(ref message)) if message.contains("last")));
+        let Err(Error::Validation(errors)) = roster_app::groups::update(
+            &world.app,
+            &ops,
+            &own_group.id,
+            GroupPatch { organisation_ids: Some(vec!["org_nope".into()]), ..GroupPatch::default() },
+        )
+        .await
+        else {
+            panic!("expected a validation error")
+        };
+        assert_eq!(errors[0].field, Field::OrganisationIds(0));
+        roster_app::groups::delete(&world.app, &ops, &own_group.id).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_is_never_made_staff_and_a_scoped_key_changes_only_users_it_fully_reaches() {
+    on_every_backend(|world| async move {
+        let (a, b) = (world.organisation("A").await, world.organisation("B").await);
+        let member = world.add(&a, "m@example.com", MembershipRole::Admin).await;
+        world.add(&b, "m@example.com", MembershipRole::Admin).await;
+        let staff = UserPatch { is_staff: Some(true), ..UserPatch::default() };
+        let refused = users::update(&world.app, &world.admin, &member.user_id, staff).await;
+        assert!(matches!(refused, Err(Error::InvalidRequest(_))));
+
+        let spec = KeySpec {
+            name: "a only".into(),
+            key_type: KeyType::Secret,
+            holder: KeyHolder::Organisation(a.clone()),
+            abilities: vec![Ability::All],
+            expires_at: None,
+        };
+        let issued = issue_key(&world.scope.partner_id, Mode::Live, spec, START);
+        world.store.create_api_key(&world.scope, &issued.key, &issued.secret_hash).await.unwrap();
+        let org_key = caller(world.app.authenticate(&issued.secret).await.unwrap());
+        let rename = UserPatch { first_name: Some("Grace".into()), ..UserPatch::default() };
+        let refused = users::update(&world.app, &org_key, &member.user_id, rename.clone()).await;
+        assert_eq!(refused, Err(Error::Forbidden), "the user is also a member of B");
+
+        world.clock.advance(Duration::from_secs(2));
+        let renamed = users::update(&world.app, &world.admin, &member.user_id, rename).await.unwrap();
+        assert_eq!((renamed.first_name.as_str(), renamed.updated_at), ("Grace", Timestamp(START.0 + 2000)));
+        world.add(&a, "taken@example.com", MembershipRole::Standard).await;
+        let taken = UserPatch { email: Some("TAKEN@example.com".into()), ..UserPatch::default() };
+        let refused = users::update(&world.app, &world.admin, &member.user_id, taken).await;
+        assert_eq!(refused, Err(Error::UserAlreadyExists));
     })
     .await;
 }

@@ -13,7 +13,7 @@ mod transfer;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use roster_core::{
-    Error, Field, FieldError, ValidationCode,
+    Error, Field,
     error::Result,
     ids,
     input::email_key,
@@ -21,10 +21,10 @@ use roster_core::{
     page::{ListPage, ListQuery},
     policy::{OrgScope, Scope},
     provision::ProvisionedPartner,
-    rules::{self, OrgTally},
+    rules::OrgTally,
     store::{
-        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, NewGroup, NewOrganisation, NewRole, NewUser,
-        OrganisationPatch, RolePatch, Store, Transaction, UserPatch,
+        KeyCredential, MembershipAccess, MembershipFilter, NewOrganisation, NewRole, NewUser, OrganisationPatch,
+        RolePatch, Store, Transaction,
     },
     time::Timestamp,
 };
@@ -196,25 +196,6 @@ async fn get_group(client: &impl GenericClient, scope: &Scope, id: &str) -> Step
     let mut group = rows::group(&found(query_opt(client, &sql).await?)?)?;
     group.organisation_ids = group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
     Ok(group)
-}
-
-async fn check_group_organisations(
-    client: &impl GenericClient,
-    scope: &Scope,
-    organisation_ids: &[String],
-) -> Step<()> {
-    let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
-    let mut errors = Vec::new();
-    for (index, id) in organisation_ids.iter().enumerate() {
-        if !organisation_in_scope(client, &partner_scope, id, Hold::AgainstDelete).await? {
-            errors.push(FieldError::new(
-                Field::OrganisationIds(index),
-                ValidationCode::InvalidReference,
-                "does not exist",
-            ));
-        }
-    }
-    Ok(Error::unless_invalid(errors)?)
 }
 
 async fn assign_group_organisations(
@@ -496,20 +477,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
-        transaction!(self, |tx| {
-            check_group_organisations(&tx, scope, &group.organisation_ids).await?;
-            let id = ids::new_id(ids::GROUP, now);
-            execute(&tx,
-                "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-                &[&id, &scope.partner_id, &group.name, &group.is_admin, &now.millis()],
-            )
-            .await?;
-            assign_group_organisations(&tx, &id, scope.mode.is_live(), &group.organisation_ids).await?;
-            get_group(&tx, scope, &id).await?
-        })
-    }
-
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
         read!(self, |client| {
             let mut conditions = sql("");
@@ -525,51 +492,6 @@ impl Store for PostgresStore {
 
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
         read!(self, |client| { get_group(client, scope, id).await? })
-    }
-
-    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
-        transaction!(self, |tx| {
-            let demotes = patch.is_admin == Some(false);
-            if demotes {
-                lock_partner(&tx, &scope.partner_id).await?;
-            }
-            // The row lock makes a concurrent delete wait, or answers as if it came first.
-            execute(&tx, "SELECT 1 FROM partner_groups WHERE id = $1 FOR NO KEY UPDATE", &[&id]).await?;
-            let current = get_group(&tx, scope, id).await?;
-            if current.is_admin && demotes {
-                rules::check_admin_group_removal(other_admin_group(&tx, &scope.partner_id, id).await?)?;
-            }
-            if let Some(organisation_ids) = &patch.organisation_ids {
-                check_group_organisations(&tx, scope, organisation_ids).await?;
-                assign_group_organisations(&tx, id, scope.mode.is_live(), organisation_ids).await?;
-            }
-            execute(
-                &tx,
-                "UPDATE partner_groups SET name = $2, is_admin = $3, updated_at = $4 WHERE id = $1",
-                &[
-                    &id,
-                    patch.name.as_ref().unwrap_or(&current.name),
-                    &patch.is_admin.unwrap_or(current.is_admin),
-                    &now.millis(),
-                ],
-            )
-            .await?;
-            get_group(&tx, scope, id).await?
-        })
-    }
-
-    async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
-        transaction!(self, |tx| {
-            // The partner's lock orders this against every other removal of an admin group; the
-            // group's own row lock waits for a change to it (a promotion, say) to commit, so
-            // whether it is an admin group is read as it will be deleted.
-            lock_partner(&tx, &scope.partner_id).await?;
-            execute(&tx, "SELECT 1 FROM partner_groups WHERE id = $1 FOR UPDATE", &[&id]).await?;
-            if get_group(&tx, scope, id).await?.is_admin {
-                rules::check_admin_group_removal(other_admin_group(&tx, &scope.partner_id, id).await?)?;
-            }
-            execute(&tx, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await?;
-        })
     }
 
     async fn create_organisation(
@@ -699,43 +621,6 @@ impl Store for PostgresStore {
 
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User> {
         read!(self, |client| { get_user(client, scope, id).await? })
-    }
-
-    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
-        transaction!(self, |tx| {
-            // Membership creates hold the user's row FOR SHARE: none can slip in between the
-            // check below and this change.
-            execute(&tx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&id]).await?;
-            let current = get_user(&tx, scope, id).await?;
-            let (has_memberships, outside) = membership_reach(&tx, scope, id).await?;
-            let makes_staff = patch.is_staff == Some(true) && !current.is_staff;
-            rules::check_user_update(outside, has_memberships, makes_staff)?;
-            if patch == UserPatch::default() {
-                current
-            } else {
-                if let Some(email) = &patch.email
-                    && user_email_taken(&tx, scope, email, Some(id)).await?
-                {
-                    return Err(Error::UserAlreadyExists.into());
-                }
-                let email = patch.email.clone().unwrap_or(current.email);
-                execute(&tx,
-                    "UPDATE users SET email = $2, email_key = $3, first_name = $4, last_name = $5, is_staff = $6, updated_at = $7 WHERE id = $1",
-                    &[
-                        &id,
-                        &email,
-                        &email_key(&email),
-                        patch.first_name.as_ref().unwrap_or(&current.first_name),
-                        patch.last_name.as_ref().unwrap_or(&current.last_name),
-                        &patch.is_staff.unwrap_or(current.is_staff),
-                        &now.millis(),
-                    ],
-                )
-                .await
-                .map_err(user_conflict)?;
-                get_user(&tx, scope, id).await?
-            }
-        })
     }
 
     async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()> {

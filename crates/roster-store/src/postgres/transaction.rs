@@ -9,8 +9,8 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{Membership, User},
-    policy::Scope,
+    model::{Membership, Mode, PartnerGroup, User},
+    policy::{OrgScope, Scope},
     rules::OrgTally,
     store::{Transaction, UserHold},
     time::Timestamp,
@@ -18,10 +18,11 @@ use roster_core::{
 use tokio_postgres::types::{Json, ToSql};
 
 use super::{
-    Hold, get_membership, lock_membership, lock_user, membership_reach, organisation_in_scope,
+    Hold, assign_group_organisations, get_group, get_membership, get_user, insert_group, lock_membership, lock_partner,
+    lock_user, membership_reach, organisation_in_scope, other_admin_group,
     pool::{Failure, Step},
     query::{execute, fetch_one, fetch_opt},
-    rows, tally,
+    rows, tally, user_conflict, user_email_taken,
 };
 use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
 
@@ -230,5 +231,93 @@ impl Transaction for PostgresTransaction {
 
     async fn delete_membership(&mut self, id: &str) -> Result<()> {
         execute(self.client()?, "DELETE FROM memberships WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
+    }
+
+    async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User> {
+        let client = self.client()?;
+        // Membership creates hold the user's row FOR SHARE: none can slip in between what the
+        // caller checks and what it writes.
+        lock_user(client, id).await.map_err(failed)?;
+        get_user(client, scope, id).await.map_err(failed)
+    }
+
+    async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool> {
+        user_email_taken(self.client()?, scope, email, Some(except)).await.map_err(failed)
+    }
+
+    async fn update_user(&mut self, user: &User) -> Result<()> {
+        execute(
+            self.client()?,
+            "UPDATE users SET email = $2, email_key = $3, first_name = $4, last_name = $5, is_staff = $6, \
+             updated_at = $7 WHERE id = $1",
+            &[
+                &user.id,
+                &user.email,
+                &email_key(&user.email),
+                &user.first_name,
+                &user.last_name,
+                &user.is_staff,
+                &user.updated_at.millis(),
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(|failure| failed(user_conflict(failure)))
+    }
+
+    async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()> {
+        insert_group(self.client()?, group).await.map_err(failed)
+    }
+
+    async fn hold_partner(&mut self, partner_id: &str) -> Result<()> {
+        lock_partner(self.client()?, partner_id).await.map(drop).map_err(failed)
+    }
+
+    async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
+        let client = self.client()?;
+        // A concurrent change or delete of the group waits, or, committed first, is what is
+        // read here (a group promoted while being deleted is deleted as an admin group).
+        execute(client, "SELECT 1 FROM partner_groups WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(failed)?;
+        get_group(client, scope, id).await.map_err(failed)
+    }
+
+    async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool> {
+        other_admin_group(self.client()?, partner_id, except).await.map_err(failed)
+    }
+
+    async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {
+        let client = self.client()?;
+        let partner_wide = Scope { orgs: OrgScope::All, ..scope.clone() };
+        let mut missing = Vec::new();
+        for (index, id) in organisation_ids.iter().enumerate() {
+            if !organisation_in_scope(client, &partner_wide, id, Hold::AgainstDelete).await.map_err(failed)? {
+                missing.push(index);
+            }
+        }
+        Ok(missing)
+    }
+
+    async fn assign_group_organisations(
+        &mut self,
+        group_id: &str,
+        mode: Mode,
+        organisation_ids: &[String],
+    ) -> Result<()> {
+        assign_group_organisations(self.client()?, group_id, mode.is_live(), organisation_ids).await.map_err(failed)
+    }
+
+    async fn update_group(&mut self, group: &PartnerGroup) -> Result<()> {
+        execute(
+            self.client()?,
+            "UPDATE partner_groups SET name = $2, is_admin = $3, updated_at = $4 WHERE id = $1",
+            &[&group.id, &group.name, &group.is_admin, &group.updated_at.millis()],
+        )
+        .await
+        .map(drop)
+        .map_err(failed)
+    }
+
+    async fn delete_group(&mut self, id: &str) -> Result<()> {
+        execute(self.client()?, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
     }
 }

@@ -9,7 +9,7 @@ mod transfer;
 
 use async_trait::async_trait;
 use roster_core::{
-    Error, Field, FieldError, ValidationCode,
+    Error, Field,
     error::Result,
     ids,
     input::email_key,
@@ -17,10 +17,10 @@ use roster_core::{
     page::{ListPage, ListQuery},
     policy::{OrgScope, Scope},
     provision::ProvisionedPartner,
-    rules::{self, OrgTally},
+    rules::OrgTally,
     store::{
-        GroupPatch, KeyCredential, MembershipAccess, MembershipFilter, NewGroup, NewOrganisation, NewRole, NewUser,
-        OrganisationPatch, RolePatch, Store, Transaction, UserPatch,
+        KeyCredential, MembershipAccess, MembershipFilter, NewOrganisation, NewRole, NewUser, OrganisationPatch,
+        RolePatch, Store, Transaction,
     },
     time::Timestamp,
 };
@@ -81,22 +81,6 @@ fn get_group(connection: &Connection, scope: &Scope, id: &str) -> Result<Partner
     let mut group = found(query_row(connection, &sql, |row| rows::group(row)))?;
     group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode.is_live())?;
     Ok(group)
-}
-
-/// Every id must name an organisation of the partner in the caller's mode.
-fn check_group_organisations(connection: &Connection, scope: &Scope, organisation_ids: &[String]) -> Result<()> {
-    let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
-    let mut errors = Vec::new();
-    for (index, id) in organisation_ids.iter().enumerate() {
-        if !organisation_in_scope(connection, &partner_scope, id)? {
-            errors.push(FieldError::new(
-                Field::OrganisationIds(index),
-                ValidationCode::InvalidReference,
-                "does not exist",
-            ));
-        }
-    }
-    Error::unless_invalid(errors)
 }
 
 fn assign_group_organisations(
@@ -412,24 +396,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_group(&self, scope: &Scope, group: NewGroup, now: Timestamp) -> Result<PartnerGroup> {
-        let scope = scope.clone();
-        self.pool
-            .write(move |c| {
-                check_group_organisations(c, &scope, &group.organisation_ids)?;
-                let id = ids::new_id(ids::GROUP, now);
-                c.execute(
-                    "INSERT INTO partner_groups (id, partner_id, name, is_admin, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    params![id, scope.partner_id, group.name, group.is_admin, now.millis()],
-                )
-                .map_err(storage_error)?;
-                assign_group_organisations(c, &id, scope.mode.is_live(), &group.organisation_ids)?;
-                get_group(c, &scope, &id)
-            })
-            .await
-    }
-
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
@@ -450,48 +416,6 @@ impl Store for SqliteStore {
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool.read(move |c| get_group(c, &scope, &id)).await
-    }
-
-    async fn update_group(&self, scope: &Scope, id: &str, patch: GroupPatch, now: Timestamp) -> Result<PartnerGroup> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                let current = get_group(c, &scope, &id)?;
-                if current.is_admin && patch.is_admin == Some(false) {
-                    rules::check_admin_group_removal(other_admin_group(c, &scope.partner_id, &id)?)?;
-                }
-                if let Some(organisation_ids) = &patch.organisation_ids {
-                    check_group_organisations(c, &scope, organisation_ids)?;
-                    assign_group_organisations(c, &id, scope.mode.is_live(), organisation_ids)?;
-                }
-                c.execute(
-                    "UPDATE partner_groups SET name = ?2, is_admin = ?3, updated_at = ?4 WHERE id = ?1",
-                    params![
-                        id,
-                        patch.name.unwrap_or(current.name),
-                        patch.is_admin.unwrap_or(current.is_admin),
-                        now.millis()
-                    ],
-                )
-                .map_err(storage_error)?;
-                get_group(c, &scope, &id)
-            })
-            .await
-    }
-
-    async fn delete_group(&self, scope: &Scope, id: &str, _now: Timestamp) -> Result<()> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                let group = get_group(c, &scope, &id)?;
-                if group.is_admin {
-                    rules::check_admin_group_removal(other_admin_group(c, &scope.partner_id, &id)?)?;
-                }
-                // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
-                c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map_err(storage_error)?;
-                Ok(())
-            })
-            .await
     }
 
     async fn create_organisation(
@@ -650,42 +574,6 @@ impl Store for SqliteStore {
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool.read(move |c| get_user(c, &scope, &id)).await
-    }
-
-    async fn update_user(&self, scope: &Scope, id: &str, patch: UserPatch, now: Timestamp) -> Result<User> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                let current = get_user(c, &scope, &id)?;
-                let (has_memberships, outside) = membership_reach(c, &scope, &id)?;
-                let makes_staff = patch.is_staff == Some(true) && !current.is_staff;
-                rules::check_user_update(outside, has_memberships, makes_staff)?;
-                if patch == UserPatch::default() {
-                    return Ok(current);
-                }
-                if let Some(email) = &patch.email
-                    && user_email_taken(c, &scope, email, Some(&id))?
-                {
-                    return Err(Error::UserAlreadyExists);
-                }
-                let email = patch.email.unwrap_or(current.email);
-                c.execute(
-                    "UPDATE users SET email = ?2, email_key = ?3, first_name = ?4, last_name = ?5, is_staff = ?6, \
-                     updated_at = ?7 WHERE id = ?1",
-                    params![
-                        id,
-                        email,
-                        email_key(&email),
-                        patch.first_name.unwrap_or(current.first_name),
-                        patch.last_name.unwrap_or(current.last_name),
-                        patch.is_staff.unwrap_or(current.is_staff),
-                        now.millis()
-                    ],
-                )
-                .map_err(storage_error)?;
-                get_user(c, &scope, &id)
-            })
-            .await
     }
 
     async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()> {

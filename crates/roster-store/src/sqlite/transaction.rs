@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use roster_core::{
+    Error,
     error::Result,
     input::email_key,
-    model::{Membership, User},
-    policy::Scope,
+    model::{Membership, Mode, PartnerGroup, User},
+    policy::{OrgScope, Scope},
     rules::OrgTally,
     store::{Transaction, UserHold},
     time::Timestamp,
@@ -14,8 +15,9 @@ use roster_core::{
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::{
-    get_membership, membership_reach, organisation_in_scope, pool::WriteTransaction, pool::storage_error, rows,
-    rows::to_json, tally,
+    assign_group_organisations, get_group, get_membership, get_user, insert_group, is_unique_violation,
+    membership_reach, organisation_in_scope, other_admin_group, pool::WriteTransaction, pool::storage_error, rows,
+    rows::to_json, tally, user_email_taken,
 };
 use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
 
@@ -194,6 +196,98 @@ impl Transaction for SqliteTransaction {
     async fn delete_membership(&mut self, id: &str) -> Result<()> {
         step!(self, [id], |c| {
             c.execute("DELETE FROM memberships WHERE id = ?1", [&id]).map(drop).map_err(storage_error)
+        })
+    }
+
+    async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User> {
+        step!(self, [scope, id], |c| get_user(c, &scope, &id))
+    }
+
+    async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool> {
+        step!(self, [scope, email, except], |c| user_email_taken(c, &scope, &email, Some(&except)))
+    }
+
+    async fn update_user(&mut self, user: &User) -> Result<()> {
+        step!(self, [user], |c| {
+            c.execute(
+                "UPDATE users SET email = ?2, email_key = ?3, first_name = ?4, last_name = ?5, is_staff = ?6, \
+                 updated_at = ?7 WHERE id = ?1",
+                params![
+                    user.id,
+                    user.email,
+                    email_key(&user.email),
+                    user.first_name,
+                    user.last_name,
+                    user.is_staff,
+                    user.updated_at.millis()
+                ],
+            )
+            .map(drop)
+            .map_err(|error| {
+                if is_unique_violation(&error, "users.partner_id") {
+                    Error::UserAlreadyExists
+                } else {
+                    storage_error(error)
+                }
+            })
+        })
+    }
+
+    async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()> {
+        step!(self, [group], |c| insert_group(c, &group))
+    }
+
+    async fn hold_partner(&mut self, _partner_id: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
+        step!(self, [scope, id], |c| get_group(c, &scope, &id))
+    }
+
+    async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool> {
+        step!(self, [partner_id, except], |c| other_admin_group(c, &partner_id, &except))
+    }
+
+    async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {
+        let partner_wide = Scope { orgs: OrgScope::All, ..scope.clone() };
+        step!(self, [organisation_ids], |c| {
+            let mut missing = Vec::new();
+            for (index, id) in organisation_ids.iter().enumerate() {
+                if !organisation_in_scope(c, &partner_wide, id)? {
+                    missing.push(index);
+                }
+            }
+            Ok(missing)
+        })
+    }
+
+    async fn assign_group_organisations(
+        &mut self,
+        group_id: &str,
+        mode: Mode,
+        organisation_ids: &[String],
+    ) -> Result<()> {
+        step!(self, [group_id, organisation_ids], |c| {
+            assign_group_organisations(c, &group_id, mode.is_live(), &organisation_ids)
+        })
+    }
+
+    async fn update_group(&mut self, group: &PartnerGroup) -> Result<()> {
+        step!(self, [group], |c| {
+            c.execute(
+                "UPDATE partner_groups SET name = ?2, is_admin = ?3, updated_at = ?4 WHERE id = ?1",
+                params![group.id, group.name, group.is_admin, group.updated_at.millis()],
+            )
+            .map(drop)
+            .map_err(storage_error)
+        })
+    }
+
+    async fn delete_group(&mut self, id: &str) -> Result<()> {
+        // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
+        step!(self, [id], |c| {
+            c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map(drop).map_err(storage_error)
         })
     }
 }

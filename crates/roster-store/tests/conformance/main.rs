@@ -6,14 +6,12 @@ use std::{future::Future, sync::Arc};
 use roster_core::{
     Error, ids,
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
-    model::{Membership, User},
+    model::{Membership, PartnerGroup, User},
     page::{Cursor, ListQuery, Position},
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, admin_group, admin_key, issue_key, provision_partner},
     rules::OrgTally,
-    store::{
-        GroupPatch, MembershipAccess, MembershipFilter, NewGroup, NewOrganisation, NewRole, NewUser, Store, UserHold,
-    },
+    store::{MembershipAccess, MembershipFilter, NewOrganisation, NewRole, NewUser, Store, UserHold},
     time::Timestamp,
 };
 use roster_store::testing;
@@ -101,6 +99,32 @@ fn new_membership(
         created_at: at,
         updated_at: at,
     }
+}
+
+/// Adds a group of the partner with `organisation_ids`, through the transaction primitives.
+async fn add_group(
+    store: &dyn Store,
+    scope: &Scope,
+    is_admin: bool,
+    organisation_ids: &[String],
+    at: Timestamp,
+) -> PartnerGroup {
+    let group = PartnerGroup {
+        id: ids::new_id(ids::GROUP, at),
+        partner_id: scope.partner_id.clone(),
+        name: "group".into(),
+        is_admin,
+        organisation_ids: Vec::new(),
+        created_at: at,
+        updated_at: at,
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.missing_organisations(scope, organisation_ids).await.unwrap(), Vec::<usize>::new());
+    tx.insert_group(&group).await.unwrap();
+    tx.assign_group_organisations(&group.id, scope.mode, organisation_ids).await.unwrap();
+    let stored = tx.lock_group(scope, &group.id).await.unwrap();
+    tx.commit().await.unwrap();
+    stored
 }
 
 /// Adds an accepted membership for the user with `email` (stored first when missing), through
@@ -193,14 +217,7 @@ async fn scopes_limit_what_is_seen() {
         let admin = partner(store.as_ref()).await;
         let a = organisation(store.as_ref(), &admin, "A").await;
         let b = organisation(store.as_ref(), &admin, "B").await;
-        let group = store
-            .create_group(
-                &admin,
-                NewGroup { name: "g".into(), is_admin: false, organisation_ids: vec![a.clone()] },
-                NOW,
-            )
-            .await
-            .unwrap();
+        let group = add_group(store.as_ref(), &admin, false, std::slice::from_ref(&a), NOW).await;
         assert_eq!(group.organisation_ids, vec![a.clone()]);
         add_member(store.as_ref(), &admin, &a, "a@example.com", MembershipRole::Admin, NOW).await;
         let in_b = add_member(store.as_ref(), &admin, &b, "b@example.com", MembershipRole::Admin, NOW).await;
@@ -369,33 +386,41 @@ async fn cursor_pages_walk_every_row_once_even_within_one_millisecond() {
     .await;
 }
 
-/// Multi-threaded: its last call is a refused write, whose rollback the pool's connection task
-/// must still send while the test's schema is being dropped (a blocking wait).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partner_keeps_its_last_admin_group_and_admin_keys_land_in_its_oldest() {
+#[tokio::test]
+async fn groups_are_read_changed_and_deleted_with_their_keys_and_admin_keys_land_in_the_oldest() {
     on_every_backend(|store| async move {
         let admin = partner(store.as_ref()).await;
-        let groups = store.list_groups(&admin, &ListQuery::default()).await.unwrap();
-        let first = groups.items[0].id.clone();
-        let last_one = Error::InvalidRequest("a partner keeps at least one admin group; this is its last".into());
-        assert_eq!(store.delete_group(&admin, &first, NOW).await, Err(last_one.clone()));
-        let demote = GroupPatch { is_admin: Some(false), ..GroupPatch::default() };
-        assert_eq!(
-            store.update_group(&admin, &first, demote.clone(), NOW).await.map(|g| g.is_admin),
-            Err(last_one.clone())
-        );
+        let first = store.list_groups(&admin, &ListQuery::default()).await.unwrap().items[0].clone();
+        let a = organisation(store.as_ref(), &admin, "A").await;
+        let second = add_group(store.as_ref(), &admin, true, &[], Timestamp(NOW.0 + 1)).await;
 
-        let second = NewGroup { name: "second".into(), is_admin: true, organisation_ids: Vec::new() };
-        let second = store.create_group(&admin, second, Timestamp(NOW.0 + 1)).await.unwrap();
         let fallback = admin_group(&admin.partner_id, NOW);
         let issued = admin_key(&fallback, Mode::Test, NOW);
         let stored =
             store.issue_admin_key(&admin.partner_id, &fallback, &issued.key, &issued.secret_hash).await.unwrap();
-        assert_eq!(stored.holder, KeyHolder::Group(first.clone()), "the oldest admin group holds it");
+        assert_eq!(stored.holder, KeyHolder::Group(first.id.clone()), "the oldest admin group holds it");
         assert_eq!(store.find_api_key(&issued.secret_hash).await.unwrap().map(|found| found.key), Some(stored));
 
-        assert!(!store.update_group(&admin, &first, demote, NOW).await.unwrap().is_admin);
-        assert_eq!(store.delete_group(&admin, &second.id, NOW).await, Err(last_one));
+        let mut tx = store.begin().await.unwrap();
+        tx.hold_partner(&admin.partner_id).await.unwrap();
+        assert!(tx.other_admin_group(&admin.partner_id, &first.id).await.unwrap());
+        assert_eq!(tx.missing_organisations(&admin, &["org_nope".into(), a.clone()]).await.unwrap(), vec![0]);
+        let test_mode = Scope { mode: Mode::Test, ..admin.clone() };
+        assert_eq!(tx.missing_organisations(&test_mode, std::slice::from_ref(&a)).await.unwrap(), vec![0]);
+        let mut demoted = tx.lock_group(&admin, &second.id).await.unwrap();
+        demoted.is_admin = false;
+        demoted.name = "second".into();
+        demoted.updated_at = Timestamp(NOW.0 + 9);
+        tx.update_group(&demoted).await.unwrap();
+        tx.assign_group_organisations(&second.id, Mode::Live, std::slice::from_ref(&a)).await.unwrap();
+        demoted.organisation_ids = vec![a.clone()];
+        assert_eq!(tx.lock_group(&admin, &second.id).await.unwrap(), demoted);
+        assert!(!tx.other_admin_group(&admin.partner_id, &first.id).await.unwrap());
+        tx.delete_group(&first.id).await.unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(store.get_group(&admin, &first.id).await, Err(Error::NotFound));
+        assert_eq!(store.find_api_key(&issued.secret_hash).await.unwrap(), None, "its keys went with it");
     })
     .await;
 }
