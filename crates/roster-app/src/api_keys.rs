@@ -10,10 +10,11 @@ use roster_core::{
     page::{ListPage, ListQuery},
     policy::{Ability, Access, Resource, Scope},
     provision::{KeySpec, issue_key},
+    store::Transaction,
     time::Timestamp,
 };
 
-use crate::{App, Caller};
+use crate::{App, Caller, Change};
 
 /// A key to issue. `key_type` defaults to `secret`; a key held by a user is a user token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +68,32 @@ pub async fn create(app: &App, caller: &Caller, new: NewApiKey) -> Result<(ApiKe
     let expires_at = caller.principal.mint(key_type, &new.abilities, new.expires_at)?;
     let spec = KeySpec { name: new.name, key_type, holder: new.holder, abilities: new.abilities, expires_at };
     let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
-    app.write(caller, "api_key.created", app.store.create_api_key(&scope, &issued.key, &issued.secret_hash)).await?;
-    Ok((issued.key, issued.secret))
+    let key = app
+        .transaction(caller, "api_key.created", |tx| {
+            let (scope, key, secret_hash) = (scope.clone(), issued.key.clone(), issued.secret_hash.clone());
+            Box::pin(async move {
+                check_holder(tx, &scope, &key.holder).await?;
+                tx.insert_api_key(&key, &secret_hash).await?;
+                Ok((key.clone(), Change::created(key)))
+            })
+        })
+        .await?;
+    Ok((key, issued.secret))
+}
+
+/// A key's holder must be within the caller's scope (held there until the key is stored): keys
+/// never widen their holder's reach.
+async fn check_holder(tx: &mut dyn Transaction, scope: &Scope, holder: &KeyHolder) -> Result<()> {
+    let (reached, field) = match holder {
+        KeyHolder::Group(group_id) => {
+            (scope.reaches_group(group_id) && tx.hold_group(&scope.partner_id, group_id).await?, Field::PartnerGroupId)
+        }
+        KeyHolder::User(user_id) => (tx.user_in_scope(scope, user_id).await?, Field::UserId),
+        KeyHolder::Organisation(organisation_id) => {
+            (tx.hold_organisation(scope, organisation_id).await?, Field::OrganisationId)
+        }
+    };
+    if reached { Ok(()) } else { Err(Error::invalid_reference(field)) }
 }
 
 pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<ApiKey>> {

@@ -29,7 +29,7 @@ use roster_core::{
     Error,
     error::Result,
     keys,
-    model::{Membership, PartnerGroup, User},
+    model::{ApiKey, Membership, Organisation, PartnerGroup, User},
     policy::Principal,
     store::{PoolStatus, Store, Transaction},
     time::{Clock, SystemClock, Timestamp},
@@ -143,6 +143,8 @@ pub enum Object {
     Membership(Box<Membership>),
     User(User),
     PartnerGroup(PartnerGroup),
+    Organisation(Organisation),
+    ApiKey(ApiKey),
 }
 
 impl Object {
@@ -151,6 +153,8 @@ impl Object {
             Self::Membership(membership) => &membership.id,
             Self::User(user) => &user.id,
             Self::PartnerGroup(group) => &group.id,
+            Self::Organisation(organisation) => &organisation.id,
+            Self::ApiKey(key) => &key.id,
         }
     }
 }
@@ -165,7 +169,7 @@ macro_rules! objects {
     };
 }
 
-objects!(User, PartnerGroup);
+objects!(User, PartnerGroup, Organisation, ApiKey);
 
 impl From<Membership> for Object {
     fn from(membership: Membership) -> Self {

@@ -4,13 +4,14 @@
 use roster_core::{
     Error,
     error::Result,
+    ids,
     model::Organisation,
     page::{ListPage, ListQuery},
-    policy::{Access, Resource, Scope},
+    policy::{Access, OrgScope, Resource, Scope},
     store::{NewOrganisation, OrganisationPatch},
 };
 
-use crate::{App, Caller};
+use crate::{App, Caller, Change};
 
 fn scope(caller: &Caller, access: Access) -> Result<Scope> {
     caller.principal.key_scope(Resource::Organisations, access)
@@ -32,9 +33,35 @@ pub fn authorise(caller: &Caller, access: Access, creates_or_deletes: bool) -> R
     if creates_or_deletes { partner_scope(caller).map(drop) } else { scope(caller, access).map(drop) }
 }
 
-pub async fn create(app: &App, caller: &Caller, organisation: NewOrganisation) -> Result<Organisation> {
+/// A non-admin group's new organisation is assigned to that group, so its key reaches it.
+pub async fn create(app: &App, caller: &Caller, new: NewOrganisation) -> Result<Organisation> {
     let scope = partner_scope(caller)?;
-    app.write(caller, "organisation.created", app.store.create_organisation(&scope, organisation, app.now())).await
+    let now = app.now();
+    let organisation = Organisation {
+        id: ids::new_id(ids::ORGANISATION, now),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        name: new.name,
+        settings: new.settings,
+        created_at: now,
+        updated_at: now,
+    };
+    app.transaction(caller, "organisation.created", |tx| {
+        let (scope, organisation) = (scope.clone(), organisation.clone());
+        Box::pin(async move {
+            tx.insert_organisation(&organisation).await?;
+            if let OrgScope::Group(group_id) = &scope.orgs {
+                // The key's group was deleted after the key was checked: as if it came first.
+                if !tx.hold_group(&scope.partner_id, group_id).await? {
+                    return Err(Error::Unauthorised);
+                }
+                tx.add_group_organisation(group_id, &organisation.id).await?;
+            }
+            let created = tx.get_organisation(&scope, &organisation.id).await?;
+            Ok((created.clone(), Change::created(created)))
+        })
+    })
+    .await
 }
 
 pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<Organisation>> {

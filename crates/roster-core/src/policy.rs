@@ -166,6 +166,18 @@ pub struct Scope {
     pub orgs: OrgScope,
 }
 
+impl Scope {
+    /// Whether a key of this scope may issue keys held by the group: an admin group's reaches
+    /// every group of the partner, a non-admin group's only itself, an organisation's none.
+    pub fn reaches_group(&self, group_id: &str) -> bool {
+        match &self.orgs {
+            OrgScope::All => true,
+            OrgScope::Group(own) => own == group_id,
+            OrgScope::Organisation(_) => false,
+        }
+    }
+}
+
 impl Principal {
     /// Partner management is for the master key alone; any other credential is not valid there.
     pub fn require_master(&self) -> Result<()> {

@@ -230,6 +230,19 @@ pub trait Transaction: Send {
     /// concurrent write took the e-mail.
     async fn update_user(&mut self, user: &User) -> Result<()>;
 
+    /// Whether the scope's partner has this group, holding it against deletion.
+    async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool>;
+    /// Whether the organisation is in scope, holding it against deletion.
+    async fn hold_organisation(&mut self, scope: &Scope, id: &str) -> Result<bool>;
+    /// Whether the user is in scope.
+    async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool>;
+    async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()>;
+    async fn insert_organisation(&mut self, organisation: &Organisation) -> Result<()>;
+    /// Assigns one more organisation to the group.
+    async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()>;
+    /// The organisation as this transaction sees it. `NotFound` out of scope.
+    async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation>;
+
     /// Stores a new group (its organisations are assigned apart).
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()>;
     /// Holds the partner's row: the changes that could leave it without an admin group take
@@ -287,13 +300,6 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
-    /// A non-admin group's new organisation is assigned to that group.
-    async fn create_organisation(
-        &self,
-        scope: &Scope,
-        organisation: NewOrganisation,
-        now: Timestamp,
-    ) -> Result<Organisation>;
     async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>>;
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation>;
     async fn update_organisation(
@@ -327,8 +333,6 @@ pub trait Store: Send + Sync + 'static {
     /// The permissions of the organisation's roles among `role_ids`.
     async fn role_permissions(&self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>>;
 
-    /// Stores a new key after checking that its holder is within `scope`.
-    async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()>;
     async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>>;
     async fn get_api_key(&self, scope: &Scope, id: &str) -> Result<ApiKey>;
     async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;

@@ -3,7 +3,7 @@
 use reqwest::{StatusCode, header};
 use roster_core::{
     model::{KeyHolder, KeyType, Mode},
-    policy::{Ability, OrgScope, Scope},
+    policy::Ability,
     provision::{KeySpec, issue_key},
     time::Timestamp,
 };
@@ -232,15 +232,11 @@ on_both_backends! {
             expires_at: Some(Timestamp(long_ago.millis() + 1_000)),
         };
         let issued = issue_key(&partner, Mode::Live, spec, long_ago);
-        let scope = Scope {
-            partner_id: partner,
-            mode: Mode::Live,
-            orgs: OrgScope::All,
-        };
-        app.store
-            .create_api_key(&scope, &issued.key, &issued.secret_hash)
+        let mut tx = app.store.begin().await.unwrap();
+        tx.insert_api_key(&issued.key, &issued.secret_hash)
             .await
             .unwrap();
+        tx.commit().await.unwrap();
         let reply = app.get("/v1/organisations", &issued.secret).await;
         assert_eq!(
             (reply.status, reply.code()),

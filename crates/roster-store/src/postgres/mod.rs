@@ -23,8 +23,8 @@ use roster_core::{
     provision::ProvisionedPartner,
     rules::OrgTally,
     store::{
-        KeyCredential, MembershipAccess, MembershipFilter, NewOrganisation, NewRole, NewUser, OrganisationPatch,
-        RolePatch, Store, Transaction,
+        KeyCredential, MembershipAccess, MembershipFilter, NewRole, NewUser, OrganisationPatch, RolePatch, Store,
+        Transaction,
     },
     time::Timestamp,
 };
@@ -253,32 +253,6 @@ async fn get_api_key(client: &impl GenericClient, scope: &Scope, id: &str) -> St
     rows::api_key(&found(query_opt(client, &sql).await?)?)
 }
 
-async fn check_key_holder(client: &impl GenericClient, scope: &Scope, holder: &KeyHolder) -> Step<()> {
-    match holder {
-        KeyHolder::Group(group_id) => {
-            let reachable = match &scope.orgs {
-                OrgScope::All => true,
-                OrgScope::Group(own) => own == group_id,
-                OrgScope::Organisation(_) => false,
-            };
-            let allowed = reachable && group_exists(client, &scope.partner_id, group_id).await?;
-            if allowed { Ok(()) } else { Err(Error::invalid_reference(Field::PartnerGroupId).into()) }
-        }
-        KeyHolder::User(user_id) => match get_user(client, scope, user_id).await {
-            Ok(_) => Ok(()),
-            Err(Failure::Domain(Error::NotFound)) => Err(Error::invalid_reference(Field::UserId).into()),
-            Err(other) => Err(other),
-        },
-        KeyHolder::Organisation(organisation_id) => {
-            if organisation_in_scope(client, scope, organisation_id, Hold::AgainstDelete).await? {
-                Ok(())
-            } else {
-                Err(Error::invalid_reference(Field::OrganisationId).into())
-            }
-        }
-    }
-}
-
 async fn insert_api_key(client: &impl GenericClient, key: &ApiKey, secret_hash: &str) -> Step<()> {
     let (group_id, organisation_id, user_id) = key.holder.ids();
     let abilities: Vec<String> = key.abilities.iter().map(|a| a.to_wire()).collect();
@@ -494,44 +468,6 @@ impl Store for PostgresStore {
         read!(self, |client| { get_group(client, scope, id).await? })
     }
 
-    async fn create_organisation(
-        &self,
-        scope: &Scope,
-        organisation: NewOrganisation,
-        now: Timestamp,
-    ) -> Result<Organisation> {
-        transaction!(self, |tx| {
-            let id = ids::new_id(ids::ORGANISATION, now);
-            execute(&tx,
-                "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                &[
-                    &id,
-                    &scope.partner_id,
-                    &scope.mode.is_live(),
-                    &organisation.name,
-                    &organisation.settings.enforce_twofactor,
-                    &organisation.settings.abuse_contact_email,
-                    &now.millis(),
-                ],
-            )
-            .await?;
-            if let OrgScope::Group(group_id) = &scope.orgs {
-                // The key's group was deleted after the key was checked: as if it came first.
-                if !group_exists(&tx, &scope.partner_id, group_id).await? {
-                    return Err(Error::Unauthorised.into());
-                }
-                execute(
-                    &tx,
-                    "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2)",
-                    &[group_id, &id],
-                )
-                .await?;
-            }
-            get_organisation(&tx, scope, &id).await?
-        })
-    }
-
     async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>> {
         read!(self, |client| {
             let mut conditions = sql("");
@@ -621,13 +557,6 @@ impl Store for PostgresStore {
 
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User> {
         read!(self, |client| { get_user(client, scope, id).await? })
-    }
-
-    async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()> {
-        transaction!(self, |tx| {
-            check_key_holder(&tx, scope, &key.holder).await?;
-            insert_api_key(&tx, key, secret_hash).await?
-        })
     }
 
     async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>> {

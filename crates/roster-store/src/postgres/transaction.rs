@@ -9,7 +9,7 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{Membership, Mode, PartnerGroup, User},
+    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, User},
     policy::{OrgScope, Scope},
     rules::OrgTally,
     store::{Transaction, UserHold},
@@ -18,8 +18,9 @@ use roster_core::{
 use tokio_postgres::types::{Json, ToSql};
 
 use super::{
-    Hold, assign_group_organisations, get_group, get_membership, get_user, insert_group, lock_membership, lock_partner,
-    lock_user, membership_reach, organisation_in_scope, other_admin_group,
+    Hold, assign_group_organisations, get_group, get_membership, get_organisation, get_user, group_exists,
+    insert_api_key, insert_group, lock_membership, lock_partner, lock_user, membership_reach, organisation_in_scope,
+    other_admin_group,
     pool::{Failure, Step},
     query::{execute, fetch_one, fetch_opt},
     rows, tally, user_conflict, user_email_taken,
@@ -263,6 +264,62 @@ impl Transaction for PostgresTransaction {
         .await
         .map(drop)
         .map_err(|failure| failed(user_conflict(failure)))
+    }
+
+    async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool> {
+        group_exists(self.client()?, partner_id, id).await.map_err(failed)
+    }
+
+    async fn hold_organisation(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        organisation_in_scope(self.client()?, scope, id, Hold::AgainstDelete).await.map_err(failed)
+    }
+
+    async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        match get_user(self.client()?, scope, id).await {
+            Ok(_) => Ok(true),
+            Err(Failure::Domain(Error::NotFound)) => Ok(false),
+            Err(other) => Err(failed(other)),
+        }
+    }
+
+    async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()> {
+        insert_api_key(self.client()?, key, secret_hash).await.map_err(failed)
+    }
+
+    async fn insert_organisation(&mut self, organisation: &Organisation) -> Result<()> {
+        execute(
+            self.client()?,
+            "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &organisation.id,
+                &organisation.partner_id,
+                &organisation.mode.is_live(),
+                &organisation.name,
+                &organisation.settings.enforce_twofactor,
+                &organisation.settings.abuse_contact_email,
+                &organisation.created_at.millis(),
+                &organisation.updated_at.millis(),
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(failed)
+    }
+
+    async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()> {
+        execute(
+            self.client()?,
+            "INSERT INTO group_organisations (group_id, organisation_id) VALUES ($1, $2)",
+            &[&group_id, &organisation_id],
+        )
+        .await
+        .map(drop)
+        .map_err(failed)
+    }
+
+    async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation> {
+        get_organisation(self.client()?, scope, id).await.map_err(failed)
     }
 
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()> {

@@ -19,8 +19,8 @@ use roster_core::{
     provision::ProvisionedPartner,
     rules::OrgTally,
     store::{
-        KeyCredential, MembershipAccess, MembershipFilter, NewOrganisation, NewRole, NewUser, OrganisationPatch,
-        RolePatch, Store, Transaction,
+        KeyCredential, MembershipAccess, MembershipFilter, NewRole, NewUser, OrganisationPatch, RolePatch, Store,
+        Transaction,
     },
     time::Timestamp,
 };
@@ -140,33 +140,6 @@ fn group_exists(connection: &Connection, partner_id: &str, id: &str) -> Result<b
         "SELECT EXISTS (SELECT 1 FROM partner_groups WHERE id = ?1 AND partner_id = ?2)",
         params![id, partner_id],
     )
-}
-
-/// The field errors for a key holder the scope may not hand keys to.
-fn check_key_holder(connection: &Connection, scope: &Scope, holder: &KeyHolder) -> Result<()> {
-    match holder {
-        KeyHolder::Group(group_id) => {
-            let reachable = match &scope.orgs {
-                OrgScope::All => true,
-                OrgScope::Group(own) => own == group_id,
-                OrgScope::Organisation(_) => false,
-            };
-            let allowed = reachable && group_exists(connection, &scope.partner_id, group_id)?;
-            if allowed { Ok(()) } else { Err(Error::invalid_reference(Field::PartnerGroupId)) }
-        }
-        KeyHolder::User(user_id) => match get_user(connection, scope, user_id) {
-            Ok(_) => Ok(()),
-            Err(Error::NotFound) => Err(Error::invalid_reference(Field::UserId)),
-            Err(other) => Err(other),
-        },
-        KeyHolder::Organisation(organisation_id) => {
-            if organisation_in_scope(connection, scope, organisation_id)? {
-                Ok(())
-            } else {
-                Err(Error::invalid_reference(Field::OrganisationId))
-            }
-        }
-    }
 }
 
 fn insert_api_key(connection: &Connection, key: &ApiKey, secret_hash: &str) -> Result<()> {
@@ -418,46 +391,6 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_group(c, &scope, &id)).await
     }
 
-    async fn create_organisation(
-        &self,
-        scope: &Scope,
-        organisation: NewOrganisation,
-        now: Timestamp,
-    ) -> Result<Organisation> {
-        let scope = scope.clone();
-        self.pool
-            .write(move |c| {
-                let id = ids::new_id(ids::ORGANISATION, now);
-                c.execute(
-                    "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, \
-                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                    params![
-                        id,
-                        scope.partner_id,
-                        scope.mode.is_live(),
-                        organisation.name,
-                        organisation.settings.enforce_twofactor,
-                        organisation.settings.abuse_contact_email,
-                        now.millis()
-                    ],
-                )
-                .map_err(storage_error)?;
-                if let OrgScope::Group(group_id) = &scope.orgs {
-                    // The key's group was deleted after the key was checked: as if it came first.
-                    if !group_exists(c, &scope.partner_id, group_id)? {
-                        return Err(Error::Unauthorised);
-                    }
-                    c.execute(
-                        "INSERT INTO group_organisations (group_id, organisation_id) VALUES (?1, ?2)",
-                        params![group_id, id],
-                    )
-                    .map_err(storage_error)?;
-                }
-                get_organisation(c, &scope, &id)
-            })
-            .await
-    }
-
     async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>> {
         let (scope, query) = (scope.clone(), query.clone());
         self.pool
@@ -574,16 +507,6 @@ impl Store for SqliteStore {
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool.read(move |c| get_user(c, &scope, &id)).await
-    }
-
-    async fn create_api_key(&self, scope: &Scope, key: &ApiKey, secret_hash: &str) -> Result<()> {
-        let (scope, key, secret_hash) = (scope.clone(), key.clone(), secret_hash.to_owned());
-        self.pool
-            .write(move |c| {
-                check_key_holder(c, &scope, &key.holder)?;
-                insert_api_key(c, &key, &secret_hash)
-            })
-            .await
     }
 
     async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>> {

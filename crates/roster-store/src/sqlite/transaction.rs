@@ -6,7 +6,7 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{Membership, Mode, PartnerGroup, User},
+    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, User},
     policy::{OrgScope, Scope},
     rules::OrgTally,
     store::{Transaction, UserHold},
@@ -15,9 +15,9 @@ use roster_core::{
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::{
-    assign_group_organisations, get_group, get_membership, get_user, insert_group, is_unique_violation,
-    membership_reach, organisation_in_scope, other_admin_group, pool::WriteTransaction, pool::storage_error, rows,
-    rows::to_json, tally, user_email_taken,
+    assign_group_organisations, get_group, get_membership, get_organisation, get_user, group_exists, insert_api_key,
+    insert_group, is_unique_violation, membership_reach, organisation_in_scope, other_admin_group,
+    pool::WriteTransaction, pool::storage_error, rows, rows::to_json, tally, user_email_taken,
 };
 use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
 
@@ -231,6 +231,62 @@ impl Transaction for SqliteTransaction {
                 }
             })
         })
+    }
+
+    async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool> {
+        step!(self, [partner_id, id], |c| group_exists(c, &partner_id, &id))
+    }
+
+    async fn hold_organisation(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        step!(self, [scope, id], |c| organisation_in_scope(c, &scope, &id))
+    }
+
+    async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        step!(self, [scope, id], |c| match get_user(c, &scope, &id) {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound) => Ok(false),
+            Err(other) => Err(other),
+        })
+    }
+
+    async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()> {
+        step!(self, [key, secret_hash], |c| insert_api_key(c, &key, &secret_hash))
+    }
+
+    async fn insert_organisation(&mut self, organisation: &Organisation) -> Result<()> {
+        step!(self, [organisation], |c| {
+            c.execute(
+                "INSERT INTO organisations (id, partner_id, livemode, name, enforce_twofactor, abuse_contact_email, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    organisation.id,
+                    organisation.partner_id,
+                    organisation.mode.is_live(),
+                    organisation.name,
+                    organisation.settings.enforce_twofactor,
+                    organisation.settings.abuse_contact_email,
+                    organisation.created_at.millis(),
+                    organisation.updated_at.millis(),
+                ],
+            )
+            .map(drop)
+            .map_err(storage_error)
+        })
+    }
+
+    async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()> {
+        step!(self, [group_id, organisation_id], |c| {
+            c.execute(
+                "INSERT INTO group_organisations (group_id, organisation_id) VALUES (?1, ?2)",
+                params![group_id, organisation_id],
+            )
+            .map(drop)
+            .map_err(storage_error)
+        })
+    }
+
+    async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation> {
+        step!(self, [scope, id], |c| get_organisation(c, &scope, &id))
     }
 
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()> {

@@ -5,8 +5,8 @@ use std::{future::Future, sync::Arc};
 
 use roster_core::{
     Error, ids,
+    model::{ApiKey, Membership, Organisation, PartnerGroup, User},
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
-    model::{Membership, PartnerGroup, User},
     page::{Cursor, ListQuery, Position},
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, admin_group, admin_key, issue_key, provision_partner},
@@ -61,7 +61,28 @@ async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {
         name: name.into(),
         settings: OrganisationSettings { enforce_twofactor: false, abuse_contact_email: None },
     };
-    store.create_organisation(scope, new, NOW).await.unwrap().id
+    let organisation = Organisation {
+        id: ids::new_id(ids::ORGANISATION, NOW),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        name: new.name,
+        settings: new.settings,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_organisation(&organisation).await.unwrap();
+    let stored = tx.get_organisation(scope, &organisation.id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(stored, organisation);
+    stored.id
+}
+
+/// Stores a key through the transaction primitives.
+async fn store_key(store: &dyn Store, key: &ApiKey, secret_hash: &str) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_api_key(key, secret_hash).await.unwrap();
+    tx.commit().await.unwrap();
 }
 
 fn new_user(scope: &Scope, email: &str, at: Timestamp) -> User {
@@ -188,7 +209,7 @@ async fn keys_are_found_by_hash_revoked_and_touched() {
             expires_at: None,
         };
         let issued = issue_key(&scope.partner_id, Mode::Live, spec, NOW);
-        store.create_api_key(&scope, &issued.key, &issued.secret_hash).await.unwrap();
+        store_key(store.as_ref(), &issued.key, &issued.secret_hash).await;
         let found = store.find_api_key(&issued.secret_hash).await.unwrap().unwrap();
         assert_eq!((found.key.holder, found.group_is_admin), (KeyHolder::Organisation(org), false));
         assert_eq!(store.find_api_key("0".repeat(64).as_str()).await.unwrap(), None);
@@ -205,7 +226,7 @@ async fn keys_are_found_by_hash_revoked_and_touched() {
             expires_at: None,
         };
         let group_key = issue_key(&scope.partner_id, Mode::Live, spec, NOW);
-        store.create_api_key(&scope, &group_key.key, &group_key.secret_hash).await.unwrap();
+        store_key(store.as_ref(), &group_key.key, &group_key.secret_hash).await;
         assert!(store.find_api_key(&group_key.secret_hash).await.unwrap().unwrap().group_is_admin);
     })
     .await;
