@@ -76,6 +76,23 @@ impl Clock for ManualClock {
     }
 }
 
+/// The machine's clock, moved forward on demand: for tests that need time to pass (a later
+/// `updated_at`, an expired key) while everything else keeps its natural order.
+#[derive(Debug, Default)]
+pub struct AdvanceableClock(AtomicI64);
+
+impl AdvanceableClock {
+    pub fn advance(&self, by: std::time::Duration) {
+        self.0.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+    }
+}
+
+impl Clock for AdvanceableClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(Timestamp::now().millis().saturating_add(self.0.load(Ordering::SeqCst)))
+    }
+}
+
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_rfc3339())

@@ -168,7 +168,7 @@ on_both_backends! {
             (StatusCode::OK, &before)
         );
 
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        app.clock.advance(std::time::Duration::from_millis(5));
         let changed = app
             .patch(&path, &app.live, json!({"is_evidence_requested_email_enabled": false, "metadata": {"a": "b"}, "reference": "r"}))
             .await;

@@ -1,9 +1,15 @@
-//! A real server on a loopback port over a real database, and a client that speaks HTTP to it.
+//! The real router over a real database. Requests go through it in-process (`oneshot`: the
+//! whole middleware stack, no socket) unless a test needs a socket, for which the same router
+//! also listens on a loopback port (`base`, `client`).
 
 use std::{net::SocketAddr, sync::Arc};
 
+use axum::extract::ConnectInfo;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
 use reqwest::{Method, StatusCode};
-use roster_core::store::Store;
+use roster_core::{store::Store, time::AdvanceableClock};
 use roster_http::{AppState, Config};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -11,7 +17,12 @@ use tempfile::TempDir;
 pub const MASTER_KEY: &str = "test-master-key-0123456789";
 
 pub struct TestApp {
+    /// Where the router also listens, for tests that need a socket.
     pub base: String,
+    router: axum::Router,
+    pub state: AppState,
+    /// The service's clock: tests move it forward instead of sleeping.
+    pub clock: Arc<AdvanceableClock>,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
     /// The default partner's admin keys.
@@ -73,10 +84,14 @@ pub fn test_config() -> Config {
 }
 
 pub async fn serve(store: Arc<dyn Store>, config: Config) -> (String, tokio::task::JoinHandle<()>) {
-    let state = AppState::new(store, config);
+    listen(roster_http::router(AppState::new(store, config))).await
+}
+
+/// Serves `router` on a loopback port.
+async fn listen(router: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
@@ -118,10 +133,24 @@ impl TestApp {
 
     pub async fn start_with(database_url: String, guard: Box<dyn std::any::Any + Send>, config: Config) -> Self {
         let store = roster_store::open(&database_url).await.unwrap();
-        let (base, server) = serve(store.clone(), config).await;
+        let clock = Arc::new(AdvanceableClock::default());
+        let state = AppState::new(store.clone(), Config { clock: clock.clone(), ..config });
+        let router = roster_http::router(state.clone());
+        let (base, server) = listen(router.clone()).await;
         let client = reqwest::Client::new();
-        let mut app =
-            Self { base, client, store, live: String::new(), test: String::new(), database_url, _guard: guard, server };
+        let mut app = Self {
+            base,
+            router,
+            state,
+            clock,
+            client,
+            store,
+            live: String::new(),
+            test: String::new(),
+            database_url,
+            _guard: guard,
+            server,
+        };
         let (live, test) = app.new_partner("default").await;
         app.live = live;
         app.test = test;
@@ -138,27 +167,40 @@ impl TestApp {
         (secret("live"), secret("test"))
     }
 
+    /// One request through the router, in-process, from 127.0.0.1.
     pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        let mut request = axum::http::Request::builder().method(method).uri(path);
         if let Some(key) = key {
-            request = request.bearer_auth(key);
+            request = request.header("authorization", format!("Bearer {key}"));
         }
-        if let Some(body) = body {
-            request = request.json(&body);
+        let body = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                axum::body::Body::from(serde_json::to_vec(&body).unwrap())
+            }
+            None => axum::body::Body::empty(),
+        };
+        let mut request = request.body(body).unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Reply { status: parts.status, headers: parts.headers, body: Self::json(&bytes) }
+    }
+
+    fn json(bytes: &[u8]) -> Value {
+        if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(bytes)))
         }
-        Self::reply(request.send().await.unwrap()).await
     }
 
     pub async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
-        };
-        Reply { status, headers, body }
+        Reply { status, headers, body: Self::json(&bytes) }
     }
 
     pub async fn get(&self, path: &str, key: &str) -> Reply {
