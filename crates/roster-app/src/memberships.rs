@@ -9,9 +9,9 @@ use roster_core::{
     error::Result,
     ids,
     model::{Membership, MembershipRole, MembershipSettings, MembershipStatus, User},
-    page::{ListPage, ListQuery},
+    page::{ListPage, ListQuery, Listed, MAX_LIMIT, Position},
     permissions,
-    policy::{Access, Resource, Scope, UserPrincipal},
+    policy::{self, Access, Principal, Resource, Scope, UserPrincipal},
     rules,
     store::{MembershipFilter, MembershipPatch, Transaction, UserHold},
     time::Timestamp,
@@ -41,19 +41,61 @@ pub struct Check {
     pub membership_id: Option<String>,
 }
 
-/// The scope in which the caller manages memberships.
-fn scope(caller: &Caller, access: Access) -> Result<Scope> {
-    caller.principal.key_scope(Resource::Memberships, access)
+/// What a user principal needs in an organisation to write its memberships (keys are not
+/// affected): the permission, or, as rebilly's reference says, the permission and `is_owner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserWrites {
+    WithPermission,
+    AsOwner,
+}
+
+/// The scope in which the caller reads or manages memberships: a key's, or for a user, the
+/// organisations where its own accepted membership grants `memberships:read|write` (spec §3).
+async fn scope(app: &App, caller: &Caller, access: Access) -> Result<Scope> {
+    scope_with(app, caller, access, UserWrites::WithPermission).await
+}
+
+async fn scope_with(app: &App, caller: &Caller, access: Access, writes: UserWrites) -> Result<Scope> {
+    let Principal::User(user) = &caller.principal else {
+        return caller.principal.key_scope(Resource::Memberships, access);
+    };
+    let required = policy::membership_permission(access);
+    let owner_only = access == Access::Write && writes == UserWrites::AsOwner;
+    let mut organisations = Vec::new();
+    let filter = MembershipFilter {
+        user_id: Some(user.user_id.clone()),
+        status: Some(MembershipStatus::Accepted),
+        ..MembershipFilter::default()
+    };
+    let mut query = ListQuery { limit: MAX_LIMIT, position: Position::Offset(0) };
+    loop {
+        let page = app.store.list_memberships(&user.scope(), &filter, &query).await?;
+        for membership in &page.items {
+            let granted = permissions_of(app, membership).await?;
+            if permissions::allows(&granted, required) && (!owner_only || membership.settings.is_owner) {
+                organisations.push(membership.organisation_id.clone());
+            }
+        }
+        match page.items.last().filter(|_| page.has_more) {
+            Some(last) => query.position = Position::After(last.position()),
+            None => break,
+        }
+    }
+    Ok(user.member_scope(organisations))
 }
 
 /// Whether the caller may use these operations with `access` at all, decided before its input
-/// is read, so a caller without access learns nothing from validation errors.
+/// is read, so a caller without access learns nothing from validation errors. A user's access
+/// depends on the organisation, so it is decided by each operation.
 pub fn authorise(caller: &Caller, access: Access) -> Result<()> {
-    scope(caller, access).map(drop)
+    match &caller.principal {
+        Principal::User(_) => Ok(()),
+        principal => principal.key_scope(Resource::Memberships, access).map(drop),
+    }
 }
 
 pub async fn create(app: &App, caller: &Caller, new: CreateMembership) -> Result<Membership> {
-    let scope = scope(caller, Access::Write)?;
+    let scope = scope(app, caller, Access::Write).await?;
     if new.status == MembershipStatus::Rejected {
         return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, "must be one of: accepted, pending"));
     }
@@ -111,14 +153,129 @@ async fn create_in(
         check_reaches_every_membership(tx, scope, &member.id).await?;
     }
     membership.user_id = member.id;
-    if tx.insert_membership(&membership).await?.is_some() {
-        return Err(Error::MembershipAlreadyExists);
+    if let Some(existing_id) = tx.insert_membership(&membership).await? {
+        return Err(Error::MembershipAlreadyExists { existing_id });
     }
     if membership.settings.is_default {
         tx.clear_other_defaults(&membership.user_id, &membership.id, membership.created_at).await?;
     }
     let created = tx.get_membership(scope, &membership.id).await?;
     Ok((created.clone(), Change::created(created)))
+}
+
+/// A membership to create for an existing user of the caller's partner and mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateForUser {
+    pub organisation_id: String,
+    pub user_id: String,
+    pub role: MembershipRole,
+    pub status: MembershipStatus,
+    pub settings: MembershipPatch,
+}
+
+/// Adds a membership for an existing user; a user that is not one of the caller's partner and
+/// mode is `NotFound`, like an organisation out of scope.
+pub async fn create_for_user(app: &App, caller: &Caller, new: CreateForUser) -> Result<Membership> {
+    let scope = scope(app, caller, Access::Write).await?;
+    let membership = new_for_user(app, &scope, new)?;
+    app.transaction(caller, "membership.created", |tx| {
+        let (scope, membership) = (scope.clone(), membership.clone());
+        Box::pin(async move { create_for_user_in(tx, &scope, membership).await })
+    })
+    .await
+}
+
+fn new_for_user(app: &App, scope: &Scope, new: CreateForUser) -> Result<Membership> {
+    if new.status == MembershipStatus::Rejected {
+        return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, "must be one of: accepted, pending"));
+    }
+    let now = app.now();
+    Ok(Membership {
+        id: ids::new_id(ids::MEMBERSHIP, now),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        organisation_id: new.organisation_id,
+        user_id: new.user_id,
+        first_name: String::new(),
+        last_name: String::new(),
+        email: String::new(),
+        settings: new.settings.apply(&MembershipSettings::new(new.role)),
+        status: new.status,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+async fn create_for_user_in(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    membership: Membership,
+) -> Result<(Membership, Change)> {
+    if !tx.hold_organisation_for_new_member(scope, &membership.organisation_id).await? {
+        return Err(Error::NotFound);
+    }
+    let hold = if membership.settings.is_default { UserHold::Update } else { UserHold::Share };
+    let member = tx.user_by_id(scope, &membership.user_id, hold).await?.ok_or(Error::NotFound)?;
+    check_roles(tx, &membership.organisation_id, &membership.settings.role_ids).await?;
+    rules::check_new_member(member.is_staff)?;
+    if membership.settings.is_default {
+        check_reaches_every_membership(tx, scope, &member.id).await?;
+    }
+    if let Some(existing_id) = tx.insert_membership(&membership).await? {
+        return Err(Error::MembershipAlreadyExists { existing_id });
+    }
+    if membership.settings.is_default {
+        tx.clear_other_defaults(&membership.user_id, &membership.id, membership.created_at).await?;
+    }
+    let created = tx.get_membership(scope, &membership.id).await?;
+    Ok((created.clone(), Change::created(created)))
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upserted {
+    pub membership: Membership,
+    pub created: bool,
+}
+
+/// Changes the settings `patch` sends of the user's membership in the organisation, or, when it
+/// has none, creates an accepted STANDARD one with them (rebilly's PUT). A user principal writes
+/// as `writes` says. Two racing upserts of one pair create it once and change it once.
+pub async fn upsert(
+    app: &App,
+    caller: &Caller,
+    organisation_id: &str,
+    user_id: &str,
+    patch: MembershipPatch,
+    writes: UserWrites,
+) -> Result<Upserted> {
+    let scope = scope_with(app, caller, Access::Write, writes).await?;
+    let new = CreateForUser {
+        organisation_id: organisation_id.to_owned(),
+        user_id: user_id.to_owned(),
+        role: MembershipRole::Standard,
+        status: MembershipStatus::Accepted,
+        settings: patch.clone(),
+    };
+    let membership = new_for_user(app, &scope, new)?;
+    let now = app.now();
+    app.transaction(caller, "membership.upserted", |tx| {
+        let (scope, membership, patch) = (scope.clone(), membership.clone(), patch.clone());
+        Box::pin(async move {
+            let existing_id = match tx.membership_id(&membership.organisation_id, &membership.user_id).await? {
+                Some(id) => id,
+                None => match create_for_user_in(tx, &scope, membership).await {
+                    Ok((created, change)) => return Ok((Upserted { membership: created, created: true }, change)),
+                    // A racing upsert created it first: this one changes it.
+                    Err(Error::MembershipAlreadyExists { existing_id }) => existing_id,
+                    Err(other) => return Err(other),
+                },
+            };
+            let (membership, change) = update_in(tx, &scope, &existing_id, &patch, now).await?;
+            Ok((Upserted { membership, created: false }, change))
+        })
+    })
+    .await
 }
 
 /// `role_ids` must name custom roles of the organisation.
@@ -145,11 +302,11 @@ pub async fn list(
     filter: &MembershipFilter,
     query: &ListQuery,
 ) -> Result<ListPage<Membership>> {
-    app.store.list_memberships(&scope(caller, Access::Read)?, filter, query).await
+    app.store.list_memberships(&scope(app, caller, Access::Read).await?, filter, query).await
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Membership> {
-    app.store.get_membership(&scope(caller, Access::Read)?, id).await
+    app.store.get_membership(&scope(app, caller, Access::Read).await?, id).await
 }
 
 /// The membership of `user_id` in `organisation_id`, if there is one; `NotFound` when the
@@ -160,13 +317,13 @@ pub async fn find_by_pair(
     organisation_id: &str,
     user_id: &str,
 ) -> Result<Option<Membership>> {
-    let scope = scope(caller, Access::Read)?;
+    let scope = scope(app, caller, Access::Read).await?;
     Ok(app.store.find_membership(&scope, organisation_id, user_id).await?.map(|found| found.membership))
 }
 
 /// Only the settings sent change.
 pub async fn update(app: &App, caller: &Caller, id: &str, patch: MembershipPatch) -> Result<Membership> {
-    let scope = scope(caller, Access::Write)?;
+    let scope = scope(app, caller, Access::Write).await?;
     let now = app.now();
     app.transaction(caller, "membership.updated", |tx| {
         let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
@@ -208,7 +365,7 @@ async fn update_in(
 }
 
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
-    let scope = scope(caller, Access::Write)?;
+    let scope = scope(app, caller, Access::Write).await?;
     app.transaction(caller, "membership.deleted", |tx| {
         let (scope, id) = (scope.clone(), id.to_owned());
         Box::pin(async move { delete_in(tx, &scope, &id, None).await })
@@ -256,7 +413,7 @@ pub async fn check(
     permission: &str,
     address: Option<IpAddr>,
 ) -> Result<Check> {
-    let scope = scope(caller, Access::Read)?;
+    let scope = scope(app, caller, Access::Read).await?;
     let Some(found) = app.store.find_membership(&scope, organisation_id, user_id).await? else {
         return Ok(Check { allowed: false, membership_id: None });
     };

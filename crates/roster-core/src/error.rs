@@ -100,8 +100,9 @@ pub enum Error {
     NotFound,
     #[error("{0}")]
     InvalidRequest(String),
+    /// Carries the id of the membership that exists (some wire formats answer with it).
     #[error("a membership for this user and organisation already exists")]
-    MembershipAlreadyExists,
+    MembershipAlreadyExists { existing_id: String },
     #[error("{0}")]
     MembershipDeletionForbidden(&'static str),
     #[error("{0}")]
@@ -148,7 +149,7 @@ impl Error {
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::InvalidRequest(_) => "INVALID_REQUEST",
-            Self::MembershipAlreadyExists => "MEMBERSHIP_ALREADY_EXISTS",
+            Self::MembershipAlreadyExists { .. } => "MEMBERSHIP_ALREADY_EXISTS",
             Self::MembershipDeletionForbidden(_) => "MEMBERSHIP_DELETION_FORBIDDEN",
             Self::MembershipUpdateForbidden(_) => "MEMBERSHIP_UPDATE_FORBIDDEN",
             Self::UserAlreadyExists => "USER_ALREADY_EXISTS",

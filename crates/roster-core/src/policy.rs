@@ -119,6 +119,20 @@ impl UserPrincipal {
     pub fn scope(&self) -> Scope {
         Scope { partner_id: self.partner_id.clone(), mode: self.mode, orgs: OrgScope::All }
     }
+
+    /// The scope of a user managing or reading memberships (spec §3): the organisations where its
+    /// accepted membership's effective permissions allow it, which the caller found.
+    pub fn member_scope(&self, organisation_ids: Vec<String>) -> Scope {
+        Scope { partner_id: self.partner_id.clone(), mode: self.mode, orgs: OrgScope::Organisations(organisation_ids) }
+    }
+}
+
+/// The permission a user's membership must grant for `access` to its organisation's memberships.
+pub fn membership_permission(access: Access) -> &'static str {
+    match access {
+        Access::Read => "memberships:read",
+        Access::Write => "memberships:write",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +171,9 @@ pub enum OrgScope {
     Group(String),
     /// An organisation key: its one organisation.
     Organisation(String),
+    /// A user acting on memberships: the organisations where its own accepted membership grants
+    /// the access asked for (possibly none).
+    Organisations(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +190,7 @@ impl Scope {
         match &self.orgs {
             OrgScope::All => true,
             OrgScope::Group(own) => own == group_id,
-            OrgScope::Organisation(_) => false,
+            OrgScope::Organisation(_) | OrgScope::Organisations(_) => false,
         }
     }
 }

@@ -200,6 +200,11 @@ pub trait Transaction: Send {
     async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()>;
     /// The user of the partner and mode with this e-mail (ignoring case), held as `hold` says.
     async fn user_by_email(&mut self, scope: &Scope, email: &str, hold: UserHold) -> Result<Option<User>>;
+    /// The user of the scope's partner and mode with this id, whatever organisations the scope
+    /// reaches, held as `hold` says.
+    async fn user_by_id(&mut self, scope: &Scope, id: &str, hold: UserHold) -> Result<Option<User>>;
+    /// The id of the user's membership in the organisation, if it has one.
+    async fn membership_id(&mut self, organisation_id: &str, user_id: &str) -> Result<Option<String>>;
     /// Whether the user has memberships, and whether one lies outside `scope`.
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)>;
     /// Holds the user's row against every other change until the transaction ends.

@@ -33,7 +33,7 @@ impl From<Error> for ApiError {
 fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::Validation(_)
-        | Error::MembershipAlreadyExists
+        | Error::MembershipAlreadyExists { .. }
         | Error::MembershipDeletionForbidden(_)
         | Error::MembershipUpdateForbidden(_)
         | Error::UserAlreadyExists

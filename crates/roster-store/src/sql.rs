@@ -101,6 +101,17 @@ impl Sql {
             OrgScope::Organisation(organisation) => {
                 self.push(&format!(" AND {organisation_column} = ")).bind(organisation.as_str())
             }
+            OrgScope::Organisations(organisations) if organisations.is_empty() => self.push(" AND FALSE"),
+            OrgScope::Organisations(organisations) => {
+                self.push(&format!(" AND {organisation_column} IN ("));
+                for (index, organisation) in organisations.iter().enumerate() {
+                    if index > 0 {
+                        self.push(", ");
+                    }
+                    self.bind(organisation.as_str());
+                }
+                self.push(")")
+            }
         }
     }
 
@@ -143,6 +154,10 @@ impl Sql {
             }
             OrgScope::Organisation(organisation) => {
                 self.push(" AND k.organisation_id = ").bind(organisation.as_str());
+            }
+            OrgScope::Organisations(_) => {
+                self.push(" AND k.organisation_id IS NOT NULL");
+                self.organisations(scope, "k.organisation_id");
             }
         }
         self

@@ -130,7 +130,7 @@ async fn a_membership_finds_its_user_by_email_ignoring_case_and_is_one_per_organ
         assert_eq!((first.email.as_str(), first.created_at), ("Ada@Example.com", START), "dated by the clock");
         let again =
             memberships::create(&world.app, &world.admin, membership(&org, "ada@EXAMPLE.com", MembershipRole::Admin));
-        assert_eq!(again.await, Err(Error::MembershipAlreadyExists));
+        assert_eq!(again.await, Err(Error::MembershipAlreadyExists { existing_id: first.id.clone() }));
         let other = world.organisation("B").await;
         let second = world.add(&other, "ADA@example.com", MembershipRole::Standard).await;
         assert_eq!(second.user_id, first.user_id, "the same user");
@@ -367,6 +367,112 @@ async fn a_member_is_never_made_staff_and_a_scoped_key_changes_only_users_it_ful
         let taken = UserPatch { email: Some("TAKEN@example.com".into()), ..UserPatch::default() };
         let refused = users::update(&world.app, &world.admin, &member.user_id, taken).await;
         assert_eq!(refused, Err(Error::UserAlreadyExists));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_read_and_manage_memberships_where_their_own_membership_allows() {
+    on_every_backend(|world| async move {
+        let (x, y) = (world.organisation("X").await, world.organisation("Y").await);
+        let admin = world.add(&x, "admin@example.com", MembershipRole::Admin).await;
+        let standard = world.add(&x, "standard@example.com", MembershipRole::Standard).await;
+        let elsewhere = world.add(&y, "y@example.com", MembershipRole::Admin).await;
+        let admin_user = world.user(&admin.user_id, None).await;
+        let standard_user = world.user(&standard.user_id, None).await;
+
+        let seen = memberships::list(&world.app, &admin_user, &Default::default(), &Default::default()).await.unwrap();
+        let mut ids: Vec<_> = seen.items.iter().map(|m| m.id.clone()).collect();
+        ids.sort();
+        let mut expected = vec![admin.id.clone(), standard.id.clone()];
+        expected.sort();
+        assert_eq!(ids, expected, "X's memberships, not Y's");
+        assert_eq!(memberships::get(&world.app, &admin_user, &elsewhere.id).await, Err(Error::NotFound));
+
+        // STANDARD grants *:read: reading, not writing.
+        assert!(memberships::get(&world.app, &standard_user, &admin.id).await.is_ok());
+        let denied = memberships::create(
+            &world.app,
+            &standard_user,
+            membership(&x, "new@example.com", MembershipRole::Standard),
+        );
+        assert!(matches!(denied.await, Err(Error::Validation(ref errors)) if errors[0].field == Field::OrganisationId));
+        let added =
+            memberships::create(&world.app, &admin_user, membership(&x, "new@example.com", MembershipRole::Standard));
+        assert_eq!(added.await.unwrap().organisation_id, x);
+        let refused = memberships::delete(&world.app, &standard_user, &admin.id).await;
+        assert_eq!(refused, Err(Error::NotFound));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upsert_creates_once_then_changes_only_what_it_sends_and_can_require_an_owner() {
+    on_every_backend(|world| async move {
+        let org = world.organisation("A").await;
+        let admin = world.add(&org, "admin@example.com", MembershipRole::Admin).await;
+        let other_org = world.organisation("B").await;
+        let user = world.add(&other_org, "u@example.com", MembershipRole::Standard).await.user_id;
+
+        let permissions =
+            MembershipPatch { permissions: Some(vec!["invoices:read".into()]), ..MembershipPatch::default() };
+        let mut racers = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (app, caller, org, user, patch) =
+                (world.app.clone(), world.admin.clone(), org.clone(), user.clone(), permissions.clone());
+            racers.spawn(async move {
+                memberships::upsert(&app, &caller, &org, &user, patch, memberships::UserWrites::AsOwner).await
+            });
+        }
+        let mut created = 0;
+        while let Some(outcome) = racers.join_next().await {
+            let upserted = outcome.unwrap().unwrap();
+            created += usize::from(upserted.created);
+            assert_eq!(upserted.membership.settings.permissions, vec!["invoices:read".to_owned()]);
+            assert_eq!(
+                (upserted.membership.settings.role, upserted.membership.status),
+                (MembershipRole::Standard, MembershipStatus::Accepted)
+            );
+        }
+        assert_eq!(created, 1, "one create, the others change it");
+
+        let owner = MembershipPatch { is_owner: Some(true), ..MembershipPatch::default() };
+        let changed =
+            memberships::upsert(&world.app, &world.admin, &org, &user, owner, memberships::UserWrites::AsOwner)
+                .await
+                .unwrap();
+        assert!(!changed.created);
+        assert_eq!(changed.membership.settings.permissions, vec!["invoices:read".to_owned()], "unsent, kept");
+
+        // The organisation's admin may write memberships, but is not an owner.
+        let admin_user = world.user(&admin.user_id, None).await;
+        let as_owner = memberships::upsert(
+            &world.app,
+            &admin_user,
+            &org,
+            &user,
+            MembershipPatch::default(),
+            memberships::UserWrites::AsOwner,
+        );
+        assert_eq!(as_owner.await.map(|u| u.created), Err(Error::NotFound));
+        let with_permission = memberships::upsert(
+            &world.app,
+            &admin_user,
+            &org,
+            &user,
+            MembershipPatch::default(),
+            memberships::UserWrites::WithPermission,
+        );
+        assert_eq!(with_permission.await.map(|u| u.created), Ok(false));
+        let stranger = memberships::upsert(
+            &world.app,
+            &world.admin,
+            &org,
+            "usr_missing",
+            MembershipPatch::default(),
+            memberships::UserWrites::AsOwner,
+        );
+        assert_eq!(stranger.await.map(|u| u.created), Err(Error::NotFound));
     })
     .await;
 }

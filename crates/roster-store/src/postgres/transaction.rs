@@ -173,6 +173,31 @@ impl Transaction for PostgresTransaction {
         row.as_ref().map(rows::user).transpose().map_err(failed)
     }
 
+    async fn user_by_id(&mut self, scope: &Scope, id: &str, hold: UserHold) -> Result<Option<User>> {
+        let lock = match hold {
+            UserHold::Share => "FOR SHARE",
+            UserHold::Update => "FOR UPDATE",
+        };
+        let statement = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.partner_id = $2 AND u.livemode = $3 {lock}"
+        );
+        let row = fetch_opt(self.client()?, &statement, &[&id, &scope.partner_id, &scope.mode.is_live()])
+            .await
+            .map_err(failed)?;
+        row.as_ref().map(rows::user).transpose().map_err(failed)
+    }
+
+    async fn membership_id(&mut self, organisation_id: &str, user_id: &str) -> Result<Option<String>> {
+        let row = fetch_opt(
+            self.client()?,
+            "SELECT id FROM memberships WHERE organisation_id = $1 AND user_id = $2",
+            &[&organisation_id, &user_id],
+        )
+        .await
+        .map_err(failed)?;
+        row.map(|row| row.try_get(0)).transpose().map_err(|error| failed(error.into()))
+    }
+
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
         membership_reach(self.client()?, scope, user_id).await.map_err(failed)
     }

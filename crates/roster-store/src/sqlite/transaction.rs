@@ -132,6 +132,30 @@ impl Transaction for SqliteTransaction {
         })
     }
 
+    async fn user_by_id(&mut self, scope: &Scope, id: &str, _hold: UserHold) -> Result<Option<User>> {
+        step!(self, [scope, id], |c| {
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1 AND u.partner_id = ?2 AND u.livemode = ?3"
+            ))
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![id, scope.partner_id, scope.mode.is_live()], |row| rows::user(row))
+                    .optional()
+            })
+            .map_err(storage_error)
+        })
+    }
+
+    async fn membership_id(&mut self, organisation_id: &str, user_id: &str) -> Result<Option<String>> {
+        step!(self, [organisation_id, user_id], |c| {
+            c.prepare_cached("SELECT id FROM memberships WHERE organisation_id = ?1 AND user_id = ?2")
+                .and_then(|mut statement| {
+                    statement.query_row(params![organisation_id, user_id], |row| row.get(0)).optional()
+                })
+                .map_err(storage_error)
+        })
+    }
+
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
         step!(self, [scope, user_id], |c| membership_reach(c, &scope, &user_id))
     }
