@@ -244,6 +244,8 @@ impl App {
                 match outcome {
                     Err(Error::Contention) if attempt < MAX_ATTEMPTS => {
                         tracing::debug!(attempt, operation, "running a transaction again after a conflict");
+                        // A short, growing pause lets the transaction it conflicted with finish.
+                        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                         attempt += 1;
                     }
                     Err(Error::Contention) => return Err(Error::Unavailable),

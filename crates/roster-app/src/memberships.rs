@@ -116,6 +116,7 @@ pub async fn create(app: &App, caller: &Caller, new: CreateMembership) -> Result
         partner_id: scope.partner_id.clone(),
         mode: scope.mode,
         organisation_id: new.organisation_id,
+        organisation_name: String::new(),
         user_id: String::new(),
         first_name: new.first_name,
         last_name: new.last_name,
@@ -195,6 +196,7 @@ fn new_for_user(app: &App, scope: &Scope, new: CreateForUser) -> Result<Membersh
         partner_id: scope.partner_id.clone(),
         mode: scope.mode,
         organisation_id: new.organisation_id,
+        organisation_name: String::new(),
         user_id: new.user_id,
         first_name: String::new(),
         last_name: String::new(),
@@ -262,6 +264,12 @@ pub async fn upsert(
     app.transaction(caller, "membership.upserted", |tx| {
         let (scope, membership, patch) = (scope.clone(), membership.clone(), patch.clone());
         Box::pin(async move {
+            // Whether it creates or changes is decided under the organisation's lock, so racing
+            // upserts of the organisation take turns instead of deadlocking on the upgrade from
+            // a create's hold to a change's.
+            if !tx.lock_organisation(&scope, &membership.organisation_id).await? {
+                return Err(Error::NotFound);
+            }
             let existing_id = match tx.membership_id(&membership.organisation_id, &membership.user_id).await? {
                 Some(id) => id,
                 None => match create_for_user_in(tx, &scope, membership).await {

@@ -172,6 +172,8 @@ pub struct Membership {
     pub partner_id: String,
     pub mode: Mode,
     pub organisation_id: String,
+    /// The organisation's, joined in when read.
+    pub organisation_name: String,
     pub user_id: String,
     /// The user's, joined in when read.
     pub first_name: String,

@@ -193,6 +193,9 @@ pub trait Transaction: Send {
     /// Whether the organisation is in scope, holding it against deletion and against the
     /// changes that count its members (`lock_membership`), so a member can be added to it.
     async fn hold_organisation_for_new_member(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool>;
+    /// Whether the organisation is in scope, holding it as `lock_membership` does: every other
+    /// change to its memberships waits until this transaction ends.
+    async fn lock_organisation(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool>;
     /// The positions in `role_ids` of those that are not roles of the organisation.
     async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>>;
     /// Stores the user unless its partner and mode already have one with that e-mail (ignoring

@@ -124,12 +124,13 @@ pub fn api_key<R: Columns>(row: &R) -> Result<ApiKey, R::Error> {
     })
 }
 
-/// Memberships are read joined with their user, whose names and e-mail they show.
+/// Memberships are read joined with their user, whose names and e-mail they show, and with
+/// their organisation, whose name some wire formats show.
 pub const MEMBERSHIP_COLUMNS: &str = "m.id, m.partner_id, m.livemode, m.organisation_id, m.user_id, \
      u.first_name, u.last_name, u.email, m.role, m.role_ids, m.permissions, m.is_owner, m.is_default, \
      m.allowed_ips, m.status, m.api_access_enabled, m.access_scope, m.test_enabled, \
      m.alert_action_required, m.alert_resolved, m.alert_dismissed, m.evidence_requested, \
-     m.reference, m.reference_origin, m.metadata, m.created_at, m.updated_at";
+     m.reference, m.reference_origin, m.metadata, m.created_at, m.updated_at, o.name";
 
 /// A membership's own columns, in the order both backends bind them (24 values),
 /// for inserting a row and for rewriting one: the one spelling of what a membership stores.
@@ -143,7 +144,8 @@ pub fn placeholders(marker: char, n: usize) -> String {
     (1..=n).map(|i| format!("{marker}{i}")).collect::<Vec<_>>().join(", ")
 }
 
-pub const MEMBERSHIP_FROM: &str = "memberships m JOIN users u ON u.id = m.user_id";
+pub const MEMBERSHIP_FROM: &str =
+    "memberships m JOIN users u ON u.id = m.user_id JOIN organisations o ON o.id = m.organisation_id";
 
 /// Memberships with their user where `condition` (over `m` and `u`) holds: the text the stores
 /// and the benchmark baseline start their single-membership reads from.
@@ -157,6 +159,7 @@ pub fn membership<R: Columns>(row: &R) -> Result<Membership, R::Error> {
         partner_id: row.text(1)?,
         mode: mode(row, 2)?,
         organisation_id: row.text(3)?,
+        organisation_name: row.text(27)?,
         user_id: row.text(4)?,
         first_name: row.text(5)?,
         last_name: row.text(6)?,

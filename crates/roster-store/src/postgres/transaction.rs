@@ -19,8 +19,8 @@ use tokio_postgres::types::{Json, ToSql};
 
 use super::{
     Hold, assign_group_organisations, get_group, get_membership, get_organisation, get_user, group_exists,
-    insert_api_key, insert_group, lock_membership, lock_partner, lock_user, membership_reach, organisation_in_scope,
-    other_admin_group,
+    insert_api_key, insert_group, lock_membership, lock_organisation, lock_partner, lock_user, membership_reach,
+    organisation_in_scope, other_admin_group,
     pool::{Failure, Step},
     query::{execute, fetch_one, fetch_opt},
     rows, tally, user_conflict, user_email_taken,
@@ -115,6 +115,15 @@ impl Transaction for PostgresTransaction {
         // organisation's members (those hold the row FOR UPDATE), but creates may run side by
         // side; the unique indexes order their duplicates.
         organisation_in_scope(self.client()?, scope, organisation_id, Hold::AgainstMemberCounts).await.map_err(failed)
+    }
+
+    async fn lock_organisation(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool> {
+        let client = self.client()?;
+        if !organisation_in_scope(client, scope, organisation_id, Hold::Nothing).await.map_err(failed)? {
+            return Ok(false);
+        }
+        lock_organisation(client, organisation_id).await.map_err(failed)?;
+        Ok(true)
     }
 
     async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>> {

@@ -74,6 +74,10 @@ impl Transaction for SqliteTransaction {
         step!(self, [scope, organisation_id], |c| organisation_in_scope(c, &scope, &organisation_id))
     }
 
+    async fn lock_organisation(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool> {
+        step!(self, [scope, organisation_id], |c| organisation_in_scope(c, &scope, &organisation_id))
+    }
+
     async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>> {
         step!(self, [organisation_id, role_ids], |c| {
             let mut statement = c

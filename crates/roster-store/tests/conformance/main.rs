@@ -111,6 +111,7 @@ fn new_membership(
         partner_id: scope.partner_id.clone(),
         mode: scope.mode,
         organisation_id: organisation_id.into(),
+        organisation_name: String::new(),
         user_id: user_id.into(),
         first_name: String::new(),
         last_name: String::new(),
@@ -286,6 +287,7 @@ async fn users_are_one_per_email_and_memberships_one_per_user_and_organisation()
         let org = organisation(store.as_ref(), &scope, "A").await;
         let created = add_member(store.as_ref(), &scope, &org, "Ada@Example.com", MembershipRole::Admin, NOW).await;
         assert_eq!(created.email, "Ada@Example.com");
+        assert_eq!(created.organisation_name, "A", "read with its organisation's name");
 
         let mut tx = store.begin().await.unwrap();
         tx.insert_user_unless_email_taken(&new_user(&scope, "ada@example.COM", NOW)).await.unwrap();
