@@ -104,7 +104,7 @@ async fn list<D: Database>(
         None => Position::Offset(number("offset").unwrap_or(0)),
     };
     let limit = number("limit").and_then(|limit| u32::try_from(limit).ok()).unwrap_or(DEFAULT_LIMIT);
-    let query = ListQuery { limit, position };
+    let query = ListQuery { limit, position, ..ListQuery::default() };
     let organisation_id = params.get("organisation_id").cloned().unwrap_or_default();
     let page = db.page(organisation_id, query.clone()).await?;
     Ok(Json(roster_http::list_body(&uri, &query, page, wire::membership)))
@@ -228,7 +228,7 @@ fn page_statements(query: &ListQuery, placeholder: impl Fn(usize) -> String) -> 
     let count = format!("SELECT COUNT(*) FROM {MEMBERSHIP_FROM} WHERE TRUE{organisation}");
     let (after, next) = match query.position {
         Position::After(_) => (format!(" AND (m.created_at, m.id) < ({}, {})", placeholder(2), placeholder(3)), 4),
-        Position::Offset(_) => (String::new(), 2),
+        Position::Offset(_) | Position::StartingAfter(_) => (String::new(), 2),
     };
     let select = format!(
         "SELECT {MEMBERSHIP_COLUMNS} FROM {MEMBERSHIP_FROM} WHERE TRUE{organisation}{after} \
@@ -244,7 +244,7 @@ fn page_statements(query: &ListQuery, placeholder: impl Fn(usize) -> String) -> 
 fn offset_and_overfetch(query: &ListQuery) -> (i64, i64) {
     let offset = match query.position {
         Position::Offset(offset) => i64::try_from(offset).unwrap_or(i64::MAX),
-        Position::After(_) => 0,
+        Position::After(_) | Position::StartingAfter(_) => 0,
     };
     (offset, i64::from(query.limit) + 1)
 }

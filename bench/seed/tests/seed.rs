@@ -32,11 +32,15 @@ async fn it_fills_an_empty_database_with_the_promised_mix_and_refuses_a_full_one
         async move { store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count }
     };
     assert_eq!(count(MembershipFilter::default()).await, 2100);
-    let admins =
-        MembershipFilter { role: Some(roster_core::model::MembershipRole::Admin), ..MembershipFilter::default() };
+    let admins = MembershipFilter {
+        roles: Some(vec![roster_core::model::MembershipRole::Admin]),
+        ..MembershipFilter::default()
+    };
     assert_eq!(count(admins).await, 3);
-    let pending =
-        MembershipFilter { status: Some(roster_core::model::MembershipStatus::Pending), ..MembershipFilter::default() };
+    let pending = MembershipFilter {
+        statuses: Some(vec![roster_core::model::MembershipStatus::Pending]),
+        ..MembershipFilter::default()
+    };
     assert_eq!(count(pending).await, 210);
     let sample = report["sample"]["membership_id"].as_str().unwrap();
     let membership = store.get_membership(&scope, sample).await.unwrap();

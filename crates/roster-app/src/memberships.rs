@@ -63,11 +63,11 @@ async fn scope_with(app: &App, caller: &Caller, access: Access, writes: UserWrit
     let owner_only = access == Access::Write && writes == UserWrites::AsOwner;
     let mut organisations = Vec::new();
     let filter = MembershipFilter {
-        user_id: Some(user.user_id.clone()),
-        status: Some(MembershipStatus::Accepted),
+        user_ids: Some(vec![user.user_id.clone()]),
+        statuses: Some(vec![MembershipStatus::Accepted]),
         ..MembershipFilter::default()
     };
-    let mut query = ListQuery { limit: MAX_LIMIT, position: Position::Offset(0) };
+    let mut query = ListQuery { limit: MAX_LIMIT, ..ListQuery::default() };
     loop {
         let page = app.store.list_memberships(&user.scope(), &filter, &query).await?;
         for membership in &page.items {
@@ -310,7 +310,26 @@ pub async fn list(
     filter: &MembershipFilter,
     query: &ListQuery,
 ) -> Result<ListPage<Membership>> {
-    app.store.list_memberships(&scope(app, caller, Access::Read).await?, filter, query).await
+    let scope = scope(app, caller, Access::Read).await?;
+    let query = resolve_position(app, &scope, query).await?;
+    app.store.list_memberships(&scope, filter, &query).await
+}
+
+/// Cursors page the newest-first order only, and `starting_after` names a membership the
+/// caller sees: it becomes that membership's cursor.
+async fn resolve_position(app: &App, scope: &Scope, query: &ListQuery) -> Result<ListQuery> {
+    match &query.position {
+        Position::Offset(_) => Ok(query.clone()),
+        Position::After(_) | Position::StartingAfter(_) if !query.newest_first() => Err(Error::InvalidRequest(
+            "a cursor pages the newest-first order only; page another order with an offset".to_owned(),
+        )),
+        Position::After(_) => Ok(query.clone()),
+        Position::StartingAfter(id) => match app.store.get_membership(scope, id).await {
+            Ok(after) => Ok(ListQuery { position: Position::After(after.position()), ..query.clone() }),
+            Err(Error::NotFound) => Err(Error::invalid_reference(Field::StartingAfter)),
+            Err(other) => Err(other),
+        },
+    }
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Membership> {
@@ -445,8 +464,14 @@ pub async fn list_own(
     query: &ListQuery,
 ) -> Result<ListPage<Membership>> {
     let user = caller.principal.require_user()?;
-    let filter = MembershipFilter { user_id: Some(user.user_id.clone()), status, ..MembershipFilter::default() };
-    app.store.list_memberships(&user.scope(), &filter, query).await
+    let filter = MembershipFilter {
+        user_ids: Some(vec![user.user_id.clone()]),
+        statuses: status.map(|status| vec![status]),
+        ..MembershipFilter::default()
+    };
+    let scope = user.scope();
+    let query = resolve_position(app, &scope, query).await?;
+    app.store.list_memberships(&scope, &filter, &query).await
 }
 
 /// One of the user's own memberships; anyone else's is not found.

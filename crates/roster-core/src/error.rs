@@ -52,6 +52,8 @@ pub enum Field {
     KeyType,
     Abilities,
     ExpiresAt,
+    /// The object a `starting_after` page starts after.
+    StartingAfter,
     /// A member of an adapter's wire format, named as that format names it (`settings.name`).
     Wire(String),
 }

@@ -57,17 +57,46 @@ listed!(
 pub enum Position {
     Offset(u64),
     After(Cursor),
+    /// After the object with this id (a Stripe-style `starting_after`): the operations resolve
+    /// it to the object's cursor, within the caller's scope, before the store sees it.
+    StartingAfter(String),
+}
+
+/// What a list may be ordered by. Every order ends with newest first, then id descending, so
+/// rows that tie still come in one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    Created,
+    Updated,
+    Organisation,
+    User,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     pub limit: u32,
     pub position: Position,
+    /// Empty: newest first. Cursors (`Position::After`, `StartingAfter`) page the newest-first
+    /// order only.
+    pub sort: Vec<Sort>,
+}
+
+impl ListQuery {
+    /// Whether the list is in its natural order, newest first, which cursors page.
+    pub fn newest_first(&self) -> bool {
+        self.sort.iter().all(|sort| sort.key == SortKey::Created && sort.descending)
+    }
 }
 
 impl Default for ListQuery {
     fn default() -> Self {
-        Self { limit: DEFAULT_LIMIT, position: Position::Offset(0) }
+        Self { limit: DEFAULT_LIMIT, position: Position::Offset(0), sort: Vec::new() }
     }
 }
 

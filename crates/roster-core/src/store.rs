@@ -147,16 +147,19 @@ impl MembershipPatch {
     }
 }
 
+/// Which memberships a list holds: every condition given must hold; a set matches any of its
+/// members (an empty set matches nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MembershipFilter {
-    pub organisation_id: Option<String>,
-    pub user_id: Option<String>,
+    pub organisation_ids: Option<Vec<String>>,
+    pub user_ids: Option<Vec<String>>,
     /// Compared case-insensitively.
     pub email: Option<String>,
-    pub role: Option<MembershipRole>,
-    pub status: Option<MembershipStatus>,
+    pub statuses: Option<Vec<MembershipStatus>>,
+    pub roles: Option<Vec<MembershipRole>>,
+    pub is_owner: Option<bool>,
+    pub is_default: Option<bool>,
 }
-
 /// How a backend's connection pool stands, for monitoring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStatus {

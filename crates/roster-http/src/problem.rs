@@ -80,6 +80,7 @@ pub(crate) fn native_name(field: &Field) -> String {
         Field::KeyType => "type".to_owned(),
         Field::Abilities => "abilities".to_owned(),
         Field::ExpiresAt => "expires_at".to_owned(),
+        Field::StartingAfter => "starting_after".to_owned(),
         Field::Wire(name) => name.clone(),
     }
 }

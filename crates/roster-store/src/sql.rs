@@ -3,8 +3,10 @@
 //! always bound (`?N` on SQLite, `$N` on PostgreSQL), never spliced into the text.
 
 use roster_core::{
-    page::{ListQuery, Position},
+    input::email_key,
+    page::{ListQuery, Position, SortKey},
     policy::{OrgScope, Scope},
+    store::MembershipFilter,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +165,56 @@ impl Sql {
         self
     }
 
+    /// ` AND column IN (…)` over `values`; an empty set matches nothing.
+    fn any_of<V: Into<Value> + Clone>(&mut self, column: &str, values: &[V]) -> &mut Self {
+        if values.is_empty() {
+            return self.push(" AND FALSE");
+        }
+        self.push(&format!(" AND {column} IN ("));
+        for (index, value) in values.iter().enumerate() {
+            if index > 0 {
+                self.push(", ");
+            }
+            self.bind(value.clone());
+        }
+        self.push(")")
+    }
+
+    /// The conditions of a membership list (alias `m`) within `scope`: written once for both
+    /// backends. An e-mail is resolved to its user inside the statement, so the list is served
+    /// by the memberships-by-user index.
+    pub fn memberships_matching(&mut self, scope: &Scope, filter: &MembershipFilter) -> &mut Self {
+        self.scoped(scope, "m", "m.organisation_id");
+        if let Some(organisation_ids) = &filter.organisation_ids {
+            self.any_of("m.organisation_id", organisation_ids);
+        }
+        if let Some(user_ids) = &filter.user_ids {
+            self.any_of("m.user_id", user_ids);
+        }
+        if let Some(email) = &filter.email {
+            self.push(" AND m.user_id = (SELECT e.id FROM users e WHERE e.partner_id = ")
+                .bind(scope.partner_id.as_str())
+                .push(" AND e.livemode = ")
+                .bind(scope.mode.is_live())
+                .push(" AND e.email_key = ")
+                .bind(email_key(email))
+                .push(")");
+        }
+        if let Some(statuses) = &filter.statuses {
+            self.any_of("m.status", &statuses.iter().map(|status| status.as_str()).collect::<Vec<_>>());
+        }
+        if let Some(roles) = &filter.roles {
+            self.any_of("m.role", &roles.iter().map(|role| role.as_str()).collect::<Vec<_>>());
+        }
+        if let Some(is_owner) = filter.is_owner {
+            self.push(" AND m.is_owner = ").bind(is_owner);
+        }
+        if let Some(is_default) = filter.is_default {
+            self.push(" AND m.is_default = ").bind(is_default);
+        }
+        self
+    }
+
     /// The same conditions behind another statement head.
     fn with_head(&self, head: &str) -> Sql {
         Sql { dialect: self.dialect, text: format!("{head}{}", self.text), params: self.params.clone() }
@@ -176,8 +228,10 @@ pub struct PageStatements {
     pub select: Sql,
 }
 
-/// `conditions` are ` AND …` clauses over `from`; `alias` is the table whose `created_at` and
-/// `id` order the list. A cursor is a row-value range on the list index, at any depth.
+/// `conditions` are ` AND …` clauses over `from`; `alias` is the table whose columns order the
+/// list: the query's sort keys (`organisation_id` and `user_id` for those keys), then newest
+/// first and id descending. A cursor is a row-value range on the list index, at any depth; a
+/// `StartingAfter` the operations did not resolve pages from the start (never reached).
 pub fn page_statements(columns: &str, from: &str, conditions: &Sql, alias: &str, query: &ListQuery) -> PageStatements {
     let count = conditions.with_head(&format!("SELECT COUNT(*) FROM {from} WHERE TRUE"));
     let mut select = conditions.with_head(&format!("SELECT {columns} FROM {from} WHERE TRUE"));
@@ -192,9 +246,25 @@ pub fn page_statements(columns: &str, from: &str, conditions: &Sql, alias: &str,
                 .push(")");
             0
         }
+        Position::StartingAfter(_) => 0,
     };
+    let mut order: Vec<String> = query
+        .sort
+        .iter()
+        .map(|sort| {
+            let column = match sort.key {
+                SortKey::Created => "created_at",
+                SortKey::Updated => "updated_at",
+                SortKey::Organisation => "organisation_id",
+                SortKey::User => "user_id",
+            };
+            format!("{alias}.{column} {}", if sort.descending { "DESC" } else { "ASC" })
+        })
+        .collect();
+    order.extend([format!("{alias}.created_at DESC"), format!("{alias}.id DESC")]);
+    order.dedup_by(|later, earlier| later.split(' ').next() == earlier.split(' ').next());
     select
-        .push(&format!(" ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT "))
+        .push(&format!(" ORDER BY {} LIMIT ", order.join(", ")))
         .bind(i64::from(query.limit) + 1)
         .push(" OFFSET ")
         .bind(i64::try_from(offset).unwrap_or(i64::MAX));

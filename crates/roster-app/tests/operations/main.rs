@@ -12,9 +12,12 @@ use roster_app::{
 use roster_core::{
     Error, Field,
     model::{KeyHolder, KeyType, MembershipRole, MembershipStatus, Mode, OrganisationSettings},
+    page::{ListQuery, Position, Sort, SortKey},
     policy::{Ability, OrgScope, Principal, Scope},
     provision::{KeySpec, issue_key, provision_partner},
-    store::{GroupPatch, MembershipPatch, NewGroup, NewOrganisation, NewRole, NewUser, Store, UserPatch},
+    store::{
+        GroupPatch, MembershipFilter, MembershipPatch, NewGroup, NewOrganisation, NewRole, NewUser, Store, UserPatch,
+    },
     time::{ManualClock, Timestamp},
 };
 use roster_store::testing;
@@ -473,6 +476,66 @@ async fn an_upsert_creates_once_then_changes_only_what_it_sends_and_can_require_
             memberships::UserWrites::AsOwner,
         );
         assert_eq!(stranger.await.map(|u| u.created), Err(Error::NotFound));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_filter_by_sets_sort_by_any_key_and_start_after_a_membership() {
+    on_every_backend(|world| async move {
+        let (a, b, c) = (world.organisation("A").await, world.organisation("B").await, world.organisation("C").await);
+        let mut made = Vec::new();
+        for (org, email) in [(&a, "1@example.com"), (&b, "2@example.com"), (&c, "3@example.com"), (&a, "4@example.com")]
+        {
+            made.push(world.add(org, email, MembershipRole::Admin).await);
+            world.clock.advance(Duration::from_millis(10));
+        }
+        let owner = MembershipPatch { is_owner: Some(true), ..MembershipPatch::default() };
+        memberships::update(&world.app, &world.admin, &made[0].id, owner).await.unwrap();
+        let ids = |page: roster_core::page::ListPage<roster_core::model::Membership>| {
+            page.items.into_iter().map(|m| m.id).collect::<Vec<_>>()
+        };
+        let list = |filter: MembershipFilter, query: ListQuery| {
+            let (app, admin) = (world.app.clone(), world.admin.clone());
+            async move { memberships::list(&app, &admin, &filter, &query).await }
+        };
+
+        let in_a_or_b = MembershipFilter { organisation_ids: Some(vec![a.clone(), b.clone()]), ..Default::default() };
+        let page = list(in_a_or_b, ListQuery::default()).await.unwrap();
+        assert_eq!((page.count, ids(page)), (3, vec![made[3].id.clone(), made[1].id.clone(), made[0].id.clone()]));
+        let none = MembershipFilter { organisation_ids: Some(Vec::new()), ..Default::default() };
+        assert_eq!(list(none, ListQuery::default()).await.unwrap().count, 0, "an empty set matches nothing");
+        let owners = MembershipFilter { is_owner: Some(true), ..Default::default() };
+        assert_eq!(ids(list(owners, ListQuery::default()).await.unwrap()), vec![made[0].id.clone()]);
+        let not_default = MembershipFilter {
+            is_default: Some(false),
+            statuses: Some(vec![MembershipStatus::Accepted, MembershipStatus::Pending]),
+            roles: Some(vec![MembershipRole::Admin]),
+            ..Default::default()
+        };
+        assert_eq!(list(not_default, ListQuery::default()).await.unwrap().count, 4);
+
+        // Updated ascending: the owner change made the first one the most recently updated.
+        let by_update =
+            ListQuery { sort: vec![Sort { key: SortKey::Updated, descending: false }], ..ListQuery::default() };
+        let order = ids(list(MembershipFilter::default(), by_update.clone()).await.unwrap());
+        assert_eq!(order, [&made[1], &made[2], &made[3], &made[0]].map(|m| m.id.clone()));
+        let by_organisation =
+            ListQuery { sort: vec![Sort { key: SortKey::Organisation, descending: false }], ..ListQuery::default() };
+        let grouped = list(MembershipFilter::default(), by_organisation).await.unwrap();
+        let organisations: Vec<_> = grouped.items.iter().map(|m| m.organisation_id.clone()).collect();
+        let mut sorted = organisations.clone();
+        sorted.sort();
+        assert_eq!(organisations, sorted);
+
+        let after_second = ListQuery { position: Position::StartingAfter(made[2].id.clone()), ..ListQuery::default() };
+        let rest = ids(list(MembershipFilter::default(), after_second).await.unwrap());
+        assert_eq!(rest, vec![made[1].id.clone(), made[0].id.clone()], "newest first, after the one named");
+        let unknown = ListQuery { position: Position::StartingAfter("mem_nope".into()), ..ListQuery::default() };
+        let refused = list(MembershipFilter::default(), unknown).await;
+        assert!(matches!(refused, Err(Error::Validation(ref errors)) if errors[0].field == Field::StartingAfter));
+        let cursor_and_sort = ListQuery { position: Position::StartingAfter(made[2].id.clone()), ..by_update };
+        assert!(matches!(list(MembershipFilter::default(), cursor_and_sort).await, Err(Error::InvalidRequest(_))));
     })
     .await;
 }

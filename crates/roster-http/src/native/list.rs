@@ -40,11 +40,12 @@ fn read_paging(fields: &mut Fields<'_>) -> ListQuery {
             Some(cursor) => Position::After(cursor),
             None => Position::Offset(offset.unwrap_or(0)),
         },
+        sort: Vec::new(),
     }
 }
 
-/// The same request with its position replaced, as a path-absolute URL (valid behind any proxy).
-fn link(uri: &Uri, position: &Position) -> String {
+/// The request's URL with `parameter` set to `value` in place of its own paging.
+fn link(uri: &Uri, parameter: &str, value: &str) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     let original = uri.query().unwrap_or("");
     for (name, value) in form_urlencoded::parse(original.as_bytes()) {
@@ -52,10 +53,7 @@ fn link(uri: &Uri, position: &Position) -> String {
             query.append_pair(&name, &value);
         }
     }
-    match position {
-        Position::Offset(offset) => query.append_pair("offset", &offset.to_string()),
-        Position::After(cursor) => query.append_pair("cursor", &cursor.encode()),
-    };
+    query.append_pair(parameter, value);
     format!("{}?{}", uri.path(), query.finish())
 }
 
@@ -77,11 +75,13 @@ pub fn body<T: Listed, W>(uri: &Uri, query: &ListQuery, page: ListPage<T>, rende
     let (next, previous) = match &query.position {
         Position::Offset(offset) => {
             let limit = u64::from(query.limit);
-            let next = page.has_more.then(|| link(uri, &Position::Offset(offset + limit)));
-            let previous = (*offset > 0).then(|| link(uri, &Position::Offset(offset.saturating_sub(limit))));
+            let next = page.has_more.then(|| link(uri, "offset", &(offset + limit).to_string()));
+            let previous = (*offset > 0).then(|| link(uri, "offset", &offset.saturating_sub(limit).to_string()));
             (next, previous)
         }
-        Position::After(_) => (next_cursor.as_ref().map(|c| link(uri, &Position::After(c.clone()))), None),
+        Position::After(_) | Position::StartingAfter(_) => {
+            (next_cursor.as_ref().map(|cursor| link(uri, "cursor", &cursor.encode())), None)
+        }
     };
     ListBody {
         object: "list",

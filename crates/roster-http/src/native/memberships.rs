@@ -241,11 +241,14 @@ pub async fn list(
     partner_level(&caller)?;
     operations::authorise(&caller, Access::Read)?;
     let (query, filter) = list::parse(&params, |fields| MembershipFilter {
-        organisation_id: fields.optional("organisation_id", id),
-        user_id: fields.optional("user_id", id),
+        organisation_ids: fields.optional("organisation_id", id).map(|id| vec![id]),
+        user_ids: fields.optional("user_id", id).map(|id| vec![id]),
         email: fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN)),
-        role: fields.optional("role", choice(MembershipRole::CHOICES, MembershipRole::parse)),
-        status: fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse)),
+        roles: fields.optional("role", choice(MembershipRole::CHOICES, MembershipRole::parse)).map(|role| vec![role]),
+        statuses: fields
+            .optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse))
+            .map(|status| vec![status]),
+        ..MembershipFilter::default()
     })?;
     let page = operations::list(&state.app, &caller, &filter, &query).await?;
     Ok(list::render(&uri, &query, page, wire::membership))

@@ -616,29 +616,7 @@ impl Store for PostgresStore {
     ) -> Result<ListPage<Membership>> {
         read!(self, |client| {
             let mut conditions = sql("");
-            conditions.scoped(scope, "m", "m.organisation_id");
-            if let Some(organisation_id) = &filter.organisation_id {
-                conditions.push(" AND m.organisation_id = ").bind(organisation_id.clone());
-            }
-            if let Some(user_id) = &filter.user_id {
-                conditions.push(" AND m.user_id = ").bind(user_id.clone());
-            }
-            if let Some(email) = &filter.email {
-                conditions
-                    .push(" AND m.user_id = (SELECT e.id FROM users e WHERE e.partner_id = ")
-                    .bind(scope.partner_id.clone())
-                    .push(" AND e.livemode = ")
-                    .bind(scope.mode.is_live())
-                    .push(" AND e.email_key = ")
-                    .bind(email_key(email))
-                    .push(")");
-            }
-            if let Some(role) = filter.role {
-                conditions.push(" AND m.role = ").bind(role.as_str().to_owned());
-            }
-            if let Some(status) = filter.status {
-                conditions.push(" AND m.status = ").bind(status.as_str().to_owned());
-            }
+            conditions.memberships_matching(scope, filter);
             page(client, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", query, rows::membership)
                 .await?
         })

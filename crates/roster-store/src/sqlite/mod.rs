@@ -584,34 +584,7 @@ impl Store for SqliteStore {
         self.pool
             .read(move |c| {
                 let mut conditions = sql("");
-                conditions.scoped(&scope, "m", "m.organisation_id");
-                if let Some(organisation_id) = filter.organisation_id {
-                    conditions.push(" AND m.organisation_id = ").bind(organisation_id);
-                }
-                if let Some(user_id) = filter.user_id {
-                    conditions.push(" AND m.user_id = ").bind(user_id);
-                }
-                if let Some(email) = filter.email {
-                    // Resolved to the user's id first, so the list is served by memberships_by_user.
-                    let user_id: Option<String> = c
-                        .query_row(
-                            "SELECT id FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3",
-                            params![scope.partner_id, scope.mode.is_live(), email_key(&email)],
-                            |row| row.get(0),
-                        )
-                        .optional()
-                        .map_err(storage_error)?;
-                    let Some(user_id) = user_id else {
-                        return Ok(ListPage { items: Vec::new(), count: 0, has_more: false });
-                    };
-                    conditions.push(" AND m.user_id = ").bind(user_id);
-                }
-                if let Some(role) = filter.role {
-                    conditions.push(" AND m.role = ").bind(role.as_str().to_owned());
-                }
-                if let Some(status) = filter.status {
-                    conditions.push(" AND m.status = ").bind(status.as_str().to_owned());
-                }
+                conditions.memberships_matching(&scope, &filter);
                 page(c, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", &query, |row| {
                     rows::membership(row)
                 })

@@ -369,7 +369,7 @@ async fn the_primitives_read_what_the_rules_decide_with() {
         assert!(!store.get_membership(&scope, &in_b.id).await.unwrap().settings.is_default);
         store.delete_organisation(&scope, &a).await.unwrap();
         assert_eq!(store.get_membership(&scope, &admin.id).await, Err(Error::NotFound));
-        let filter = MembershipFilter { user_id: Some(admin.user_id.clone()), ..MembershipFilter::default() };
+        let filter = MembershipFilter { user_ids: Some(vec![admin.user_id.clone()]), ..MembershipFilter::default() };
         assert_eq!(store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count, 1);
     })
     .await;
@@ -387,7 +387,7 @@ async fn cursor_pages_walk_every_row_once_even_within_one_millisecond() {
             ids.push(add_member(store.as_ref(), &scope, &org, &email, MembershipRole::Admin, at).await.id);
         }
         let mut walked = Vec::new();
-        let mut query = ListQuery { limit: 2, position: Position::Offset(0) };
+        let mut query = ListQuery { limit: 2, ..ListQuery::default() };
         loop {
             let page = store.list_memberships(&scope, &MembershipFilter::default(), &query).await.unwrap();
             assert_eq!(page.count, 9);
