@@ -54,7 +54,9 @@ async fn seed(args: Args) -> Result<serde_json::Value, String> {
     // Old enough that every generated row is in the past, ordered by creation.
     let start = Timestamp::now().millis() - 10 * 365 * 24 * 3600 * 1000;
     let provisioned = provision_partner("Bench".to_owned(), Timestamp(start));
-    store.create_partner(&provisioned).await.map_err(|e| e.to_string())?;
+    let mut transaction = store.begin().await.map_err(|e| e.to_string())?;
+    transaction.insert_partner(&provisioned).await.map_err(|e| e.to_string())?;
+    transaction.commit().await.map_err(|e| e.to_string())?;
     let partner = provisioned.partner.id.clone();
     let admin_key = provisioned.admin_keys.iter().find(|k| k.key.mode == Mode::Live).map(|k| k.secret.clone());
 

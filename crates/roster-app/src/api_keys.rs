@@ -110,5 +110,18 @@ pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
     if caller.principal.is_key(id) {
         return Err(Error::InvalidRequest("a key cannot revoke itself; revoke it with another key".to_owned()));
     }
-    app.write(caller, "api_key.revoked", app.store.revoke_api_key(&scope, id, app.now())).await
+    let now = app.now();
+    app.transaction(caller, "api_key.revoked", |tx| {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        Box::pin(async move {
+            let current = tx.get_api_key(&scope, &id).await?;
+            if current.revoked_at.is_some() {
+                return Ok(((), Change::none()));
+            }
+            tx.revoke_api_key(&id, now).await?;
+            let revoked = ApiKey { revoked_at: Some(now), updated_at: now, ..current.clone() };
+            Ok(((), Change::updated(current, revoked)))
+        })
+    })
+    .await
 }

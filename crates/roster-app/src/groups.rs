@@ -80,8 +80,8 @@ pub async fn update(app: &App, caller: &Caller, id: &str, patch: GroupPatch) -> 
         let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
         Box::pin(async move {
             let demotes = patch.is_admin == Some(false);
-            if demotes {
-                tx.hold_partner(&scope.partner_id).await?;
+            if demotes && !tx.hold_partner(&scope.partner_id).await? {
+                return Err(Error::NotFound);
             }
             let current = tx.lock_group(&scope, &id).await?;
             if current.is_admin && demotes {
@@ -118,7 +118,9 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
             // The partner's hold orders this against every other removal of an admin group; the
             // group's own waits for a change to it (a promotion) to commit, so whether it is an
             // admin group is read as it will be deleted.
-            tx.hold_partner(&scope.partner_id).await?;
+            if !tx.hold_partner(&scope.partner_id).await? {
+                return Err(Error::NotFound);
+            }
             let current = tx.lock_group(&scope, &id).await?;
             if current.is_admin {
                 rules::check_admin_group_removal(tx.other_admin_group(&scope.partner_id, &id).await?)?;

@@ -29,7 +29,7 @@ use roster_core::{
     Error,
     error::Result,
     keys,
-    model::{ApiKey, Membership, Organisation, PartnerGroup, User},
+    model::{ApiKey, Membership, Organisation, Partner, PartnerGroup, Role, User},
     policy::Principal,
     store::{PoolStatus, Store, Transaction},
     time::{Clock, SystemClock, Timestamp},
@@ -118,23 +118,6 @@ impl App {
     pub fn pool_status(&self) -> PoolStatus {
         self.store.pool_status()
     }
-
-    /// The one path every write takes. Any write may revoke or remove a key (directly, or with
-    /// its group, organisation or membership), so once it is over, committed or not, and also
-    /// when the request is dropped half-way, this node looks keys up afresh.
-    async fn write<T>(
-        &self,
-        caller: &Caller,
-        operation: &'static str,
-        write: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
-        let _forget_credentials = ForgetCredentials(&self.credentials);
-        let outcome = write.await;
-        if outcome.is_ok() {
-            tracing::debug!(request_id = %caller.request_id, operation, "written");
-        }
-        outcome
-    }
 }
 
 /// An object as a write found it or left it.
@@ -145,6 +128,8 @@ pub enum Object {
     PartnerGroup(PartnerGroup),
     Organisation(Organisation),
     ApiKey(ApiKey),
+    Role(Role),
+    Partner(Partner),
 }
 
 impl Object {
@@ -155,6 +140,8 @@ impl Object {
             Self::PartnerGroup(group) => &group.id,
             Self::Organisation(organisation) => &organisation.id,
             Self::ApiKey(key) => &key.id,
+            Self::Role(role) => &role.id,
+            Self::Partner(partner) => &partner.id,
         }
     }
 }
@@ -169,7 +156,7 @@ macro_rules! objects {
     };
 }
 
-objects!(User, PartnerGroup, Organisation, ApiKey);
+objects!(User, PartnerGroup, Organisation, ApiKey, Role, Partner);
 
 impl From<Membership> for Object {
     fn from(membership: Membership) -> Self {
@@ -230,30 +217,31 @@ impl App {
         operation: &'static str,
         work: impl for<'t> Fn(&'t mut dyn Transaction) -> Work<'t, (T, Change)> + Send + Sync,
     ) -> Result<T> {
-        self.write(caller, operation, async {
-            let mut attempt = 1;
-            loop {
-                let mut transaction = self.store.begin().await?;
-                let outcome = match work(transaction.as_mut()).await {
-                    Ok((value, change)) => {
-                        record(caller, operation, &change);
-                        transaction.commit().await.map(|()| value)
-                    }
-                    Err(error) => Err(error),
-                };
-                match outcome {
-                    Err(Error::Contention) if attempt < MAX_ATTEMPTS => {
-                        tracing::debug!(attempt, operation, "running a transaction again after a conflict");
-                        // A short, growing pause lets the transaction it conflicted with finish.
-                        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-                        attempt += 1;
-                    }
-                    Err(Error::Contention) => return Err(Error::Unavailable),
-                    other => return other,
+        // Any write may revoke or remove a key (directly, or with its group, organisation or
+        // membership), so once it is over, committed or not, and also when the request is dropped
+        // half-way, this node looks keys up afresh.
+        let _forget_credentials = ForgetCredentials(&self.credentials);
+        let mut attempt = 1;
+        loop {
+            let mut transaction = self.store.begin().await?;
+            let outcome = match work(transaction.as_mut()).await {
+                Ok((value, change)) => {
+                    record(caller, operation, &change);
+                    transaction.commit().await.map(|()| value)
                 }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Err(Error::Contention) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, operation, "running a transaction again after a conflict");
+                    // A short, growing pause lets the transaction it conflicted with finish.
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                Err(Error::Contention) => return Err(Error::Unavailable),
+                other => return other,
             }
-        })
-        .await
+        }
     }
 }
 

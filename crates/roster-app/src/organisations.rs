@@ -5,7 +5,7 @@ use roster_core::{
     Error,
     error::Result,
     ids,
-    model::Organisation,
+    model::{Organisation, OrganisationSettings},
     page::{ListPage, ListQuery},
     policy::{Access, OrgScope, Resource, Scope},
     store::{NewOrganisation, OrganisationPatch},
@@ -72,13 +72,52 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Organisation> {
     app.store.get_organisation(&scope(caller, Access::Read)?, id).await
 }
 
+/// Only what `patch` sends changes.
 pub async fn update(app: &App, caller: &Caller, id: &str, patch: OrganisationPatch) -> Result<Organisation> {
     let scope = scope(caller, Access::Write)?;
-    app.write(caller, "organisation.updated", app.store.update_organisation(&scope, id, patch, app.now())).await
+    let now = app.now();
+    app.transaction(caller, "organisation.updated", |tx| {
+        let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
+        Box::pin(async move {
+            // Held, so two changes of different fields do not undo each other.
+            if !tx.lock_organisation(&scope, &id).await? {
+                return Err(Error::NotFound);
+            }
+            let current = tx.get_organisation(&scope, &id).await?;
+            if patch == OrganisationPatch::default() {
+                return Ok((current, Change::none()));
+            }
+            let updated = Organisation {
+                name: patch.name.unwrap_or_else(|| current.name.clone()),
+                settings: OrganisationSettings {
+                    enforce_twofactor: patch.enforce_twofactor.unwrap_or(current.settings.enforce_twofactor),
+                    abuse_contact_email: patch
+                        .abuse_contact_email
+                        .unwrap_or_else(|| current.settings.abuse_contact_email.clone()),
+                },
+                updated_at: now,
+                ..current.clone()
+            };
+            tx.update_organisation(&updated).await?;
+            Ok((updated.clone(), Change::updated(current, updated)))
+        })
+    })
+    .await
 }
 
 /// Deletes the organisation with its memberships, roles and keys.
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     let scope = partner_scope(caller)?;
-    app.write(caller, "organisation.deleted", app.store.delete_organisation(&scope, id)).await
+    app.transaction(caller, "organisation.deleted", |tx| {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        Box::pin(async move {
+            if !tx.lock_organisation(&scope, &id).await? {
+                return Err(Error::NotFound);
+            }
+            let current = tx.get_organisation(&scope, &id).await?;
+            tx.delete_organisation(&id).await?;
+            Ok(((), Change::deleted(current)))
+        })
+    })
+    .await
 }

@@ -2,19 +2,47 @@
 //! issues new admin keys; no other credential reaches them.
 
 use roster_core::{
+    Error,
     error::Result,
-    model::{ApiKey, Mode, Partner},
+    model::{ApiKey, KeyHolder, Mode, Partner},
     page::{ListPage, ListQuery},
+    policy::Principal,
     provision::{ProvisionedPartner, admin_group, admin_key, provision_partner},
 };
 
-use crate::{App, Caller};
+use crate::{App, Caller, Change};
 
 pub async fn create(app: &App, caller: &Caller, name: String) -> Result<ProvisionedPartner> {
     caller.principal.require_master()?;
     let provisioned = provision_partner(name, app.now());
-    app.write(caller, "partner.created", app.store.create_partner(&provisioned)).await?;
+    app.transaction(caller, "partner.created", |tx| {
+        let provisioned = provisioned.clone();
+        Box::pin(async move {
+            tx.insert_partner(&provisioned).await?;
+            Ok(((), Change::created(provisioned.partner)))
+        })
+    })
+    .await?;
     Ok(provisioned)
+}
+
+/// The partner a database without partners starts with, so `roster serve` works with no
+/// configuration; `None` when one exists. Decided inside the write, so two nodes starting at
+/// once create one.
+pub async fn create_first(app: &App) -> Result<Option<ProvisionedPartner>> {
+    let provisioned = provision_partner("default".to_owned(), app.now());
+    let operator = Caller { principal: Principal::Master, request_id: "startup".to_owned(), address: None };
+    app.transaction(&operator, "partner.created", |tx| {
+        let provisioned = provisioned.clone();
+        Box::pin(async move {
+            if tx.hold_partners().await? {
+                return Ok((None, Change::none()));
+            }
+            tx.insert_partner(&provisioned).await?;
+            Ok((Some(provisioned.clone()), Change::created(provisioned.partner)))
+        })
+    })
+    .await
 }
 
 /// A new admin key of `mode` in the partner's oldest admin group, or in a new admin group when
@@ -26,11 +54,25 @@ pub async fn issue_admin_key(app: &App, caller: &Caller, partner_id: &str, mode:
     let fallback = admin_group(partner_id, now);
     let issued = admin_key(&fallback, mode, now);
     let stored = app
-        .write(
-            caller,
-            "api_key.created",
-            app.store.issue_admin_key(partner_id, &fallback, &issued.key, &issued.secret_hash),
-        )
+        .transaction(caller, "api_key.created", |tx| {
+            let (partner_id, fallback, mut key, secret_hash) =
+                (partner_id.to_owned(), fallback.clone(), issued.key.clone(), issued.secret_hash.clone());
+            Box::pin(async move {
+                if !tx.hold_partner(&partner_id).await? {
+                    return Err(Error::NotFound);
+                }
+                let group_id = match tx.oldest_admin_group(&partner_id).await? {
+                    Some(id) => id,
+                    None => {
+                        tx.insert_group(&fallback).await?;
+                        fallback.id
+                    }
+                };
+                key.holder = KeyHolder::Group(group_id);
+                tx.insert_api_key(&key, &secret_hash).await?;
+                Ok((key.clone(), Change::created(key)))
+            })
+        })
         .await?;
     Ok((stored, issued.secret))
 }

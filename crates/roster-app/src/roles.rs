@@ -2,15 +2,16 @@
 //! (`role_admin`, `role_standard`), which are listed and read but never changed.
 
 use roster_core::{
-    Error,
+    Error, Field,
     error::Result,
+    ids,
     model::{BUILTIN_ROLES, BuiltinRole, Mode, Role},
     page::{ListPage, ListQuery, Position},
     policy::{Access, Resource, Scope},
     store::{NewRole, RolePatch},
 };
 
-use crate::{App, Caller};
+use crate::{App, Caller, Change};
 
 fn scope(caller: &Caller, access: Access) -> Result<Scope> {
     caller.principal.key_scope(Resource::Roles, access)
@@ -47,9 +48,34 @@ pub enum AnyRole {
     Stored(Role),
 }
 
-pub async fn create(app: &App, caller: &Caller, role: NewRole) -> Result<Role> {
+/// A custom role of an organisation in scope; its name must be free there.
+pub async fn create(app: &App, caller: &Caller, new: NewRole) -> Result<Role> {
     let scope = scope(caller, Access::Write)?;
-    app.write(caller, "role.created", app.store.create_role(&scope, role, app.now())).await
+    let now = app.now();
+    let role = Role {
+        id: ids::new_id(ids::ROLE, now),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        organisation_id: new.organisation_id,
+        name: new.name,
+        permissions: new.permissions,
+        created_at: now,
+        updated_at: now,
+    };
+    app.transaction(caller, "role.created", |tx| {
+        let (scope, role) = (scope.clone(), role.clone());
+        Box::pin(async move {
+            if !tx.hold_organisation(&scope, &role.organisation_id).await? {
+                return Err(Error::invalid_reference(Field::OrganisationId));
+            }
+            if tx.role_name_taken(&role.organisation_id, &role.name, &role.id).await? {
+                return Err(Error::RoleAlreadyExists);
+            }
+            tx.insert_role(&role).await?;
+            Ok((role.clone(), Change::created(role)))
+        })
+    })
+    .await
 }
 
 pub async fn list(app: &App, caller: &Caller, organisation_id: Option<&str>, query: &ListQuery) -> Result<RolePage> {
@@ -87,7 +113,28 @@ pub async fn update(app: &App, caller: &Caller, id: &str, patch: RolePatch) -> R
     if BuiltinRole::find(id).is_some() {
         return Err(builtin_is_fixed());
     }
-    app.write(caller, "role.updated", app.store.update_role(&scope, id, patch, app.now())).await
+    let now = app.now();
+    app.transaction(caller, "role.updated", |tx| {
+        let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
+        Box::pin(async move {
+            let current = tx.lock_role(&scope, &id).await?;
+            if patch == RolePatch::default() {
+                return Ok((current, Change::none()));
+            }
+            let updated = Role {
+                name: patch.name.unwrap_or_else(|| current.name.clone()),
+                permissions: patch.permissions.unwrap_or_else(|| current.permissions.clone()),
+                updated_at: now,
+                ..current.clone()
+            };
+            if tx.role_name_taken(&updated.organisation_id, &updated.name, &id).await? {
+                return Err(Error::RoleAlreadyExists);
+            }
+            tx.update_role(&updated).await?;
+            Ok((updated.clone(), Change::updated(current, updated)))
+        })
+    })
+    .await
 }
 
 /// Deletes the role and removes it from every membership that named it.
@@ -96,5 +143,16 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     if BuiltinRole::find(id).is_some() {
         return Err(builtin_is_fixed());
     }
-    app.write(caller, "role.deleted", app.store.delete_role(&scope, id, app.now())).await
+    let now = app.now();
+    app.transaction(caller, "role.deleted", |tx| {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        Box::pin(async move {
+            let role = tx.lock_role(&scope, &id).await?;
+            // Membership changes of the organisation, which check role_ids, hold this lock too.
+            tx.lock_organisation(&scope, &role.organisation_id).await?;
+            tx.delete_role(&role, now).await?;
+            Ok(((), Change::deleted(role)))
+        })
+    })
+    .await
 }

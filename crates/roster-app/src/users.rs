@@ -5,6 +5,7 @@
 use roster_core::{
     Error,
     error::Result,
+    ids,
     model::User,
     page::{ListPage, ListQuery},
     policy::{Access, Resource, Scope},
@@ -25,9 +26,32 @@ pub fn authorise(caller: &Caller, access: Access) -> Result<()> {
     scope(caller, access).map(drop)
 }
 
-pub async fn create(app: &App, caller: &Caller, user: NewUser) -> Result<User> {
+/// A user of the caller's partner and mode; its e-mail must be free there (ignoring case).
+pub async fn create(app: &App, caller: &Caller, new: NewUser) -> Result<User> {
     let scope = scope(caller, Access::Write)?;
-    app.write(caller, "user.created", app.store.create_user(&scope, user, app.now())).await
+    let now = app.now();
+    let user = User {
+        id: ids::new_id(ids::USER, now),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        email: new.email,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        is_staff: new.is_staff,
+        created_at: now,
+        updated_at: now,
+    };
+    app.transaction(caller, "user.created", |tx| {
+        let (scope, user) = (scope.clone(), user.clone());
+        Box::pin(async move {
+            if tx.email_taken(&scope, &user.email, &user.id).await? {
+                return Err(Error::UserAlreadyExists);
+            }
+            tx.insert_user(&user).await?;
+            Ok((user.clone(), Change::created(user)))
+        })
+    })
+    .await
 }
 
 /// `email` is compared ignoring case.

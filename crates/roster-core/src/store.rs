@@ -1,8 +1,8 @@
 //! The storage port. Every backend (SQLite, PostgreSQL) implements [`Store`] and passes the same
-//! conformance suite. Memberships are written through a [`Transaction`] of primitives, with
-//! which the operations (`roster-app`) decide the business rules ([`crate::rules`]) inside the
-//! write; the holds each primitive takes make concurrent deciders take turns. The other methods
-//! are each one transaction still. Every read and write of scoped data takes a [`Scope`]:
+//! conformance suite. Everything is written through a [`Transaction`] of primitives, with which
+//! the operations (`roster-app`) decide access and the business rules ([`crate::rules`]) inside
+//! the write; the holds each primitive takes make concurrent deciders take turns. [`Store`]
+//! itself reads, and records a key's use. Every read of scoped data takes a [`Scope`]:
 //! out-of-scope rows are simply not found.
 
 use async_trait::async_trait;
@@ -257,8 +257,39 @@ pub trait Transaction: Send {
     /// Stores a new group (its organisations are assigned apart).
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()>;
     /// Holds the partner's row: the changes that could leave it without an admin group take
-    /// turns on it.
-    async fn hold_partner(&mut self, partner_id: &str) -> Result<()>;
+    /// turns on it. False when there is no such partner.
+    async fn hold_partner(&mut self, partner_id: &str) -> Result<bool>;
+    /// Holds the partners against another first start (until this transaction ends) and tells
+    /// whether any partner exists.
+    async fn hold_partners(&mut self) -> Result<bool>;
+    /// Stores a partner with its admin group and that group's keys.
+    async fn insert_partner(&mut self, partner: &ProvisionedPartner) -> Result<()>;
+    /// The partner's oldest admin group, if it has one left.
+    async fn oldest_admin_group(&mut self, partner_id: &str) -> Result<Option<String>>;
+
+    /// Writes an organisation's name, settings and `updated_at`.
+    async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()>;
+    /// Deletes the organisation; its memberships, roles, keys and group assignments go with it.
+    async fn delete_organisation(&mut self, id: &str) -> Result<()>;
+
+    /// Stores a new user; `UserAlreadyExists` when its partner and mode have its e-mail.
+    async fn insert_user(&mut self, user: &User) -> Result<()>;
+
+    /// The role in scope, held against every other change. `NotFound` out of scope.
+    async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role>;
+    /// Whether a role of the organisation other than `except` has this name.
+    async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool>;
+    /// Stores a new role; `RoleAlreadyExists` when its organisation has its name.
+    async fn insert_role(&mut self, role: &Role) -> Result<()>;
+    /// Writes a role's name, permissions and `updated_at`; `RoleAlreadyExists` as above.
+    async fn update_role(&mut self, role: &Role) -> Result<()>;
+    /// Deletes the role and takes it out of its organisation's memberships' `role_ids`.
+    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()>;
+
+    /// The key in scope. `NotFound` out of scope.
+    async fn get_api_key(&mut self, scope: &Scope, id: &str) -> Result<ApiKey>;
+    /// Revokes the key at `now`, unless it already is.
+    async fn revoke_api_key(&mut self, id: &str, now: Timestamp) -> Result<()>;
     /// The scope's partner's group, with its organisations of the scope's mode, held against
     /// every other change and its deletion. `NotFound` when missing.
     async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
@@ -291,46 +322,19 @@ pub trait Store: Send + Sync + 'static {
 
     fn pool_status(&self) -> PoolStatus;
 
-    /// Creates a partner with its admin group and that group's first keys, atomically.
-    async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()>;
-    /// Like `create_partner`, but only into a database without partners (decided inside the
-    /// write transaction, so two nodes starting at once create one). False when one existed.
-    async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool>;
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>>;
     async fn get_partner(&self, id: &str) -> Result<Partner>;
-
-    /// Stores `key` as a new admin key of the partner, held by its oldest admin group, or by
-    /// `fallback` (stored first) when the partner has none left; returns the key as stored.
-    async fn issue_admin_key(
-        &self,
-        partner_id: &str,
-        fallback: &PartnerGroup,
-        key: &ApiKey,
-        secret_hash: &str,
-    ) -> Result<ApiKey>;
 
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
     async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>>;
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation>;
-    async fn update_organisation(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: OrganisationPatch,
-        now: Timestamp,
-    ) -> Result<Organisation>;
-    /// Deletes the organisation with its memberships, roles and keys.
-    async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()>;
 
-    async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User>;
     async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>>;
     async fn get_user(&self, scope: &Scope, id: &str) -> Result<User>;
     /// Any user by id, whatever its partner: for authenticating users, not for serving reads.
     async fn find_user(&self, id: &str) -> Result<Option<User>>;
 
-    /// Checks that the organisation is in scope and the name is free in it.
-    async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role>;
     async fn list_roles(
         &self,
         scope: &Scope,
@@ -338,15 +342,11 @@ pub trait Store: Send + Sync + 'static {
         query: &ListQuery,
     ) -> Result<ListPage<Role>>;
     async fn get_role(&self, scope: &Scope, id: &str) -> Result<Role>;
-    async fn update_role(&self, scope: &Scope, id: &str, patch: RolePatch, now: Timestamp) -> Result<Role>;
-    /// Deletes the role and removes it from every membership that named it.
-    async fn delete_role(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
     /// The permissions of the organisation's roles among `role_ids`.
     async fn role_permissions(&self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>>;
 
     async fn list_api_keys(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<ApiKey>>;
     async fn get_api_key(&self, scope: &Scope, id: &str) -> Result<ApiKey>;
-    async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()>;
     /// The key whose secret hashes to `secret_hash`, revoked or not: the caller decides.
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>>;
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()>;

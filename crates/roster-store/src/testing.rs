@@ -68,3 +68,14 @@ impl Drop for TestSchema {
         let _ = dropped.join();
     }
 }
+
+/// Stores a provisioned partner directly, for tests that need one without going through the
+/// operations.
+pub async fn insert_partner(
+    store: &dyn roster_core::store::Store,
+    partner: &roster_core::provision::ProvisionedPartner,
+) {
+    let mut transaction = store.begin().await.unwrap_or_else(|error| panic!("cannot begin: {error}"));
+    transaction.insert_partner(partner).await.unwrap_or_else(|error| panic!("cannot store the partner: {error}"));
+    transaction.commit().await.unwrap_or_else(|error| panic!("cannot commit: {error}"));
+}

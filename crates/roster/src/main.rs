@@ -11,7 +11,7 @@ use std::{
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use roster_core::{Error, provision::provision_partner, store::Store, time::Timestamp};
+use roster_core::{Error, store::Store};
 use roster_http::{AppState, Config, JwtVerifier};
 use roster_store::{
     PoolOptions,
@@ -246,11 +246,11 @@ fn describe(error: Error) -> String {
 
 /// On a first start without a master key, creates partner `default` so a newcomer has keys to
 /// try at once. Its secrets are printed once, on stderr, and never again.
-async fn create_default_partner(store: &dyn Store) -> Result<(), Error> {
-    let provisioned = provision_partner("default".to_owned(), Timestamp::now());
-    if !store.create_first_partner(&provisioned).await? {
+async fn create_default_partner(store: Arc<dyn Store>) -> Result<(), Error> {
+    let app = roster_app::App::new(store, roster_app::Config::default());
+    let Some(provisioned) = roster_app::partners::create_first(&app).await? else {
         return Ok(());
-    }
+    };
     eprintln!("Created partner \"default\" ({}). Its admin keys are shown only now:", provisioned.partner.id);
     for key in &provisioned.admin_keys {
         eprintln!("  {} admin key: {}", key.key.mode.as_str(), key.secret);
@@ -263,7 +263,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let jwt = jwt_verifier(&args)?;
     let store = open(&args.database).await?;
     if args.master_key.is_none() {
-        create_default_partner(store.as_ref()).await.map_err(|e| format!("cannot create the default partner: {e}"))?;
+        create_default_partner(store.clone()).await.map_err(|e| format!("cannot create the default partner: {e}"))?;
     }
     let config = Config {
         jwt,

@@ -55,7 +55,7 @@ impl World {
         let clock = Arc::new(ManualClock::at(START));
         let app = App::new(store.clone(), Config { clock: clock.clone(), ..Config::default() });
         let provisioned = provision_partner("Acme".into(), START);
-        store.create_partner(&provisioned).await.unwrap();
+        testing::insert_partner(store.as_ref(), &provisioned).await;
         let live = provisioned.admin_keys.iter().find(|key| key.key.mode == Mode::Live).unwrap();
         let admin = caller(app.authenticate(&live.secret).await.unwrap());
         let scope = Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All };
@@ -147,7 +147,7 @@ async fn staff_users_are_never_members_and_a_refused_create_leaves_nothing_behin
         let org = world.organisation("A").await;
         let staff =
             NewUser { email: "ops@example.com".into(), first_name: "O".into(), last_name: "P".into(), is_staff: true };
-        world.store.create_user(&world.scope, staff, START).await.unwrap();
+        users::create(&world.app, &world.admin, staff).await.unwrap();
         let refused =
             memberships::create(&world.app, &world.admin, membership(&org, "ops@example.com", MembershipRole::Admin));
         assert!(matches!(refused.await, Err(Error::InvalidRequest(_))));
@@ -214,7 +214,7 @@ async fn a_default_membership_clears_the_users_others_and_custom_roles_must_exis
 
         let role =
             NewRole { organisation_id: a.clone(), name: "billing".into(), permissions: vec!["invoices:*".into()] };
-        let role = world.store.create_role(&world.scope, role, START).await.unwrap();
+        let role = roster_app::roles::create(&world.app, &world.admin, role).await.unwrap();
         let roles =
             MembershipPatch { role_ids: Some(vec![role.id.clone(), "rol_nope".into()]), ..MembershipPatch::default() };
         let Err(Error::Validation(errors)) = memberships::update(&world.app, &world.admin, &in_a.id, roles).await

@@ -110,7 +110,7 @@ on_both_backends! {
         let mut provisioned = provision_partner("Locked out".to_owned(), Timestamp::now());
         provisioned.admin_group.is_admin = false;
         provisioned.admin_keys.clear();
-        app.store.create_partner(&provisioned).await.unwrap();
+        roster_store::testing::insert_partner(app.store.as_ref(), &provisioned).await;
         let partner_id = provisioned.partner.id;
 
         let issued = app.post(&format!("/v1/partners/{partner_id}/admin-keys"), MASTER_KEY, json!({"mode": "live"})).await;

@@ -1,7 +1,9 @@
 //! The PostgreSQL backend, for production and for several stateless nodes on one database.
-//! Every write is one READ COMMITTED transaction; the rules that span rows are made safe across
-//! nodes by row locks taken in one order (the organisation, then the user), and conflicts the
-//! database reports (serialisation failures, deadlocks) are retried.
+//! Writes are READ COMMITTED transactions of the primitives in `transaction.rs`, which
+//! `roster-app` decides with; the rows a rule spans are held by row locks taken in one order
+//! (partner, organisation, user), so racing nodes take turns. A conflict the database reports
+//! (a serialisation failure, a deadlock) is `Contention`, and the whole transaction runs again.
+//! Reads are retried here.
 
 mod migrations;
 mod pool;
@@ -13,19 +15,15 @@ mod transfer;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use roster_core::{
-    Error, Field,
+    Error,
     error::Result,
-    ids,
     input::email_key,
-    model::{ApiKey, KeyHolder, Membership, Organisation, Partner, PartnerGroup, Role, User},
+    model::{ApiKey, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
-    policy::{OrgScope, Scope},
+    policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
-    store::{
-        KeyCredential, MembershipAccess, MembershipFilter, NewRole, NewUser, OrganisationPatch, RolePatch, Store,
-        Transaction,
-    },
+    store::{KeyCredential, MembershipAccess, MembershipFilter, Store, Transaction},
     time::Timestamp,
 };
 use tokio_postgres::types::Json;
@@ -45,27 +43,6 @@ impl PostgresStore {
         migrations::run(&connections).await?;
         Ok(Self { connections })
     }
-}
-
-/// Runs `$body` in one transaction bound to `$tx`, retried on conflicts, and commits it unless
-/// the request it serves has given up (then it rolls back as `$tx` is dropped).
-macro_rules! transaction {
-    ($store:expr, |$tx:ident| $body:block) => {{
-        let gate = roster_core::commit_gate::current();
-        $store
-            .connections
-            .retrying(|| async {
-                let mut client = $store.connections.get().await?;
-                let $tx = client.transaction().await?;
-                let value = $body;
-                if !roster_core::commit_gate::may_commit(gate.as_deref()) {
-                    return Err(Failure::Domain(Error::Unavailable));
-                }
-                $tx.commit().await?;
-                Step::Ok(value)
-            })
-            .await
-    }};
 }
 
 /// Runs `$body` on a pooled connection bound to `$client`, outside any explicit transaction.
@@ -390,22 +367,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()> {
-        transaction!(self, |tx| { insert_partner(&tx, partner).await? })
-    }
-
-    async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool> {
-        transaction!(self, |tx| {
-            // Serialises first starts: the lock is held until this transaction ends.
-            execute(&tx, "LOCK TABLE partners IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
-            let exists = fetch_opt(&tx, "SELECT 1 FROM partners LIMIT 1", &[]).await?.is_some();
-            if !exists {
-                insert_partner(&tx, partner).await?;
-            }
-            !exists
-        })
-    }
-
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>> {
         read!(self, |client| {
             page(client, rows::PARTNER_COLUMNS, "partners p", &sql(""), "p", query, rows::partner).await?
@@ -417,37 +378,6 @@ impl Store for PostgresStore {
             let mut sql = sql(&format!("SELECT {} FROM partners p WHERE p.id = ", rows::PARTNER_COLUMNS));
             sql.bind(id.to_owned());
             rows::partner(&found(query_opt(client, &sql).await?)?)?
-        })
-    }
-
-    async fn issue_admin_key(
-        &self,
-        partner_id: &str,
-        fallback: &PartnerGroup,
-        key: &ApiKey,
-        secret_hash: &str,
-    ) -> Result<ApiKey> {
-        transaction!(self, |tx| {
-            if !lock_partner(&tx, partner_id).await? {
-                return Err(Error::NotFound.into());
-            }
-            let oldest = fetch_opt(
-                &tx,
-                "SELECT id FROM partner_groups WHERE partner_id = $1 AND is_admin ORDER BY created_at, id LIMIT 1",
-                &[&partner_id],
-            )
-            .await?;
-            let group_id: String = match oldest {
-                Some(row) => row.try_get(0)?,
-                None => {
-                    insert_group(&tx, fallback).await?;
-                    fallback.id.clone()
-                }
-            };
-            let mut key = key.clone();
-            key.holder = KeyHolder::Group(group_id);
-            insert_api_key(&tx, &key, secret_hash).await?;
-            key
         })
     }
 
@@ -481,69 +411,6 @@ impl Store for PostgresStore {
         read!(self, |client| { get_organisation(client, scope, id).await? })
     }
 
-    async fn update_organisation(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: OrganisationPatch,
-        now: Timestamp,
-    ) -> Result<Organisation> {
-        transaction!(self, |tx| {
-            let current = get_organisation(&tx, scope, id).await?;
-            if patch == OrganisationPatch::default() {
-                current
-            } else {
-                execute(&tx,
-                    "UPDATE organisations SET name = $2, enforce_twofactor = $3, abuse_contact_email = $4, updated_at = $5 WHERE id = $1",
-                    &[
-                        &id,
-                        patch.name.as_ref().unwrap_or(&current.name),
-                        &patch.enforce_twofactor.unwrap_or(current.settings.enforce_twofactor),
-                        &patch.abuse_contact_email.clone().unwrap_or(current.settings.abuse_contact_email),
-                        &now.millis(),
-                    ],
-                )
-                .await?;
-                get_organisation(&tx, scope, id).await?
-            }
-        })
-    }
-
-    async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()> {
-        transaction!(self, |tx| {
-            get_organisation(&tx, scope, id).await?;
-            execute(&tx, "DELETE FROM organisations WHERE id = $1", &[&id]).await?;
-        })
-    }
-
-    async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User> {
-        transaction!(self, |tx| {
-            if user_email_taken(&tx, scope, &user.email, None).await? {
-                return Err(Error::UserAlreadyExists.into());
-            }
-            let id = ids::new_id(ids::USER, now);
-            execute(&tx,
-                "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                &[
-                    &id,
-                    &scope.partner_id,
-                    &scope.mode.is_live(),
-                    &user.email,
-                    &email_key(&user.email),
-                    &user.first_name,
-                    &user.last_name,
-                    &user.is_staff,
-                    &now.millis(),
-                ],
-            )
-            .await
-            .map_err(user_conflict)?;
-            let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
-            get_user(&tx, &partner_scope, &id).await?
-        })
-    }
-
     async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>> {
         read!(self, |client| {
             let mut conditions = sql("");
@@ -569,18 +436,6 @@ impl Store for PostgresStore {
 
     async fn get_api_key(&self, scope: &Scope, id: &str) -> Result<ApiKey> {
         read!(self, |client| { get_api_key(client, scope, id).await? })
-    }
-
-    async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
-        transaction!(self, |tx| {
-            get_api_key(&tx, scope, id).await?;
-            execute(
-                &tx,
-                "UPDATE api_keys SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                &[&id, &now.millis()],
-            )
-            .await?;
-        })
     }
 
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>> {
@@ -665,26 +520,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role> {
-        transaction!(self, |tx| {
-            if !organisation_in_scope(&tx, scope, &role.organisation_id, Hold::AgainstDelete).await? {
-                return Err(Error::invalid_reference(Field::OrganisationId).into());
-            }
-            if role_name_taken(&tx, &role.organisation_id, &role.name, "").await? {
-                return Err(Error::RoleAlreadyExists.into());
-            }
-            let id = ids::new_id(ids::ROLE, now);
-            execute(&tx,
-                "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                &[&id, &scope.partner_id, &scope.mode.is_live(), &role.organisation_id, &role.name, &Json(&role.permissions), &now.millis()],
-            )
-            .await
-            .map_err(role_conflict)?;
-            get_role(&tx, scope, &id).await?
-        })
-    }
-
     async fn list_roles(
         &self,
         scope: &Scope,
@@ -703,45 +538,6 @@ impl Store for PostgresStore {
 
     async fn get_role(&self, scope: &Scope, id: &str) -> Result<Role> {
         read!(self, |client| { get_role(client, scope, id).await? })
-    }
-
-    async fn update_role(&self, scope: &Scope, id: &str, patch: RolePatch, now: Timestamp) -> Result<Role> {
-        transaction!(self, |tx| {
-            let current = get_role(&tx, scope, id).await?;
-            if patch == RolePatch::default() {
-                current
-            } else {
-                let name = patch.name.clone().unwrap_or(current.name);
-                if role_name_taken(&tx, &current.organisation_id, &name, id).await? {
-                    return Err(Error::RoleAlreadyExists.into());
-                }
-                let permissions = patch.permissions.clone().unwrap_or(current.permissions);
-                execute(
-                    &tx,
-                    "UPDATE roles SET name = $2, permissions = $3, updated_at = $4 WHERE id = $1",
-                    &[&id, &name, &Json(&permissions), &now.millis()],
-                )
-                .await
-                .map_err(role_conflict)?;
-                get_role(&tx, scope, id).await?
-            }
-        })
-    }
-
-    async fn delete_role(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
-        transaction!(self, |tx| {
-            let role = get_role(&tx, scope, id).await?;
-            // Membership changes in the organisation hold this lock while they check role_ids.
-            lock_organisation(&tx, &role.organisation_id).await?;
-            execute(
-                &tx,
-                "UPDATE memberships SET role_ids = role_ids - $1::text, updated_at = $3 \
-                 WHERE organisation_id = $2 AND jsonb_exists(role_ids, $1::text)",
-                &[&id, &role.organisation_id, &now.millis()],
-            )
-            .await?;
-            execute(&tx, "DELETE FROM roles WHERE id = $1", &[&id]).await?;
-        })
     }
 
     async fn role_permissions(&self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>> {

@@ -9,8 +9,9 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, User},
+    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, Role, User},
     policy::{OrgScope, Scope},
+    provision::ProvisionedPartner,
     rules::OrgTally,
     store::{Transaction, UserHold},
     time::Timestamp,
@@ -18,12 +19,12 @@ use roster_core::{
 use tokio_postgres::types::{Json, ToSql};
 
 use super::{
-    Hold, assign_group_organisations, get_group, get_membership, get_organisation, get_user, group_exists,
-    insert_api_key, insert_group, lock_membership, lock_organisation, lock_partner, lock_user, membership_reach,
-    organisation_in_scope, other_admin_group,
+    Hold, assign_group_organisations, get_api_key, get_group, get_membership, get_organisation, get_role, get_user,
+    group_exists, insert_api_key, insert_group, insert_partner, lock_membership, lock_organisation, lock_partner,
+    lock_user, membership_reach, organisation_in_scope, other_admin_group,
     pool::{Failure, Step},
     query::{execute, fetch_one, fetch_opt},
-    rows, tally, user_conflict, user_email_taken,
+    role_conflict, role_name_taken, rows, tally, user_conflict, user_email_taken,
 };
 use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
 
@@ -360,8 +361,145 @@ impl Transaction for PostgresTransaction {
         insert_group(self.client()?, group).await.map_err(failed)
     }
 
-    async fn hold_partner(&mut self, partner_id: &str) -> Result<()> {
-        lock_partner(self.client()?, partner_id).await.map(drop).map_err(failed)
+    async fn hold_partner(&mut self, partner_id: &str) -> Result<bool> {
+        lock_partner(self.client()?, partner_id).await.map_err(failed)
+    }
+
+    async fn hold_partners(&mut self) -> Result<bool> {
+        let client = self.client()?;
+        // Serialises first starts: the lock is held until this transaction ends.
+        execute(client, "LOCK TABLE partners IN SHARE ROW EXCLUSIVE MODE", &[]).await.map_err(failed)?;
+        Ok(fetch_opt(client, "SELECT 1 FROM partners LIMIT 1", &[]).await.map_err(failed)?.is_some())
+    }
+
+    async fn insert_partner(&mut self, partner: &ProvisionedPartner) -> Result<()> {
+        insert_partner(self.client()?, partner).await.map_err(failed)
+    }
+
+    async fn oldest_admin_group(&mut self, partner_id: &str) -> Result<Option<String>> {
+        let row = fetch_opt(
+            self.client()?,
+            "SELECT id FROM partner_groups WHERE partner_id = $1 AND is_admin ORDER BY created_at, id LIMIT 1",
+            &[&partner_id],
+        )
+        .await
+        .map_err(failed)?;
+        row.map(|row| row.try_get(0)).transpose().map_err(|error| failed(error.into()))
+    }
+
+    async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()> {
+        execute(
+            self.client()?,
+            "UPDATE organisations SET name = $2, enforce_twofactor = $3, abuse_contact_email = $4, updated_at = $5 \
+             WHERE id = $1",
+            &[
+                &organisation.id,
+                &organisation.name,
+                &organisation.settings.enforce_twofactor,
+                &organisation.settings.abuse_contact_email,
+                &organisation.updated_at.millis(),
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(failed)
+    }
+
+    async fn delete_organisation(&mut self, id: &str) -> Result<()> {
+        execute(self.client()?, "DELETE FROM organisations WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
+    }
+
+    async fn insert_user(&mut self, user: &User) -> Result<()> {
+        execute(
+            self.client()?,
+            "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &user.id,
+                &user.partner_id,
+                &user.mode.is_live(),
+                &user.email,
+                &email_key(&user.email),
+                &user.first_name,
+                &user.last_name,
+                &user.is_staff,
+                &user.created_at.millis(),
+                &user.updated_at.millis(),
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(|failure| failed(user_conflict(failure)))
+    }
+
+    async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role> {
+        let client = self.client()?;
+        execute(client, "SELECT 1 FROM roles WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(failed)?;
+        get_role(client, scope, id).await.map_err(failed)
+    }
+
+    async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool> {
+        role_name_taken(self.client()?, organisation_id, name, except).await.map_err(failed)
+    }
+
+    async fn insert_role(&mut self, role: &Role) -> Result<()> {
+        execute(
+            self.client()?,
+            "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &role.id,
+                &role.partner_id,
+                &role.mode.is_live(),
+                &role.organisation_id,
+                &role.name,
+                &Json(&role.permissions),
+                &role.created_at.millis(),
+                &role.updated_at.millis(),
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(|failure| failed(role_conflict(failure)))
+    }
+
+    async fn update_role(&mut self, role: &Role) -> Result<()> {
+        execute(
+            self.client()?,
+            "UPDATE roles SET name = $2, permissions = $3, updated_at = $4 WHERE id = $1",
+            &[&role.id, &role.name, &Json(&role.permissions), &role.updated_at.millis()],
+        )
+        .await
+        .map(drop)
+        .map_err(|failure| failed(role_conflict(failure)))
+    }
+
+    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()> {
+        let client = self.client()?;
+        execute(
+            client,
+            "UPDATE memberships SET role_ids = role_ids - $1::text, updated_at = $3 \
+             WHERE organisation_id = $2 AND jsonb_exists(role_ids, $1::text)",
+            &[&role.id, &role.organisation_id, &now.millis()],
+        )
+        .await
+        .map_err(failed)?;
+        execute(client, "DELETE FROM roles WHERE id = $1", &[&role.id]).await.map(drop).map_err(failed)
+    }
+
+    async fn get_api_key(&mut self, scope: &Scope, id: &str) -> Result<ApiKey> {
+        get_api_key(self.client()?, scope, id).await.map_err(failed)
+    }
+
+    async fn revoke_api_key(&mut self, id: &str, now: Timestamp) -> Result<()> {
+        execute(
+            self.client()?,
+            "UPDATE api_keys SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &now.millis()],
+        )
+        .await
+        .map(drop)
+        .map_err(failed)
     }
 
     async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {

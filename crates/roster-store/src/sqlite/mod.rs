@@ -9,28 +9,24 @@ mod transfer;
 
 use async_trait::async_trait;
 use roster_core::{
-    Error, Field,
+    Error,
     error::Result,
-    ids,
     input::email_key,
-    model::{ApiKey, KeyHolder, Membership, Organisation, Partner, PartnerGroup, Role, User},
+    model::{ApiKey, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
-    policy::{OrgScope, Scope},
+    policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
-    store::{
-        KeyCredential, MembershipAccess, MembershipFilter, NewRole, NewUser, OrganisationPatch, RolePatch, Store,
-        Transaction,
-    },
+    store::{KeyCredential, MembershipAccess, MembershipFilter, Store, Transaction},
     time::Timestamp,
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use crate::rows::Columns;
 pub use pool::Location;
 use pool::{Pool, storage_error};
 use query::{page, query_all, query_row, sql};
-use rows::{abilities_json, to_json};
+use rows::abilities_json;
 
 pub struct SqliteStore {
     pool: Pool,
@@ -293,24 +289,6 @@ impl Store for SqliteStore {
         self.pool.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(storage_error)).await
     }
 
-    async fn create_partner(&self, partner: &ProvisionedPartner) -> Result<()> {
-        let partner = partner.clone();
-        self.pool.write(move |c| insert_partner(c, &partner)).await
-    }
-
-    async fn create_first_partner(&self, partner: &ProvisionedPartner) -> Result<bool> {
-        let partner = partner.clone();
-        self.pool
-            .write(move |c| {
-                if exists(c, "SELECT EXISTS (SELECT 1 FROM partners)", [])? {
-                    return Ok(false);
-                }
-                insert_partner(c, &partner)?;
-                Ok(true)
-            })
-            .await
-    }
-
     async fn list_partners(&self, query: &ListQuery) -> Result<ListPage<Partner>> {
         let query = query.clone();
         self.pool
@@ -328,43 +306,6 @@ impl Store for SqliteStore {
                 let mut sql = sql(&format!("SELECT {} FROM partners p WHERE p.id = ", rows::PARTNER_COLUMNS));
                 sql.bind(id);
                 found(query_row(c, &sql, |row| rows::partner(row)))
-            })
-            .await
-    }
-
-    async fn issue_admin_key(
-        &self,
-        partner_id: &str,
-        fallback: &PartnerGroup,
-        key: &ApiKey,
-        secret_hash: &str,
-    ) -> Result<ApiKey> {
-        let (partner_id, fallback, mut key, secret_hash) =
-            (partner_id.to_owned(), fallback.clone(), key.clone(), secret_hash.to_owned());
-        self.pool
-            .write(move |c| {
-                if !exists(c, "SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?1)", [&partner_id])? {
-                    return Err(Error::NotFound);
-                }
-                let oldest: Option<String> = c
-                    .query_row(
-                        "SELECT id FROM partner_groups WHERE partner_id = ?1 AND is_admin \
-                         ORDER BY created_at, id LIMIT 1",
-                        [&partner_id],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(storage_error)?;
-                let group_id = match oldest {
-                    Some(id) => id,
-                    None => {
-                        insert_group(c, &fallback)?;
-                        fallback.id
-                    }
-                };
-                key.holder = KeyHolder::Group(group_id);
-                insert_api_key(c, &key, &secret_hash)?;
-                Ok(key)
             })
             .await
     }
@@ -410,85 +351,6 @@ impl Store for SqliteStore {
         self.pool.read(move |c| get_organisation(c, &scope, &id)).await
     }
 
-    async fn update_organisation(
-        &self,
-        scope: &Scope,
-        id: &str,
-        patch: OrganisationPatch,
-        now: Timestamp,
-    ) -> Result<Organisation> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                let current = get_organisation(c, &scope, &id)?;
-                if patch == OrganisationPatch::default() {
-                    return Ok(current);
-                }
-                c.execute(
-                    "UPDATE organisations SET name = ?2, enforce_twofactor = ?3, abuse_contact_email = ?4, updated_at = ?5 \
-                     WHERE id = ?1",
-                    params![
-                        id,
-                        patch.name.unwrap_or(current.name),
-                        patch.enforce_twofactor.unwrap_or(current.settings.enforce_twofactor),
-                        patch.abuse_contact_email.unwrap_or(current.settings.abuse_contact_email),
-                        now.millis()
-                    ],
-                )
-                .map_err(storage_error)?;
-                get_organisation(c, &scope, &id)
-            })
-            .await
-    }
-
-    async fn delete_organisation(&self, scope: &Scope, id: &str) -> Result<()> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                get_organisation(c, &scope, &id)?;
-                // Memberships, roles, group assignments and the organisation's keys cascade.
-                c.execute("DELETE FROM organisations WHERE id = ?1", [&id]).map_err(storage_error)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn create_user(&self, scope: &Scope, user: NewUser, now: Timestamp) -> Result<User> {
-        let scope = scope.clone();
-        self.pool
-            .write(move |c| {
-                if user_email_taken(c, &scope, &user.email, None)? {
-                    return Err(Error::UserAlreadyExists);
-                }
-                let id = ids::new_id(ids::USER, now);
-                c.execute(
-                    "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
-                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-                    params![
-                        id,
-                        scope.partner_id,
-                        scope.mode.is_live(),
-                        user.email,
-                        email_key(&user.email),
-                        user.first_name,
-                        user.last_name,
-                        user.is_staff,
-                        now.millis()
-                    ],
-                )
-                .map_err(|error| {
-                    if is_unique_violation(&error, "users.partner_id") {
-                        Error::UserAlreadyExists
-                    } else {
-                        storage_error(error)
-                    }
-                })?;
-                let partner_scope = Scope { orgs: OrgScope::All, ..scope.clone() };
-                get_user(c, &partner_scope, &id)
-            })
-            .await
-    }
-
     async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>> {
         let (scope, query, email) = (scope.clone(), query.clone(), email.map(email_key));
         self.pool
@@ -524,21 +386,6 @@ impl Store for SqliteStore {
     async fn get_api_key(&self, scope: &Scope, id: &str) -> Result<ApiKey> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool.read(move |c| get_api_key(c, &scope, &id)).await
-    }
-
-    async fn revoke_api_key(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                get_api_key(c, &scope, &id)?;
-                c.execute(
-                    "UPDATE api_keys SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                    params![id, now.millis()],
-                )
-                .map_err(storage_error)?;
-                Ok(())
-            })
-            .await
     }
 
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>> {
@@ -636,28 +483,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_role(&self, scope: &Scope, role: NewRole, now: Timestamp) -> Result<Role> {
-        let scope = scope.clone();
-        self.pool
-            .write(move |c| {
-                if !organisation_in_scope(c, &scope, &role.organisation_id)? {
-                    return Err(Error::invalid_reference(Field::OrganisationId));
-                }
-                if role_name_taken(c, &role.organisation_id, &role.name, "")? {
-                    return Err(Error::RoleAlreadyExists);
-                }
-                let id = ids::new_id(ids::ROLE, now);
-                c.execute(
-                    "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                    params![id, scope.partner_id, scope.mode.is_live(), role.organisation_id, role.name, to_json(&role.permissions), now.millis()],
-                )
-                .map_err(role_conflict)?;
-                get_role(c, &scope, &id)
-            })
-            .await
-    }
-
     async fn list_roles(
         &self,
         scope: &Scope,
@@ -681,47 +506,6 @@ impl Store for SqliteStore {
     async fn get_role(&self, scope: &Scope, id: &str) -> Result<Role> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.pool.read(move |c| get_role(c, &scope, &id)).await
-    }
-
-    async fn update_role(&self, scope: &Scope, id: &str, patch: RolePatch, now: Timestamp) -> Result<Role> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                let current = get_role(c, &scope, &id)?;
-                if patch == RolePatch::default() {
-                    return Ok(current);
-                }
-                let name = patch.name.unwrap_or(current.name);
-                if role_name_taken(c, &current.organisation_id, &name, &id)? {
-                    return Err(Error::RoleAlreadyExists);
-                }
-                let permissions = patch.permissions.unwrap_or(current.permissions);
-                c.execute(
-                    "UPDATE roles SET name = ?2, permissions = ?3, updated_at = ?4 WHERE id = ?1",
-                    params![id, name, to_json(&permissions), now.millis()],
-                )
-                .map_err(role_conflict)?;
-                get_role(c, &scope, &id)
-            })
-            .await
-    }
-
-    async fn delete_role(&self, scope: &Scope, id: &str, now: Timestamp) -> Result<()> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool
-            .write(move |c| {
-                let role = get_role(c, &scope, &id)?;
-                c.execute(
-                    "UPDATE memberships SET updated_at = ?3, role_ids = \
-                     (SELECT json_group_array(value) FROM json_each(memberships.role_ids) WHERE value <> ?1) \
-                     WHERE organisation_id = ?2 AND EXISTS (SELECT 1 FROM json_each(memberships.role_ids) WHERE value = ?1)",
-                    params![id, role.organisation_id, now.millis()],
-                )
-                .map_err(storage_error)?;
-                c.execute("DELETE FROM roles WHERE id = ?1", [&id]).map_err(storage_error)?;
-                Ok(())
-            })
-            .await
     }
 
     async fn role_permissions(&self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<String>> {

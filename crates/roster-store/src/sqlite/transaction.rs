@@ -6,8 +6,9 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, User},
+    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, Role, User},
     policy::{OrgScope, Scope},
+    provision::ProvisionedPartner,
     rules::OrgTally,
     store::{Transaction, UserHold},
     time::Timestamp,
@@ -15,9 +16,10 @@ use roster_core::{
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::{
-    assign_group_organisations, get_group, get_membership, get_organisation, get_user, group_exists, insert_api_key,
-    insert_group, is_unique_violation, membership_reach, organisation_in_scope, other_admin_group,
-    pool::WriteTransaction, pool::storage_error, rows, rows::to_json, tally, user_email_taken,
+    assign_group_organisations, exists, get_api_key, get_group, get_membership, get_organisation, get_role, get_user,
+    group_exists, insert_api_key, insert_group, insert_partner, is_unique_violation, membership_reach,
+    organisation_in_scope, other_admin_group, pool::WriteTransaction, pool::storage_error, role_conflict,
+    role_name_taken, rows, rows::to_json, tally, user_email_taken,
 };
 use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
 
@@ -321,8 +323,151 @@ impl Transaction for SqliteTransaction {
         step!(self, [group], |c| insert_group(c, &group))
     }
 
-    async fn hold_partner(&mut self, _partner_id: &str) -> Result<()> {
-        Ok(())
+    async fn hold_partner(&mut self, partner_id: &str) -> Result<bool> {
+        step!(self, [partner_id], |c| exists(c, "SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?1)", [&partner_id]))
+    }
+
+    async fn hold_partners(&mut self) -> Result<bool> {
+        step!(self, [], |c| exists(c, "SELECT EXISTS (SELECT 1 FROM partners)", []))
+    }
+
+    async fn insert_partner(&mut self, partner: &ProvisionedPartner) -> Result<()> {
+        step!(self, [partner], |c| insert_partner(c, &partner))
+    }
+
+    async fn oldest_admin_group(&mut self, partner_id: &str) -> Result<Option<String>> {
+        step!(self, [partner_id], |c| {
+            c.query_row(
+                "SELECT id FROM partner_groups WHERE partner_id = ?1 AND is_admin ORDER BY created_at, id LIMIT 1",
+                [&partner_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(storage_error)
+        })
+    }
+
+    async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()> {
+        step!(self, [organisation], |c| {
+            c.execute(
+                "UPDATE organisations SET name = ?2, enforce_twofactor = ?3, abuse_contact_email = ?4, updated_at = ?5 \
+                 WHERE id = ?1",
+                params![
+                    organisation.id,
+                    organisation.name,
+                    organisation.settings.enforce_twofactor,
+                    organisation.settings.abuse_contact_email,
+                    organisation.updated_at.millis()
+                ],
+            )
+            .map(drop)
+            .map_err(storage_error)
+        })
+    }
+
+    async fn delete_organisation(&mut self, id: &str) -> Result<()> {
+        // Memberships, roles, group assignments and the organisation's keys cascade.
+        step!(self, [id], |c| c
+            .execute("DELETE FROM organisations WHERE id = ?1", [&id])
+            .map(drop)
+            .map_err(storage_error))
+    }
+
+    async fn insert_user(&mut self, user: &User) -> Result<()> {
+        step!(self, [user], |c| {
+            c.execute(
+                "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    user.id,
+                    user.partner_id,
+                    user.mode.is_live(),
+                    user.email,
+                    email_key(&user.email),
+                    user.first_name,
+                    user.last_name,
+                    user.is_staff,
+                    user.created_at.millis(),
+                    user.updated_at.millis(),
+                ],
+            )
+            .map(drop)
+            .map_err(|error| {
+                if is_unique_violation(&error, "users.partner_id") {
+                    Error::UserAlreadyExists
+                } else {
+                    storage_error(error)
+                }
+            })
+        })
+    }
+
+    async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role> {
+        step!(self, [scope, id], |c| get_role(c, &scope, &id))
+    }
+
+    async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool> {
+        step!(self, [organisation_id, name, except], |c| role_name_taken(c, &organisation_id, &name, &except))
+    }
+
+    async fn insert_role(&mut self, role: &Role) -> Result<()> {
+        step!(self, [role], |c| {
+            c.execute(
+                "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    role.id,
+                    role.partner_id,
+                    role.mode.is_live(),
+                    role.organisation_id,
+                    role.name,
+                    to_json(&role.permissions),
+                    role.created_at.millis(),
+                    role.updated_at.millis()
+                ],
+            )
+            .map(drop)
+            .map_err(role_conflict)
+        })
+    }
+
+    async fn update_role(&mut self, role: &Role) -> Result<()> {
+        step!(self, [role], |c| {
+            c.execute(
+                "UPDATE roles SET name = ?2, permissions = ?3, updated_at = ?4 WHERE id = ?1",
+                params![role.id, role.name, to_json(&role.permissions), role.updated_at.millis()],
+            )
+            .map(drop)
+            .map_err(role_conflict)
+        })
+    }
+
+    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()> {
+        step!(self, [role], |c| {
+            c.execute(
+                "UPDATE memberships SET updated_at = ?3, role_ids = \
+                 (SELECT json_group_array(value) FROM json_each(memberships.role_ids) WHERE value <> ?1) \
+                 WHERE organisation_id = ?2 AND EXISTS (SELECT 1 FROM json_each(memberships.role_ids) WHERE value = ?1)",
+                params![role.id, role.organisation_id, now.millis()],
+            )
+            .map_err(storage_error)?;
+            c.execute("DELETE FROM roles WHERE id = ?1", [&role.id]).map(drop).map_err(storage_error)
+        })
+    }
+
+    async fn get_api_key(&mut self, scope: &Scope, id: &str) -> Result<ApiKey> {
+        step!(self, [scope, id], |c| get_api_key(c, &scope, &id))
+    }
+
+    async fn revoke_api_key(&mut self, id: &str, now: Timestamp) -> Result<()> {
+        step!(self, [id], |c| {
+            c.execute(
+                "UPDATE api_keys SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now.millis()],
+            )
+            .map(drop)
+            .map_err(storage_error)
+        })
     }
 
     async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {

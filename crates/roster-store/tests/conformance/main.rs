@@ -5,13 +5,13 @@ use std::{future::Future, sync::Arc};
 
 use roster_core::{
     Error, ids,
-    model::{ApiKey, Membership, Organisation, PartnerGroup, User},
+    model::{ApiKey, Membership, Organisation, PartnerGroup, Role, User},
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
     page::{Cursor, ListQuery, Position},
     policy::{Ability, OrgScope, Scope},
-    provision::{KeySpec, admin_group, admin_key, issue_key, provision_partner},
+    provision::{KeySpec, issue_key, provision_partner},
     rules::OrgTally,
-    store::{MembershipAccess, MembershipFilter, NewOrganisation, NewRole, NewUser, Store, UserHold},
+    store::{MembershipAccess, MembershipFilter, NewOrganisation, NewRole, Store, UserHold},
     time::Timestamp,
 };
 use roster_store::testing;
@@ -52,7 +52,7 @@ const NOW: Timestamp = Timestamp(1_700_000_000_000);
 /// A partner with its admin group; returns the admin scope in live mode.
 async fn partner(store: &dyn Store) -> Scope {
     let provisioned = provision_partner("Acme".into(), NOW);
-    store.create_partner(&provisioned).await.unwrap();
+    testing::insert_partner(store, &provisioned).await;
     Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All }
 }
 
@@ -76,6 +76,27 @@ async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {
     tx.commit().await.unwrap();
     assert_eq!(stored, organisation);
     stored.id
+}
+
+/// Stores a role through the transaction primitives.
+async fn add_role(store: &dyn Store, scope: &Scope, new: NewRole) -> Role {
+    let role = Role {
+        id: ids::new_id(ids::ROLE, NOW),
+        partner_id: scope.partner_id.clone(),
+        mode: scope.mode,
+        organisation_id: new.organisation_id,
+        name: new.name,
+        permissions: new.permissions,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.hold_organisation(scope, &role.organisation_id).await.unwrap());
+    assert!(!tx.role_name_taken(&role.organisation_id, &role.name, &role.id).await.unwrap());
+    tx.insert_role(&role).await.unwrap();
+    assert_eq!(tx.lock_role(scope, &role.id).await.unwrap(), role);
+    tx.commit().await.unwrap();
+    role
 }
 
 /// Stores a key through the transaction primitives.
@@ -173,11 +194,11 @@ async fn add_member(
 #[tokio::test]
 async fn partners_are_stored_and_listed_and_only_the_first_is_created_first() {
     on_every_backend(|store| async move {
-        let first = provision_partner("default".into(), NOW);
-        assert!(store.create_first_partner(&first).await.unwrap());
-        let second = provision_partner("default".into(), NOW);
-        assert!(!store.create_first_partner(&second).await.unwrap());
-        assert_eq!(store.get_partner(&second.partner.id).await, Err(Error::NotFound));
+        let mut tx = store.begin().await.unwrap();
+        assert!(!tx.hold_partners().await.unwrap(), "none yet");
+        tx.insert_partner(&provision_partner("default".into(), NOW)).await.unwrap();
+        assert!(tx.hold_partners().await.unwrap());
+        tx.commit().await.unwrap();
         let scope = partner(store.as_ref()).await;
         assert_eq!(store.get_partner(&scope.partner_id).await.unwrap().name, "Acme");
         assert_eq!(store.get_partner("ptn_missing").await, Err(Error::NotFound));
@@ -215,7 +236,11 @@ async fn keys_are_found_by_hash_revoked_and_touched() {
         assert_eq!((found.key.holder, found.group_is_admin), (KeyHolder::Organisation(org), false));
         assert_eq!(store.find_api_key("0".repeat(64).as_str()).await.unwrap(), None);
         store.touch_api_key(&issued.key.id, Timestamp(NOW.0 + 5)).await.unwrap();
-        store.revoke_api_key(&scope, &issued.key.id, Timestamp(NOW.0 + 9)).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.get_api_key(&scope, &issued.key.id).await.unwrap().revoked_at, None);
+        tx.revoke_api_key(&issued.key.id, Timestamp(NOW.0 + 9)).await.unwrap();
+        tx.revoke_api_key(&issued.key.id, Timestamp(NOW.0 + 10)).await.unwrap();
+        tx.commit().await.unwrap();
         let key = store.get_api_key(&scope, &issued.key.id).await.unwrap();
         assert_eq!((key.last_used_at, key.revoked_at), (Some(Timestamp(NOW.0 + 5)), Some(Timestamp(NOW.0 + 9))));
         let admin_group = store.list_groups(&scope, &ListQuery::default()).await.unwrap().items[0].id.clone();
@@ -267,7 +292,7 @@ async fn scopes_limit_what_is_seen() {
         // ... with what its custom roles grant, read with it.
         let role =
             NewRole { organisation_id: b.clone(), name: "billing".into(), permissions: vec!["invoices:read".into()] };
-        let role = store.create_role(&admin, role, NOW).await.unwrap();
+        let role = add_role(store.as_ref(), &admin, role).await;
         let mut with_role = in_b.clone();
         with_role.settings.role_ids = vec![role.id];
         let mut tx = store.begin().await.unwrap();
@@ -300,10 +325,13 @@ async fn users_are_one_per_email_and_memberships_one_per_user_and_organisation()
         assert_eq!(tx.user_by_email(&test_mode, "ada@example.com", UserHold::Share).await.unwrap(), None);
         tx.commit().await.unwrap();
 
-        let staff =
-            NewUser { email: "ops@example.com".into(), first_name: "O".into(), last_name: "P".into(), is_staff: true };
-        store.create_user(&scope, staff.clone(), NOW).await.unwrap();
-        assert_eq!(store.create_user(&scope, staff, NOW).await, Err(Error::UserAlreadyExists));
+        let mut tx = store.begin().await.unwrap();
+        let staff = User { is_staff: true, ..new_user(&scope, "ops@example.com", NOW) };
+        tx.insert_user(&staff).await.unwrap();
+        assert!(tx.email_taken(&scope, "OPS@example.com", "usr_other").await.unwrap());
+        assert!(!tx.email_taken(&scope, "ops@example.com", &staff.id).await.unwrap());
+        let again = User { id: "usr_again".into(), ..new_user(&scope, "Ops@Example.com", NOW) };
+        assert_eq!(tx.insert_user(&again).await, Err(Error::UserAlreadyExists));
     })
     .await;
 }
@@ -338,7 +366,7 @@ async fn the_primitives_read_what_the_rules_decide_with() {
         let standard = add_member(store.as_ref(), &scope, &a, "y@example.com", MembershipRole::Standard, NOW).await;
         let in_b = add_member(store.as_ref(), &scope, &b, "x@example.com", MembershipRole::Admin, NOW).await;
         let role = NewRole { organisation_id: a.clone(), name: "billing".into(), permissions: vec![] };
-        let role = store.create_role(&scope, role, NOW).await.unwrap();
+        let role = add_role(store.as_ref(), &scope, role).await;
 
         let mut tx = store.begin().await.unwrap();
         assert!(!tx.hold_organisation_for_new_member(&scope, "org_missing").await.unwrap());
@@ -367,7 +395,10 @@ async fn the_primitives_read_what_the_rules_decide_with() {
 
         assert_eq!(store.get_membership(&scope, &standard.id).await, Err(Error::NotFound));
         assert!(!store.get_membership(&scope, &in_b.id).await.unwrap().settings.is_default);
-        store.delete_organisation(&scope, &a).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.lock_organisation(&scope, &a).await.unwrap());
+        tx.delete_organisation(&a).await.unwrap();
+        tx.commit().await.unwrap();
         assert_eq!(store.get_membership(&scope, &admin.id).await, Err(Error::NotFound));
         let filter = MembershipFilter { user_ids: Some(vec![admin.user_id.clone()]), ..MembershipFilter::default() };
         assert_eq!(store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count, 1);
@@ -417,15 +448,21 @@ async fn groups_are_read_changed_and_deleted_with_their_keys_and_admin_keys_land
         let a = organisation(store.as_ref(), &admin, "A").await;
         let second = add_group(store.as_ref(), &admin, true, &[], Timestamp(NOW.0 + 1)).await;
 
-        let fallback = admin_group(&admin.partner_id, NOW);
-        let issued = admin_key(&fallback, Mode::Test, NOW);
-        let stored =
-            store.issue_admin_key(&admin.partner_id, &fallback, &issued.key, &issued.secret_hash).await.unwrap();
-        assert_eq!(stored.holder, KeyHolder::Group(first.id.clone()), "the oldest admin group holds it");
-        assert_eq!(store.find_api_key(&issued.secret_hash).await.unwrap().map(|found| found.key), Some(stored));
+        let spec = KeySpec {
+            name: "held by the first".into(),
+            key_type: KeyType::Secret,
+            holder: KeyHolder::Group(first.id.clone()),
+            abilities: vec![Ability::All],
+            expires_at: None,
+        };
+        let issued = issue_key(&admin.partner_id, Mode::Test, spec, NOW);
+        store_key(store.as_ref(), &issued.key, &issued.secret_hash).await;
 
         let mut tx = store.begin().await.unwrap();
-        tx.hold_partner(&admin.partner_id).await.unwrap();
+        assert!(!tx.hold_partner("ptn_missing").await.unwrap());
+        assert!(tx.hold_partner(&admin.partner_id).await.unwrap());
+        assert_eq!(tx.oldest_admin_group(&admin.partner_id).await.unwrap(), Some(first.id.clone()));
+        assert_eq!(tx.oldest_admin_group("ptn_missing").await.unwrap(), None);
         assert!(tx.other_admin_group(&admin.partner_id, &first.id).await.unwrap());
         assert_eq!(tx.missing_organisations(&admin, &["org_nope".into(), a.clone()]).await.unwrap(), vec![0]);
         let test_mode = Scope { mode: Mode::Test, ..admin.clone() };

@@ -322,8 +322,12 @@ async fn copy_data_names_a_row_postgresql_cannot_hold_and_writes_nothing() {
     let dirty = provision_partner("Bad\u{0}name".to_owned(), Timestamp::now());
     {
         let source = roster_store::open(&sqlite).await.unwrap();
-        source.create_partner(&provision_partner("Clean".to_owned(), Timestamp::now())).await.unwrap();
-        source.create_partner(&dirty).await.unwrap();
+        roster_store::testing::insert_partner(
+            source.as_ref(),
+            &provision_partner("Clean".to_owned(), Timestamp::now()),
+        )
+        .await;
+        roster_store::testing::insert_partner(source.as_ref(), &dirty).await;
     }
     let schema = TestSchema::create(&base).await;
     let refused = copy_data(&["--from", &sqlite, "--to", &schema.url]);
