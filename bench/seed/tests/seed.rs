@@ -26,7 +26,7 @@ async fn it_fills_an_empty_database_with_the_promised_mix_and_refuses_a_full_one
 
     let store = roster_store::open(&url).await.unwrap();
     let partner = store.list_partners(&ListQuery::default()).await.unwrap().items[0].id.clone();
-    let scope = Scope { partner_id: partner, mode: roster_core::model::Mode::Live, orgs: OrgScope::All };
+    let scope = Scope::for_tests(partner, roster_core::model::Mode::Live, OrgScope::All);
     let count = |filter: MembershipFilter| {
         let (store, scope) = (store.clone(), scope.clone());
         async move { store.list_memberships(&scope, &filter, &ListQuery::default()).await.unwrap().count }

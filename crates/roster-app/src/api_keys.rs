@@ -67,7 +67,7 @@ pub async fn create(app: &App, caller: &Caller, new: NewApiKey) -> Result<(ApiKe
     }
     let expires_at = caller.principal.mint(key_type, &new.abilities, new.expires_at)?;
     let spec = KeySpec { name: new.name, key_type, holder: new.holder, abilities: new.abilities, expires_at };
-    let issued = issue_key(&scope.partner_id, scope.mode, spec, now);
+    let issued = issue_key(scope.partner_id(), scope.mode(), spec, now);
     let key = app
         .transaction(caller, "api_key.created", |tx| {
             let (scope, key, secret_hash) = (scope.clone(), issued.key.clone(), issued.secret_hash.clone());
@@ -86,7 +86,7 @@ pub async fn create(app: &App, caller: &Caller, new: NewApiKey) -> Result<(ApiKe
 async fn check_holder(tx: &mut dyn Transaction, scope: &Scope, holder: &KeyHolder) -> Result<()> {
     let (reached, field) = match holder {
         KeyHolder::Group(group_id) => {
-            (scope.reaches_group(group_id) && tx.hold_group(&scope.partner_id, group_id).await?, Field::PartnerGroupId)
+            (scope.reaches_group(group_id) && tx.hold_group(scope.partner_id(), group_id).await?, Field::PartnerGroupId)
         }
         KeyHolder::User(user_id) => (tx.user_in_scope(scope, user_id).await?, Field::UserId),
         KeyHolder::Organisation(organisation_id) => {

@@ -29,7 +29,7 @@ pub async fn create(app: &App, caller: &Caller, new: NewGroup) -> Result<Partner
     let now = app.now();
     let group = PartnerGroup {
         id: ids::new_id(ids::GROUP, now),
-        partner_id: scope.partner_id.clone(),
+        partner_id: scope.partner_id().to_owned(),
         name: new.name,
         is_admin: new.is_admin,
         organisation_ids: new.organisation_ids,
@@ -41,7 +41,7 @@ pub async fn create(app: &App, caller: &Caller, new: NewGroup) -> Result<Partner
         Box::pin(async move {
             check_organisations(tx, &scope, &group.organisation_ids).await?;
             tx.insert_group(&group).await?;
-            tx.assign_group_organisations(&group.id, scope.mode, &group.organisation_ids).await?;
+            tx.assign_group_organisations(&group.id, scope.mode(), &group.organisation_ids).await?;
             let created = tx.lock_group(&scope, &group.id).await?;
             Ok((created.clone(), Change::created(created)))
         })
@@ -80,16 +80,16 @@ pub async fn update(app: &App, caller: &Caller, id: &str, patch: GroupPatch) -> 
         let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
         Box::pin(async move {
             let demotes = patch.is_admin == Some(false);
-            if demotes && !tx.hold_partner(&scope.partner_id).await? {
+            if demotes && !tx.hold_partner(scope.partner_id()).await? {
                 return Err(Error::NotFound);
             }
             let current = tx.lock_group(&scope, &id).await?;
             if current.is_admin && demotes {
-                rules::check_admin_group_removal(tx.other_admin_group(&scope.partner_id, &id).await?)?;
+                rules::check_admin_group_removal(tx.other_admin_group(scope.partner_id(), &id).await?)?;
             }
             if let Some(organisation_ids) = &patch.organisation_ids {
                 check_organisations(tx, &scope, organisation_ids).await?;
-                tx.assign_group_organisations(&id, scope.mode, organisation_ids).await?;
+                tx.assign_group_organisations(&id, scope.mode(), organisation_ids).await?;
             }
             let changed = PartnerGroup {
                 name: patch.name.clone().unwrap_or_else(|| current.name.clone()),
@@ -118,12 +118,12 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
             // The partner's hold orders this against every other removal of an admin group; the
             // group's own waits for a change to it (a promotion) to commit, so whether it is an
             // admin group is read as it will be deleted.
-            if !tx.hold_partner(&scope.partner_id).await? {
+            if !tx.hold_partner(scope.partner_id()).await? {
                 return Err(Error::NotFound);
             }
             let current = tx.lock_group(&scope, &id).await?;
             if current.is_admin {
-                rules::check_admin_group_removal(tx.other_admin_group(&scope.partner_id, &id).await?)?;
+                rules::check_admin_group_removal(tx.other_admin_group(scope.partner_id(), &id).await?)?;
             }
             tx.delete_group(&id).await?;
             Ok(((), Change::deleted(current)))

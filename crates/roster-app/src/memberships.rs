@@ -102,8 +102,8 @@ pub async fn create(app: &App, caller: &Caller, new: CreateMembership) -> Result
     let now = app.now();
     let user = User {
         id: ids::new_id(ids::USER, now),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         email: new.email.clone(),
         first_name: new.first_name.clone(),
         last_name: new.last_name.clone(),
@@ -113,8 +113,8 @@ pub async fn create(app: &App, caller: &Caller, new: CreateMembership) -> Result
     };
     let membership = Membership {
         id: ids::new_id(ids::MEMBERSHIP, now),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         organisation_id: new.organisation_id,
         organisation_name: String::new(),
         user_id: String::new(),
@@ -193,8 +193,8 @@ fn new_for_user(app: &App, scope: &Scope, new: CreateForUser) -> Result<Membersh
     let now = app.now();
     Ok(Membership {
         id: ids::new_id(ids::MEMBERSHIP, now),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         organisation_id: new.organisation_id,
         organisation_name: String::new(),
         user_id: new.user_id,

@@ -39,8 +39,8 @@ pub async fn create(app: &App, caller: &Caller, new: NewOrganisation) -> Result<
     let now = app.now();
     let organisation = Organisation {
         id: ids::new_id(ids::ORGANISATION, now),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         name: new.name,
         settings: new.settings,
         created_at: now,
@@ -50,9 +50,9 @@ pub async fn create(app: &App, caller: &Caller, new: NewOrganisation) -> Result<
         let (scope, organisation) = (scope.clone(), organisation.clone());
         Box::pin(async move {
             tx.insert_organisation(&organisation).await?;
-            if let OrgScope::Group(group_id) = &scope.orgs {
+            if let OrgScope::Group(group_id) = scope.orgs() {
                 // The key's group was deleted after the key was checked: as if it came first.
-                if !tx.hold_group(&scope.partner_id, group_id).await? {
+                if !tx.hold_group(scope.partner_id(), group_id).await? {
                     return Err(Error::Unauthorised);
                 }
                 tx.add_group_organisation(group_id, &organisation.id).await?;

@@ -54,8 +54,8 @@ pub async fn create(app: &App, caller: &Caller, new: NewRole) -> Result<Role> {
     let now = app.now();
     let role = Role {
         id: ids::new_id(ids::ROLE, now),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         organisation_id: new.organisation_id,
         name: new.name,
         permissions: new.permissions,
@@ -92,7 +92,7 @@ pub async fn list(app: &App, caller: &Caller, organisation_id: Option<&str>, que
     let total = stored.count + builtins.len() as u64;
     let first_page = query.position == Position::Offset(0);
     Ok(RolePage {
-        mode: scope.mode,
+        mode: scope.mode(),
         organisation_id: organisation_id.map(str::to_owned),
         builtins: if first_page { builtins } else { Vec::new() },
         stored,
@@ -103,7 +103,7 @@ pub async fn list(app: &App, caller: &Caller, organisation_id: Option<&str>, que
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<AnyRole> {
     let scope = scope(caller, Access::Read)?;
     if let Some(role) = BuiltinRole::find(id) {
-        return Ok(AnyRole::Builtin { role, mode: scope.mode });
+        return Ok(AnyRole::Builtin { role, mode: scope.mode() });
     }
     Ok(AnyRole::Stored(app.store.get_role(&scope, id).await?))
 }

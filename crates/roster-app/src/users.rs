@@ -32,8 +32,8 @@ pub async fn create(app: &App, caller: &Caller, new: NewUser) -> Result<User> {
     let now = app.now();
     let user = User {
         id: ids::new_id(ids::USER, now),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         email: new.email,
         first_name: new.first_name,
         last_name: new.last_name,

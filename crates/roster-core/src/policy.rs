@@ -176,14 +176,41 @@ pub enum OrgScope {
     Organisations(Vec<String>),
 }
 
+/// What a caller reaches: one partner, one mode, and some of its organisations. It is obtained
+/// from the policy only ([`Principal::key_scope`], [`UserPrincipal::scope`],
+/// [`UserPrincipal::member_scope`]), so holding one means the policy allowed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
-    pub partner_id: String,
-    pub mode: Mode,
-    pub orgs: OrgScope,
+    partner_id: String,
+    mode: Mode,
+    orgs: OrgScope,
 }
 
 impl Scope {
+    pub fn partner_id(&self) -> &str {
+        &self.partner_id
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn orgs(&self) -> &OrgScope {
+        &self.orgs
+    }
+
+    /// The same partner and mode, every organisation: for checking that an id names something of
+    /// the partner at all (a group's organisations, a user by id), never for serving reads.
+    pub fn partner_wide(&self) -> Self {
+        Self { orgs: OrgScope::All, ..self.clone() }
+    }
+
+    /// A scope made by hand, for tests and tools that act as the store's own operator.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn for_tests(partner_id: impl Into<String>, mode: Mode, orgs: OrgScope) -> Self {
+        Self { partner_id: partner_id.into(), mode, orgs }
+    }
+
     /// Whether a key of this scope may issue keys held by the group: an admin group's reaches
     /// every group of the partner, a non-admin group's only itself, an organisation's none.
     pub fn reaches_group(&self, group_id: &str) -> bool {
@@ -340,7 +367,7 @@ mod tests {
         assert!(org.is_organisation_key());
         for resource in [Resource::Memberships, Resource::Organisations] {
             let scope = org.key_scope(resource, Access::Read);
-            assert_eq!(scope.map(|s| s.orgs), Ok(OrgScope::Organisation("org_1".into())));
+            assert_eq!(scope.map(|s| s.orgs().clone()), Ok(OrgScope::Organisation("org_1".into())));
         }
     }
 

@@ -85,14 +85,14 @@ impl Sql {
     /// Limits `alias` (a table with `partner_id` and `livemode`) to the scope's partner and mode,
     /// and `organisation_column` to the organisations the scope reaches.
     pub fn scoped(&mut self, scope: &Scope, alias: &str, organisation_column: &str) -> &mut Self {
-        self.push(&format!(" AND {alias}.partner_id = ")).bind(scope.partner_id.as_str());
-        self.push(&format!(" AND {alias}.livemode = ")).bind(scope.mode.is_live());
+        self.push(&format!(" AND {alias}.partner_id = ")).bind(scope.partner_id());
+        self.push(&format!(" AND {alias}.livemode = ")).bind(scope.mode().is_live());
         self.organisations(scope, organisation_column)
     }
 
     /// Limits `organisation_column` to the organisations the scope reaches.
     pub fn organisations(&mut self, scope: &Scope, organisation_column: &str) -> &mut Self {
-        match &scope.orgs {
+        match scope.orgs() {
             OrgScope::All => self,
             OrgScope::Group(group) => self
                 .push(&format!(
@@ -121,7 +121,7 @@ impl Sql {
     /// statement, over the memberships-by-user index.
     pub fn user_membership_reach(&mut self, scope: &Scope, user_id: &str) -> &mut Self {
         self.push("SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = ").bind(user_id).push("), ");
-        if scope.orgs == OrgScope::All {
+        if *scope.orgs() == OrgScope::All {
             return self.push("FALSE");
         }
         self.push("EXISTS (SELECT 1 FROM memberships s WHERE s.user_id = ").bind(user_id).push(" AND NOT (TRUE");
@@ -132,9 +132,9 @@ impl Sql {
     /// Users (alias `u`) the scope sees: all of the partner's for an admin group, else those
     /// with a membership in one of its organisations.
     pub fn users_in_scope(&mut self, scope: &Scope) -> &mut Self {
-        self.push(" AND u.partner_id = ").bind(scope.partner_id.as_str());
-        self.push(" AND u.livemode = ").bind(scope.mode.is_live());
-        if scope.orgs != OrgScope::All {
+        self.push(" AND u.partner_id = ").bind(scope.partner_id());
+        self.push(" AND u.livemode = ").bind(scope.mode().is_live());
+        if *scope.orgs() != OrgScope::All {
             self.push(" AND u.id IN (SELECT s.user_id FROM memberships s WHERE TRUE");
             self.organisations(scope, "s.organisation_id");
             self.push(")");
@@ -145,9 +145,9 @@ impl Sql {
     /// Keys (alias `k`) the scope sees: an admin group's, every key of the partner; a group's,
     /// its own and its organisations'; an organisation key's, its organisation's.
     pub fn api_keys_in_scope(&mut self, scope: &Scope) -> &mut Self {
-        self.push(" AND k.partner_id = ").bind(scope.partner_id.as_str());
-        self.push(" AND k.livemode = ").bind(scope.mode.is_live());
-        match &scope.orgs {
+        self.push(" AND k.partner_id = ").bind(scope.partner_id());
+        self.push(" AND k.livemode = ").bind(scope.mode().is_live());
+        match scope.orgs() {
             OrgScope::All => {}
             OrgScope::Group(group) => {
                 self.push(" AND (k.group_id = ").bind(group.as_str()).push(" OR (k.organisation_id IS NOT NULL");
@@ -193,9 +193,9 @@ impl Sql {
         }
         if let Some(email) = &filter.email {
             self.push(" AND m.user_id = (SELECT e.id FROM users e WHERE e.partner_id = ")
-                .bind(scope.partner_id.as_str())
+                .bind(scope.partner_id())
                 .push(" AND e.livemode = ")
-                .bind(scope.mode.is_live())
+                .bind(scope.mode().is_live())
                 .push(" AND e.email_key = ")
                 .bind(email_key(email))
                 .push(")");

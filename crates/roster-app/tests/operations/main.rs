@@ -58,7 +58,7 @@ impl World {
         testing::insert_partner(store.as_ref(), &provisioned).await;
         let live = provisioned.admin_keys.iter().find(|key| key.key.mode == Mode::Live).unwrap();
         let admin = caller(app.authenticate(&live.secret).await.unwrap());
-        let scope = Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All };
+        let scope = Scope::for_tests(provisioned.partner.id, Mode::Live, OrgScope::All);
         Self { app, clock, store, admin, scope }
     }
 
@@ -90,7 +90,7 @@ impl World {
             abilities: Vec::new(),
             expires_at: None,
         };
-        let issued = issue_key(&self.scope.partner_id, Mode::Live, spec, START);
+        let issued = issue_key(self.scope.partner_id(), Mode::Live, spec, START);
         self.store_key(&issued).await;
         let mut user = caller(self.app.authenticate(&issued.secret).await.unwrap());
         user.address = address.map(|address| address.parse().unwrap());
@@ -282,7 +282,7 @@ async fn a_key_stops_working_when_the_clock_passes_its_expiry() {
             abilities: vec![Ability::All],
             expires_at: Some(Timestamp(START.0 + 60_000)),
         };
-        let issued = issue_key(&world.scope.partner_id, Mode::Live, spec, START);
+        let issued = issue_key(world.scope.partner_id(), Mode::Live, spec, START);
         world.store_key(&issued).await;
         assert!(world.app.authenticate(&issued.secret).await.is_ok());
         world.clock.advance(Duration::from_secs(60));
@@ -314,7 +314,7 @@ async fn a_partner_keeps_its_last_admin_group() {
             abilities: vec![Ability::All],
             expires_at: None,
         };
-        let issued = issue_key(&world.scope.partner_id, Mode::Live, spec, START);
+        let issued = issue_key(world.scope.partner_id(), Mode::Live, spec, START);
         world.store_key(&issued).await;
         let promote = GroupPatch { is_admin: Some(true), ..GroupPatch::default() };
         roster_app::groups::update(&world.app, &world.admin, &other.id, promote).await.unwrap();
@@ -356,7 +356,7 @@ async fn a_member_is_never_made_staff_and_a_scoped_key_changes_only_users_it_ful
             abilities: vec![Ability::All],
             expires_at: None,
         };
-        let issued = issue_key(&world.scope.partner_id, Mode::Live, spec, START);
+        let issued = issue_key(world.scope.partner_id(), Mode::Live, spec, START);
         world.store_key(&issued).await;
         let org_key = caller(world.app.authenticate(&issued.secret).await.unwrap());
         let rename = UserPatch { first_name: Some("Grace".into()), ..UserPatch::default() };

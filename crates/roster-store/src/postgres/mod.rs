@@ -169,9 +169,9 @@ async fn group_organisation_ids(client: &impl GenericClient, group_id: &str, liv
 
 async fn get_group(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<PartnerGroup> {
     let mut sql = sql(&format!("SELECT {} FROM partner_groups g WHERE g.id = ", rows::GROUP_COLUMNS));
-    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id().to_owned());
     let mut group = rows::group(&found(query_opt(client, &sql).await?)?)?;
-    group.organisation_ids = group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
+    group.organisation_ids = group_organisation_ids(client, &group.id, scope.mode().is_live()).await?;
     Ok(group)
 }
 
@@ -210,7 +210,7 @@ async fn user_email_taken(client: &impl GenericClient, scope: &Scope, email: &st
     let row = fetch_opt(
         client,
         "SELECT 1 FROM users WHERE partner_id = $1 AND livemode = $2 AND email_key = $3 AND id <> $4",
-        &[&scope.partner_id, &scope.mode.is_live(), &email_key(email), &except.unwrap_or("")],
+        &[&scope.partner_id(), &scope.mode().is_live(), &email_key(email), &except.unwrap_or("")],
     )
     .await?;
     Ok(row.is_some())
@@ -384,11 +384,11 @@ impl Store for PostgresStore {
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
         read!(self, |client| {
             let mut conditions = sql("");
-            conditions.push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+            conditions.push(" AND g.partner_id = ").bind(scope.partner_id().to_owned());
             let mut groups =
                 page(client, rows::GROUP_COLUMNS, "partner_groups g", &conditions, "g", query, rows::group).await?;
             for group in &mut groups.items {
-                group.organisation_ids = group_organisation_ids(client, &group.id, scope.mode.is_live()).await?;
+                group.organisation_ids = group_organisation_ids(client, &group.id, scope.mode().is_live()).await?;
             }
             groups
         })

@@ -10,7 +10,7 @@ use roster_core::{
     error::Result,
     input::email_key,
     model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, Role, User},
-    policy::{OrgScope, Scope},
+    policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
     store::{Transaction, UserHold},
@@ -177,9 +177,10 @@ impl Transaction for PostgresTransaction {
         let statement = format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.partner_id = $1 AND u.livemode = $2 AND u.email_key = $3 {lock}"
         );
-        let row = fetch_opt(self.client()?, &statement, &[&scope.partner_id, &scope.mode.is_live(), &email_key(email)])
-            .await
-            .map_err(failed)?;
+        let row =
+            fetch_opt(self.client()?, &statement, &[&scope.partner_id(), &scope.mode().is_live(), &email_key(email)])
+                .await
+                .map_err(failed)?;
         row.as_ref().map(rows::user).transpose().map_err(failed)
     }
 
@@ -191,7 +192,7 @@ impl Transaction for PostgresTransaction {
         let statement = format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.partner_id = $2 AND u.livemode = $3 {lock}"
         );
-        let row = fetch_opt(self.client()?, &statement, &[&id, &scope.partner_id, &scope.mode.is_live()])
+        let row = fetch_opt(self.client()?, &statement, &[&id, &scope.partner_id(), &scope.mode().is_live()])
             .await
             .map_err(failed)?;
         row.as_ref().map(rows::user).transpose().map_err(failed)
@@ -516,7 +517,7 @@ impl Transaction for PostgresTransaction {
 
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {
         let client = self.client()?;
-        let partner_wide = Scope { orgs: OrgScope::All, ..scope.clone() };
+        let partner_wide = scope.partner_wide();
         let mut missing = Vec::new();
         for (index, id) in organisation_ids.iter().enumerate() {
             if !organisation_in_scope(client, &partner_wide, id, Hold::AgainstDelete).await.map_err(failed)? {

@@ -73,9 +73,9 @@ fn group_organisation_ids(connection: &Connection, group_id: &str, livemode: boo
 
 fn get_group(connection: &Connection, scope: &Scope, id: &str) -> Result<PartnerGroup> {
     let mut sql = sql(&format!("SELECT {} FROM partner_groups g WHERE g.id = ", rows::GROUP_COLUMNS));
-    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+    sql.bind(id.to_owned()).push(" AND g.partner_id = ").bind(scope.partner_id().to_owned());
     let mut group = found(query_row(connection, &sql, |row| rows::group(row)))?;
-    group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode.is_live())?;
+    group.organisation_ids = group_organisation_ids(connection, &group.id, scope.mode().is_live())?;
     Ok(group)
 }
 
@@ -114,7 +114,7 @@ fn user_email_taken(connection: &Connection, scope: &Scope, email: &str, except:
     exists(
         connection,
         "SELECT EXISTS (SELECT 1 FROM users WHERE partner_id = ?1 AND livemode = ?2 AND email_key = ?3 AND id <> ?4)",
-        params![scope.partner_id, scope.mode.is_live(), email_key(email), except.unwrap_or("")],
+        params![scope.partner_id(), scope.mode().is_live(), email_key(email), except.unwrap_or("")],
     )
 }
 
@@ -315,12 +315,12 @@ impl Store for SqliteStore {
         self.pool
             .read(move |c| {
                 let mut conditions = sql("");
-                conditions.push(" AND g.partner_id = ").bind(scope.partner_id.clone());
+                conditions.push(" AND g.partner_id = ").bind(scope.partner_id().to_owned());
                 let mut groups =
                     page(c, rows::GROUP_COLUMNS, "partner_groups g", &conditions, "g", &query, |row| rows::group(row))
                         .map_err(storage_error)?;
                 for group in &mut groups.items {
-                    group.organisation_ids = group_organisation_ids(c, &group.id, scope.mode.is_live())?;
+                    group.organisation_ids = group_organisation_ids(c, &group.id, scope.mode().is_live())?;
                 }
                 Ok(groups)
             })

@@ -7,7 +7,7 @@ use roster_core::{
     error::Result,
     input::email_key,
     model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, Role, User},
-    policy::{OrgScope, Scope},
+    policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
     store::{Transaction, UserHold},
@@ -131,7 +131,7 @@ impl Transaction for SqliteTransaction {
             ))
             .and_then(|mut statement| {
                 statement
-                    .query_row(params![scope.partner_id, scope.mode.is_live(), key], |row| rows::user(row))
+                    .query_row(params![scope.partner_id(), scope.mode().is_live(), key], |row| rows::user(row))
                     .optional()
             })
             .map_err(storage_error)
@@ -145,7 +145,7 @@ impl Transaction for SqliteTransaction {
             ))
             .and_then(|mut statement| {
                 statement
-                    .query_row(params![id, scope.partner_id, scope.mode.is_live()], |row| rows::user(row))
+                    .query_row(params![id, scope.partner_id(), scope.mode().is_live()], |row| rows::user(row))
                     .optional()
             })
             .map_err(storage_error)
@@ -479,7 +479,7 @@ impl Transaction for SqliteTransaction {
     }
 
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {
-        let partner_wide = Scope { orgs: OrgScope::All, ..scope.clone() };
+        let partner_wide = scope.partner_wide();
         step!(self, [organisation_ids], |c| {
             let mut missing = Vec::new();
             for (index, id) in organisation_ids.iter().enumerate() {

@@ -53,7 +53,7 @@ const NOW: Timestamp = Timestamp(1_700_000_000_000);
 async fn partner(store: &dyn Store) -> Scope {
     let provisioned = provision_partner("Acme".into(), NOW);
     testing::insert_partner(store, &provisioned).await;
-    Scope { partner_id: provisioned.partner.id, mode: Mode::Live, orgs: OrgScope::All }
+    Scope::for_tests(provisioned.partner.id, Mode::Live, OrgScope::All)
 }
 
 async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {
@@ -63,8 +63,8 @@ async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {
     };
     let organisation = Organisation {
         id: ids::new_id(ids::ORGANISATION, NOW),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         name: new.name,
         settings: new.settings,
         created_at: NOW,
@@ -82,8 +82,8 @@ async fn organisation(store: &dyn Store, scope: &Scope, name: &str) -> String {
 async fn add_role(store: &dyn Store, scope: &Scope, new: NewRole) -> Role {
     let role = Role {
         id: ids::new_id(ids::ROLE, NOW),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         organisation_id: new.organisation_id,
         name: new.name,
         permissions: new.permissions,
@@ -109,8 +109,8 @@ async fn store_key(store: &dyn Store, key: &ApiKey, secret_hash: &str) {
 fn new_user(scope: &Scope, email: &str, at: Timestamp) -> User {
     User {
         id: ids::new_id(ids::USER, at),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         email: email.into(),
         first_name: "Ada".into(),
         last_name: "Lovelace".into(),
@@ -129,8 +129,8 @@ fn new_membership(
 ) -> Membership {
     Membership {
         id: ids::new_id(ids::MEMBERSHIP, at),
-        partner_id: scope.partner_id.clone(),
-        mode: scope.mode,
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
         organisation_id: organisation_id.into(),
         organisation_name: String::new(),
         user_id: user_id.into(),
@@ -154,7 +154,7 @@ async fn add_group(
 ) -> PartnerGroup {
     let group = PartnerGroup {
         id: ids::new_id(ids::GROUP, at),
-        partner_id: scope.partner_id.clone(),
+        partner_id: scope.partner_id().to_owned(),
         name: "group".into(),
         is_admin,
         organisation_ids: Vec::new(),
@@ -164,7 +164,7 @@ async fn add_group(
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.missing_organisations(scope, organisation_ids).await.unwrap(), Vec::<usize>::new());
     tx.insert_group(&group).await.unwrap();
-    tx.assign_group_organisations(&group.id, scope.mode, organisation_ids).await.unwrap();
+    tx.assign_group_organisations(&group.id, scope.mode(), organisation_ids).await.unwrap();
     let stored = tx.lock_group(scope, &group.id).await.unwrap();
     tx.commit().await.unwrap();
     stored
@@ -200,7 +200,7 @@ async fn partners_are_stored_and_listed_and_only_the_first_is_created_first() {
         assert!(tx.hold_partners().await.unwrap());
         tx.commit().await.unwrap();
         let scope = partner(store.as_ref()).await;
-        assert_eq!(store.get_partner(&scope.partner_id).await.unwrap().name, "Acme");
+        assert_eq!(store.get_partner(scope.partner_id()).await.unwrap().name, "Acme");
         assert_eq!(store.get_partner("ptn_missing").await, Err(Error::NotFound));
         let page = store.list_partners(&ListQuery::default()).await.unwrap();
         assert_eq!((page.count, page.items.len(), page.has_more), (2, 2, false));
@@ -215,7 +215,7 @@ async fn reopening_a_database_keeps_its_data_and_migrates_once() {
     let url = format!("sqlite://{}", dir.path().join("again.db").display());
     let scope = partner(roster_store::open(&url).await.unwrap().as_ref()).await;
     let reopened = roster_store::open(&url).await.unwrap();
-    assert_eq!(reopened.get_partner(&scope.partner_id).await.unwrap().name, "Acme");
+    assert_eq!(reopened.get_partner(scope.partner_id()).await.unwrap().name, "Acme");
 }
 
 #[tokio::test]
@@ -230,7 +230,7 @@ async fn keys_are_found_by_hash_revoked_and_touched() {
             abilities: vec![Ability::All],
             expires_at: None,
         };
-        let issued = issue_key(&scope.partner_id, Mode::Live, spec, NOW);
+        let issued = issue_key(scope.partner_id(), Mode::Live, spec, NOW);
         store_key(store.as_ref(), &issued.key, &issued.secret_hash).await;
         let found = store.find_api_key(&issued.secret_hash).await.unwrap().unwrap();
         assert_eq!((found.key.holder, found.group_is_admin), (KeyHolder::Organisation(org), false));
@@ -251,7 +251,7 @@ async fn keys_are_found_by_hash_revoked_and_touched() {
             abilities: vec![],
             expires_at: None,
         };
-        let group_key = issue_key(&scope.partner_id, Mode::Live, spec, NOW);
+        let group_key = issue_key(scope.partner_id(), Mode::Live, spec, NOW);
         store_key(store.as_ref(), &group_key.key, &group_key.secret_hash).await;
         assert!(store.find_api_key(&group_key.secret_hash).await.unwrap().unwrap().group_is_admin);
     })
@@ -269,15 +269,15 @@ async fn scopes_limit_what_is_seen() {
         add_member(store.as_ref(), &admin, &a, "a@example.com", MembershipRole::Admin, NOW).await;
         let in_b = add_member(store.as_ref(), &admin, &b, "b@example.com", MembershipRole::Admin, NOW).await;
 
-        let grouped = Scope { orgs: OrgScope::Group(group.id.clone()), ..admin.clone() };
+        let grouped = Scope::for_tests(admin.partner_id(), admin.mode(), OrgScope::Group(group.id.clone()));
         let page = store.list_memberships(&grouped, &MembershipFilter::default(), &ListQuery::default()).await.unwrap();
         assert_eq!(page.count, 1);
         assert_eq!(store.get_membership(&grouped, &in_b.id).await, Err(Error::NotFound));
         assert_eq!(store.list_users(&grouped, None, &ListQuery::default()).await.unwrap().count, 1);
-        let single = Scope { orgs: OrgScope::Organisation(b.clone()), ..admin.clone() };
+        let single = Scope::for_tests(admin.partner_id(), admin.mode(), OrgScope::Organisation(b.clone()));
         assert_eq!(store.list_organisations(&single, &ListQuery::default()).await.unwrap().count, 1);
         assert_eq!(store.get_organisation(&single, &a).await, Err(Error::NotFound));
-        let test_mode = Scope { mode: Mode::Test, ..admin.clone() };
+        let test_mode = Scope::for_tests(admin.partner_id(), Mode::Test, admin.orgs().clone());
         assert_eq!(store.get_membership(&test_mode, &in_b.id).await, Err(Error::NotFound));
         assert_eq!(store.list_organisations(&test_mode, &ListQuery::default()).await.unwrap().count, 0);
 
@@ -321,7 +321,7 @@ async fn users_are_one_per_email_and_memberships_one_per_user_and_organisation()
         let again = new_membership(&scope, &org, &user.id, MembershipRole::Standard, NOW);
         assert_eq!(tx.insert_membership(&again).await.unwrap(), Some(created.id.clone()), "the existing one");
         assert_eq!(tx.get_membership(&scope, &again.id).await, Err(Error::NotFound), "nothing stored");
-        let test_mode = Scope { mode: Mode::Test, ..scope.clone() };
+        let test_mode = Scope::for_tests(scope.partner_id(), Mode::Test, scope.orgs().clone());
         assert_eq!(tx.user_by_email(&test_mode, "ada@example.com", UserHold::Share).await.unwrap(), None);
         tx.commit().await.unwrap();
 
@@ -370,7 +370,7 @@ async fn the_primitives_read_what_the_rules_decide_with() {
 
         let mut tx = store.begin().await.unwrap();
         assert!(!tx.hold_organisation_for_new_member(&scope, "org_missing").await.unwrap());
-        let only_b = Scope { orgs: OrgScope::Organisation(b.clone()), ..scope.clone() };
+        let only_b = Scope::for_tests(scope.partner_id(), scope.mode(), OrgScope::Organisation(b.clone()));
         assert!(!tx.hold_organisation_for_new_member(&only_b, &a).await.unwrap(), "out of scope");
         let wanted = [role.id.clone(), "rol_nope".into(), role.id.clone(), "rol_other".into()];
         assert_eq!(tx.missing_roles(&a, &wanted).await.unwrap(), vec![1, 3]);
@@ -455,17 +455,17 @@ async fn groups_are_read_changed_and_deleted_with_their_keys_and_admin_keys_land
             abilities: vec![Ability::All],
             expires_at: None,
         };
-        let issued = issue_key(&admin.partner_id, Mode::Test, spec, NOW);
+        let issued = issue_key(admin.partner_id(), Mode::Test, spec, NOW);
         store_key(store.as_ref(), &issued.key, &issued.secret_hash).await;
 
         let mut tx = store.begin().await.unwrap();
         assert!(!tx.hold_partner("ptn_missing").await.unwrap());
-        assert!(tx.hold_partner(&admin.partner_id).await.unwrap());
-        assert_eq!(tx.oldest_admin_group(&admin.partner_id).await.unwrap(), Some(first.id.clone()));
+        assert!(tx.hold_partner(admin.partner_id()).await.unwrap());
+        assert_eq!(tx.oldest_admin_group(admin.partner_id()).await.unwrap(), Some(first.id.clone()));
         assert_eq!(tx.oldest_admin_group("ptn_missing").await.unwrap(), None);
-        assert!(tx.other_admin_group(&admin.partner_id, &first.id).await.unwrap());
+        assert!(tx.other_admin_group(admin.partner_id(), &first.id).await.unwrap());
         assert_eq!(tx.missing_organisations(&admin, &["org_nope".into(), a.clone()]).await.unwrap(), vec![0]);
-        let test_mode = Scope { mode: Mode::Test, ..admin.clone() };
+        let test_mode = Scope::for_tests(admin.partner_id(), Mode::Test, admin.orgs().clone());
         assert_eq!(tx.missing_organisations(&test_mode, std::slice::from_ref(&a)).await.unwrap(), vec![0]);
         let mut demoted = tx.lock_group(&admin, &second.id).await.unwrap();
         demoted.is_admin = false;
@@ -475,7 +475,7 @@ async fn groups_are_read_changed_and_deleted_with_their_keys_and_admin_keys_land
         tx.assign_group_organisations(&second.id, Mode::Live, std::slice::from_ref(&a)).await.unwrap();
         demoted.organisation_ids = vec![a.clone()];
         assert_eq!(tx.lock_group(&admin, &second.id).await.unwrap(), demoted);
-        assert!(!tx.other_admin_group(&admin.partner_id, &first.id).await.unwrap());
+        assert!(!tx.other_admin_group(admin.partner_id(), &first.id).await.unwrap());
         tx.delete_group(&first.id).await.unwrap();
         tx.commit().await.unwrap();
 
