@@ -147,9 +147,8 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     app.transaction(caller, "role.deleted", |tx| {
         let (scope, id) = (scope.clone(), id.to_owned());
         Box::pin(async move {
+            // Holds the organisation too, so no membership change checks role_ids meanwhile.
             let role = tx.lock_role(&scope, &id).await?;
-            // Membership changes of the organisation, which check role_ids, hold this lock too.
-            tx.lock_organisation(&scope, &role.organisation_id).await?;
             tx.delete_role(&role, now).await?;
             Ok(((), Change::deleted(role)))
         })

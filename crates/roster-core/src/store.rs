@@ -188,19 +188,86 @@ pub enum UserHold {
 /// deciding a rule on the same rows take turns; none decides a rule itself. Dropping a
 /// transaction without [`Transaction::commit`] rolls it back.
 #[async_trait]
-pub trait Transaction: Send {
+pub trait Transaction: Partners + Groups + Organisations + Users + Roles + Keys + Memberships + Send {
     /// Commits, unless the request it serves has given up (then `Unavailable`, and nothing is
     /// written: see `commit_gate`).
     async fn commit(self: Box<Self>) -> Result<()>;
+}
 
+/// The primitives of a [`Transaction`], one trait per kind of row, so each backend implements
+/// them in one module per kind. (A `dyn Transaction` offers them all without importing these.)
+pub mod primitives {
+    pub use super::{Groups, Keys, Memberships, Organisations, Partners, Roles, Users};
+}
+
+/// Partners, and the hold that keeps one from losing its last admin group.
+#[async_trait]
+pub trait Partners: Send {
+    /// Holds the partner's row: the changes that could leave it without an admin group take
+    /// turns on it. False when there is no such partner.
+    async fn hold_partner(&mut self, partner_id: &str) -> Result<bool>;
+    /// Holds the partners against another first start (until this transaction ends) and tells
+    /// whether any partner exists.
+    async fn hold_partners(&mut self) -> Result<bool>;
+    /// Stores a partner with its admin group and that group's keys.
+    async fn insert_partner(&mut self, partner: &ProvisionedPartner) -> Result<()>;
+    /// The partner's oldest admin group, if it has one left.
+    async fn oldest_admin_group(&mut self, partner_id: &str) -> Result<Option<String>>;
+}
+
+/// Partner groups and the organisations assigned to them.
+#[async_trait]
+pub trait Groups: Send {
+    /// Whether the scope's partner has this group, holding it against deletion.
+    async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool>;
+    /// Assigns one more organisation to the group.
+    async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()>;
+    /// Stores a new group (its organisations are assigned apart).
+    async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()>;
+    /// The scope's partner's group, with its organisations of the scope's mode, held against
+    /// every other change and its deletion. `NotFound` when missing.
+    async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
+    /// Whether the partner has an admin group other than `except`.
+    async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool>;
+    /// Replaces the group's organisations of `mode` with `organisation_ids`.
+    async fn assign_group_organisations(
+        &mut self,
+        group_id: &str,
+        mode: Mode,
+        organisation_ids: &[String],
+    ) -> Result<()>;
+    /// Writes a group's name, admin flag and `updated_at`.
+    async fn update_group(&mut self, group: &PartnerGroup) -> Result<()>;
+    /// Deletes the group; the keys it holds go with it.
+    async fn delete_group(&mut self, id: &str) -> Result<()>;
+}
+
+/// Organisations, and the holds that order changes to their memberships.
+#[async_trait]
+pub trait Organisations: Send {
     /// Whether the organisation is in scope, holding it against deletion and against the
     /// changes that count its members (`lock_membership`), so a member can be added to it.
     async fn hold_organisation_for_new_member(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool>;
     /// Whether the organisation is in scope, holding it as `lock_membership` does: every other
     /// change to its memberships waits until this transaction ends.
     async fn lock_organisation(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool>;
-    /// The positions in `role_ids` of those that are not roles of the organisation.
-    async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>>;
+    /// Whether the organisation is in scope, holding it against deletion.
+    async fn hold_organisation(&mut self, scope: &Scope, id: &str) -> Result<bool>;
+    async fn insert_organisation(&mut self, organisation: &Organisation) -> Result<()>;
+    /// The organisation as this transaction sees it. `NotFound` out of scope.
+    async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation>;
+    /// Writes an organisation's name, settings and `updated_at`.
+    async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()>;
+    /// Deletes the organisation; its memberships, roles, keys and group assignments go with it.
+    async fn delete_organisation(&mut self, id: &str) -> Result<()>;
+    /// The positions in `organisation_ids` of those that are not organisations of the scope's
+    /// partner and mode; the others are held against deletion.
+    async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>>;
+}
+
+/// Users, found by id or e-mail and held against changes.
+#[async_trait]
+pub trait Users: Send {
     /// Stores the user unless its partner and mode already have one with that e-mail (ignoring
     /// case); concurrent inserts of one e-mail store one user.
     async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()>;
@@ -209,12 +276,59 @@ pub trait Transaction: Send {
     /// The user of the scope's partner and mode with this id, whatever organisations the scope
     /// reaches, held as `hold` says.
     async fn user_by_id(&mut self, scope: &Scope, id: &str, hold: UserHold) -> Result<Option<User>>;
+    /// Holds the user's row against every other change until the transaction ends.
+    async fn hold_user(&mut self, user_id: &str) -> Result<()>;
+    /// The user in scope, held against every other change (membership creates hold it too, so
+    /// none slips in between what this transaction reads and writes). `NotFound` out of scope.
+    async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User>;
+    /// Whether a user of the scope's partner and mode other than `except` has this e-mail
+    /// (ignoring case).
+    async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool>;
+    /// Writes a user's e-mail, names, staff flag and `updated_at`; `UserAlreadyExists` when a
+    /// concurrent write took the e-mail.
+    async fn update_user(&mut self, user: &User) -> Result<()>;
+    /// Whether the user is in scope.
+    async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool>;
+    /// Stores a new user; `UserAlreadyExists` when its partner and mode have its e-mail.
+    async fn insert_user(&mut self, user: &User) -> Result<()>;
+}
+
+/// Custom roles of an organisation.
+#[async_trait]
+pub trait Roles: Send {
+    /// The positions in `role_ids` of those that are not roles of the organisation.
+    async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>>;
+    /// The role in scope, held against every other change, with its organisation held as
+    /// `lock_organisation` does (taken first: the order every lock taker follows). `NotFound`
+    /// out of scope.
+    async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role>;
+    /// Whether a role of the organisation other than `except` has this name.
+    async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool>;
+    /// Stores a new role; `RoleAlreadyExists` when its organisation has its name.
+    async fn insert_role(&mut self, role: &Role) -> Result<()>;
+    /// Writes a role's name, permissions and `updated_at`; `RoleAlreadyExists` as above.
+    async fn update_role(&mut self, role: &Role) -> Result<()>;
+    /// Deletes the role and takes it out of its organisation's memberships' `role_ids`.
+    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()>;
+}
+
+/// API keys.
+#[async_trait]
+pub trait Keys: Send {
+    async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()>;
+    /// The key in scope. `NotFound` out of scope.
+    async fn get_api_key(&mut self, scope: &Scope, id: &str) -> Result<ApiKey>;
+    /// Revokes the key at `now`, unless it already is.
+    async fn revoke_api_key(&mut self, id: &str, now: Timestamp) -> Result<()>;
+}
+
+/// Memberships, and the counts rules 1–2 are decided with.
+#[async_trait]
+pub trait Memberships: Send {
     /// The id of the user's membership in the organisation, if it has one.
     async fn membership_id(&mut self, organisation_id: &str, user_id: &str) -> Result<Option<String>>;
     /// Whether the user has memberships, and whether one lies outside `scope`.
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)>;
-    /// Holds the user's row against every other change until the transaction ends.
-    async fn hold_user(&mut self, user_id: &str) -> Result<()>;
     /// Stores a new membership; `Some(id)` of the one the organisation already has for this user
     /// instead, if any (then nothing is stored).
     async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>>;
@@ -230,85 +344,6 @@ pub trait Transaction: Send {
     /// Clears `is_default` on the user's memberships other than `except`.
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()>;
     async fn delete_membership(&mut self, id: &str) -> Result<()>;
-
-    /// The user in scope, held against every other change (membership creates hold it too, so
-    /// none slips in between what this transaction reads and writes). `NotFound` out of scope.
-    async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User>;
-    /// Whether a user of the scope's partner and mode other than `except` has this e-mail
-    /// (ignoring case).
-    async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool>;
-    /// Writes a user's e-mail, names, staff flag and `updated_at`; `UserAlreadyExists` when a
-    /// concurrent write took the e-mail.
-    async fn update_user(&mut self, user: &User) -> Result<()>;
-
-    /// Whether the scope's partner has this group, holding it against deletion.
-    async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool>;
-    /// Whether the organisation is in scope, holding it against deletion.
-    async fn hold_organisation(&mut self, scope: &Scope, id: &str) -> Result<bool>;
-    /// Whether the user is in scope.
-    async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool>;
-    async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()>;
-    async fn insert_organisation(&mut self, organisation: &Organisation) -> Result<()>;
-    /// Assigns one more organisation to the group.
-    async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()>;
-    /// The organisation as this transaction sees it. `NotFound` out of scope.
-    async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation>;
-
-    /// Stores a new group (its organisations are assigned apart).
-    async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()>;
-    /// Holds the partner's row: the changes that could leave it without an admin group take
-    /// turns on it. False when there is no such partner.
-    async fn hold_partner(&mut self, partner_id: &str) -> Result<bool>;
-    /// Holds the partners against another first start (until this transaction ends) and tells
-    /// whether any partner exists.
-    async fn hold_partners(&mut self) -> Result<bool>;
-    /// Stores a partner with its admin group and that group's keys.
-    async fn insert_partner(&mut self, partner: &ProvisionedPartner) -> Result<()>;
-    /// The partner's oldest admin group, if it has one left.
-    async fn oldest_admin_group(&mut self, partner_id: &str) -> Result<Option<String>>;
-
-    /// Writes an organisation's name, settings and `updated_at`.
-    async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()>;
-    /// Deletes the organisation; its memberships, roles, keys and group assignments go with it.
-    async fn delete_organisation(&mut self, id: &str) -> Result<()>;
-
-    /// Stores a new user; `UserAlreadyExists` when its partner and mode have its e-mail.
-    async fn insert_user(&mut self, user: &User) -> Result<()>;
-
-    /// The role in scope, held against every other change. `NotFound` out of scope.
-    async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role>;
-    /// Whether a role of the organisation other than `except` has this name.
-    async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool>;
-    /// Stores a new role; `RoleAlreadyExists` when its organisation has its name.
-    async fn insert_role(&mut self, role: &Role) -> Result<()>;
-    /// Writes a role's name, permissions and `updated_at`; `RoleAlreadyExists` as above.
-    async fn update_role(&mut self, role: &Role) -> Result<()>;
-    /// Deletes the role and takes it out of its organisation's memberships' `role_ids`.
-    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()>;
-
-    /// The key in scope. `NotFound` out of scope.
-    async fn get_api_key(&mut self, scope: &Scope, id: &str) -> Result<ApiKey>;
-    /// Revokes the key at `now`, unless it already is.
-    async fn revoke_api_key(&mut self, id: &str, now: Timestamp) -> Result<()>;
-    /// The scope's partner's group, with its organisations of the scope's mode, held against
-    /// every other change and its deletion. `NotFound` when missing.
-    async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
-    /// Whether the partner has an admin group other than `except`.
-    async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool>;
-    /// The positions in `organisation_ids` of those that are not organisations of the scope's
-    /// partner and mode; the others are held against deletion.
-    async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>>;
-    /// Replaces the group's organisations of `mode` with `organisation_ids`.
-    async fn assign_group_organisations(
-        &mut self,
-        group_id: &str,
-        mode: Mode,
-        organisation_ids: &[String],
-    ) -> Result<()>;
-    /// Writes a group's name, admin flag and `updated_at`.
-    async fn update_group(&mut self, group: &PartnerGroup) -> Result<()>;
-    /// Deletes the group; the keys it holds go with it.
-    async fn delete_group(&mut self, id: &str) -> Result<()>;
 }
 
 #[async_trait]

@@ -1,0 +1,121 @@
+//! The write primitives the operations decide with, on PostgreSQL. Each is READ COMMITTED with
+//! row locks taken in one order (partner, organisation, user), so two nodes deciding a rule on
+//! the same rows take turns; a deadlock or serialisation failure is `Contention`, and the caller
+//! runs the whole transaction again.
+
+use async_trait::async_trait;
+use deadpool_postgres::Object;
+use roster_core::{
+    Error,
+    error::Result,
+    input::email_key,
+    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, Role, User},
+    policy::Scope,
+    provision::ProvisionedPartner,
+    rules::OrgTally,
+    store::{Transaction, UserHold, primitives::*},
+    time::Timestamp,
+};
+use tokio_postgres::types::{Json, ToSql};
+
+use crate::postgres::{
+    Hold, assign_group_organisations, get_api_key, get_group, get_membership, get_organisation, get_role, get_user,
+    group_exists, insert_api_key, insert_group, insert_partner, lock_membership, lock_organisation, lock_partner,
+    lock_user, membership_reach, organisation_in_scope, other_admin_group,
+    pool::{Failure, Step},
+    query::{execute, fetch_one, fetch_opt},
+    role_conflict, role_name_taken, rows, tally, user_conflict, user_email_taken,
+};
+use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, placeholders};
+
+/// A connection inside `BEGIN`. Dropped before [`Transaction::commit`], it is rolled back
+/// before it returns to the pool.
+pub struct PostgresTransaction {
+    client: Option<Object>,
+    gate: Option<std::sync::Arc<roster_core::commit_gate::CommitGate>>,
+}
+
+impl PostgresTransaction {
+    pub(super) async fn begin(client: Object) -> Result<Self> {
+        client.batch_execute("BEGIN").await.map_err(|error| Failure::from(error).into_retryable_error())?;
+        Ok(Self { client: Some(client), gate: roster_core::commit_gate::current() })
+    }
+
+    fn client(&self) -> Result<&Object> {
+        self.client.as_ref().ok_or_else(|| Error::internal("the transaction has ended"))
+    }
+}
+
+impl Drop for PostgresTransaction {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // The rollback must reach the server before the connection serves anyone else.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(error) = client.batch_execute("ROLLBACK").await {
+                        tracing::warn!(%error, "could not roll back; closing the connection");
+                        drop(Object::take(client));
+                    }
+                });
+            } else {
+                drop(Object::take(client));
+            }
+        }
+    }
+}
+
+fn failed(failure: Failure) -> Error {
+    failure.into_retryable_error()
+}
+
+async fn write_membership(client: &Object, statement: &str, membership: &Membership) -> Step<u64> {
+    let settings = &membership.settings;
+    let n = &settings.notifications;
+    let values: [&(dyn ToSql + Sync); 24] = [
+        &membership.id,
+        &membership.partner_id,
+        &membership.mode.is_live(),
+        &membership.organisation_id,
+        &membership.user_id,
+        &membership.status.as_str(),
+        &settings.role.as_str(),
+        &Json(&settings.role_ids),
+        &Json(&settings.permissions),
+        &settings.is_owner,
+        &settings.is_default,
+        &Json(&settings.allowed_ips),
+        &settings.api_access_enabled,
+        &settings.access_scope.as_str(),
+        &settings.test_enabled,
+        &n.alert_action_required,
+        &n.alert_resolved,
+        &n.alert_dismissed,
+        &n.evidence_requested,
+        &settings.reference,
+        &settings.reference_origin,
+        &Json(&settings.metadata),
+        &membership.created_at.millis(),
+        &membership.updated_at.millis(),
+    ];
+    execute(client, statement, &values).await
+}
+
+#[async_trait]
+impl Transaction for PostgresTransaction {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        if !roster_core::commit_gate::may_commit(self.gate.as_deref()) {
+            return Err(Error::Unavailable);
+        }
+        let client = self.client.take().ok_or_else(|| Error::internal("the transaction has ended"))?;
+        // A failed COMMIT has ended the transaction on the server: the connection is clean.
+        client.batch_execute("COMMIT").await.map_err(|error| failed(error.into()))
+    }
+}
+
+mod groups;
+mod keys;
+mod memberships;
+mod organisations;
+mod partners;
+mod roles;
+mod users;
