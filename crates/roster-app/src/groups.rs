@@ -121,7 +121,7 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
             if !tx.hold_partner(scope.partner_id()).await? {
                 return Err(Error::NotFound);
             }
-            let current = tx.lock_group(&scope, &id).await?;
+            let current = tx.lock_group_for_delete(&scope, &id).await?;
             if current.is_admin {
                 rules::check_admin_group_removal(tx.other_admin_group(scope.partner_id(), &id).await?)?;
             }

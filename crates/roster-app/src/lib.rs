@@ -190,9 +190,8 @@ impl Change {
     }
 }
 
-/// Where every change is recorded, inside its transaction, with who made it and in which
-/// request: today a log line; the events of spec §9 are written here.
-fn record(caller: &Caller, operation: &'static str, change: &Change) {
+/// A committed change, in the log with who made it and in which request.
+fn log_change(caller: &Caller, operation: &'static str, change: &Change) {
     if let Some(object) = change.after.as_ref().or(change.before.as_ref()) {
         tracing::debug!(request_id = %caller.request_id, operation, object_id = object.id(), "changed");
     }
@@ -225,10 +224,12 @@ impl App {
         loop {
             let mut transaction = self.store.begin().await?;
             let outcome = match work(transaction.as_mut()).await {
-                Ok((value, change)) => {
-                    record(caller, operation, &change);
-                    transaction.commit().await.map(|()| value)
-                }
+                // Every write passes here with its change, its caller and its request inside its
+                // transaction, before the commit: where the events of spec §9 are to be written.
+                Ok((value, change)) => transaction.commit().await.map(|()| {
+                    log_change(caller, operation, &change);
+                    value
+                }),
                 Err(error) => Err(error),
             };
             match outcome {

@@ -72,7 +72,9 @@ async fn scope_with(app: &App, caller: &Caller, access: Access, writes: UserWrit
         let page = app.store.list_memberships(&user.scope(), &filter, &query).await?;
         for membership in &page.items {
             let granted = permissions_of(app, membership).await?;
-            if permissions::allows(&granted, required) && (!owner_only || membership.settings.is_owner) {
+            // A user acts through its membership only from the addresses it allows.
+            let fenced_out = !permissions::address_allowed(&membership.settings.allowed_ips, caller.address);
+            if permissions::allows(&granted, required) && (!owner_only || membership.settings.is_owner) && !fenced_out {
                 organisations.push(membership.organisation_id.clone());
             }
         }
@@ -148,7 +150,9 @@ async fn create_in(
     // (against being made staff, or, for a default, against any change) until the commit.
     tx.insert_user_unless_email_taken(&user).await?;
     let hold = if membership.settings.is_default { UserHold::Update } else { UserHold::Share };
-    let member = tx.user_by_email(scope, &user.email, hold).await?.ok_or_else(|| Error::internal("user not stored"))?;
+    // Missing only when a concurrent change took the e-mail away after the insert found it
+    // taken: the transaction runs again and finds the e-mail free.
+    let member = tx.user_by_email(scope, &user.email, hold).await?.ok_or(Error::Contention)?;
     rules::check_new_member(member.is_staff)?;
     if membership.settings.is_default {
         check_reaches_every_membership(tx, scope, &member.id).await?;
@@ -408,6 +412,9 @@ async fn delete_in(
     id: &str,
     member: Option<(&str, Option<IpAddr>)>,
 ) -> Result<((), Change)> {
+    if let Some((user_id, _)) = member {
+        check_owned(tx, scope, id, user_id).await?;
+    }
     let current = tx.lock_membership(scope, id).await?;
     if let Some((user_id, address)) = member {
         require_own(&current, user_id, address)?;
@@ -488,6 +495,15 @@ async fn own(app: &App, user: &UserPrincipal, id: &str) -> Result<Membership> {
     Ok(membership)
 }
 
+/// Another user's membership is not found, before its organisation is locked: a user never
+/// holds up the writes of an organisation it is not a member of.
+async fn check_owned(tx: &mut dyn Transaction, scope: &Scope, id: &str, user_id: &str) -> Result<()> {
+    if tx.get_membership(scope, id).await?.user_id != user_id {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
 /// A user acts only through its own memberships (anyone else's is not found), and only from
 /// one of the membership's allowed addresses.
 fn require_own(membership: &Membership, user_id: &str, address: Option<IpAddr>) -> Result<()> {
@@ -512,6 +528,7 @@ pub async fn respond(app: &App, caller: &Caller, id: &str, answer: MembershipSta
         let address = caller.address;
         Box::pin(async move {
             // Accepting changes who counts for rules 1–2, so it takes the organisation's lock.
+            check_owned(tx, &scope, &id, &user_id).await?;
             let current = tx.lock_membership(&scope, &id).await?;
             require_own(&current, &user_id, address)?;
             if current.status != MembershipStatus::Pending {

@@ -225,8 +225,12 @@ pub trait Groups: Send {
     /// Stores a new group (its organisations are assigned apart).
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()>;
     /// The scope's partner's group, with its organisations of the scope's mode, held against
-    /// every other change and its deletion. `NotFound` when missing.
+    /// other changes and its deletion (not against keys and organisations being added to it).
+    /// `NotFound` when missing.
     async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
+    /// Like `lock_group`, held also against keys and organisations being added to it, for
+    /// deleting it.
+    async fn lock_group_for_delete(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
     /// Whether the partner has an admin group other than `except`.
     async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool>;
     /// Replaces the group's organisations of `mode` with `organisation_ids`.

@@ -539,3 +539,47 @@ async fn lists_filter_by_sets_sort_by_any_key_and_start_after_a_membership() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_manages_memberships_only_from_the_addresses_its_membership_allows() {
+    on_every_backend(|world| async move {
+        let org = world.organisation("A").await;
+        let mut fenced = membership(&org, "admin@example.com", MembershipRole::Admin);
+        fenced.settings.allowed_ips = Some(vec!["10.0.0.0/8".into()]);
+        let admin = memberships::create(&world.app, &world.admin, fenced).await.unwrap();
+        let inside = world.user(&admin.user_id, Some("10.2.3.4")).await;
+        let outside = world.user(&admin.user_id, Some("192.0.2.1")).await;
+        assert!(memberships::get(&world.app, &inside, &admin.id).await.is_ok());
+        assert_eq!(memberships::get(&world.app, &outside, &admin.id).await, Err(Error::NotFound));
+        let from_outside =
+            memberships::create(&world.app, &outside, membership(&org, "new@example.com", MembershipRole::Standard));
+        assert!(matches!(from_outside.await, Err(Error::Validation(_))));
+        let from_inside =
+            memberships::create(&world.app, &inside, membership(&org, "new@example.com", MembershipRole::Standard));
+        assert!(from_inside.await.is_ok());
+    })
+    .await;
+}
+
+/// PostgreSQL only: whether a request waits on a lock is only observable with row locks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answering_another_users_invitation_is_not_found_without_waiting_for_its_organisation() {
+    let Some(base) = testing::postgres_url() else { return };
+    let schema = testing::TestSchema::create(&base).await;
+    let world = World::new(roster_store::open(&schema.url).await.unwrap()).await;
+    let org = world.organisation("A").await;
+    let mut invitation = membership(&org, "guest@example.com", MembershipRole::Standard);
+    invitation.status = MembershipStatus::Pending;
+    let invited = memberships::create(&world.app, &world.admin, invitation).await.unwrap();
+    let other = world.add(&world.organisation("B").await, "other@example.com", MembershipRole::Admin).await;
+    let stranger = world.user(&other.user_id, None).await;
+
+    let mut holder = world.store.begin().await.unwrap();
+    assert!(holder.lock_organisation(&world.scope, &org).await.unwrap());
+    let answer = memberships::respond(&world.app, &stranger, &invited.id, MembershipStatus::Accepted);
+    let answer = tokio::time::timeout(Duration::from_secs(10), answer).await;
+    assert_eq!(answer.expect("it waited for the organisation's lock"), Err(Error::NotFound));
+    let leave = tokio::time::timeout(Duration::from_secs(10), memberships::leave(&world.app, &stranger, &invited.id));
+    assert_eq!(leave.await.expect("it waited for the organisation's lock"), Err(Error::NotFound));
+    drop(holder);
+}

@@ -7,6 +7,7 @@ impl Groups for PostgresTransaction {
     async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool> {
         group_exists(self.client()?, partner_id, id).await.map_err(failed)
     }
+
     async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()> {
         execute(
             self.client()?,
@@ -17,19 +18,33 @@ impl Groups for PostgresTransaction {
         .map(drop)
         .map_err(failed)
     }
+
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()> {
         insert_group(self.client()?, group).await.map_err(failed)
     }
+
     async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
         let client = self.client()?;
-        // A concurrent change or delete of the group waits, or, committed first, is what is
-        // read here (a group promoted while being deleted is deleted as an admin group).
+        // FOR NO KEY UPDATE: a concurrent change or delete waits (or, committed first, is what
+        // is read here), while keys created for the group (FOR KEY SHARE) go on.
+        execute(client, "SELECT 1 FROM partner_groups WHERE id = $1 FOR NO KEY UPDATE", &[&id])
+            .await
+            .map_err(failed)?;
+        get_group(client, scope, id).await.map_err(failed)
+    }
+
+    async fn lock_group_for_delete(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
+        let client = self.client()?;
+        // A group promoted while being deleted is deleted as an admin group: the promotion's
+        // hold makes this wait, and what it committed is read here.
         execute(client, "SELECT 1 FROM partner_groups WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(failed)?;
         get_group(client, scope, id).await.map_err(failed)
     }
+
     async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool> {
         other_admin_group(self.client()?, partner_id, except).await.map_err(failed)
     }
+
     async fn assign_group_organisations(
         &mut self,
         group_id: &str,
@@ -38,6 +53,7 @@ impl Groups for PostgresTransaction {
     ) -> Result<()> {
         assign_group_organisations(self.client()?, group_id, mode.is_live(), organisation_ids).await.map_err(failed)
     }
+
     async fn update_group(&mut self, group: &PartnerGroup) -> Result<()> {
         execute(
             self.client()?,
@@ -48,6 +64,7 @@ impl Groups for PostgresTransaction {
         .map(drop)
         .map_err(failed)
     }
+
     async fn delete_group(&mut self, id: &str) -> Result<()> {
         execute(self.client()?, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
     }

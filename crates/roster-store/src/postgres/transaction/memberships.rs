@@ -14,9 +14,11 @@ impl Memberships for PostgresTransaction {
         .map_err(failed)?;
         row.map(|row| row.try_get(0)).transpose().map_err(|error| failed(error.into()))
     }
+
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
         membership_reach(self.client()?, scope, user_id).await.map_err(failed)
     }
+
     async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>> {
         let client = self.client()?;
         let statement = format!(
@@ -36,20 +38,25 @@ impl Memberships for PostgresTransaction {
         .map_err(failed)?;
         existing.try_get(0).map(Some).map_err(|error| failed(error.into()))
     }
+
     async fn lock_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
         lock_membership(self.client()?, scope, id).await.map_err(failed)
     }
+
     async fn get_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
         get_membership(self.client()?, scope, id).await.map_err(failed)
     }
+
     async fn tally(&mut self, organisation_id: &str, except: &str) -> Result<OrgTally> {
         tally(self.client()?, organisation_id, except).await.map_err(failed)
     }
+
     async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
         let statement =
             format!("UPDATE memberships SET ({MEMBERSHIP_WRITE_COLUMNS}) = ({}) WHERE id = $1", placeholders('$', 24));
         write_membership(self.client()?, &statement, membership).await.map(drop).map_err(failed)
     }
+
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
         execute(
             self.client()?,
@@ -60,6 +67,7 @@ impl Memberships for PostgresTransaction {
         .map(drop)
         .map_err(failed)
     }
+
     async fn delete_membership(&mut self, id: &str) -> Result<()> {
         execute(self.client()?, "DELETE FROM memberships WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
     }

@@ -36,9 +36,13 @@ pub struct PostgresTransaction {
 }
 
 impl PostgresTransaction {
+    /// Sends `BEGIN` with the guard already in place: however the wait for its answer ends
+    /// (an error, the request given up half-way), the connection is rolled back before it
+    /// serves anyone else.
     pub(super) async fn begin(client: Object) -> Result<Self> {
-        client.batch_execute("BEGIN").await.map_err(|error| Failure::from(error).into_retryable_error())?;
-        Ok(Self { client: Some(client), gate: roster_core::commit_gate::current() })
+        let transaction = Self { client: Some(client), gate: roster_core::commit_gate::current() };
+        transaction.client()?.batch_execute("BEGIN").await.map_err(|error| failed(error.into()))?;
+        Ok(transaction)
     }
 
     fn client(&self) -> Result<&Object> {
@@ -106,9 +110,12 @@ impl Transaction for PostgresTransaction {
         if !roster_core::commit_gate::may_commit(self.gate.as_deref()) {
             return Err(Error::Unavailable);
         }
-        let client = self.client.take().ok_or_else(|| Error::internal("the transaction has ended"))?;
-        // A failed COMMIT has ended the transaction on the server: the connection is clean.
-        client.batch_execute("COMMIT").await.map_err(|error| failed(error.into()))
+        // The guard stays until COMMIT has answered: given up before, the connection is rolled
+        // back (a ROLLBACK after a COMMIT that did reach the server changes nothing).
+        let outcome = self.client()?.batch_execute("COMMIT").await;
+        // Answered, failed or not, the transaction is over on the server: the connection is clean.
+        drop(self.client.take());
+        outcome.map_err(|error| failed(error.into()))
     }
 }
 

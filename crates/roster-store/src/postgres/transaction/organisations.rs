@@ -10,6 +10,7 @@ impl Organisations for PostgresTransaction {
         // side; the unique indexes order their duplicates.
         organisation_in_scope(self.client()?, scope, organisation_id, Hold::AgainstMemberCounts).await.map_err(failed)
     }
+
     async fn lock_organisation(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool> {
         let client = self.client()?;
         if !organisation_in_scope(client, scope, organisation_id, Hold::Nothing).await.map_err(failed)? {
@@ -18,9 +19,11 @@ impl Organisations for PostgresTransaction {
         lock_organisation(client, organisation_id).await.map_err(failed)?;
         Ok(true)
     }
+
     async fn hold_organisation(&mut self, scope: &Scope, id: &str) -> Result<bool> {
         organisation_in_scope(self.client()?, scope, id, Hold::AgainstDelete).await.map_err(failed)
     }
+
     async fn insert_organisation(&mut self, organisation: &Organisation) -> Result<()> {
         execute(
             self.client()?,
@@ -41,9 +44,11 @@ impl Organisations for PostgresTransaction {
         .map(drop)
         .map_err(failed)
     }
+
     async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation> {
         get_organisation(self.client()?, scope, id).await.map_err(failed)
     }
+
     async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()> {
         execute(
             self.client()?,
@@ -61,9 +66,11 @@ impl Organisations for PostgresTransaction {
         .map(drop)
         .map_err(failed)
     }
+
     async fn delete_organisation(&mut self, id: &str) -> Result<()> {
         execute(self.client()?, "DELETE FROM organisations WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
     }
+
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {
         let client = self.client()?;
         let partner_wide = scope.partner_wide();

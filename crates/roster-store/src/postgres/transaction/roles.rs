@@ -21,6 +21,7 @@ impl Roles for PostgresTransaction {
         }
         Ok(missing)
     }
+
     async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role> {
         let client = self.client()?;
         // The organisation first, as every other lock taker does (deleting the organisation
@@ -30,9 +31,11 @@ impl Roles for PostgresTransaction {
         execute(client, "SELECT 1 FROM roles WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(failed)?;
         get_role(client, scope, id).await.map_err(failed)
     }
+
     async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool> {
         role_name_taken(self.client()?, organisation_id, name, except).await.map_err(failed)
     }
+
     async fn insert_role(&mut self, role: &Role) -> Result<()> {
         execute(
             self.client()?,
@@ -53,6 +56,7 @@ impl Roles for PostgresTransaction {
         .map(drop)
         .map_err(|failure| failed(role_conflict(failure)))
     }
+
     async fn update_role(&mut self, role: &Role) -> Result<()> {
         execute(
             self.client()?,
@@ -63,6 +67,7 @@ impl Roles for PostgresTransaction {
         .map(drop)
         .map_err(|failure| failed(role_conflict(failure)))
     }
+
     async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()> {
         let client = self.client()?;
         execute(

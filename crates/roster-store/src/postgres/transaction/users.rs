@@ -27,6 +27,7 @@ impl Users for PostgresTransaction {
         .map(drop)
         .map_err(failed)
     }
+
     async fn user_by_email(&mut self, scope: &Scope, email: &str, hold: UserHold) -> Result<Option<User>> {
         let lock = match hold {
             UserHold::Share => "FOR SHARE",
@@ -41,6 +42,7 @@ impl Users for PostgresTransaction {
                 .map_err(failed)?;
         row.as_ref().map(rows::user).transpose().map_err(failed)
     }
+
     async fn user_by_id(&mut self, scope: &Scope, id: &str, hold: UserHold) -> Result<Option<User>> {
         let lock = match hold {
             UserHold::Share => "FOR SHARE",
@@ -54,9 +56,11 @@ impl Users for PostgresTransaction {
             .map_err(failed)?;
         row.as_ref().map(rows::user).transpose().map_err(failed)
     }
+
     async fn hold_user(&mut self, user_id: &str) -> Result<()> {
         lock_user(self.client()?, user_id).await.map_err(failed)
     }
+
     async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User> {
         let client = self.client()?;
         // Membership creates hold the user's row FOR SHARE: none can slip in between what the
@@ -64,9 +68,11 @@ impl Users for PostgresTransaction {
         lock_user(client, id).await.map_err(failed)?;
         get_user(client, scope, id).await.map_err(failed)
     }
+
     async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool> {
         user_email_taken(self.client()?, scope, email, Some(except)).await.map_err(failed)
     }
+
     async fn update_user(&mut self, user: &User) -> Result<()> {
         execute(
             self.client()?,
@@ -86,6 +92,7 @@ impl Users for PostgresTransaction {
         .map(drop)
         .map_err(|failure| failed(user_conflict(failure)))
     }
+
     async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool> {
         match get_user(self.client()?, scope, id).await {
             Ok(_) => Ok(true),
@@ -93,6 +100,7 @@ impl Users for PostgresTransaction {
             Err(other) => Err(failed(other)),
         }
     }
+
     async fn insert_user(&mut self, user: &User) -> Result<()> {
         execute(
             self.client()?,

@@ -7,6 +7,7 @@ impl Groups for SqliteTransaction {
     async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool> {
         step!(self, [partner_id, id], |c| group_exists(c, &partner_id, &id))
     }
+
     async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()> {
         step!(self, [group_id, organisation_id], |c| {
             c.execute(
@@ -17,15 +18,23 @@ impl Groups for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()> {
         step!(self, [group], |c| insert_group(c, &group))
     }
+
     async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
         step!(self, [scope, id], |c| get_group(c, &scope, &id))
     }
+
+    async fn lock_group_for_delete(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
+        self.lock_group(scope, id).await
+    }
+
     async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool> {
         step!(self, [partner_id, except], |c| other_admin_group(c, &partner_id, &except))
     }
+
     async fn assign_group_organisations(
         &mut self,
         group_id: &str,
@@ -36,6 +45,7 @@ impl Groups for SqliteTransaction {
             assign_group_organisations(c, &group_id, mode.is_live(), &organisation_ids)
         })
     }
+
     async fn update_group(&mut self, group: &PartnerGroup) -> Result<()> {
         step!(self, [group], |c| {
             c.execute(
@@ -46,6 +56,7 @@ impl Groups for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn delete_group(&mut self, id: &str) -> Result<()> {
         // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
         step!(self, [id], |c| {

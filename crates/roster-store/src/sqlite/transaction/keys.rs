@@ -7,9 +7,11 @@ impl Keys for SqliteTransaction {
     async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()> {
         step!(self, [key, secret_hash], |c| insert_api_key(c, &key, &secret_hash))
     }
+
     async fn get_api_key(&mut self, scope: &Scope, id: &str) -> Result<ApiKey> {
         step!(self, [scope, id], |c| get_api_key(c, &scope, &id))
     }
+
     async fn revoke_api_key(&mut self, id: &str, now: Timestamp) -> Result<()> {
         step!(self, [id], |c| {
             c.execute(

@@ -13,9 +13,11 @@ impl Memberships for SqliteTransaction {
                 .map_err(storage_error)
         })
     }
+
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
         step!(self, [scope, user_id], |c| membership_reach(c, &scope, &user_id))
     }
+
     async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>> {
         step!(self, [membership], |c| {
             let statement = format!(
@@ -35,15 +37,19 @@ impl Memberships for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn lock_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
         self.get_membership(scope, id).await
     }
+
     async fn get_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
         step!(self, [scope, id], |c| get_membership(c, &scope, &id))
     }
+
     async fn tally(&mut self, organisation_id: &str, except: &str) -> Result<OrgTally> {
         step!(self, [organisation_id, except], |c| tally(c, &organisation_id, &except))
     }
+
     async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
         step!(self, [membership], |c| {
             let statement = format!(
@@ -53,6 +59,7 @@ impl Memberships for SqliteTransaction {
             write_membership(c, &statement, &membership).map(drop)
         })
     }
+
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
         step!(self, [user_id, except], |c| {
             c.execute(
@@ -63,6 +70,7 @@ impl Memberships for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn delete_membership(&mut self, id: &str) -> Result<()> {
         step!(self, [id], |c| {
             c.execute("DELETE FROM memberships WHERE id = ?1", [&id]).map(drop).map_err(storage_error)

@@ -7,12 +7,15 @@ impl Organisations for SqliteTransaction {
     async fn hold_organisation_for_new_member(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool> {
         step!(self, [scope, organisation_id], |c| organisation_in_scope(c, &scope, &organisation_id))
     }
+
     async fn lock_organisation(&mut self, scope: &Scope, organisation_id: &str) -> Result<bool> {
         step!(self, [scope, organisation_id], |c| organisation_in_scope(c, &scope, &organisation_id))
     }
+
     async fn hold_organisation(&mut self, scope: &Scope, id: &str) -> Result<bool> {
         step!(self, [scope, id], |c| organisation_in_scope(c, &scope, &id))
     }
+
     async fn insert_organisation(&mut self, organisation: &Organisation) -> Result<()> {
         step!(self, [organisation], |c| {
             c.execute(
@@ -33,9 +36,11 @@ impl Organisations for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation> {
         step!(self, [scope, id], |c| get_organisation(c, &scope, &id))
     }
+
     async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()> {
         step!(self, [organisation], |c| {
             c.execute(
@@ -53,6 +58,7 @@ impl Organisations for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn delete_organisation(&mut self, id: &str) -> Result<()> {
         // Memberships, roles, group assignments and the organisation's keys cascade.
         step!(self, [id], |c| c
@@ -60,6 +66,7 @@ impl Organisations for SqliteTransaction {
             .map(drop)
             .map_err(storage_error))
     }
+
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {
         let partner_wide = scope.partner_wide();
         step!(self, [organisation_ids], |c| {

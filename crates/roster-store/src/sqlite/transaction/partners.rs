@@ -7,12 +7,15 @@ impl Partners for SqliteTransaction {
     async fn hold_partner(&mut self, partner_id: &str) -> Result<bool> {
         step!(self, [partner_id], |c| exists(c, "SELECT EXISTS (SELECT 1 FROM partners WHERE id = ?1)", [&partner_id]))
     }
+
     async fn hold_partners(&mut self) -> Result<bool> {
         step!(self, [], |c| exists(c, "SELECT EXISTS (SELECT 1 FROM partners)", []))
     }
+
     async fn insert_partner(&mut self, partner: &ProvisionedPartner) -> Result<()> {
         step!(self, [partner], |c| insert_partner(c, &partner))
     }
+
     async fn oldest_admin_group(&mut self, partner_id: &str) -> Result<Option<String>> {
         step!(self, [partner_id], |c| {
             c.query_row(

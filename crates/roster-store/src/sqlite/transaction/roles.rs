@@ -20,12 +20,15 @@ impl Roles for SqliteTransaction {
             Ok(missing)
         })
     }
+
     async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role> {
         step!(self, [scope, id], |c| get_role(c, &scope, &id))
     }
+
     async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool> {
         step!(self, [organisation_id, name, except], |c| role_name_taken(c, &organisation_id, &name, &except))
     }
+
     async fn insert_role(&mut self, role: &Role) -> Result<()> {
         step!(self, [role], |c| {
             c.execute(
@@ -46,6 +49,7 @@ impl Roles for SqliteTransaction {
             .map_err(role_conflict)
         })
     }
+
     async fn update_role(&mut self, role: &Role) -> Result<()> {
         step!(self, [role], |c| {
             c.execute(
@@ -56,6 +60,7 @@ impl Roles for SqliteTransaction {
             .map_err(role_conflict)
         })
     }
+
     async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()> {
         step!(self, [role], |c| {
             c.execute(

@@ -29,6 +29,7 @@ impl Users for SqliteTransaction {
             Ok(())
         })
     }
+
     async fn user_by_email(&mut self, scope: &Scope, email: &str, _hold: UserHold) -> Result<Option<User>> {
         let key = email_key(email);
         step!(self, [scope, key], |c| {
@@ -43,6 +44,7 @@ impl Users for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn user_by_id(&mut self, scope: &Scope, id: &str, _hold: UserHold) -> Result<Option<User>> {
         step!(self, [scope, id], |c| {
             c.prepare_cached(&format!(
@@ -56,15 +58,19 @@ impl Users for SqliteTransaction {
             .map_err(storage_error)
         })
     }
+
     async fn hold_user(&mut self, _user_id: &str) -> Result<()> {
         Ok(())
     }
+
     async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User> {
         step!(self, [scope, id], |c| get_user(c, &scope, &id))
     }
+
     async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool> {
         step!(self, [scope, email, except], |c| user_email_taken(c, &scope, &email, Some(&except)))
     }
+
     async fn update_user(&mut self, user: &User) -> Result<()> {
         step!(self, [user], |c| {
             c.execute(
@@ -90,6 +96,7 @@ impl Users for SqliteTransaction {
             })
         })
     }
+
     async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool> {
         step!(self, [scope, id], |c| match get_user(c, &scope, &id) {
             Ok(_) => Ok(true),
@@ -97,6 +104,7 @@ impl Users for SqliteTransaction {
             Err(other) => Err(other),
         })
     }
+
     async fn insert_user(&mut self, user: &User) -> Result<()> {
         step!(self, [user], |c| {
             c.execute(
