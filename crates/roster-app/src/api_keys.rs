@@ -97,7 +97,9 @@ async fn check_holder(tx: &mut dyn Transaction, scope: &Scope, holder: &KeyHolde
 }
 
 pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<ApiKey>> {
-    app.store.list_api_keys(&scope(caller, Access::Read)?, query).await
+    let scope = scope(caller, Access::Read)?;
+    crate::newest_first_only(query)?;
+    app.store.list_api_keys(&scope, query).await
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<ApiKey> {

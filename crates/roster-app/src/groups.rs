@@ -63,7 +63,9 @@ async fn check_organisations(tx: &mut dyn Transaction, scope: &Scope, organisati
 }
 
 pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<PartnerGroup>> {
-    app.store.list_groups(&scope(caller, Access::Read)?, query).await
+    let scope = scope(caller, Access::Read)?;
+    crate::newest_first_only(query)?;
+    app.store.list_groups(&scope, query).await
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<PartnerGroup> {

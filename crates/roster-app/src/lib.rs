@@ -30,6 +30,7 @@ use roster_core::{
     error::Result,
     keys,
     model::{ApiKey, Membership, Organisation, Partner, PartnerGroup, Role, User},
+    page::{ListQuery, Position},
     policy::Principal,
     store::{PoolStatus, Store, Transaction},
     time::{Clock, SystemClock, Timestamp},
@@ -188,6 +189,17 @@ impl Change {
     pub(crate) fn deleted(before: impl Into<Object>) -> Self {
         Self { before: Some(before.into()), after: None }
     }
+}
+
+/// The lists other than memberships' are ordered newest first and paged by offset or cursor
+/// only: a sort or a `starting_after` is a request they cannot serve.
+fn newest_first_only(query: &ListQuery) -> Result<()> {
+    if !query.sort.is_empty() || matches!(query.position, Position::StartingAfter(_)) {
+        return Err(Error::InvalidRequest(
+            "this list is ordered newest first and paged by offset or cursor only".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// A committed change, in the log with who made it and in which request.

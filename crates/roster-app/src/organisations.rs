@@ -65,7 +65,9 @@ pub async fn create(app: &App, caller: &Caller, new: NewOrganisation) -> Result<
 }
 
 pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<Organisation>> {
-    app.store.list_organisations(&scope(caller, Access::Read)?, query).await
+    let scope = scope(caller, Access::Read)?;
+    crate::newest_first_only(query)?;
+    app.store.list_organisations(&scope, query).await
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Organisation> {

@@ -79,6 +79,7 @@ pub async fn issue_admin_key(app: &App, caller: &Caller, partner_id: &str, mode:
 
 pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListPage<Partner>> {
     caller.principal.require_master()?;
+    crate::newest_first_only(query)?;
     app.store.list_partners(query).await
 }
 

@@ -80,6 +80,7 @@ pub async fn create(app: &App, caller: &Caller, new: NewRole) -> Result<Role> {
 
 pub async fn list(app: &App, caller: &Caller, organisation_id: Option<&str>, query: &ListQuery) -> Result<RolePage> {
     let scope = scope(caller, Access::Read)?;
+    crate::newest_first_only(query)?;
     let stored = app.store.list_roles(&scope, organisation_id, query).await?;
     let builtins = match organisation_id {
         Some(organisation_id) => match app.store.get_organisation(&scope, organisation_id).await {

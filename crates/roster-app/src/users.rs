@@ -56,7 +56,9 @@ pub async fn create(app: &App, caller: &Caller, new: NewUser) -> Result<User> {
 
 /// `email` is compared ignoring case.
 pub async fn list(app: &App, caller: &Caller, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>> {
-    app.store.list_users(&scope(caller, Access::Read)?, email, query).await
+    let scope = scope(caller, Access::Read)?;
+    crate::newest_first_only(query)?;
+    app.store.list_users(&scope, email, query).await
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<User> {

@@ -583,3 +583,18 @@ async fn answering_another_users_invitation_is_not_found_without_waiting_for_its
     assert_eq!(leave.await.expect("it waited for the organisation's lock"), Err(Error::NotFound));
     drop(holder);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_other_than_memberships_refuse_a_sort_or_a_starting_after() {
+    on_every_backend(|world| async move {
+        let sorted = ListQuery { sort: vec![Sort { key: SortKey::Updated, descending: true }], ..ListQuery::default() };
+        let after = ListQuery { position: Position::StartingAfter("usr_1".into()), ..ListQuery::default() };
+        for query in [sorted, after] {
+            let users = users::list(&world.app, &world.admin, None, &query).await;
+            assert!(matches!(users, Err(Error::InvalidRequest(_))));
+            let organisations = roster_app::organisations::list(&world.app, &world.admin, &query).await;
+            assert!(matches!(organisations, Err(Error::InvalidRequest(_))));
+        }
+    })
+    .await;
+}

@@ -484,3 +484,72 @@ async fn groups_are_read_changed_and_deleted_with_their_keys_and_admin_keys_land
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_remaining_primitives_read_write_and_hold_what_they_say() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let a = organisation(store.as_ref(), &scope, "A").await;
+        let b = organisation(store.as_ref(), &scope, "B").await;
+        let member = add_member(store.as_ref(), &scope, &a, "m@example.com", MembershipRole::Admin, NOW).await;
+        let group = add_group(store.as_ref(), &scope, false, &[], NOW).await;
+        let role = add_role(
+            store.as_ref(),
+            &scope,
+            NewRole { organisation_id: a.clone(), name: "billing".into(), permissions: vec!["x:read".into()] },
+        )
+        .await;
+        let only_b = Scope::for_tests(scope.partner_id(), scope.mode(), OrgScope::Organisation(b.clone()));
+        let test_mode = Scope::for_tests(scope.partner_id(), Mode::Test, OrgScope::All);
+
+        let mut tx = store.begin().await.unwrap();
+        // Groups: held for adding to, for deleting, and organisations added one at a time.
+        assert!(tx.hold_group(scope.partner_id(), &group.id).await.unwrap());
+        assert!(!tx.hold_group("ptn_other", &group.id).await.unwrap());
+        tx.add_group_organisation(&group.id, &b).await.unwrap();
+        let for_delete = tx.lock_group_for_delete(&scope, &group.id).await.unwrap();
+        assert_eq!(for_delete.organisation_ids, vec![b.clone()]);
+        assert_eq!(tx.lock_group_for_delete(&scope, "grp_missing").await, Err(Error::NotFound));
+        // Organisations: rewritten whole.
+        let mut renamed = tx.get_organisation(&scope, &a).await.unwrap();
+        renamed.name = "A2".into();
+        renamed.settings.abuse_contact_email = Some("abuse@example.com".into());
+        renamed.updated_at = Timestamp(NOW.0 + 1);
+        tx.update_organisation(&renamed).await.unwrap();
+        assert_eq!(tx.get_organisation(&scope, &a).await.unwrap(), renamed);
+        assert_eq!(tx.get_organisation(&only_b, &a).await, Err(Error::NotFound));
+        // Users: by id partner-wide, in scope only through a membership, locked and rewritten.
+        let user = tx.user_by_id(&only_b, &member.user_id, UserHold::Share).await.unwrap().unwrap();
+        assert_eq!(user.email, "m@example.com");
+        assert_eq!(tx.user_by_id(&test_mode, &member.user_id, UserHold::Share).await.unwrap(), None);
+        assert!(tx.user_in_scope(&scope, &member.user_id).await.unwrap());
+        assert!(!tx.user_in_scope(&only_b, &member.user_id).await.unwrap(), "no membership in B");
+        assert_eq!(tx.lock_user(&only_b, &member.user_id).await, Err(Error::NotFound));
+        let mut changed = tx.lock_user(&scope, &member.user_id).await.unwrap();
+        changed.email = "New@Example.com".into();
+        changed.first_name = "Grace".into();
+        changed.updated_at = Timestamp(NOW.0 + 2);
+        tx.update_user(&changed).await.unwrap();
+        assert_eq!(tx.lock_user(&scope, &member.user_id).await.unwrap(), changed);
+        assert!(tx.email_taken(&scope, "new@example.com", "usr_other").await.unwrap());
+        // Memberships: found by organisation and user.
+        assert_eq!(tx.membership_id(&a, &member.user_id).await.unwrap(), Some(member.id.clone()));
+        assert_eq!(tx.membership_id(&b, &member.user_id).await.unwrap(), None);
+        let mut with_role = tx.lock_membership(&scope, &member.id).await.unwrap();
+        with_role.settings.role_ids = vec![role.id.clone()];
+        tx.update_membership(&with_role).await.unwrap();
+        // Roles: renamed, refused a taken name, and deleted out of the memberships naming them.
+        let mut renamed_role = tx.lock_role(&scope, &role.id).await.unwrap();
+        renamed_role.name = "finance".into();
+        renamed_role.updated_at = Timestamp(NOW.0 + 3);
+        tx.update_role(&renamed_role).await.unwrap();
+        assert_eq!(tx.lock_role(&scope, &role.id).await.unwrap(), renamed_role);
+        assert_eq!(tx.lock_role(&only_b, &role.id).await, Err(Error::NotFound));
+        tx.delete_role(&renamed_role, Timestamp(NOW.0 + 4)).await.unwrap();
+        let after = tx.get_membership(&scope, &member.id).await.unwrap();
+        assert_eq!((after.settings.role_ids.len(), after.updated_at), (0, Timestamp(NOW.0 + 4)));
+        assert_eq!(tx.lock_role(&scope, &role.id).await, Err(Error::NotFound));
+        tx.commit().await.unwrap();
+    })
+    .await;
+}
