@@ -20,13 +20,13 @@ use roster_core::{
 use crate::{App, Caller, Change};
 
 /// A membership to create for a user found by e-mail (ignoring case), or created with the
-/// names when none has it.
+/// names (none, for an invitation by e-mail alone) when none has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateMembership {
     pub organisation_id: String,
     pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
     pub role: MembershipRole,
     /// `accepted`, or `pending` for an invitation its user answers. Only the user rejects.
     pub status: MembershipStatus,
@@ -202,8 +202,8 @@ fn new_for_user(app: &App, scope: &Scope, new: CreateForUser) -> Result<Membersh
         organisation_id: new.organisation_id,
         organisation_name: String::new(),
         user_id: new.user_id,
-        first_name: String::new(),
-        last_name: String::new(),
+        first_name: None,
+        last_name: None,
         email: String::new(),
         settings: new.settings.apply(&MembershipSettings::new(new.role)),
         status: new.status,

@@ -35,8 +35,8 @@ pub async fn create(app: &App, caller: &Caller, new: NewUser) -> Result<User> {
         partner_id: scope.partner_id().to_owned(),
         mode: scope.mode(),
         email: new.email,
-        first_name: new.first_name,
-        last_name: new.last_name,
+        first_name: Some(new.first_name),
+        last_name: Some(new.last_name),
         is_staff: new.is_staff,
         created_at: now,
         updated_at: now,
@@ -98,8 +98,8 @@ async fn update_in(
     }
     let updated = User {
         email: patch.email.unwrap_or_else(|| current.email.clone()),
-        first_name: patch.first_name.unwrap_or_else(|| current.first_name.clone()),
-        last_name: patch.last_name.unwrap_or_else(|| current.last_name.clone()),
+        first_name: patch.first_name.or_else(|| current.first_name.clone()),
+        last_name: patch.last_name.or_else(|| current.last_name.clone()),
         is_staff: patch.is_staff.unwrap_or(current.is_staff),
         updated_at: now,
         ..current.clone()

@@ -97,8 +97,9 @@ pub struct User {
     pub partner_id: String,
     pub mode: Mode,
     pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    /// None for a user invited by e-mail alone, through a dialect that takes no names.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
     pub is_staff: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -176,8 +177,8 @@ pub struct Membership {
     pub organisation_name: String,
     pub user_id: String,
     /// The user's, joined in when read.
-    pub first_name: String,
-    pub last_name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
     pub email: String,
     pub settings: MembershipSettings,
     pub status: MembershipStatus,

@@ -80,6 +80,16 @@ pub fn organisation<R: Columns>(row: &R) -> Result<Organisation, R::Error> {
     })
 }
 
+/// A user's name as stored: the columns are never null, and a missing name is stored empty
+/// (a name given through any API is never blank), the same on both backends.
+pub fn name_column(name: &Option<String>) -> &str {
+    name.as_deref().unwrap_or("")
+}
+
+fn name(stored: String) -> Option<String> {
+    (!stored.is_empty()).then_some(stored)
+}
+
 pub const USER_COLUMNS: &str =
     "u.id, u.partner_id, u.livemode, u.email, u.first_name, u.last_name, u.is_staff, u.created_at, u.updated_at";
 
@@ -89,8 +99,8 @@ pub fn user<R: Columns>(row: &R) -> Result<User, R::Error> {
         partner_id: row.text(1)?,
         mode: mode(row, 2)?,
         email: row.text(3)?,
-        first_name: row.text(4)?,
-        last_name: row.text(5)?,
+        first_name: name(row.text(4)?),
+        last_name: name(row.text(5)?),
         is_staff: row.boolean(6)?,
         created_at: timestamp(row, 7)?,
         updated_at: timestamp(row, 8)?,
@@ -161,8 +171,8 @@ pub fn membership<R: Columns>(row: &R) -> Result<Membership, R::Error> {
         organisation_id: row.text(3)?,
         organisation_name: row.text(27)?,
         user_id: row.text(4)?,
-        first_name: row.text(5)?,
-        last_name: row.text(6)?,
+        first_name: name(row.text(5)?),
+        last_name: name(row.text(6)?),
         email: row.text(7)?,
         settings: MembershipSettings {
             role: choice(row, 8, MembershipRole::parse)?,

@@ -106,8 +106,8 @@ fn membership(organisation_id: &str, email: &str, role: MembershipRole) -> Creat
     CreateMembership {
         organisation_id: organisation_id.into(),
         email: email.into(),
-        first_name: "Ada".into(),
-        last_name: "Lovelace".into(),
+        first_name: Some("Ada".into()),
+        last_name: Some("Lovelace".into()),
         role,
         status: MembershipStatus::Accepted,
         settings: MembershipPatch::default(),
@@ -365,7 +365,7 @@ async fn a_member_is_never_made_staff_and_a_scoped_key_changes_only_users_it_ful
 
         world.clock.advance(Duration::from_secs(2));
         let renamed = users::update(&world.app, &world.admin, &member.user_id, rename).await.unwrap();
-        assert_eq!((renamed.first_name.as_str(), renamed.updated_at), ("Grace", Timestamp(START.0 + 2000)));
+        assert_eq!((renamed.first_name.as_deref(), renamed.updated_at), (Some("Grace"), Timestamp(START.0 + 2000)));
         world.add(&a, "taken@example.com", MembershipRole::Standard).await;
         let taken = UserPatch { email: Some("TAKEN@example.com".into()), ..UserPatch::default() };
         let refused = users::update(&world.app, &world.admin, &member.user_id, taken).await;
@@ -595,6 +595,26 @@ async fn lists_other_than_memberships_refuse_a_sort_or_a_starting_after() {
             let organisations = roster_app::organisations::list(&world.app, &world.admin, &query).await;
             assert!(matches!(organisations, Err(Error::InvalidRequest(_))));
         }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_by_email_alone_makes_a_user_without_names_until_one_is_given() {
+    on_every_backend(|world| async move {
+        let org = world.organisation("A").await;
+        let mut invitation = membership(&org, "nameless@example.com", MembershipRole::Standard);
+        (invitation.first_name, invitation.last_name) = (None, None);
+        invitation.status = MembershipStatus::Pending;
+        let invited = memberships::create(&world.app, &world.admin, invitation).await.unwrap();
+        assert_eq!((invited.first_name.as_deref(), invited.last_name.as_deref()), (None, None));
+        let user = users::get(&world.app, &world.admin, &invited.user_id).await.unwrap();
+        assert_eq!((user.first_name, user.last_name), (None, None));
+        let named = UserPatch { first_name: Some("Ada".into()), ..UserPatch::default() };
+        let user = users::update(&world.app, &world.admin, &invited.user_id, named).await.unwrap();
+        assert_eq!((user.first_name.as_deref(), user.last_name.as_deref()), (Some("Ada"), None));
+        let read = memberships::get(&world.app, &world.admin, &invited.id).await.unwrap();
+        assert_eq!(read.first_name.as_deref(), Some("Ada"));
     })
     .await;
 }

@@ -213,8 +213,8 @@ pub async fn create(
     let membership = operations::CreateMembership {
         organisation_id: present(organisation_id)?,
         email: present(email)?,
-        first_name: present(first_name)?,
-        last_name: present(last_name)?,
+        first_name: Some(present(first_name)?),
+        last_name: Some(present(last_name)?),
         role: present(settings.role)?,
         status: status.unwrap_or(MembershipStatus::Accepted),
         settings,

@@ -152,10 +152,11 @@ pub struct User {
     livemode: bool,
     #[schema(example = "ada@example.com", format = Email)]
     email: String,
-    #[schema(example = "Ada")]
-    first_name: String,
-    #[schema(example = "Lovelace")]
-    last_name: String,
+    /// Null for a user invited by e-mail alone (through a dialect that takes no names).
+    #[schema(example = "Ada", required = true)]
+    first_name: Option<String>,
+    #[schema(example = "Lovelace", required = true)]
+    last_name: Option<String>,
     /// Staff users cannot be members of organisations.
     is_staff: bool,
     #[schema(value_type = String, format = DateTime)]
@@ -258,10 +259,11 @@ pub struct Membership {
     livemode: bool,
     organisation_id: String,
     user_id: String,
-    #[schema(example = "Ada")]
-    first_name: String,
-    #[schema(example = "Lovelace")]
-    last_name: String,
+    /// Null for a user invited by e-mail alone (through a dialect that takes no names).
+    #[schema(example = "Ada", required = true)]
+    first_name: Option<String>,
+    #[schema(example = "Lovelace", required = true)]
+    last_name: Option<String>,
     #[schema(example = "ada@example.com", format = Email)]
     email: String,
     /// `ADMIN` or `STANDARD`.

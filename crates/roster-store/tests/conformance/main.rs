@@ -112,8 +112,8 @@ fn new_user(scope: &Scope, email: &str, at: Timestamp) -> User {
         partner_id: scope.partner_id().to_owned(),
         mode: scope.mode(),
         email: email.into(),
-        first_name: "Ada".into(),
-        last_name: "Lovelace".into(),
+        first_name: Some("Ada".into()),
+        last_name: Some("Lovelace".into()),
         is_staff: false,
         created_at: at,
         updated_at: at,
@@ -134,8 +134,8 @@ fn new_membership(
         organisation_id: organisation_id.into(),
         organisation_name: String::new(),
         user_id: user_id.into(),
-        first_name: String::new(),
-        last_name: String::new(),
+        first_name: None,
+        last_name: None,
         email: String::new(),
         settings: MembershipSettings::new(role),
         status: MembershipStatus::Accepted,
@@ -527,7 +527,8 @@ async fn the_remaining_primitives_read_write_and_hold_what_they_say() {
         assert_eq!(tx.lock_user(&only_b, &member.user_id).await, Err(Error::NotFound));
         let mut changed = tx.lock_user(&scope, &member.user_id).await.unwrap();
         changed.email = "New@Example.com".into();
-        changed.first_name = "Grace".into();
+        changed.first_name = Some("Grace".into());
+        changed.last_name = None;
         changed.updated_at = Timestamp(NOW.0 + 2);
         tx.update_user(&changed).await.unwrap();
         assert_eq!(tx.lock_user(&scope, &member.user_id).await.unwrap(), changed);
