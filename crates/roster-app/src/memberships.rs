@@ -158,7 +158,17 @@ async fn create_in(
         check_reaches_every_membership(tx, scope, &member.id).await?;
     }
     membership.user_id = member.id;
-    if let Some(existing_id) = tx.insert_membership(&membership).await? {
+    insert_member(tx, scope, &membership).await
+}
+
+/// Stores the membership of a user found (held) and checked, unless the organisation already
+/// has one for that user; a default clears the user's others.
+async fn insert_member(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    membership: &Membership,
+) -> Result<(Membership, Change)> {
+    if let Some(existing_id) = tx.insert_membership(membership).await? {
         return Err(Error::MembershipAlreadyExists { existing_id });
     }
     if membership.settings.is_default {
@@ -227,14 +237,7 @@ async fn create_for_user_in(
     if membership.settings.is_default {
         check_reaches_every_membership(tx, scope, &member.id).await?;
     }
-    if let Some(existing_id) = tx.insert_membership(&membership).await? {
-        return Err(Error::MembershipAlreadyExists { existing_id });
-    }
-    if membership.settings.is_default {
-        tx.clear_other_defaults(&membership.user_id, &membership.id, membership.created_at).await?;
-    }
-    let created = tx.get_membership(scope, &membership.id).await?;
-    Ok((created.clone(), Change::created(created)))
+    insert_member(tx, scope, &membership).await
 }
 
 /// What an upsert did.

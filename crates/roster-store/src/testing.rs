@@ -79,3 +79,30 @@ pub async fn insert_partner(
     transaction.insert_partner(partner).await.unwrap_or_else(|error| panic!("cannot store the partner: {error}"));
     transaction.commit().await.unwrap_or_else(|error| panic!("cannot commit: {error}"));
 }
+
+/// A database a suite runs its cases on, with what keeps it alive (its directory or schema).
+pub struct Backend {
+    pub name: &'static str,
+    pub store: std::sync::Arc<dyn roster_core::store::Store>,
+    _keeps_alive: Box<dyn std::any::Any>,
+}
+
+/// Every backend: SQLite on a file and in memory, and PostgreSQL in a schema of its own when
+/// `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
+pub async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("cannot make a directory: {error}"));
+    let file = format!("sqlite://{}", dir.path().join("roster.db").display());
+    let open = |url: String| async move {
+        crate::open(&url).await.unwrap_or_else(|error| panic!("cannot open {url}: {error}"))
+    };
+    let mut backends = vec![
+        Backend { name: "sqlite file", store: open(file).await, _keeps_alive: Box::new(dir) },
+        Backend { name: "sqlite memory", store: open("sqlite::memory:".to_owned()).await, _keeps_alive: Box::new(()) },
+    ];
+    if let Some(base) = postgres_url() {
+        let schema = TestSchema::create(&base).await;
+        let store = open(schema.url.clone()).await;
+        backends.push(Backend { name: "postgres", store, _keeps_alive: Box::new(schema) });
+    }
+    backends
+}

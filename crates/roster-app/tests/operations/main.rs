@@ -22,23 +22,6 @@ use roster_core::{
 };
 use roster_store::testing;
 
-type Guard = Box<dyn std::any::Any>;
-
-async fn backends() -> Vec<(String, Arc<dyn Store>, Guard)> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = format!("sqlite://{}", dir.path().join("operations.db").display());
-    let mut backends: Vec<(String, Arc<dyn Store>, Guard)> = vec![
-        ("sqlite file".to_owned(), roster_store::open(&file).await.unwrap(), Box::new(dir)),
-        ("sqlite memory".to_owned(), roster_store::open("sqlite::memory:").await.unwrap(), Box::new(())),
-    ];
-    if let Some(base) = testing::postgres_url() {
-        let schema = testing::TestSchema::create(&base).await;
-        let store = roster_store::open(&schema.url).await.unwrap();
-        backends.push(("postgres".to_owned(), store, Box::new(schema)));
-    }
-    backends
-}
-
 const START: Timestamp = Timestamp(1_700_000_000_000);
 
 /// A partner on one backend, with the app serving it and the admin key's caller.
@@ -119,9 +102,9 @@ where
     F: Fn(World) -> Fut,
     Fut: Future<Output = ()>,
 {
-    for (name, store, _guard) in backends().await {
-        eprintln!("backend: {name}");
-        case(World::new(store).await).await;
+    for backend in testing::backends().await {
+        eprintln!("backend: {}", backend.name);
+        case(World::new(backend.store.clone()).await).await;
     }
 }
 

@@ -16,34 +16,14 @@ use roster_core::{
 };
 use roster_store::testing;
 
-/// Keeps a backend's database alive for the length of a case.
-type Guard = Box<dyn std::any::Any>;
-
-/// Every backend: SQLite on a file and in memory, and PostgreSQL in a schema of its own when
-/// `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
-async fn backends() -> Vec<(String, Arc<dyn Store>, Guard)> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = format!("sqlite://{}", dir.path().join("conformance.db").display());
-    let mut backends: Vec<(String, Arc<dyn Store>, Guard)> = vec![
-        ("sqlite file".to_owned(), roster_store::open(&file).await.unwrap(), Box::new(dir)),
-        ("sqlite memory".to_owned(), roster_store::open("sqlite::memory:").await.unwrap(), Box::new(())),
-    ];
-    if let Some(base) = testing::postgres_url() {
-        let schema = testing::TestSchema::create(&base).await;
-        let store = roster_store::open(&schema.url).await.unwrap();
-        backends.push(("postgres".to_owned(), store, Box::new(schema)));
-    }
-    backends
-}
-
 async fn on_every_backend<F, Fut>(case: F)
 where
     F: Fn(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    for (name, store, _guard) in backends().await {
-        eprintln!("backend: {name}");
-        case(store).await;
+    for backend in testing::backends().await {
+        eprintln!("backend: {}", backend.name);
+        case(backend.store.clone()).await;
     }
 }
 

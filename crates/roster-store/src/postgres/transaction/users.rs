@@ -2,30 +2,38 @@
 
 use super::*;
 
+/// Inserts the user, then `conflict` (an `ON CONFLICT` clause, or nothing).
+async fn insert_user(client: &Object, user: &User, conflict: &str) -> Step<()> {
+    let statement = format!(
+        "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){conflict}"
+    );
+    execute(
+        client,
+        &statement,
+        &[
+            &user.id,
+            &user.partner_id,
+            &user.mode.is_live(),
+            &user.email,
+            &email_key(&user.email),
+            &name_column(&user.first_name),
+            &name_column(&user.last_name),
+            &user.is_staff,
+            &user.created_at.millis(),
+            &user.updated_at.millis(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
 #[async_trait]
 impl Users for PostgresTransaction {
     async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()> {
-        execute(
-            self.client()?,
-            "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
-            &[
-                &user.id,
-                &user.partner_id,
-                &user.mode.is_live(),
-                &user.email,
-                &email_key(&user.email),
-                &name_column(&user.first_name),
-                &name_column(&user.last_name),
-                &user.is_staff,
-                &user.created_at.millis(),
-                &user.updated_at.millis(),
-            ],
-        )
-        .await
-        .map(drop)
-        .map_err(failed)
+        insert_user(self.client()?, user, " ON CONFLICT (partner_id, livemode, email_key) DO NOTHING")
+            .await
+            .map_err(failed)
     }
 
     async fn user_by_email(&mut self, scope: &Scope, email: &str, hold: UserHold) -> Result<Option<User>> {
@@ -102,25 +110,6 @@ impl Users for PostgresTransaction {
     }
 
     async fn insert_user(&mut self, user: &User) -> Result<()> {
-        execute(
-            self.client()?,
-            "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &user.id,
-                &user.partner_id,
-                &user.mode.is_live(),
-                &user.email,
-                &email_key(&user.email),
-                &name_column(&user.first_name),
-                &name_column(&user.last_name),
-                &user.is_staff,
-                &user.created_at.millis(),
-                &user.updated_at.millis(),
-            ],
-        )
-        .await
-        .map(drop)
-        .map_err(|failure| failed(user_conflict(failure)))
+        insert_user(self.client()?, user, "").await.map_err(|failure| failed(user_conflict(failure)))
     }
 }

@@ -2,31 +2,32 @@
 
 use super::*;
 
+/// Inserts the user, then `conflict` (an `ON CONFLICT` clause, or nothing).
+fn insert_user(connection: &Connection, user: &User, conflict: &str) -> rusqlite::Result<()> {
+    let statement = format!(
+        "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){conflict}"
+    );
+    connection.prepare_cached(&statement)?.execute(params![
+        user.id,
+        user.partner_id,
+        user.mode.is_live(),
+        user.email,
+        email_key(&user.email),
+        name_column(&user.first_name),
+        name_column(&user.last_name),
+        user.is_staff,
+        user.created_at.millis(),
+        user.updated_at.millis(),
+    ])?;
+    Ok(())
+}
+
 #[async_trait]
 impl Users for SqliteTransaction {
     async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()> {
         step!(self, [user], |c| {
-            c.prepare_cached(
-                "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                 ON CONFLICT (partner_id, livemode, email_key) DO NOTHING",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    user.id,
-                    user.partner_id,
-                    user.mode.is_live(),
-                    user.email,
-                    email_key(&user.email),
-                    name_column(&user.first_name),
-                    name_column(&user.last_name),
-                    user.is_staff,
-                    user.created_at.millis(),
-                    user.updated_at.millis(),
-                ])
-            })
-            .map_err(storage_error)?;
-            Ok(())
+            insert_user(c, &user, " ON CONFLICT (partner_id, livemode, email_key) DO NOTHING").map_err(storage_error)
         })
     }
 
@@ -107,24 +108,7 @@ impl Users for SqliteTransaction {
 
     async fn insert_user(&mut self, user: &User) -> Result<()> {
         step!(self, [user], |c| {
-            c.execute(
-                "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    user.id,
-                    user.partner_id,
-                    user.mode.is_live(),
-                    user.email,
-                    email_key(&user.email),
-                    name_column(&user.first_name),
-                    name_column(&user.last_name),
-                    user.is_staff,
-                    user.created_at.millis(),
-                    user.updated_at.millis(),
-                ],
-            )
-            .map(drop)
-            .map_err(|error| {
+            insert_user(c, &user, "").map_err(|error| {
                 if is_unique_violation(&error, "users.partner_id") {
                     Error::UserAlreadyExists
                 } else {
