@@ -2,8 +2,9 @@
 //! one write connection and queues writers in-process (no "database is locked" under load);
 //! every write transaction is `BEGIN IMMEDIATE`, taking the write lock up front, which also
 //! serialises writers in other processes on the same file. Reads use a small pool of read
-//! connections, which WAL lets run beside the writer. Blocking SQLite calls run on tokio's
-//! blocking threads.
+//! connections, which WAL lets run beside the writer. Reads, `BEGIN`, `COMMIT` and the steps
+//! whose work grows with the data run on tokio's blocking threads; the short steps of a write
+//! transaction run where its request does (see [`WriteTransaction::run`]).
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -149,7 +150,9 @@ impl Pool {
     pub async fn begin(&self) -> Result<WriteTransaction, Error> {
         let writer = WriteConnection(self.writer.clone().lock_owned().await);
         let mut transaction = WriteTransaction { connection: Some(writer), gate: commit_gate::current() };
-        transaction.run(|connection| connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error)).await?;
+        transaction
+            .run_blocking(|connection| connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error))
+            .await?;
         Ok(transaction)
     }
 
@@ -204,8 +207,20 @@ pub struct WriteTransaction {
 }
 
 impl WriteTransaction {
-    /// Runs one step of the transaction.
-    pub async fn run<T, F>(&mut self, work: F) -> Result<T, Error>
+    /// Runs one short step of the transaction (a few indexed reads or writes of pages SQLite
+    /// holds in memory) where the request runs: a hop to a blocking thread per step cost more
+    /// than the step. Steps that may wait (for the file lock, for the disk) use [`Self::run_blocking`].
+    pub fn run<T, F>(&mut self, work: F) -> Result<T, Error>
+    where
+        F: FnOnce(&Connection) -> Result<T, Error>,
+    {
+        let connection =
+            self.connection.as_ref().ok_or_else(|| Error::internal("a failed step ended the transaction"))?;
+        work(&connection.0)
+    }
+
+    /// Runs one step of the transaction on a blocking thread.
+    pub async fn run_blocking<T, F>(&mut self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
@@ -227,7 +242,7 @@ impl WriteTransaction {
         if !commit_gate::may_commit(self.gate.as_deref()) {
             return Err(Error::Unavailable);
         }
-        self.run(|connection| connection.execute_batch("COMMIT").map_err(storage_error)).await
+        self.run_blocking(|connection| connection.execute_batch("COMMIT").map_err(storage_error)).await
     }
 }
 

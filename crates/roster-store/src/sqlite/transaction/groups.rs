@@ -5,11 +5,11 @@ use super::*;
 #[async_trait]
 impl Groups for SqliteTransaction {
     async fn hold_group(&mut self, partner_id: &str, id: &str) -> Result<bool> {
-        step!(self, [partner_id, id], |c| group_exists(c, &partner_id, &id))
+        step!(self, |c| group_exists(c, partner_id, id))
     }
 
     async fn add_group_organisation(&mut self, group_id: &str, organisation_id: &str) -> Result<()> {
-        step!(self, [group_id, organisation_id], |c| {
+        step!(self, |c| {
             c.execute(
                 "INSERT INTO group_organisations (group_id, organisation_id) VALUES (?1, ?2)",
                 params![group_id, organisation_id],
@@ -20,11 +20,11 @@ impl Groups for SqliteTransaction {
     }
 
     async fn insert_group(&mut self, group: &PartnerGroup) -> Result<()> {
-        step!(self, [group], |c| insert_group(c, &group))
+        step!(self, |c| insert_group(c, group))
     }
 
     async fn lock_group(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
-        step!(self, [scope, id], |c| get_group(c, &scope, &id))
+        step!(self, |c| get_group(c, scope, id))
     }
 
     async fn lock_group_for_delete(&mut self, scope: &Scope, id: &str) -> Result<PartnerGroup> {
@@ -32,7 +32,7 @@ impl Groups for SqliteTransaction {
     }
 
     async fn other_admin_group(&mut self, partner_id: &str, except: &str) -> Result<bool> {
-        step!(self, [partner_id, except], |c| other_admin_group(c, &partner_id, &except))
+        step!(self, |c| other_admin_group(c, partner_id, except))
     }
 
     async fn assign_group_organisations(
@@ -41,13 +41,11 @@ impl Groups for SqliteTransaction {
         mode: Mode,
         organisation_ids: &[String],
     ) -> Result<()> {
-        step!(self, [group_id, organisation_ids], |c| {
-            assign_group_organisations(c, &group_id, mode.is_live(), &organisation_ids)
-        })
+        step!(self, |c| { assign_group_organisations(c, group_id, mode.is_live(), organisation_ids) })
     }
 
     async fn update_group(&mut self, group: &PartnerGroup) -> Result<()> {
-        step!(self, [group], |c| {
+        step!(self, |c| {
             c.execute(
                 "UPDATE partner_groups SET name = ?2, is_admin = ?3, updated_at = ?4 WHERE id = ?1",
                 params![group.id, group.name, group.is_admin, group.updated_at.millis()],
@@ -59,7 +57,7 @@ impl Groups for SqliteTransaction {
 
     async fn delete_group(&mut self, id: &str) -> Result<()> {
         // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
-        step!(self, [id], |c| {
+        step!(self, |c| {
             c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map(drop).map_err(storage_error)
         })
     }

@@ -5,15 +5,15 @@ use super::*;
 #[async_trait]
 impl Keys for SqliteTransaction {
     async fn insert_api_key(&mut self, key: &ApiKey, secret_hash: &str) -> Result<()> {
-        step!(self, [key, secret_hash], |c| insert_api_key(c, &key, &secret_hash))
+        step!(self, |c| insert_api_key(c, key, secret_hash))
     }
 
     async fn get_api_key(&mut self, scope: &Scope, id: &str) -> Result<ApiKey> {
-        step!(self, [scope, id], |c| get_api_key(c, &scope, &id))
+        step!(self, |c| get_api_key(c, scope, id))
     }
 
     async fn revoke_api_key(&mut self, id: &str, now: Timestamp) -> Result<()> {
-        step!(self, [id], |c| {
+        step!(self, |c| {
             c.execute(
                 "UPDATE api_keys SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, now.millis()],

@@ -5,7 +5,7 @@ use super::*;
 #[async_trait]
 impl Memberships for SqliteTransaction {
     async fn membership_id(&mut self, organisation_id: &str, user_id: &str) -> Result<Option<String>> {
-        step!(self, [organisation_id, user_id], |c| {
+        step!(self, |c| {
             c.prepare_cached("SELECT id FROM memberships WHERE organisation_id = ?1 AND user_id = ?2")
                 .and_then(|mut statement| {
                     statement.query_row(params![organisation_id, user_id], |row| row.get(0)).optional()
@@ -15,17 +15,17 @@ impl Memberships for SqliteTransaction {
     }
 
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)> {
-        step!(self, [scope, user_id], |c| membership_reach(c, &scope, &user_id))
+        step!(self, |c| membership_reach(c, scope, user_id))
     }
 
     async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>> {
-        step!(self, [membership], |c| {
+        step!(self, |c| {
             let statement = format!(
                 "INSERT INTO memberships ({MEMBERSHIP_WRITE_COLUMNS}) VALUES ({}) \
                  ON CONFLICT (organisation_id, user_id) DO NOTHING",
                 placeholders('?', 24)
             );
-            if write_membership(c, &statement, &membership)? == 1 {
+            if write_membership(c, &statement, membership)? == 1 {
                 return Ok(None);
             }
             c.query_row(
@@ -43,25 +43,25 @@ impl Memberships for SqliteTransaction {
     }
 
     async fn get_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {
-        step!(self, [scope, id], |c| get_membership(c, &scope, &id))
+        step!(self, |c| get_membership(c, scope, id))
     }
 
     async fn tally(&mut self, organisation_id: &str, except: &str) -> Result<OrgTally> {
-        step!(self, [organisation_id, except], |c| tally(c, &organisation_id, &except))
+        step!(self, |c| tally(c, organisation_id, except))
     }
 
     async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
-        step!(self, [membership], |c| {
+        step!(self, |c| {
             let statement = format!(
                 "UPDATE memberships SET ({MEMBERSHIP_WRITE_COLUMNS}) = ({}) WHERE id = ?1",
                 placeholders('?', 24)
             );
-            write_membership(c, &statement, &membership).map(drop)
+            write_membership(c, &statement, membership).map(drop)
         })
     }
 
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
-        step!(self, [user_id, except], |c| {
+        step!(self, |c| {
             c.execute(
                 "UPDATE memberships SET is_default = 0, updated_at = ?3 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1",
                 params![user_id, except, now.millis()],
@@ -72,8 +72,6 @@ impl Memberships for SqliteTransaction {
     }
 
     async fn delete_membership(&mut self, id: &str) -> Result<()> {
-        step!(self, [id], |c| {
-            c.execute("DELETE FROM memberships WHERE id = ?1", [&id]).map(drop).map_err(storage_error)
-        })
+        step!(self, |c| { c.execute("DELETE FROM memberships WHERE id = ?1", [&id]).map(drop).map_err(storage_error) })
     }
 }

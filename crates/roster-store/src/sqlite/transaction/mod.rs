@@ -25,12 +25,20 @@ use crate::sqlite::{
 
 pub struct SqliteTransaction(pub(super) WriteTransaction);
 
-/// Runs `$body` as one step of the transaction with `$connection` bound, moving the named
-/// values (owned copies) into the blocking thread.
+/// Runs `$body` as one short step of the transaction, with `$connection` bound.
 macro_rules! step {
+    ($tx:expr, |$connection:ident| $body:expr) => {
+        $tx.0.run(|$connection: &Connection| $body)
+    };
+}
+
+/// Runs `$body` as one step on a blocking thread, for a step whose work grows with the data (a
+/// delete that cascades through an organisation's memberships), moving owned copies of the
+/// named values there.
+macro_rules! step_blocking {
     ($tx:expr, [$($value:ident),*], |$connection:ident| $body:expr) => {{
         $(let $value = $value.to_owned();)*
-        $tx.0.run(move |$connection: &Connection| $body).await
+        $tx.0.run_blocking(move |$connection: &Connection| $body).await
     }};
 }
 

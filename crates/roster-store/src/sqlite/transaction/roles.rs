@@ -5,7 +5,7 @@ use super::*;
 #[async_trait]
 impl Roles for SqliteTransaction {
     async fn missing_roles(&mut self, organisation_id: &str, role_ids: &[String]) -> Result<Vec<usize>> {
-        step!(self, [organisation_id, role_ids], |c| {
+        step!(self, |c| {
             let mut statement = c
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM roles WHERE id = ?1 AND organisation_id = ?2)")
                 .map_err(storage_error)?;
@@ -22,15 +22,15 @@ impl Roles for SqliteTransaction {
     }
 
     async fn lock_role(&mut self, scope: &Scope, id: &str) -> Result<Role> {
-        step!(self, [scope, id], |c| get_role(c, &scope, &id))
+        step!(self, |c| get_role(c, scope, id))
     }
 
     async fn role_name_taken(&mut self, organisation_id: &str, name: &str, except: &str) -> Result<bool> {
-        step!(self, [organisation_id, name, except], |c| role_name_taken(c, &organisation_id, &name, &except))
+        step!(self, |c| role_name_taken(c, organisation_id, name, except))
     }
 
     async fn insert_role(&mut self, role: &Role) -> Result<()> {
-        step!(self, [role], |c| {
+        step!(self, |c| {
             c.execute(
                 "INSERT INTO roles (id, partner_id, livemode, organisation_id, name, permissions, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -51,7 +51,7 @@ impl Roles for SqliteTransaction {
     }
 
     async fn update_role(&mut self, role: &Role) -> Result<()> {
-        step!(self, [role], |c| {
+        step!(self, |c| {
             c.execute(
                 "UPDATE roles SET name = ?2, permissions = ?3, updated_at = ?4 WHERE id = ?1",
                 params![role.id, role.name, to_json(&role.permissions), role.updated_at.millis()],
@@ -62,7 +62,7 @@ impl Roles for SqliteTransaction {
     }
 
     async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()> {
-        step!(self, [role], |c| {
+        step_blocking!(self, [role], |c| {
             c.execute(
                 "UPDATE memberships SET updated_at = ?3, role_ids = \
                  (SELECT json_group_array(value) FROM json_each(memberships.role_ids) WHERE value <> ?1) \

@@ -26,14 +26,14 @@ fn insert_user(connection: &Connection, user: &User, conflict: &str) -> rusqlite
 #[async_trait]
 impl Users for SqliteTransaction {
     async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()> {
-        step!(self, [user], |c| {
-            insert_user(c, &user, " ON CONFLICT (partner_id, livemode, email_key) DO NOTHING").map_err(storage_error)
+        step!(self, |c| {
+            insert_user(c, user, " ON CONFLICT (partner_id, livemode, email_key) DO NOTHING").map_err(storage_error)
         })
     }
 
     async fn user_by_email(&mut self, scope: &Scope, email: &str, _hold: UserHold) -> Result<Option<User>> {
         let key = email_key(email);
-        step!(self, [scope, key], |c| {
+        step!(self, |c| {
             c.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users u WHERE u.partner_id = ?1 AND u.livemode = ?2 AND u.email_key = ?3"
             ))
@@ -47,7 +47,7 @@ impl Users for SqliteTransaction {
     }
 
     async fn user_by_id(&mut self, scope: &Scope, id: &str, _hold: UserHold) -> Result<Option<User>> {
-        step!(self, [scope, id], |c| {
+        step!(self, |c| {
             c.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1 AND u.partner_id = ?2 AND u.livemode = ?3"
             ))
@@ -65,15 +65,15 @@ impl Users for SqliteTransaction {
     }
 
     async fn lock_user(&mut self, scope: &Scope, id: &str) -> Result<User> {
-        step!(self, [scope, id], |c| get_user(c, &scope, &id))
+        step!(self, |c| get_user(c, scope, id))
     }
 
     async fn email_taken(&mut self, scope: &Scope, email: &str, except: &str) -> Result<bool> {
-        step!(self, [scope, email, except], |c| user_email_taken(c, &scope, &email, Some(&except)))
+        step!(self, |c| user_email_taken(c, scope, email, Some(except)))
     }
 
     async fn update_user(&mut self, user: &User) -> Result<()> {
-        step!(self, [user], |c| {
+        step!(self, |c| {
             c.execute(
                 "UPDATE users SET email = ?2, email_key = ?3, first_name = ?4, last_name = ?5, is_staff = ?6, \
                  updated_at = ?7 WHERE id = ?1",
@@ -99,7 +99,7 @@ impl Users for SqliteTransaction {
     }
 
     async fn user_in_scope(&mut self, scope: &Scope, id: &str) -> Result<bool> {
-        step!(self, [scope, id], |c| match get_user(c, &scope, &id) {
+        step!(self, |c| match get_user(c, scope, id) {
             Ok(_) => Ok(true),
             Err(Error::NotFound) => Ok(false),
             Err(other) => Err(other),
@@ -107,8 +107,8 @@ impl Users for SqliteTransaction {
     }
 
     async fn insert_user(&mut self, user: &User) -> Result<()> {
-        step!(self, [user], |c| {
-            insert_user(c, &user, "").map_err(|error| {
+        step!(self, |c| {
+            insert_user(c, user, "").map_err(|error| {
                 if is_unique_violation(&error, "users.partner_id") {
                     Error::UserAlreadyExists
                 } else {
