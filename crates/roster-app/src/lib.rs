@@ -1,6 +1,6 @@
 //! Roster's operations, under every wire format: who the caller is ([`App::authenticate`]),
 //! what it may reach (each operation asks the caller's principal for a scope), the business
-//! rules, and one write path ([`App::write`]) that every change passes through. Adapters (the
+//! rules, and one write path (`App::transaction`) that every change passes through. Adapters (the
 //! native API, the dialects) parse their wire format, call an operation here, and render what it
 //! returns; they decide nothing. No HTTP, no SQL: the storage is any [`Store`].
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -83,6 +83,7 @@ pub struct Shared {
     /// When this node last recorded each key's use, so a burst of requests with a key whose
     /// `last_used_at` is stale writes it once, not once per request.
     recorded_uses: Mutex<HashMap<String, Timestamp>>,
+    /// The recordings of key uses still running, for `key_uses_recorded`.
     pending_uses: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
