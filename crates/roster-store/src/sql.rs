@@ -215,6 +215,32 @@ impl Sql {
         self
     }
 
+    /// On an empty statement: the number of memberships `filter` matches in `scope`, summed from
+    /// the per-organisation counters (`membership_counts`, kept by triggers), when the filter is
+    /// one they answer (organisations, statuses, roles); `None` when it is not (users, e-mail,
+    /// owner or default), and the list counts its rows, by index for a user or an e-mail.
+    pub fn counted_memberships(mut self, scope: &Scope, filter: &MembershipFilter) -> Option<Sql> {
+        let countable = filter.user_ids.is_none()
+            && filter.email.is_none()
+            && filter.is_owner.is_none()
+            && filter.is_default.is_none();
+        if !countable {
+            return None;
+        }
+        self.push("SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM membership_counts c WHERE TRUE");
+        self.scoped(scope, "c", "c.organisation_id");
+        if let Some(organisation_ids) = &filter.organisation_ids {
+            self.any_of("c.organisation_id", organisation_ids);
+        }
+        if let Some(statuses) = &filter.statuses {
+            self.any_of("c.status", &statuses.iter().map(|status| status.as_str()).collect::<Vec<_>>());
+        }
+        if let Some(roles) = &filter.roles {
+            self.any_of("c.role", &roles.iter().map(|role| role.as_str()).collect::<Vec<_>>());
+        }
+        Some(self)
+    }
+
     /// The same conditions behind another statement head.
     fn with_head(&self, head: &str) -> Sql {
         Sql { dialect: self.dialect, text: format!("{head}{}", self.text), params: self.params.clone() }

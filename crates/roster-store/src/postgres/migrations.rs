@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_roles_and_user_tokens.sql")),
     (3, include_str!("../../migrations/postgres/0003_membership_sort_keys.sql")),
+    (4, include_str!("../../migrations/postgres/0004_membership_counts.sql")),
 ];
 /// An arbitrary constant naming Roster's migration lock.
 const LOCK_KEY: i64 = 0x526f_7374_6572;

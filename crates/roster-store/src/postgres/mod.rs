@@ -30,7 +30,7 @@ use tokio_postgres::types::Json;
 
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
-use query::{execute, fetch, fetch_one, fetch_opt, page, query_opt, sql};
+use query::{execute, fetch, fetch_one, fetch_opt, page, page_counted, query_opt, sql};
 
 pub struct PostgresStore {
     connections: Connections,
@@ -472,8 +472,9 @@ impl Store for PostgresStore {
         read!(self, |client| {
             let mut conditions = sql("");
             conditions.memberships_matching(scope, filter);
-            page(client, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", query, rows::membership)
-                .await?
+            let count = sql("").counted_memberships(scope, filter);
+            let (columns, from) = (rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM);
+            page_counted(client, columns, from, &conditions, "m", query, count, rows::membership).await?
         })
     }
 

@@ -71,8 +71,25 @@ pub async fn page<T>(
     query_: &ListQuery,
     map: impl Fn(&Row) -> Step<T>,
 ) -> Step<ListPage<T>> {
+    page_counted(client, columns, from, conditions, alias, query_, None, map).await
+}
+
+/// Like [`page`], with `count` (when given) counting the matches: a cheaper statement that gives
+/// the same number.
+#[expect(clippy::too_many_arguments, reason = "page's parts, and the count that replaces its own")]
+pub async fn page_counted<T>(
+    client: &impl GenericClient,
+    columns: &str,
+    from: &str,
+    conditions: &Sql,
+    alias: &str,
+    query_: &ListQuery,
+    count: Option<Sql>,
+    map: impl Fn(&Row) -> Step<T>,
+) -> Step<ListPage<T>> {
     let statements = page_statements(columns, from, conditions, alias, query_);
-    let total: i64 = match query_opt(client, &statements.count).await? {
+    let count = count.unwrap_or(statements.count);
+    let total: i64 = match query_opt(client, &count).await? {
         Some(row) => row.try_get(0)?,
         None => 0,
     };

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_roles_and_user_tokens.sql")),
     (3, include_str!("../../migrations/sqlite/0003_membership_sort_keys.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_membership_counts.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

@@ -25,7 +25,7 @@ use rusqlite::{Connection, params};
 use crate::rows::Columns;
 pub use pool::Location;
 use pool::{Pool, storage_error};
-use query::{page, query_all, query_row, sql};
+use query::{page, page_counted, query_all, query_row, sql};
 use rows::abilities_json;
 
 pub struct SqliteStore {
@@ -432,9 +432,17 @@ impl Store for SqliteStore {
             .read(move |c| {
                 let mut conditions = sql("");
                 conditions.memberships_matching(&scope, &filter);
-                page(c, rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM, &conditions, "m", &query, |row| {
-                    rows::membership(row)
-                })
+                let count = sql("").counted_memberships(&scope, &filter);
+                page_counted(
+                    c,
+                    rows::MEMBERSHIP_COLUMNS,
+                    rows::MEMBERSHIP_FROM,
+                    &conditions,
+                    "m",
+                    &query,
+                    count,
+                    |row| rows::membership(row),
+                )
                 .map_err(storage_error)
             })
             .await

@@ -534,3 +534,52 @@ async fn the_remaining_primitives_read_write_and_hold_what_they_say() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn list_counts_from_the_counters_match_the_rows_through_every_kind_of_write() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let (a, b) = (organisation(store.as_ref(), &scope, "A").await, organisation(store.as_ref(), &scope, "B").await);
+        let gone = organisation(store.as_ref(), &scope, "Gone").await;
+        let mut made = Vec::new();
+        for (n, org) in [&a, &a, &a, &b, &b, &gone].into_iter().enumerate() {
+            let role = if n % 2 == 0 { MembershipRole::Admin } else { MembershipRole::Standard };
+            made.push(add_member(store.as_ref(), &scope, org, &format!("m{n}@example.com"), role, NOW).await);
+        }
+        let mut tx = store.begin().await.unwrap();
+        let mut pending = tx.lock_membership(&scope, &made[1].id).await.unwrap();
+        pending.status = MembershipStatus::Pending;
+        pending.settings.role = MembershipRole::Admin;
+        tx.update_membership(&pending).await.unwrap();
+        tx.delete_membership(&made[2].id).await.unwrap();
+        assert!(tx.lock_organisation(&scope, &gone).await.unwrap());
+        tx.delete_organisation(&gone).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let only_b = Scope::for_tests(scope.partner_id(), scope.mode(), OrgScope::Organisation(b.clone()));
+        let test_mode = Scope::for_tests(scope.partner_id(), Mode::Test, OrgScope::All);
+        let filters = [
+            MembershipFilter::default(),
+            MembershipFilter { organisation_ids: Some(vec![a.clone()]), ..Default::default() },
+            MembershipFilter { statuses: Some(vec![MembershipStatus::Pending]), ..Default::default() },
+            MembershipFilter { roles: Some(vec![MembershipRole::Admin]), ..Default::default() },
+            MembershipFilter {
+                organisation_ids: Some(vec![a.clone(), b.clone()]),
+                statuses: Some(vec![MembershipStatus::Accepted]),
+                roles: Some(vec![MembershipRole::Standard]),
+                ..Default::default()
+            },
+            MembershipFilter { organisation_ids: Some(Vec::new()), ..Default::default() },
+        ];
+        for seen_by in [&scope, &only_b, &test_mode] {
+            for filter in &filters {
+                let all = ListQuery { limit: 1000, ..ListQuery::default() };
+                let page = store.list_memberships(seen_by, filter, &all).await.unwrap();
+                assert_eq!(page.count, page.items.len() as u64, "{filter:?} as {seen_by:?}");
+            }
+        }
+        let every = store.list_memberships(&scope, &MembershipFilter::default(), &ListQuery::default()).await.unwrap();
+        assert_eq!(every.count, 4, "six made, one deleted, one with its organisation");
+    })
+    .await;
+}
