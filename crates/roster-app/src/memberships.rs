@@ -11,7 +11,7 @@ use roster_core::{
     model::{Membership, MembershipRole, MembershipSettings, MembershipStatus, User},
     page::{ListPage, ListQuery, Listed, MAX_LIMIT, Position},
     permissions,
-    policy::{self, Access, Principal, Resource, Scope, UserPrincipal},
+    policy::{self, Access, Principal, Resource, Scope},
     rules,
     store::{MembershipFilter, MembershipPatch, Transaction, UserHold},
     time::Timestamp,
@@ -419,8 +419,8 @@ async fn delete_in(
         check_owned(tx, scope, id, user_id).await?;
     }
     let current = tx.lock_membership(scope, id).await?;
-    if let Some((user_id, address)) = member {
-        require_own(&current, user_id, address)?;
+    if let Some((_, address)) = member {
+        require_allowed_address(&current, address)?;
     }
     if current.status == MembershipStatus::Accepted {
         let tally = tx.tally(&current.organisation_id, &current.id).await?;
@@ -487,10 +487,6 @@ pub async fn list_own(
 /// One of the user's own memberships; anyone else's is not found.
 pub async fn get_own(app: &App, caller: &Caller, id: &str) -> Result<Membership> {
     let user = caller.principal.require_user()?;
-    own(app, user, id).await
-}
-
-async fn own(app: &App, user: &UserPrincipal, id: &str) -> Result<Membership> {
     let membership = app.store.get_membership(&user.scope(), id).await?;
     if membership.user_id != user.user_id {
         return Err(Error::NotFound);
@@ -507,12 +503,9 @@ async fn check_owned(tx: &mut dyn Transaction, scope: &Scope, id: &str, user_id:
     Ok(())
 }
 
-/// A user acts only through its own memberships (anyone else's is not found), and only from
-/// one of the membership's allowed addresses.
-fn require_own(membership: &Membership, user_id: &str, address: Option<IpAddr>) -> Result<()> {
-    if membership.user_id != user_id {
-        return Err(Error::NotFound);
-    }
+/// A user acts through its own membership (`check_owned`) only from one of its allowed
+/// addresses.
+fn require_allowed_address(membership: &Membership, address: Option<IpAddr>) -> Result<()> {
     if !permissions::address_allowed(&membership.settings.allowed_ips, address) {
         return Err(Error::Forbidden);
     }
@@ -533,7 +526,7 @@ pub async fn respond(app: &App, caller: &Caller, id: &str, answer: MembershipSta
             // Accepting changes who counts for rules 1–2, so it takes the organisation's lock.
             check_owned(tx, &scope, &id, &user_id).await?;
             let current = tx.lock_membership(&scope, &id).await?;
-            require_own(&current, &user_id, address)?;
+            require_allowed_address(&current, address)?;
             if current.status != MembershipStatus::Pending {
                 let message = format!("only a pending membership can change to {}", answer.as_str());
                 return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, message));
