@@ -4,10 +4,13 @@
 
 use roster_core::{
     input::email_key,
+    model::{MembershipRole, MembershipStatus},
     page::{ListQuery, Position, SortKey},
     policy::{OrgScope, Scope},
     store::MembershipFilter,
 };
+
+use crate::rows::{MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -73,13 +76,19 @@ impl Sql {
     }
 
     pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        let marker = self.parameter(value);
+        self.text.push_str(&marker);
+        self
+    }
+
+    /// Binds `value` without writing it: its placeholder, for text that names it more than once.
+    fn parameter(&mut self, value: impl Into<Value>) -> String {
         self.params.push(value.into());
         let marker = match self.dialect {
             Dialect::Sqlite => '?',
             Dialect::Postgres => '$',
         };
-        self.text.push_str(&format!("{marker}{}", self.params.len()));
-        self
+        format!("{marker}{}", self.params.len())
     }
 
     /// Limits `alias` (a table with `partner_id` and `livemode`) to the scope's partner and mode,
@@ -183,7 +192,7 @@ impl Sql {
     /// The conditions of a membership list (alias `m`) within `scope`: written once for both
     /// backends. An e-mail is resolved to its user inside the statement, so the list is served
     /// by the memberships-by-user index.
-    pub fn memberships_matching(&mut self, scope: &Scope, filter: &MembershipFilter) -> &mut Self {
+    fn memberships_matching(&mut self, scope: &Scope, filter: &MembershipFilter) -> &mut Self {
         self.scoped(scope, "m", "m.organisation_id");
         if let Some(organisation_ids) = &filter.organisation_ids {
             self.any_of("m.organisation_id", organisation_ids);
@@ -206,25 +215,15 @@ impl Sql {
         if let Some(roles) = &filter.roles {
             self.any_of("m.role", &roles.iter().map(|role| role.as_str()).collect::<Vec<_>>());
         }
-        if let Some(is_owner) = filter.is_owner {
-            self.push(" AND m.is_owner = ").bind(is_owner);
-        }
-        if let Some(is_default) = filter.is_default {
-            self.push(" AND m.is_default = ").bind(is_default);
-        }
         self
     }
 
     /// On an empty statement: the number of memberships `filter` matches in `scope`, summed from
     /// the per-organisation counters (`membership_counts`, kept by triggers), when the filter is
-    /// one they answer (organisations, statuses, roles); `None` when it is not (users, e-mail,
-    /// owner or default), and the list counts its rows, by index for a user or an e-mail.
-    pub fn counted_memberships(mut self, scope: &Scope, filter: &MembershipFilter) -> Option<Sql> {
-        let countable = filter.user_ids.is_none()
-            && filter.email.is_none()
-            && filter.is_owner.is_none()
-            && filter.is_default.is_none();
-        if !countable {
+    /// one they answer (organisations, statuses, roles); `None` for a user or an e-mail, whose
+    /// memberships the list counts by index.
+    fn counted_memberships(mut self, scope: &Scope, filter: &MembershipFilter) -> Option<Sql> {
+        if filter.user_ids.is_some() || filter.email.is_some() {
             return None;
         }
         self.push("SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM membership_counts c WHERE TRUE");
@@ -261,19 +260,35 @@ pub struct PageStatements {
 pub fn page_statements(columns: &str, from: &str, conditions: &Sql, alias: &str, query: &ListQuery) -> PageStatements {
     let count = conditions.with_head(&format!("SELECT COUNT(*) FROM {from} WHERE TRUE"));
     let mut select = conditions.with_head(&format!("SELECT {columns} FROM {from} WHERE TRUE"));
-    let offset = match &query.position {
-        Position::Offset(offset) => *offset,
-        Position::After(cursor) => {
-            select
-                .push(&format!(" AND ({alias}.created_at, {alias}.id) < ("))
-                .bind(cursor.created_at)
-                .push(", ")
-                .bind(cursor.id.as_str())
-                .push(")");
-            0
-        }
-        Position::StartingAfter(_) => 0,
-    };
+    select.page(alias, query);
+    PageStatements { count, select }
+}
+
+impl Sql {
+    /// ` AND` the cursor's range, then the list order and `LIMIT limit + 1 OFFSET offset`.
+    fn page(&mut self, alias: &str, query: &ListQuery) -> &mut Self {
+        let offset = match &query.position {
+            Position::Offset(offset) => *offset,
+            Position::After(cursor) => {
+                self.push(&format!(" AND ({alias}.created_at, {alias}.id) < ("))
+                    .bind(cursor.created_at)
+                    .push(", ")
+                    .bind(cursor.id.as_str())
+                    .push(")");
+                0
+            }
+            Position::StartingAfter(_) => 0,
+        };
+        self.push(&format!(" ORDER BY {} LIMIT ", list_order(alias, query)))
+            .bind(i64::from(query.limit) + 1)
+            .push(" OFFSET ")
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+    }
+}
+
+/// The query's sort keys (`organisation_id` and `user_id` for those keys), then newest first
+/// and id descending.
+fn list_order(alias: &str, query: &ListQuery) -> String {
     let mut order: Vec<String> = query
         .sort
         .iter()
@@ -289,12 +304,177 @@ pub fn page_statements(columns: &str, from: &str, conditions: &Sql, alias: &str,
         .collect();
     order.extend([format!("{alias}.created_at DESC"), format!("{alias}.id DESC")]);
     order.dedup_by(|later, earlier| later.split(' ').next() == earlier.split(' ').next());
-    select
-        .push(&format!(" ORDER BY {} LIMIT ", order.join(", ")))
-        .bind(i64::from(query.limit) + 1)
-        .push(" OFFSET ")
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    order.join(", ")
+}
+
+/// The statements of a page of memberships. The count is summed from the counters when the filter
+/// allows (see [`Sql::counted_memberships`]). The page's ids are found first, from the
+/// memberships alone, and only those rows are joined to their users and organisations, so
+/// rows an offset skips are index entries, never joined rows. A newest-first page whose filter
+/// names a few organisations, statuses or roles merges the index ranges of each combination
+/// (see [`MergedRange`]), each read only as far as the page needs, so it costs the same in an
+/// organisation of a thousand members and of a million, however few of them match; any other
+/// page's ids are one statement the database plans.
+pub fn membership_page(
+    dialect: Dialect,
+    scope: &Scope,
+    filter: &MembershipFilter,
+    query: &ListQuery,
+) -> PageStatements {
+    let count = Sql::new(dialect, "").counted_memberships(scope, filter).unwrap_or_else(|| {
+        let mut count = Sql::new(dialect, "SELECT COUNT(*) FROM memberships m WHERE TRUE");
+        count.memberships_matching(scope, filter);
+        count
+    });
+    let mut select = Sql::new(dialect, &format!("SELECT {MEMBERSHIP_COLUMNS} FROM ("));
+    match merged_ranges(scope, filter).filter(|_| query.newest_first()) {
+        Some(ranges) => select.merged_ids(scope, &ranges, query),
+        None => select
+            .push("SELECT m.id FROM memberships m WHERE TRUE")
+            .memberships_matching(scope, filter)
+            .page("m", query),
+    };
+    select.push(&format!(") AS page, {MEMBERSHIP_FROM} WHERE m.id = page.id ORDER BY {}", list_order("m", query)));
     PageStatements { count, select }
+}
+
+/// At most this many index ranges are merged for one page; a filter naming more combinations is
+/// left to the database's planner.
+const MAX_MERGED_RANGES: usize = 32;
+
+/// One index range of memberships in list order, named by the equalities that select it. The
+/// index is named, not left to the planner: SQLite, without statistics, takes the first index
+/// that gives the order and filters a million rows for the one that matches.
+#[derive(Debug, PartialEq, Eq)]
+enum MergedRange<'a> {
+    /// `memberships_by_status`: one organisation's memberships of one status and role.
+    OrganisationStatusRole(&'a str, &'a str, &'a str),
+    /// `memberships_by_organisation_order`: one organisation's memberships.
+    Organisation(&'a str),
+    /// `memberships_by_partner_status`: the scope's memberships of one status and role.
+    StatusRole(&'a str, &'a str),
+}
+
+impl MergedRange<'_> {
+    fn index(&self) -> &'static str {
+        match self {
+            Self::OrganisationStatusRole(..) => "memberships_by_status",
+            Self::Organisation(_) => "memberships_by_organisation_order",
+            Self::StatusRole(..) => "memberships_by_partner_status",
+        }
+    }
+}
+
+/// The ranges a filter's page merges, or `None` when it is better as one statement: a user's
+/// or an e-mail's memberships (few, by the user index), an unfiltered partner-wide list (one
+/// range already), an empty set (nothing matches), or too many combinations.
+fn merged_ranges<'a>(scope: &'a Scope, filter: &'a MembershipFilter) -> Option<Vec<MergedRange<'a>>> {
+    if filter.user_ids.is_some() || filter.email.is_some() {
+        return None;
+    }
+    let organisations: Option<Vec<&str>> = match (&filter.organisation_ids, scope.orgs()) {
+        (Some(named), OrgScope::Organisation(own)) => {
+            Some(named.iter().filter(|id| *id == own).map(String::as_str).collect())
+        }
+        (Some(named), OrgScope::Organisations(own)) => {
+            Some(named.iter().filter(|id| own.contains(id)).map(String::as_str).collect())
+        }
+        (Some(named), OrgScope::All | OrgScope::Group(_)) => Some(named.iter().map(String::as_str).collect()),
+        (None, OrgScope::Organisation(own)) => Some(vec![own.as_str()]),
+        (None, OrgScope::Organisations(own)) => Some(own.iter().map(String::as_str).collect()),
+        (None, OrgScope::All | OrgScope::Group(_)) => None,
+    };
+    let statuses = filter.statuses.as_ref().map(|statuses| statuses.iter().map(|status| status.as_str()).collect());
+    let roles = filter.roles.as_ref().map(|roles| roles.iter().map(|role| role.as_str()).collect());
+    let narrowed = statuses.is_some() || roles.is_some();
+    let statuses = distinct(statuses.unwrap_or_else(|| MembershipStatus::CHOICES.to_vec()));
+    let roles = distinct(roles.unwrap_or_else(|| MembershipRole::CHOICES.to_vec()));
+    let ranges: Vec<MergedRange> = match organisations.map(distinct) {
+        Some(organisations) if narrowed => organisations
+            .iter()
+            .flat_map(|organisation| {
+                statuses.iter().flat_map(|status| {
+                    roles.iter().map(|role| MergedRange::OrganisationStatusRole(organisation, status, role))
+                })
+            })
+            .collect(),
+        Some(organisations) => organisations.into_iter().map(MergedRange::Organisation).collect(),
+        None if narrowed => {
+            statuses.iter().flat_map(|status| roles.iter().map(|role| MergedRange::StatusRole(status, role))).collect()
+        }
+        None => return None,
+    };
+    (!ranges.is_empty() && ranges.len() <= MAX_MERGED_RANGES).then_some(ranges)
+}
+
+fn distinct(mut values: Vec<&str>) -> Vec<&str> {
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
+impl Sql {
+    /// The page's ids: `UNION ALL` of each range's first `offset + limit + 1` after the cursor,
+    /// then those in list order (a single range is paged itself): at most that many index
+    /// entries read per range.
+    fn merged_ids(&mut self, scope: &Scope, ranges: &[MergedRange], query: &ListQuery) -> &mut Self {
+        let limit = i64::from(query.limit) + 1;
+        let offset = match query.position {
+            Position::Offset(offset) => i64::try_from(offset).unwrap_or(i64::MAX),
+            Position::After(_) | Position::StartingAfter(_) => 0,
+        };
+        let single = ranges.len() == 1;
+        for (index, range) in ranges.iter().enumerate() {
+            if index > 0 {
+                self.push(" UNION ALL ");
+            }
+            self.push("SELECT * FROM (SELECT m.id, m.created_at FROM memberships m");
+            if self.dialect == Dialect::Sqlite {
+                self.push(&format!(" INDEXED BY {}", range.index()));
+            }
+            self.push(" WHERE m.partner_id = ").bind(scope.partner_id());
+            self.push(" AND m.livemode = ").bind(scope.mode().is_live());
+            match range {
+                MergedRange::OrganisationStatusRole(organisation, status, role) => {
+                    self.organisation_range(scope, organisation);
+                    self.push(" AND m.status = ").bind(*status).push(" AND m.role = ").bind(*role);
+                }
+                MergedRange::Organisation(organisation) => {
+                    self.organisation_range(scope, organisation);
+                }
+                MergedRange::StatusRole(status, role) => {
+                    self.push(" AND m.status = ").bind(*status).push(" AND m.role = ").bind(*role);
+                    self.organisations(scope, "m.organisation_id");
+                }
+            }
+            if let Position::After(cursor) = &query.position {
+                self.push(" AND (m.created_at, m.id) < (").bind(cursor.created_at).push(", ").bind(cursor.id.as_str());
+                self.push(")");
+            }
+            self.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ");
+            if single {
+                self.bind(limit).push(" OFFSET ").bind(offset);
+            } else {
+                self.bind(limit.saturating_add(offset));
+            }
+            self.push(&format!(") AS range_{index}"));
+        }
+        if !single {
+            self.push(" ORDER BY created_at DESC, id DESC LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
+        }
+        self
+    }
+
+    /// ` AND m.organisation_id = organisation`, and only when the organisation is the scope's: a
+    /// condition on the value alone, which the database decides once, before the range is read,
+    /// so naming another partner's large organisation costs nothing.
+    fn organisation_range(&mut self, scope: &Scope, organisation: &str) -> &mut Self {
+        let named = self.parameter(organisation);
+        self.push(&format!(" AND m.organisation_id = {named}"));
+        self.push(&format!(" AND EXISTS (SELECT 1 FROM organisations g WHERE g.id = {named} AND g.partner_id = "));
+        self.bind(scope.partner_id()).push(" AND g.livemode = ").bind(scope.mode().is_live()).push(")");
+        self.organisations(scope, &named)
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/postgres/0002_roles_and_user_tokens.sql")),
     (3, include_str!("../../migrations/postgres/0003_membership_sort_keys.sql")),
     (4, include_str!("../../migrations/postgres/0004_membership_counts.sql")),
+    (5, include_str!("../../migrations/postgres/0005_membership_status_order.sql")),
 ];
 /// An arbitrary constant naming Roster's migration lock.
 const LOCK_KEY: i64 = 0x526f_7374_6572;

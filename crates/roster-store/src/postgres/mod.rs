@@ -28,9 +28,11 @@ use roster_core::{
 };
 use tokio_postgres::types::Json;
 
+use crate::sql::{Dialect, membership_page};
+
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
-use query::{execute, fetch, fetch_one, fetch_opt, page, page_counted, query_opt, sql};
+use query::{execute, fetch, fetch_one, fetch_opt, page, page_of, query_opt, sql};
 
 pub struct PostgresStore {
     connections: Connections,
@@ -470,11 +472,8 @@ impl Store for PostgresStore {
         query: &ListQuery,
     ) -> Result<ListPage<Membership>> {
         read!(self, |client| {
-            let mut conditions = sql("");
-            conditions.memberships_matching(scope, filter);
-            let count = sql("").counted_memberships(scope, filter);
-            let (columns, from) = (rows::MEMBERSHIP_COLUMNS, rows::MEMBERSHIP_FROM);
-            page_counted(client, columns, from, &conditions, "m", query, count, rows::membership).await?
+            let statements = membership_page(Dialect::Postgres, scope, filter, query);
+            page_of(client, &statements, query.limit, rows::membership).await?
         })
     }
 

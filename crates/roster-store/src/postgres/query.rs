@@ -6,7 +6,7 @@ use tokio_postgres::{Row, types::ToSql};
 
 use super::pool::Step;
 pub use crate::sql::Sql;
-use crate::sql::{Dialect, Value, page_statements};
+use crate::sql::{Dialect, PageStatements, Value, page_statements};
 
 /// A statement under construction, with PostgreSQL's placeholders.
 pub fn sql(text: &str) -> Sql {
@@ -71,29 +71,21 @@ pub async fn page<T>(
     query_: &ListQuery,
     map: impl Fn(&Row) -> Step<T>,
 ) -> Step<ListPage<T>> {
-    page_counted(client, columns, from, conditions, alias, query_, None, map).await
+    page_of(client, &page_statements(columns, from, conditions, alias, query_), query_.limit, map).await
 }
 
-/// Like [`page`], with `count` (when given) counting the matches: a cheaper statement that gives
-/// the same number.
-#[expect(clippy::too_many_arguments, reason = "page's parts, and the count that replaces its own")]
-pub async fn page_counted<T>(
+/// Runs a page's statements: the count, then up to `limit + 1` rows.
+pub async fn page_of<T>(
     client: &impl GenericClient,
-    columns: &str,
-    from: &str,
-    conditions: &Sql,
-    alias: &str,
-    query_: &ListQuery,
-    count: Option<Sql>,
+    statements: &PageStatements,
+    limit: u32,
     map: impl Fn(&Row) -> Step<T>,
 ) -> Step<ListPage<T>> {
-    let statements = page_statements(columns, from, conditions, alias, query_);
-    let count = count.unwrap_or(statements.count);
-    let total: i64 = match query_opt(client, &count).await? {
+    let total: i64 = match query_opt(client, &statements.count).await? {
         Some(row) => row.try_get(0)?,
         None => 0,
     };
     let rows = query(client, &statements.select).await?;
     let items = rows.iter().map(map).collect::<Step<Vec<T>>>()?;
-    Ok(ListPage::from_overfetch(items, query_.limit, u64::try_from(total).unwrap_or(0)))
+    Ok(ListPage::from_overfetch(items, limit, u64::try_from(total).unwrap_or(0)))
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_roles_and_user_tokens.sql")),
     (3, include_str!("../../migrations/sqlite/0003_membership_sort_keys.sql")),
     (4, include_str!("../../migrations/sqlite/0004_membership_counts.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_membership_status_order.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

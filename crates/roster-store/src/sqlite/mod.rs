@@ -23,9 +23,10 @@ use roster_core::{
 use rusqlite::{Connection, params};
 
 use crate::rows::Columns;
+use crate::sql::{Dialect, membership_page};
 pub use pool::Location;
 use pool::{Pool, storage_error};
-use query::{page, page_counted, query_all, query_row, sql};
+use query::{page, page_of, query_all, query_row, sql};
 use rows::abilities_json;
 
 pub struct SqliteStore {
@@ -430,20 +431,8 @@ impl Store for SqliteStore {
         let (scope, filter, query) = (scope.clone(), filter.clone(), query.clone());
         self.pool
             .read(move |c| {
-                let mut conditions = sql("");
-                conditions.memberships_matching(&scope, &filter);
-                let count = sql("").counted_memberships(&scope, &filter);
-                page_counted(
-                    c,
-                    rows::MEMBERSHIP_COLUMNS,
-                    rows::MEMBERSHIP_FROM,
-                    &conditions,
-                    "m",
-                    &query,
-                    count,
-                    |row| rows::membership(row),
-                )
-                .map_err(storage_error)
+                let statements = membership_page(Dialect::Sqlite, &scope, &filter, &query);
+                page_of(c, &statements, query.limit, |row| rows::membership(row)).map_err(storage_error)
             })
             .await
     }

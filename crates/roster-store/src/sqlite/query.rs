@@ -4,7 +4,7 @@ use roster_core::page::{ListPage, ListQuery};
 use rusqlite::{Connection, Row, params_from_iter, types::Value as SqliteValue};
 
 pub use crate::sql::Sql;
-use crate::sql::{Dialect, Value, page_statements};
+use crate::sql::{Dialect, PageStatements, Value, page_statements};
 
 /// A statement under construction, with SQLite's placeholders.
 pub fn sql(text: &str) -> Sql {
@@ -53,25 +53,17 @@ pub fn page<T>(
     query: &ListQuery,
     map: impl FnMut(&Row) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<ListPage<T>> {
-    page_counted(connection, columns, from, conditions, alias, query, None, map)
+    page_of(connection, &page_statements(columns, from, conditions, alias, query), query.limit, map)
 }
 
-/// Like [`page`], with `count` (when given) counting the matches: a cheaper statement that gives
-/// the same number.
-#[expect(clippy::too_many_arguments, reason = "page's parts, and the count that replaces its own")]
-pub fn page_counted<T>(
+/// Runs a page's statements: the count, then up to `limit + 1` rows.
+pub fn page_of<T>(
     connection: &Connection,
-    columns: &str,
-    from: &str,
-    conditions: &Sql,
-    alias: &str,
-    query: &ListQuery,
-    count: Option<Sql>,
+    statements: &PageStatements,
+    limit: u32,
     map: impl FnMut(&Row) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<ListPage<T>> {
-    let statements = page_statements(columns, from, conditions, alias, query);
-    let count = count.unwrap_or(statements.count);
-    let total: i64 = query_row(connection, &count, |row| row.get(0))?.unwrap_or(0);
+    let total: i64 = query_row(connection, &statements.count, |row| row.get(0))?.unwrap_or(0);
     let rows = query_all(connection, &statements.select, map)?;
-    Ok(ListPage::from_overfetch(rows, query.limit, u64::try_from(total).unwrap_or(0)))
+    Ok(ListPage::from_overfetch(rows, limit, u64::try_from(total).unwrap_or(0)))
 }

@@ -583,3 +583,110 @@ async fn list_counts_from_the_counters_match_the_rows_through_every_kind_of_writ
     })
     .await;
 }
+
+#[tokio::test]
+async fn filtered_pages_by_cursor_and_offset_hold_exactly_the_matches_newest_first_in_every_scope() {
+    on_every_backend(|store| async move {
+        let admin = partner(store.as_ref()).await;
+        let stranger = partner(store.as_ref()).await;
+        let [a, b, c] = [
+            organisation(store.as_ref(), &admin, "A").await,
+            organisation(store.as_ref(), &admin, "B").await,
+            organisation(store.as_ref(), &admin, "C").await,
+        ];
+        let foreign = organisation(store.as_ref(), &stranger, "F").await;
+        let group = add_group(store.as_ref(), &admin, false, &[a.clone(), b.clone()], NOW).await;
+        let mut stored = Vec::new();
+        for n in 0..18_u32 {
+            let org = [&a, &b, &c][n as usize % 3];
+            let role = if n % 4 == 0 { MembershipRole::Admin } else { MembershipRole::Standard };
+            // Pairs share a millisecond: ties are broken by id.
+            let at = Timestamp(NOW.0 + i64::from(n / 2));
+            let member = add_member(store.as_ref(), &admin, org, &format!("m{n}@example.com"), role, at).await;
+            let status = match n % 5 {
+                0 => MembershipStatus::Rejected,
+                1 | 3 => MembershipStatus::Pending,
+                _ => MembershipStatus::Accepted,
+            };
+            let mut tx = store.begin().await.unwrap();
+            let mut changed = tx.lock_membership(&admin, &member.id).await.unwrap();
+            changed.status = status;
+            tx.update_membership(&changed).await.unwrap();
+            stored.push(tx.get_membership(&admin, &member.id).await.unwrap());
+            tx.commit().await.unwrap();
+        }
+        add_member(store.as_ref(), &stranger, &foreign, "f@example.com", MembershipRole::Admin, NOW).await;
+        stored.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+
+        let scopes = [
+            (admin.clone(), vec![&a, &b, &c]),
+            (Scope::for_tests(admin.partner_id(), admin.mode(), OrgScope::Group(group.id.clone())), vec![&a, &b]),
+            (Scope::for_tests(admin.partner_id(), admin.mode(), OrgScope::Organisation(b.clone())), vec![&b]),
+            (
+                Scope::for_tests(admin.partner_id(), admin.mode(), OrgScope::Organisations(vec![a.clone(), c.clone()])),
+                vec![&a, &c],
+            ),
+            (Scope::for_tests(admin.partner_id(), Mode::Test, OrgScope::All), vec![]),
+        ];
+        let organisations = |ids: &[&String]| Some(ids.iter().map(|id| (*id).clone()).collect::<Vec<_>>());
+        let filters = [
+            MembershipFilter::default(),
+            MembershipFilter { organisation_ids: organisations(&[&a]), ..Default::default() },
+            MembershipFilter { organisation_ids: organisations(&[&c, &a, &c]), ..Default::default() },
+            MembershipFilter { organisation_ids: organisations(&[&foreign]), ..Default::default() },
+            MembershipFilter { statuses: Some(vec![MembershipStatus::Pending]), ..Default::default() },
+            MembershipFilter { roles: Some(vec![MembershipRole::Admin]), ..Default::default() },
+            MembershipFilter {
+                statuses: Some(vec![MembershipStatus::Accepted, MembershipStatus::Rejected]),
+                roles: Some(vec![MembershipRole::Standard]),
+                ..Default::default()
+            },
+            MembershipFilter {
+                organisation_ids: organisations(&[&a, &b, &foreign]),
+                statuses: Some(vec![MembershipStatus::Pending]),
+                ..Default::default()
+            },
+            MembershipFilter {
+                organisation_ids: organisations(&[&b]),
+                roles: Some(vec![MembershipRole::Admin]),
+                ..Default::default()
+            },
+            MembershipFilter { organisation_ids: Some(Vec::new()), ..Default::default() },
+            MembershipFilter { statuses: Some(Vec::new()), ..Default::default() },
+        ];
+        for (scope, reached) in &scopes {
+            for filter in &filters {
+                let expected: Vec<&str> = stored
+                    .iter()
+                    .filter(|m| scope.mode() == m.mode && reached.contains(&&m.organisation_id))
+                    .filter(|m| filter.organisation_ids.as_ref().is_none_or(|ids| ids.contains(&m.organisation_id)))
+                    .filter(|m| filter.statuses.as_ref().is_none_or(|statuses| statuses.contains(&m.status)))
+                    .filter(|m| filter.roles.as_ref().is_none_or(|roles| roles.contains(&m.settings.role)))
+                    .map(|m| m.id.as_str())
+                    .collect();
+                let context = format!("{filter:?} in {:?}", scope.orgs());
+
+                let (mut by_cursor, mut query) = (Vec::new(), ListQuery { limit: 2, ..ListQuery::default() });
+                loop {
+                    let page = store.list_memberships(scope, filter, &query).await.unwrap();
+                    assert_eq!(page.count, expected.len() as u64, "{context}");
+                    by_cursor.extend(page.items.iter().map(|m| m.id.clone()));
+                    let Some(last) = page.items.last().filter(|_| page.has_more) else { break };
+                    query.position =
+                        Position::After(Cursor { created_at: last.created_at.millis(), id: last.id.clone() });
+                }
+                assert_eq!(by_cursor, expected, "by cursor: {context}");
+
+                let mut by_offset = Vec::new();
+                for offset in (0..expected.len() as u64 + 3).step_by(3) {
+                    let query = ListQuery { limit: 3, position: Position::Offset(offset), ..ListQuery::default() };
+                    let page = store.list_memberships(scope, filter, &query).await.unwrap();
+                    assert_eq!(page.has_more, offset + 3 < expected.len() as u64, "{context} at {offset}");
+                    by_offset.extend(page.items.iter().map(|m| m.id.clone()));
+                }
+                assert_eq!(by_offset, expected, "by offset: {context}");
+            }
+        }
+    })
+    .await;
+}
