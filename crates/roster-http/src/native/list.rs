@@ -72,16 +72,14 @@ pub struct ListBody<W> {
 /// other parameters.
 pub fn body<T: Listed, W>(uri: &Uri, query: &ListQuery, page: ListPage<T>, render: impl Fn(&T) -> W) -> ListBody<W> {
     let next_cursor = page.items.last().filter(|_| page.has_more).map(Listed::position);
-    let (next, previous) = match &query.position {
-        Position::Offset(offset) => {
-            let limit = u64::from(query.limit);
-            let next = page.has_more.then(|| link(uri, "offset", &(offset + limit).to_string()));
-            let previous = (*offset > 0).then(|| link(uri, "offset", &offset.saturating_sub(limit).to_string()));
-            (next, previous)
+    // The next page is always linked by cursor, from an offset page too: it costs the same at
+    // any depth, where the next offset would cost more with every page.
+    let next = next_cursor.as_ref().map(|cursor| link(uri, "cursor", &cursor.encode()));
+    let previous = match &query.position {
+        Position::Offset(offset) if *offset > 0 => {
+            Some(link(uri, "offset", &offset.saturating_sub(u64::from(query.limit)).to_string()))
         }
-        Position::After(_) | Position::StartingAfter(_) => {
-            (next_cursor.as_ref().map(|cursor| link(uri, "cursor", &cursor.encode())), None)
-        }
+        _ => None,
     };
     ListBody {
         object: "list",

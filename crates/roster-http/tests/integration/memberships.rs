@@ -327,7 +327,9 @@ on_both_backends! {
         assert_eq!(first.body["object"], "list");
         assert_eq!(first.body["count"], 7);
         assert_eq!(first.body["previous"], Value::Null);
-        assert_eq!(first.body["next"], "/v1/memberships?limit=3&offset=3");
+        // The next page of an offset page is linked by cursor, which costs the same at any depth.
+        let next_cursor = first.body["next_cursor"].as_str().unwrap();
+        assert_eq!(first.body["next"], format!("/v1/memberships?limit=3&cursor={next_cursor}"));
         let ids = |reply: &crate::support::Reply| -> Vec<String> {
             reply.body["results"]
                 .as_array()
@@ -341,7 +343,9 @@ on_both_backends! {
             .get(first.body["next"].as_str().unwrap(), &app.live)
             .await;
         assert_eq!(ids(&second), created[3..6]);
-        assert_eq!(second.body["previous"], "/v1/memberships?limit=3&offset=0");
+        let second_by_offset = app.get("/v1/memberships?limit=3&offset=3", &app.live).await;
+        assert_eq!(ids(&second_by_offset), created[3..6]);
+        assert_eq!(second_by_offset.body["previous"], "/v1/memberships?limit=3&offset=0");
         let last = app.get("/v1/memberships?limit=3&offset=6", &app.live).await;
         assert_eq!(
             (ids(&last), &last.body["next"], &last.body["next_cursor"]),
