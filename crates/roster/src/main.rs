@@ -20,6 +20,20 @@ use roster_store::{
 };
 use tracing_appender::non_blocking::WorkerGuard;
 
+/// glibc's allocator gives each thread that allocates under contention an arena of its own (up
+/// to eight per core) and keeps what is freed there: list pages built on the database threads
+/// and freed on the HTTP workers left 365 MB resident after 64 concurrent pages of the largest
+/// memberships, 136 MB with two arenas (spec §8 asks for at most 256 MB). Two arenas, one per
+/// core of the machines Roster is measured on, keep allocation contention low. Other C
+/// libraries (musl) have no arenas to limit.
+fn limit_allocator_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "roster", version, about = "A self-hosted membership service")]
 struct Cli {
@@ -144,6 +158,7 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    limit_allocator_arenas();
     let cli = Cli::parse();
     let _logs_flushed_at_exit = init_logging(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {

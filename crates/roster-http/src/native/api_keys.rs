@@ -150,8 +150,9 @@ pub async fn list(
 ) -> JsonResult {
     operations::authorise(&caller, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::api_key))
+    Ok(list::render(&uri, &query, (page, held), wire::api_key))
 }
 
 #[utoipa::path(get, path = "/v1/api-keys/{id}", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),

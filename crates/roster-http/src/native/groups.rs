@@ -111,8 +111,9 @@ pub async fn list(
 ) -> JsonResult {
     operations::authorise(&caller, Access::Read)?;
     let (query, ()) = list::parse(&params, |_| ())?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::group))
+    Ok(list::render(&uri, &query, (page, held), wire::group))
 }
 
 #[utoipa::path(get, path = "/v1/partner-groups/{id}", tag = "partner groups", security(("partner_key" = [])),

@@ -71,8 +71,9 @@ pub async fn memberships(
     let (query, status) = list::parse(&params, |fields| {
         fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse))
     })?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = memberships::list_own(&state.app, &caller, status, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::membership))
+    Ok(list::render(&uri, &query, (page, held), wire::membership))
 }
 
 #[utoipa::path(get, path = "/v1/me/memberships/{id}", tag = "me", security(("user" = [])),

@@ -248,10 +248,10 @@ pub async fn list(
         statuses: fields
             .optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse))
             .map(|status| vec![status]),
-        ..MembershipFilter::default()
     })?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, &filter, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::membership))
+    Ok(list::render(&uri, &query, (page, held), wire::membership))
 }
 
 #[utoipa::path(get, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),

@@ -118,8 +118,9 @@ pub async fn list(
 ) -> JsonResult {
     operations::authorise(&caller, Access::Read, false)?;
     let (query, ()) = list::parse(&params, |_| ())?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::organisation))
+    Ok(list::render(&uri, &query, (page, held), wire::organisation))
 }
 
 #[utoipa::path(get, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),

@@ -122,8 +122,9 @@ pub async fn list(
 ) -> JsonResult {
     operations::authorise(&caller)?;
     let (query, ()) = list::parse(&params, |_| ())?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, &query).await?;
-    Ok(list::render(&uri, &query, page, wire::partner))
+    Ok(list::render(&uri, &query, (page, held), wire::partner))
 }
 
 #[utoipa::path(get, path = "/v1/partners/{id}", tag = "partners", security(("master_key" = [])),

@@ -113,13 +113,14 @@ pub async fn list(
 ) -> JsonResult {
     operations::authorise(&caller, Access::Read)?;
     let (query, organisation_id) = list::parse(&params, |fields| fields.optional("organisation_id", id))?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, organisation_id.as_deref(), &query).await?;
     let mut listed = list::body(&uri, &query, page.stored, wire::role);
     listed.count = page.total;
     let builtins =
         page.builtins.iter().map(|builtin| wire::builtin_role(builtin, page.mode, page.organisation_id.as_deref()));
     listed.results.splice(0..0, builtins);
-    Ok(json(listed))
+    Ok(list::respond(listed, held))
 }
 
 #[utoipa::path(get, path = "/v1/roles/{id}", tag = "roles", security(("partner_key" = []), ("organisation_key" = [])),

@@ -121,8 +121,9 @@ pub async fn list(
     operations::authorise(&caller, Access::Read)?;
     let (query, email) =
         list::parse(&params, |fields| fields.optional("email", text(1, roster_core::input::MAX_EMAIL_LEN)))?;
+    let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, email.as_deref(), &query).await?;
-    Ok(list::render(&uri, &query, page, wire::user))
+    Ok(list::render(&uri, &query, (page, held), wire::user))
 }
 
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("partner_key" = []), ("organisation_key" = [])),
