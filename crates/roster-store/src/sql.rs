@@ -338,6 +338,30 @@ pub fn membership_page(
     PageStatements { count, select }
 }
 
+/// For a non-admin group listing memberships without naming organisations: the statement that
+/// reads its organisations, at most one more than can be merged. A group's page scans the
+/// partner's memberships for its own, so a group holding a hundredth of a partner's
+/// organisations would read a hundred rows for each it shows; [`group_organisations_named`]
+/// names them instead, when they are few.
+pub fn group_organisations(dialect: Dialect, scope: &Scope, filter: &MembershipFilter) -> Option<Sql> {
+    let OrgScope::Group(group) = scope.orgs() else { return None };
+    if filter.organisation_ids.is_some() || filter.user_ids.is_some() || filter.email.is_some() {
+        return None;
+    }
+    let mut select = Sql::new(dialect, "SELECT organisation_id FROM group_organisations WHERE group_id = ");
+    select.bind(group.as_str()).push(" LIMIT ").bind(i64::try_from(MAX_MERGED_RANGES + 1).unwrap_or(i64::MAX));
+    Some(select)
+}
+
+/// `filter` naming the group's `organisations` read by [`group_organisations`], unless there are
+/// too many to merge.
+pub fn group_organisations_named(filter: MembershipFilter, organisations: Vec<String>) -> MembershipFilter {
+    if organisations.len() > MAX_MERGED_RANGES {
+        return filter;
+    }
+    MembershipFilter { organisation_ids: Some(organisations), ..filter }
+}
+
 /// At most this many index ranges are merged for one page; a filter naming more combinations is
 /// left to the database's planner.
 const MAX_MERGED_RANGES: usize = 32;

@@ -28,7 +28,7 @@ use roster_core::{
 };
 use tokio_postgres::types::Json;
 
-use crate::sql::{Dialect, membership_page};
+use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page};
 
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
@@ -472,7 +472,15 @@ impl Store for PostgresStore {
         query: &ListQuery,
     ) -> Result<ListPage<Membership>> {
         read!(self, |client| {
-            let statements = membership_page(Dialect::Postgres, scope, filter, query);
+            let filter = match group_organisations(Dialect::Postgres, scope, filter) {
+                Some(select) => {
+                    let rows = query::query(client, &select).await?;
+                    let organisations = rows.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?;
+                    group_organisations_named(filter.clone(), organisations)
+                }
+                None => filter.clone(),
+            };
+            let statements = membership_page(Dialect::Postgres, scope, &filter, query);
             page_of(client, &statements, query.limit, rows::membership).await?
         })
     }

@@ -23,7 +23,7 @@ use roster_core::{
 use rusqlite::{Connection, params};
 
 use crate::rows::Columns;
-use crate::sql::{Dialect, membership_page};
+use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page};
 pub use pool::Location;
 use pool::{Pool, storage_error};
 use query::{page, page_of, query_all, query_row, sql};
@@ -431,6 +431,13 @@ impl Store for SqliteStore {
         let (scope, filter, query) = (scope.clone(), filter.clone(), query.clone());
         self.pool
             .read(move |c| {
+                let filter = match group_organisations(Dialect::Sqlite, &scope, &filter) {
+                    Some(select) => {
+                        let organisations = query_all(c, &select, |row| row.get(0)).map_err(storage_error)?;
+                        group_organisations_named(filter, organisations)
+                    }
+                    None => filter,
+                };
                 let statements = membership_page(Dialect::Sqlite, &scope, &filter, &query);
                 page_of(c, &statements, query.limit, |row| rows::membership(row)).map_err(storage_error)
             })
