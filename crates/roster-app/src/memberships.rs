@@ -390,11 +390,12 @@ async fn update_in(
         tx.hold_user(&current.user_id).await?;
         check_reaches_every_membership(tx, scope, &current.user_id).await?;
     }
-    tx.update_membership(&Membership { settings: next, updated_at: now, ..current.clone() }).await?;
+    // What was written is what a read would return: the row is not read again.
+    let updated = Membership { settings: next, updated_at: now, ..current.clone() };
+    tx.update_membership(&updated).await?;
     if becomes_default {
         tx.clear_other_defaults(&current.user_id, id, now).await?;
     }
-    let updated = tx.get_membership(scope, id).await?;
     Ok((updated.clone(), Change::updated(current, updated)))
 }
 

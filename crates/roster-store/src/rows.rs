@@ -149,6 +149,24 @@ pub const MEMBERSHIP_WRITE_COLUMNS: &str = "id, partner_id, livemode, organisati
      alert_action_required, alert_resolved, alert_dismissed, evidence_requested, reference, reference_origin, \
      metadata, created_at, updated_at";
 
+/// The UPDATE that rewrites a membership, binding the same 24 values as an insert: it sets only
+/// what a membership's changes may change (status, settings, `updated_at`), so SQLite
+/// rewrites only the indexes over those columns (three of ten), and names the identity
+/// columns (partner, mode, organisation, user, `created_at`) in its condition, where they hold
+/// by construction.
+pub fn membership_update(marker: char) -> String {
+    let columns: Vec<&str> = MEMBERSHIP_WRITE_COLUMNS.split(", ").collect();
+    let placeholder = |column: &str| {
+        let position = columns.iter().position(|name| *name == column).map_or(0, |index| index + 1);
+        format!("{marker}{position}")
+    };
+    let identity = ["id", "partner_id", "livemode", "organisation_id", "user_id", "created_at"];
+    let set: Vec<&str> = columns.iter().copied().filter(|column| !identity.contains(column)).collect();
+    let values: Vec<String> = set.iter().map(|column| placeholder(column)).collect();
+    let condition: Vec<String> = identity.iter().map(|column| format!("{column} = {}", placeholder(column))).collect();
+    format!("UPDATE memberships SET ({}) = ({}) WHERE {}", set.join(", "), values.join(", "), condition.join(" AND "))
+}
+
 /// `n` placeholders, `?1, ?2, …` or `$1, $2, …`.
 pub fn placeholders(marker: char, n: usize) -> String {
     (1..=n).map(|i| format!("{marker}{i}")).collect::<Vec<_>>().join(", ")
@@ -214,4 +232,19 @@ pub fn role<R: Columns>(row: &R) -> Result<Role, R::Error> {
         created_at: timestamp(row, 6)?,
         updated_at: timestamp(row, 7)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_membership_update_sets_what_changes_and_keeps_the_identity_in_its_condition() {
+        assert_eq!(
+            super::membership_update('$'),
+            "UPDATE memberships SET (status, role, role_ids, permissions, is_owner, is_default, allowed_ips, \
+             api_access_enabled, access_scope, test_enabled, alert_action_required, alert_resolved, alert_dismissed, \
+             evidence_requested, reference, reference_origin, metadata, updated_at) = ($6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $24) WHERE id = $1 AND partner_id = $2 AND livemode = $3 \
+             AND organisation_id = $4 AND user_id = $5 AND created_at = $23"
+        );
+    }
 }

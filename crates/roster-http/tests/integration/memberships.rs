@@ -186,6 +186,18 @@ on_both_backends! {
             .patch(&path, &app.live, json!({"reference": null}))
             .await;
         assert_eq!(cleared.body["reference"], Value::Null);
+
+        // A PATCH answers the membership as stored: exactly what a read then finds.
+        let everything = json!({
+            "permissions": ["b:read", "a:write", "b:read"], "allowed_ips": ["10.0.0.0/8", "2001:db8::1", "10.0.0.0/8"],
+            "metadata": {"z": "1", "a": "2"}, "is_owner": true, "is_default": true, "access_scope": "full_access",
+            "api_access_enabled": false, "test_enabled": true, "reference_origin": "crm", "role": "STANDARD"
+        });
+        let second_admin = app.member(&app.live, &org, "grace@example.com", "ADMIN").await;
+        assert!(!second_admin.is_empty());
+        let patched = app.patch(&path, &app.live, everything).await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        assert_eq!(app.get(&path, &app.live).await.body, patched.body);
     }
 
     async fn identity_and_status_fields_cannot_be_patched(app) {

@@ -1,6 +1,11 @@
 //! The memberships primitives of a transaction.
 
+use std::sync::LazyLock;
+
 use super::*;
+
+/// Built once: the statement is the same for every update.
+static MEMBERSHIP_UPDATE: LazyLock<String> = LazyLock::new(|| membership_update('$'));
 
 #[async_trait]
 impl Memberships for PostgresTransaction {
@@ -52,9 +57,8 @@ impl Memberships for PostgresTransaction {
     }
 
     async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
-        let statement =
-            format!("UPDATE memberships SET ({MEMBERSHIP_WRITE_COLUMNS}) = ({}) WHERE id = $1", placeholders('$', 24));
-        write_membership(self.client()?, &statement, membership).await.map(drop).map_err(failed)
+        let statement: &str = &MEMBERSHIP_UPDATE;
+        write_membership(self.client()?, statement, membership).await.map(drop).map_err(failed)
     }
 
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {

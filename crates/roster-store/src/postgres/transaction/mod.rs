@@ -26,7 +26,7 @@ use crate::postgres::{
     query::{execute, fetch_one, fetch_opt},
     role_conflict, role_name_taken, rows, tally, user_conflict, user_email_taken,
 };
-use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, name_column, placeholders};
+use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, membership_update, name_column, placeholders};
 
 /// A connection inside `BEGIN`. Dropped before [`Transaction::commit`], it is rolled back
 /// before it returns to the pool.

@@ -1,6 +1,11 @@
 //! The memberships primitives of a transaction.
 
+use std::sync::LazyLock;
+
 use super::*;
+
+/// Built once: the statement is the same for every update.
+static MEMBERSHIP_UPDATE: LazyLock<String> = LazyLock::new(|| membership_update('?'));
 
 #[async_trait]
 impl Memberships for SqliteTransaction {
@@ -52,11 +57,8 @@ impl Memberships for SqliteTransaction {
 
     async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
         step!(self, |c| {
-            let statement = format!(
-                "UPDATE memberships SET ({MEMBERSHIP_WRITE_COLUMNS}) = ({}) WHERE id = ?1",
-                placeholders('?', 24)
-            );
-            write_membership(c, &statement, membership).map(drop)
+            let statement: &str = &MEMBERSHIP_UPDATE;
+            write_membership(c, statement, membership).map(drop)
         })
     }
 

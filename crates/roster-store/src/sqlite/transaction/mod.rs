@@ -15,7 +15,7 @@ use roster_core::{
 };
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
-use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, name_column, placeholders};
+use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, membership_update, name_column, placeholders};
 use crate::sqlite::{
     assign_group_organisations, exists, get_api_key, get_group, get_membership, get_organisation, get_role, get_user,
     group_exists, insert_api_key, insert_group, insert_partner, is_unique_violation, membership_reach,
