@@ -445,8 +445,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.pool.read(move |c| get_membership(c, &scope, &id)).await
+        self.pool.read_inline(|c| get_membership(c, scope, id)).await
     }
 
     async fn find_membership(
@@ -455,22 +454,21 @@ impl Store for SqliteStore {
         organisation_id: &str,
         user_id: &str,
     ) -> Result<Option<MembershipAccess>> {
-        let (scope, organisation_id, user_id) = (scope.clone(), organisation_id.to_owned(), user_id.to_owned());
         self.pool
-            .read(move |c| {
-                if !organisation_in_scope(c, &scope, &organisation_id)? {
+            .read_inline(|c| {
+                if !organisation_in_scope(c, scope, organisation_id)? {
                     return Err(Error::NotFound);
                 }
                 let mut sql = sql(&rows::select_memberships_where("m.organisation_id = "));
-                sql.bind(organisation_id.as_str()).push(" AND m.user_id = ").bind(user_id).scoped(
-                    &scope,
+                sql.bind(organisation_id).push(" AND m.user_id = ").bind(user_id).scoped(
+                    scope,
                     "m",
                     "m.organisation_id",
                 );
                 let Some(membership) = query_row(c, &sql, |row| rows::membership(row)).map_err(storage_error)? else {
                     return Ok(None);
                 };
-                let role_permissions = role_permissions(c, &organisation_id, &membership.settings.role_ids)?;
+                let role_permissions = role_permissions(c, organisation_id, &membership.settings.role_ids)?;
                 Ok(Some(MembershipAccess { membership, role_permissions }))
             })
             .await

@@ -145,6 +145,22 @@ impl Pool {
         .map_err(join_error)?
     }
 
+    /// Like [`Pool::read`], run on the calling thread: for reads of one row by an index (a
+    /// membership by id, by organisation and user), which take microseconds, where the hop to a
+    /// blocking thread and back cost more than the read (see `docs/decisions.md`).
+    pub async fn read_inline<T>(&self, work: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
+        let Some(readers) = &self.readers else {
+            let writer = self.writer.lock().await;
+            return work(&writer);
+        };
+        let _permit = readers.available.acquire().await.map_err(Error::internal)?;
+        let taken = readers.idle.lock().map_err(Error::internal)?.pop();
+        let connection = taken.ok_or_else(|| Error::internal("no idle read connection"))?;
+        let result = work(&connection);
+        readers.idle.lock().map_err(Error::internal)?.push(connection);
+        result
+    }
+
     /// Opens a `BEGIN IMMEDIATE` transaction on the write connection, which it holds until it
     /// is committed or dropped.
     pub async fn begin(&self) -> Result<WriteTransaction, Error> {
