@@ -390,12 +390,13 @@ async fn update_in(
         tx.hold_user(&current.user_id).await?;
         check_reaches_every_membership(tx, scope, &current.user_id).await?;
     }
-    // What was written is what a read would return: the row is not read again.
-    let updated = Membership { settings: next, updated_at: now, ..current.clone() };
-    tx.update_membership(&updated).await?;
+    tx.update_membership(&Membership { settings: next, updated_at: now, ..current.clone() }).await?;
     if becomes_default {
         tx.clear_other_defaults(&current.user_id, id, now).await?;
     }
+    // Read back, not rebuilt: PostgreSQL's JSONB orders metadata keys its own way, and the
+    // answer is what every later read returns.
+    let updated = tx.get_membership(scope, id).await?;
     Ok((updated.clone(), Change::updated(current, updated)))
 }
 

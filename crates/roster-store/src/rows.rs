@@ -167,6 +167,15 @@ pub fn membership_update(marker: char) -> String {
     format!("UPDATE memberships SET ({}) = ({}) WHERE {}", set.join(", "), values.join(", "), condition.join(" AND "))
 }
 
+/// An update names the row it read in the same transaction: anything but one row written is a
+/// fault, never a success.
+pub fn one_row_written(written: impl TryInto<u64>) -> Result<(), roster_core::Error> {
+    match written.try_into() {
+        Ok(1) => Ok(()),
+        _ => Err(roster_core::Error::internal("an update wrote other than its one row")),
+    }
+}
+
 /// `n` placeholders, `?1, ?2, …` or `$1, $2, …`.
 pub fn placeholders(marker: char, n: usize) -> String {
     (1..=n).map(|i| format!("{marker}{i}")).collect::<Vec<_>>().join(", ")

@@ -348,8 +348,13 @@ pub fn group_organisations(dialect: Dialect, scope: &Scope, filter: &MembershipF
     if filter.organisation_ids.is_some() || filter.user_ids.is_some() || filter.email.is_some() {
         return None;
     }
-    let mut select = Sql::new(dialect, "SELECT organisation_id FROM group_organisations WHERE group_id = ");
-    select.bind(group.as_str()).push(" LIMIT ").bind(i64::try_from(MAX_MERGED_RANGES + 1).unwrap_or(i64::MAX));
+    let mut select = Sql::new(
+        dialect,
+        "SELECT go.organisation_id FROM group_organisations go JOIN organisations o ON o.id = go.organisation_id \
+         WHERE go.group_id = ",
+    );
+    select.bind(group.as_str()).push(" AND o.livemode = ").bind(scope.mode().is_live());
+    select.push(" LIMIT ").bind(i64::try_from(MAX_MERGED_RANGES + 1).unwrap_or(i64::MAX));
     Some(select)
 }
 
@@ -423,7 +428,9 @@ fn merged_ranges<'a>(scope: &'a Scope, filter: &'a MembershipFilter) -> Option<V
             })
             .collect(),
         Some(organisations) => organisations.into_iter().map(MergedRange::Organisation).collect(),
-        None if narrowed => {
+        // A group's organisations are named (see `group_organisations`) when few; with more,
+        // the partner's status range filtered row by row could read far more than a page.
+        None if narrowed && *scope.orgs() == OrgScope::All => {
             statuses.iter().flat_map(|status| roles.iter().map(|role| MergedRange::StatusRole(status, role))).collect()
         }
         None => return None,

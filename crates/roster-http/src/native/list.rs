@@ -7,11 +7,10 @@ use std::{
 };
 
 use axum::{
-    body::Body,
+    body::{Body, Bytes},
     http::{HeaderValue, Uri, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
 };
-use http_body_util::BodyExt;
 use roster_app::ListRowsHeld;
 use roster_core::{
     Error, ValidationCode,
@@ -20,7 +19,7 @@ use roster_core::{
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio::task::AbortHandle;
+use tokio::{task::AbortHandle, time::Instant};
 
 use crate::problem::ApiError;
 
@@ -128,8 +127,49 @@ pub fn render<T: Listed + Send + 'static, W: Serialize + 'static>(
     };
     // The envelope ends with its empty results, `[]}`: the rows go between the brackets.
     head.truncate(head.len().saturating_sub(2));
-    let unsent = Arc::new(Mutex::new(Some(Unsent { items: page.items.into_iter(), _held: held })));
-    let chunks = Chunks { pending: head, render, started: false, finished: false, unsent, watchdog: None };
+    let mut started = false;
+    let write = move |chunk: &mut Vec<u8>, item: T| {
+        if std::mem::replace(&mut started, true) {
+            chunk.push(b',');
+        }
+        serde_json::to_writer(chunk, &render(&item)).map_err(std::io::Error::from)
+    };
+    streamed(head, page.items, write, b"]}", held)
+}
+
+/// A list's body already built (the roles' list, whose built-in roles are added to the page)
+/// as the response, sent in chunks and holding the page's share of the list rows budget until
+/// its last chunk is taken.
+pub fn respond(listed: impl Serialize, held: ListRowsHeld) -> Response {
+    let whole = match serde_json::to_vec(&listed) {
+        Ok(whole) => Bytes::from(whole),
+        Err(error) => return ApiError::from(Error::internal(error)).into_response(),
+    };
+    let slices = (0..whole.len()).step_by(CHUNK_BYTES).map(|at| whole.slice(at..whole.len().min(at + CHUNK_BYTES)));
+    let write = |chunk: &mut Vec<u8>, slice: Bytes| {
+        chunk.extend_from_slice(&slice);
+        Ok(())
+    };
+    streamed(Vec::new(), slices.collect(), write, b"", held)
+}
+
+/// `head`, then each item written by `write` as the connection asks for more, then `tail`.
+fn streamed<T: Send + 'static>(
+    head: Vec<u8>,
+    items: Vec<T>,
+    write: impl FnMut(&mut Vec<u8>, T) -> std::io::Result<()> + Send + 'static,
+    tail: &'static [u8],
+    held: ListRowsHeld,
+) -> Response {
+    let unsent = Unsent { items: items.into_iter(), _held: held, last_taken: Instant::now() };
+    let chunks = Chunks {
+        pending: head,
+        write,
+        tail,
+        finished: false,
+        unsent: Arc::new(Mutex::new(Some(unsent))),
+        watchdog: None,
+    };
     let mut response = Response::new(Body::from_stream(futures::stream::iter(chunks)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
@@ -140,32 +180,35 @@ pub fn render<T: Listed + Send + 'static, W: Serialize + 'static>(
 /// must stay small whatever the size of a page or of its rows.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// How long a client may take to read a page that does not fit in one chunk. Its rows and its
-/// share of the rows budget are then let go and the response is cut: a client that stops
-/// reading must not hold, with a page of 1,000 rows, every other list request waiting.
-pub const LIST_BODY_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a client may go without taking the next chunk of a page larger than one. Its rows
+/// and its share of the rows budget are then let go and the response is cut: a client that
+/// stops reading must not keep every other list request waiting for long.
+pub const LIST_BODY_STALL: Duration = Duration::from_secs(10);
 
-/// The rows of a page not yet serialised, with the page's share of the budget.
+/// The items of a page not yet written, with the page's share of the budget.
 struct Unsent<T> {
     items: std::vec::IntoIter<T>,
     _held: ListRowsHeld,
+    /// When the connection last took a chunk.
+    last_taken: Instant,
 }
 
+type Shared<T> = Arc<Mutex<Option<Unsent<T>>>>;
+
 /// The chunks of a streamed list body, each made when the connection asks for it.
-struct Chunks<T, W> {
-    /// Bytes to send before the next results (the envelope, at first).
+struct Chunks<T, F> {
+    /// Bytes to send before the next items (the envelope, at first).
     pending: Vec<u8>,
-    render: fn(&T) -> W,
-    /// Whether a result was written, so the next one is preceded by a comma.
-    started: bool,
+    write: F,
+    tail: &'static [u8],
     finished: bool,
-    /// Taken when the last row is serialised, or by the watchdog at the deadline.
-    unsent: Arc<Mutex<Option<Unsent<T>>>>,
+    /// Taken when the last item is written, or by the watchdog when the client stalls.
+    unsent: Shared<T>,
     /// Started when a page needs more than one chunk; ends with the body.
     watchdog: Option<AbortHandle>,
 }
 
-impl<T: Send + 'static, W: Serialize> Iterator for Chunks<T, W> {
+impl<T: Send + 'static, F: FnMut(&mut Vec<u8>, T) -> std::io::Result<()>> Iterator for Chunks<T, F> {
     type Item = std::io::Result<Vec<u8>>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -175,56 +218,53 @@ impl<T: Send + 'static, W: Serialize> Iterator for Chunks<T, W> {
         let mut unsent = self.unsent.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(rows) = unsent.as_mut() else {
             self.finished = true;
-            return Some(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client read too slowly")));
+            return Some(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")));
         };
+        rows.last_taken = Instant::now();
         let mut chunk = std::mem::take(&mut self.pending);
         while chunk.len() < CHUNK_BYTES
             && let Some(item) = rows.items.next()
         {
-            if self.started {
-                chunk.push(b',');
-            }
-            if let Err(error) = serde_json::to_writer(&mut chunk, &(self.render)(&item)) {
+            if let Err(error) = (self.write)(&mut chunk, item) {
                 self.finished = true;
-                return Some(Err(error.into()));
+                return Some(Err(error));
             }
-            self.started = true;
         }
         if rows.items.len() == 0 {
-            chunk.extend_from_slice(b"]}");
+            chunk.extend_from_slice(self.tail);
             self.finished = true;
             *unsent = None;
         } else if self.watchdog.is_none() {
-            let unsent = Arc::clone(&self.unsent);
-            let watchdog = tokio::spawn(async move {
-                tokio::time::sleep(LIST_BODY_DEADLINE).await;
-                unsent.lock().unwrap_or_else(PoisonError::into_inner).take();
-            });
-            self.watchdog = Some(watchdog.abort_handle());
+            self.watchdog = Some(tokio::spawn(cut_when_stalled(Arc::clone(&self.unsent))).abort_handle());
         }
         Some(Ok(chunk))
     }
 }
 
-impl<T, W> Drop for Chunks<T, W> {
+/// Lets the page's items and budget go once the connection has taken no chunk for
+/// [`LIST_BODY_STALL`].
+async fn cut_when_stalled<T>(unsent: Shared<T>) {
+    loop {
+        let due = match unsent.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            Some(rows) => rows.last_taken + LIST_BODY_STALL,
+            None => return,
+        };
+        tokio::time::sleep_until(due).await;
+        let mut unsent = unsent.lock().unwrap_or_else(PoisonError::into_inner);
+        if unsent.as_ref().is_none_or(|rows| rows.last_taken + LIST_BODY_STALL <= Instant::now()) {
+            unsent.take();
+            return;
+        }
+    }
+}
+
+impl<T, F> Drop for Chunks<T, F> {
     fn drop(&mut self) {
         if let Some(watchdog) = self.watchdog.take() {
             watchdog.abort();
         }
         self.unsent.lock().unwrap_or_else(PoisonError::into_inner).take();
     }
-}
-
-/// A list's body as the response, whose body keeps the page's share of the list rows budget
-/// until it has been written (see [`roster_app::App::hold_list_rows`]).
-pub fn respond(listed: impl Serialize, held: ListRowsHeld) -> Response {
-    super::json(listed).map(|body| {
-        // The body owns the guard: it is dropped with the body, once the response is written.
-        Body::new(body.map_frame(move |frame| {
-            let _kept_until_written = &held;
-            frame
-        }))
-    })
 }
 
 #[cfg(test)]
@@ -240,7 +280,7 @@ mod tests {
         time::Timestamp,
     };
 
-    use super::{LIST_BODY_DEADLINE, body, render};
+    use super::{LIST_BODY_STALL, body, render, respond};
     use crate::native::wire;
 
     async fn app() -> App {
@@ -285,23 +325,49 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_client_that_stops_reading_gives_the_rows_budget_back_at_the_deadline() {
+    async fn a_client_that_stops_reading_gives_the_rows_budget_back_but_a_slow_one_is_served() {
         let app = app().await;
         let uri = "/v1/organisations?limit=1000".parse().unwrap();
         let query = ListQuery { limit: MAX_LIMIT, ..ListQuery::default() };
         let held = app.hold_list_rows(MAX_LIMIT).await.unwrap();
-        let mut stalled = render(&uri, &query, (page(1_000, 1_000), held), wire::organisation).into_body();
-        assert!(next_frame(&mut stalled).await.unwrap().is_ok(), "the first chunk is sent");
+        let mut body = render(&uri, &query, (page(1_000, 1_000), held), wire::organisation).into_body();
+        // Slow but steady: a chunk every nine seconds, for longer than the stall allows.
+        for _ in 0..3 {
+            assert!(next_frame(&mut body).await.unwrap().is_ok(), "a steady reader is served");
+            tokio::time::sleep(LIST_BODY_STALL - Duration::from_secs(1)).await;
+        }
+        assert!(next_frame(&mut body).await.unwrap().is_ok());
 
         let waiting = tokio::spawn({
             let app = app.clone();
             async move { app.hold_list_rows(MAX_LIMIT).await.map(drop) }
         });
-        tokio::time::sleep(LIST_BODY_DEADLINE - Duration::from_secs(1)).await;
-        assert!(!waiting.is_finished(), "the page still holds the budget while within its deadline");
+        tokio::time::sleep(LIST_BODY_STALL - Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished(), "the page holds the budget while its reader keeps up");
         tokio::time::sleep(Duration::from_secs(2)).await;
         waiting.await.unwrap().unwrap();
-        assert!(next_frame(&mut stalled).await.unwrap().is_err(), "the response is cut");
+        assert!(next_frame(&mut body).await.unwrap().is_err(), "the response is cut");
+    }
+
+    #[tokio::test]
+    async fn a_built_body_is_sent_in_chunks_holding_the_budget_until_its_last() {
+        let app = app().await;
+        let uri = "/v1/organisations?limit=1000".parse().unwrap();
+        let query = ListQuery { limit: MAX_LIMIT, ..ListQuery::default() };
+        let listed = body(&uri, &query, page(1_000, 1_000), wire::organisation);
+        let whole = serde_json::to_vec(&listed).unwrap();
+        let held = app.hold_list_rows(MAX_LIMIT).await.unwrap();
+        let mut sent = respond(listed, held).into_body();
+        let mut received = next_frame(&mut sent).await.unwrap().unwrap();
+        assert!(received.len() < whole.len(), "more than one chunk");
+        let blocked = tokio::time::timeout(Duration::from_millis(50), app.hold_list_rows(MAX_LIMIT)).await;
+        assert!(blocked.is_err(), "the budget is held while chunks remain");
+        while let Some(frame) = next_frame(&mut sent).await {
+            received.extend(frame.unwrap());
+        }
+        assert_eq!(received, whole);
+        drop(sent);
+        app.hold_list_rows(MAX_LIMIT).await.unwrap();
     }
 
     #[tokio::test]

@@ -20,6 +20,9 @@ pub async fn run(connections: &Connections) -> Result<(), Error> {
         .retrying(|| async {
             let mut client = connections.get().await?;
             let transaction = client.transaction().await?;
+            // A migration may build an index over every membership: the pool's statement time
+            // limit (meant for requests) would cancel it on a large table.
+            transaction.batch_execute("SET LOCAL statement_timeout = 0").await?;
             transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await?;
             transaction
                 .batch_execute(

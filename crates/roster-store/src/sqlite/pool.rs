@@ -51,6 +51,20 @@ struct Readers {
     available: Arc<Semaphore>,
 }
 
+/// A read connection taken from the idle ones, put back when dropped, a panicking read included.
+struct Lent<'a> {
+    connection: Option<Connection>,
+    readers: &'a Readers,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.readers.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(connection);
+        }
+    }
+}
+
 pub(crate) fn storage_error(error: rusqlite::Error) -> Error {
     match error.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => Error::Unavailable,
@@ -155,10 +169,8 @@ impl Pool {
         };
         let _permit = readers.available.acquire().await.map_err(Error::internal)?;
         let taken = readers.idle.lock().map_err(Error::internal)?.pop();
-        let connection = taken.ok_or_else(|| Error::internal("no idle read connection"))?;
-        let result = work(&connection);
-        readers.idle.lock().map_err(Error::internal)?.push(connection);
-        result
+        let lent = Lent { connection: Some(taken.ok_or_else(|| Error::internal("no idle read connection"))?), readers };
+        lent.connection.as_ref().map_or_else(|| Err(Error::internal("no idle read connection")), work)
     }
 
     /// Opens a `BEGIN IMMEDIATE` transaction on the write connection, which it holds until it

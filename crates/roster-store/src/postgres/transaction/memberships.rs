@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 
 use super::*;
+use crate::rows::one_row_written;
 
 /// Built once: the statement is the same for every update.
 static MEMBERSHIP_UPDATE: LazyLock<String> = LazyLock::new(|| membership_update('$'));
@@ -58,7 +59,8 @@ impl Memberships for PostgresTransaction {
 
     async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
         let statement: &str = &MEMBERSHIP_UPDATE;
-        write_membership(self.client()?, statement, membership).await.map(drop).map_err(failed)
+        let written = write_membership(self.client()?, statement, membership).await.map_err(failed)?;
+        one_row_written(written)
     }
 
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {

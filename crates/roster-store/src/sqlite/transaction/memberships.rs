@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 
 use super::*;
+use crate::rows::one_row_written;
 
 /// Built once: the statement is the same for every update.
 static MEMBERSHIP_UPDATE: LazyLock<String> = LazyLock::new(|| membership_update('?'));
@@ -58,7 +59,7 @@ impl Memberships for SqliteTransaction {
     async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
         step!(self, |c| {
             let statement: &str = &MEMBERSHIP_UPDATE;
-            write_membership(c, statement, membership).map(drop)
+            one_row_written(write_membership(c, statement, membership)?)
         })
     }
 
