@@ -219,17 +219,26 @@ impl Sql {
     }
 
     /// On an empty statement: the number of memberships `filter` matches in `scope`, summed from
-    /// the per-organisation counters (`membership_counts`, kept by triggers), when the filter is
+    /// the counters kept by triggers (`membership_partner_counts` for the whole partner,
+    /// `membership_counts` per organisation otherwise), when the filter is
     /// one they answer (organisations, statuses, roles); `None` for a user or an e-mail, whose
     /// memberships the list counts by index.
     fn counted_memberships(mut self, scope: &Scope, filter: &MembershipFilter) -> Option<Sql> {
         if filter.user_ids.is_some() || filter.email.is_some() {
             return None;
         }
-        self.push("SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM membership_counts c WHERE TRUE");
-        self.scoped(scope, "c", "c.organisation_id");
-        if let Some(organisation_ids) = &filter.organisation_ids {
-            self.any_of("c.organisation_id", organisation_ids);
+        if filter.organisation_ids.is_none() && *scope.orgs() == OrgScope::All {
+            // The whole partner: its own counters, a few rows whatever its number of
+            // organisations.
+            self.push("SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM membership_partner_counts c WHERE TRUE");
+            self.push(" AND c.partner_id = ").bind(scope.partner_id());
+            self.push(" AND c.livemode = ").bind(scope.mode().is_live());
+        } else {
+            self.push("SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM membership_counts c WHERE TRUE");
+            self.scoped(scope, "c", "c.organisation_id");
+            if let Some(organisation_ids) = &filter.organisation_ids {
+                self.any_of("c.organisation_id", organisation_ids);
+            }
         }
         if let Some(statuses) = &filter.statuses {
             self.any_of("c.status", &statuses.iter().map(|status| status.as_str()).collect::<Vec<_>>());
