@@ -92,11 +92,11 @@ pub struct Shared {
     list_rows: Arc<Semaphore>,
 }
 
-/// How many list rows all requests together may hold in memory: two of the largest pages
-/// (`limit=1000` and the one more every page fetches). The largest membership serialises to
-/// ~40 KB, so a largest page is ~40 MB of rows and as much JSON; 64 of them at once held 2.7 GB
-/// before there was a budget (spec §8 asks for 256 MB). Requests over budget wait their turn:
-/// the node has two cores to serialise with, so waiting costs no throughput.
+/// How many list rows all requests together may hold in memory: one of the largest pages
+/// (`limit=1000` and the one more every page fetches), or twenty default pages. The largest
+/// membership serialises to ~40 KB, so a largest page is ~40 MB of rows; 64 of them at once held
+/// 2.7 GB before there was a budget (spec §8 asks for 256 MB). Requests over budget wait their
+/// turn; a page's share is held until its last chunk is taken by the client.
 pub const LIST_ROWS_IN_MEMORY: u32 = MAX_LIMIT + 1;
 
 /// A list page's share of [`LIST_ROWS_IN_MEMORY`], given back when dropped.
