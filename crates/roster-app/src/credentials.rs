@@ -1,9 +1,10 @@
 //! A short-lived, per-node memory of the API keys recently looked up, so a busy key costs one
 //! database read per `ttl` instead of one per request.
 //!
-//! Invalidation: every successful write through this node clears the whole memory (a revoked
-//! key, a deleted group or organisation is refused here at once); another node's write is seen
-//! here within `ttl`. That bound is the price, documented with `--credential-cache-ttl`; a zero
+//! Invalidation: every write through this node that may revoke or remove a key or change what
+//! a remembered key says (`may_change_credentials` in the crate root) clears the whole memory
+//! (a revoked key, a deleted group or organisation is refused here at once); another node's
+//! write is seen here within `ttl`. That bound is the price, documented with `--credential-cache-ttl`; a zero
 //! `ttl` turns the memory off.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};

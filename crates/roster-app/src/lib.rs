@@ -255,10 +255,11 @@ impl App {
         operation: &'static str,
         work: impl for<'t> Fn(&'t mut dyn Transaction) -> Work<'t, (T, Change)> + Send + Sync,
     ) -> Result<T> {
-        // Any write may revoke or remove a key (directly, or with its group, organisation or
-        // membership), so once it is over, committed or not, and also when the request is dropped
-        // half-way, this node looks keys up afresh.
-        let _forget_credentials = ForgetCredentials(&self.credentials);
+        // A write that may revoke or remove a key (directly, or with its group or organisation)
+        // or change what a remembered key says makes this node look keys up afresh once it is
+        // over, committed or not, and also when the request is dropped half-way. Other writes
+        // keep the memory: clearing it on every write cost each write a key lookup.
+        let _forget_credentials = may_change_credentials(operation).then(|| ForgetCredentials(&self.credentials));
         let mut attempt = 1;
         loop {
             let mut transaction = self.store.begin().await?;
@@ -285,10 +286,51 @@ impl App {
     }
 }
 
+/// Whether a write of `operation` may revoke or remove a key or change what a remembered key
+/// says (its group's admin flag): the keys' and groups' own writes and every deletion (keys go
+/// with their holder).
+fn may_change_credentials(operation: &str) -> bool {
+    operation.starts_with("api_key.") || operation.starts_with("partner_group.") || operation.ends_with(".deleted")
+}
+
 struct ForgetCredentials<'a>(&'a CredentialCache);
 
 impl Drop for ForgetCredentials<'_> {
     fn drop(&mut self) {
         self.0.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_change_credentials;
+
+    #[test]
+    fn writes_that_may_revoke_or_change_a_key_forget_the_remembered_keys_and_others_keep_them() {
+        for operation in [
+            "api_key.created",
+            "api_key.revoked",
+            "partner_group.updated",
+            "partner_group.deleted",
+            "organisation.deleted",
+            "membership.deleted",
+            "role.deleted",
+        ] {
+            assert!(may_change_credentials(operation), "{operation}");
+        }
+        for operation in [
+            "membership.created",
+            "membership.updated",
+            "membership.upserted",
+            "organisation.created",
+            "organisation.updated",
+            "role.created",
+            "role.updated",
+            "user.created",
+            "user.updated",
+            "partner.created",
+        ] {
+            assert!(!may_change_credentials(operation), "{operation}");
+        }
     }
 }

@@ -390,13 +390,10 @@ async fn update_in(
         tx.hold_user(&current.user_id).await?;
         check_reaches_every_membership(tx, scope, &current.user_id).await?;
     }
-    tx.update_membership(&Membership { settings: next, updated_at: now, ..current.clone() }).await?;
+    let updated = tx.update_membership(&Membership { settings: next, updated_at: now, ..current.clone() }).await?;
     if becomes_default {
         tx.clear_other_defaults(&current.user_id, id, now).await?;
     }
-    // Read back, not rebuilt: PostgreSQL's JSONB orders metadata keys its own way, and the
-    // answer is what every later read returns.
-    let updated = tx.get_membership(scope, id).await?;
     Ok((updated.clone(), Change::updated(current, updated)))
 }
 
@@ -533,8 +530,8 @@ pub async fn respond(app: &App, caller: &Caller, id: &str, answer: MembershipSta
                 let message = format!("only a pending membership can change to {}", answer.as_str());
                 return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, message));
             }
-            tx.update_membership(&Membership { status: answer, updated_at: now, ..current.clone() }).await?;
-            let answered = tx.get_membership(&scope, &id).await?;
+            let answered =
+                tx.update_membership(&Membership { status: answer, updated_at: now, ..current.clone() }).await?;
             Ok((answered.clone(), Change::updated(current, answered)))
         })
     })

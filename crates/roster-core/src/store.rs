@@ -341,8 +341,9 @@ pub trait Memberships: Send {
     async fn get_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership>;
     /// Accepted memberships of the organisation other than `except`, counted by role and owner.
     async fn tally(&mut self, organisation_id: &str, except: &str) -> Result<rules::OrgTally>;
-    /// Writes a membership's status, settings and `updated_at`.
-    async fn update_membership(&mut self, membership: &Membership) -> Result<()>;
+    /// Writes a membership's status, settings and `updated_at`; the membership as stored, which
+    /// is what every later read returns (PostgreSQL orders metadata keys its own way).
+    async fn update_membership(&mut self, membership: &Membership) -> Result<Membership>;
     /// Clears `is_default` on the user's memberships other than `except`.
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()>;
     async fn delete_membership(&mut self, id: &str) -> Result<()>;

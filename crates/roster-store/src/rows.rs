@@ -1,6 +1,8 @@
 //! Column lists and row mapping, one pair per table, shared by both backends: each backend
 //! only says how to read one typed value from its row type ([`Columns`]).
 
+use std::sync::LazyLock;
+
 use roster_core::{
     model::{
         AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings, MembershipStatus,
@@ -187,8 +189,12 @@ pub const MEMBERSHIP_FROM: &str =
 /// Memberships with their user where `condition` (over `m` and `u`) holds: the text the stores
 /// and the benchmark baseline start their single-membership reads from.
 pub fn select_memberships_where(condition: &str) -> String {
-    format!("SELECT {MEMBERSHIP_COLUMNS} FROM {MEMBERSHIP_FROM} WHERE {condition}")
+    format!("{}{condition}", *SELECT_MEMBERSHIPS_WHERE)
 }
+
+/// The single-membership reads' text up to their condition, built once rather than per request.
+pub static SELECT_MEMBERSHIPS_WHERE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {MEMBERSHIP_COLUMNS} FROM {MEMBERSHIP_FROM} WHERE "));
 
 pub fn membership<R: Columns>(row: &R) -> Result<Membership, R::Error> {
     Ok(Membership {

@@ -59,7 +59,10 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(dialect: Dialect, text: &str) -> Self {
-        Self { dialect, text: text.to_owned(), params: Vec::new() }
+        // Room for the conditions and placeholders appended after: one allocation, not several.
+        let mut owned = String::with_capacity(text.len() + 256);
+        owned.push_str(text);
+        Self { dialect, text: owned, params: Vec::with_capacity(8) }
     }
 
     pub fn text(&self) -> &str {
@@ -76,26 +79,30 @@ impl Sql {
     }
 
     pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
-        let marker = self.parameter(value);
-        self.text.push_str(&marker);
+        self.params.push(value.into());
+        self.push_placeholder(self.params.len());
         self
     }
 
     /// Binds `value` without writing it: its placeholder, for text that names it more than once.
     fn parameter(&mut self, value: impl Into<Value>) -> String {
         self.params.push(value.into());
-        let marker = match self.dialect {
-            Dialect::Sqlite => '?',
-            Dialect::Postgres => '$',
-        };
-        format!("{marker}{}", self.params.len())
+        let mut placeholder = String::new();
+        write_placeholder(&mut placeholder, self.dialect, self.params.len());
+        placeholder
+    }
+
+    // Statements are built on every request: the text is appended to in place, never formatted
+    // into a temporary string first.
+    fn push_placeholder(&mut self, number: usize) {
+        write_placeholder(&mut self.text, self.dialect, number);
     }
 
     /// Limits `alias` (a table with `partner_id` and `livemode`) to the scope's partner and mode,
     /// and `organisation_column` to the organisations the scope reaches.
     pub fn scoped(&mut self, scope: &Scope, alias: &str, organisation_column: &str) -> &mut Self {
-        self.push(&format!(" AND {alias}.partner_id = ")).bind(scope.partner_id());
-        self.push(&format!(" AND {alias}.livemode = ")).bind(scope.mode().is_live());
+        self.push(" AND ").push(alias).push(".partner_id = ").bind(scope.partner_id());
+        self.push(" AND ").push(alias).push(".livemode = ").bind(scope.mode().is_live());
         self.organisations(scope, organisation_column)
     }
 
@@ -104,17 +111,17 @@ impl Sql {
         match scope.orgs() {
             OrgScope::All => self,
             OrgScope::Group(group) => self
-                .push(&format!(
-                    " AND {organisation_column} IN (SELECT organisation_id FROM group_organisations WHERE group_id = "
-                ))
+                .push(" AND ")
+                .push(organisation_column)
+                .push(" IN (SELECT organisation_id FROM group_organisations WHERE group_id = ")
                 .bind(group.as_str())
                 .push(")"),
             OrgScope::Organisation(organisation) => {
-                self.push(&format!(" AND {organisation_column} = ")).bind(organisation.as_str())
+                self.push(" AND ").push(organisation_column).push(" = ").bind(organisation.as_str())
             }
             OrgScope::Organisations(organisations) if organisations.is_empty() => self.push(" AND FALSE"),
             OrgScope::Organisations(organisations) => {
-                self.push(&format!(" AND {organisation_column} IN ("));
+                self.push(" AND ").push(organisation_column).push(" IN (");
                 for (index, organisation) in organisations.iter().enumerate() {
                     if index > 0 {
                         self.push(", ");
@@ -517,6 +524,25 @@ impl Sql {
     }
 }
 
+/// Appends the placeholder of the `number`th bound value: `?N` on SQLite, `$N` on PostgreSQL.
+fn write_placeholder(text: &mut String, dialect: Dialect, number: usize) {
+    text.push(match dialect {
+        Dialect::Sqlite => '?',
+        Dialect::Postgres => '$',
+    });
+    // Digits from the last, inserted in place: no temporary string.
+    let start = text.len();
+    let mut rest = number;
+    loop {
+        let digit = u32::try_from(rest % 10).unwrap_or_default();
+        text.insert(start, char::from_digit(digit, 10).unwrap_or('0'));
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,5 +555,16 @@ mod tests {
         let mut postgres = Sql::new(Dialect::Postgres, "SELECT 1 WHERE a = ");
         postgres.bind(1_i64);
         assert_eq!((postgres.text(), postgres.params()), ("SELECT 1 WHERE a = $1", &[Value::Int(1)][..]));
+    }
+
+    #[test]
+    fn placeholders_count_past_one_digit() {
+        let mut sql = Sql::new(Dialect::Postgres, "");
+        for number in 0..105_i64 {
+            sql.bind(number).push(",");
+        }
+        assert!(sql.text().starts_with("$1,$2,"));
+        assert!(sql.text().contains(",$10,$11,"));
+        assert!(sql.text().ends_with(",$100,$101,$102,$103,$104,$105,"));
     }
 }

@@ -279,8 +279,8 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
 }
 
 async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
-    let mut sql = sql(&rows::select_memberships_where("m.id = "));
-    sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
+    let mut sql = sql(&rows::SELECT_MEMBERSHIPS_WHERE);
+    sql.push("m.id = ").bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
     rows::membership(&found(query_opt(client, &sql).await?)?)
 }
 
@@ -499,12 +499,12 @@ impl Store for PostgresStore {
             if !organisation_in_scope(client, scope, organisation_id, Hold::Nothing).await? {
                 return Err(Failure::Domain(Error::NotFound));
             }
-            let mut sql = sql(&rows::select_memberships_where("m.organisation_id = "));
-            sql.bind(organisation_id.to_owned()).push(" AND m.user_id = ").bind(user_id.to_owned()).scoped(
-                scope,
-                "m",
-                "m.organisation_id",
-            );
+            let mut sql = sql(&rows::SELECT_MEMBERSHIPS_WHERE);
+            sql.push("m.organisation_id = ")
+                .bind(organisation_id.to_owned())
+                .push(" AND m.user_id = ")
+                .bind(user_id.to_owned())
+                .scoped(scope, "m", "m.organisation_id");
             match query_opt(client, &sql).await? {
                 Some(row) => {
                     let membership = rows::membership(&row)?;

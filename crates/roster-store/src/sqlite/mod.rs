@@ -56,11 +56,9 @@ fn get_organisation(connection: &Connection, scope: &Scope, id: &str) -> Result<
 }
 
 fn organisation_in_scope(connection: &Connection, scope: &Scope, id: &str) -> Result<bool> {
-    match get_organisation(connection, scope, id) {
-        Ok(_) => Ok(true),
-        Err(Error::NotFound) => Ok(false),
-        Err(other) => Err(other),
-    }
+    let mut sql = sql("SELECT 1 FROM organisations o WHERE o.id = ");
+    sql.bind(id).scoped(scope, "o", "o.id");
+    Ok(query_row(connection, &sql, |_| Ok(())).map_err(storage_error)?.is_some())
 }
 
 /// The group's organisations in `mode`, oldest assignment first.
@@ -212,8 +210,8 @@ fn insert_partner(connection: &Connection, provisioned: &ProvisionedPartner) -> 
 }
 
 fn get_membership(connection: &Connection, scope: &Scope, id: &str) -> Result<Membership> {
-    let mut sql = sql(&rows::select_memberships_where("m.id = "));
-    sql.bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
+    let mut sql = sql(&rows::SELECT_MEMBERSHIPS_WHERE);
+    sql.push("m.id = ").bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
     found(query_row(connection, &sql, |row| rows::membership(row)))
 }
 
@@ -459,8 +457,8 @@ impl Store for SqliteStore {
                 if !organisation_in_scope(c, scope, organisation_id)? {
                     return Err(Error::NotFound);
                 }
-                let mut sql = sql(&rows::select_memberships_where("m.organisation_id = "));
-                sql.bind(organisation_id).push(" AND m.user_id = ").bind(user_id).scoped(
+                let mut sql = sql(&rows::SELECT_MEMBERSHIPS_WHERE);
+                sql.push("m.organisation_id = ").bind(organisation_id).push(" AND m.user_id = ").bind(user_id).scoped(
                     scope,
                     "m",
                     "m.organisation_id",

@@ -1,7 +1,10 @@
 //! Running the shared [`Sql`] builder's statements on SQLite.
 
 use roster_core::page::{ListPage, ListQuery};
-use rusqlite::{Connection, Row, params_from_iter, types::Value as SqliteValue};
+use rusqlite::{
+    Connection, Row, ToSql, params_from_iter,
+    types::{ToSqlOutput, ValueRef},
+};
 
 pub use crate::sql::Sql;
 use crate::sql::{Dialect, PageStatements, Value, page_statements};
@@ -11,15 +14,15 @@ pub fn sql(text: &str) -> Sql {
     Sql::new(Dialect::Sqlite, text)
 }
 
-fn values(sql: &Sql) -> Vec<SqliteValue> {
-    sql.params()
-        .iter()
-        .map(|value| match value {
-            Value::Text(text) => SqliteValue::Text(text.clone()),
-            Value::Bool(flag) => SqliteValue::Integer(i64::from(*flag)),
-            Value::Int(number) => SqliteValue::Integer(*number),
+// Bound as borrowed: a statement's text values are not copied to run it.
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Value::Bool(flag) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*flag))),
+            Value::Int(number) => ToSqlOutput::Borrowed(ValueRef::Integer(*number)),
         })
-        .collect()
+    }
 }
 
 pub fn query_row<T>(
@@ -28,7 +31,7 @@ pub fn query_row<T>(
     map: impl FnOnce(&Row) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Option<T>> {
     let mut statement = connection.prepare_cached(sql.text())?;
-    let mut rows = statement.query(params_from_iter(values(sql)))?;
+    let mut rows = statement.query(params_from_iter(sql.params()))?;
     rows.next()?.map(map).transpose()
 }
 
@@ -38,7 +41,7 @@ pub fn query_all<T>(
     map: impl FnMut(&Row) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Vec<T>> {
     let mut statement = connection.prepare_cached(sql.text())?;
-    let rows = statement.query_map(params_from_iter(values(sql)), map)?;
+    let rows = statement.query_map(params_from_iter(sql.params()), map)?;
     rows.collect()
 }
 

@@ -284,6 +284,35 @@ async fn scopes_limit_what_is_seen() {
     .await;
 }
 
+#[tokio::test]
+async fn an_update_returns_the_membership_exactly_as_every_later_read_does() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let org = organisation(store.as_ref(), &scope, "A").await;
+        let member = add_member(store.as_ref(), &scope, &org, "ada@example.com", MembershipRole::Admin, NOW).await;
+        let mut changed = member.clone();
+        // Keys in an order PostgreSQL's JSONB does not keep (it sorts by length, then bytes).
+        changed.settings.metadata =
+            serde_json::from_str(r#"{"zeta": 1, "a": {"y": 2, "b": 3}, "mid": [1, "x"]}"#).unwrap();
+        changed.settings.reference = Some("ref-1".into());
+        changed.updated_at = Timestamp(NOW.millis() + 5);
+        let mut tx = store.begin().await.unwrap();
+        let returned = tx.update_membership(&changed).await.unwrap();
+        let read_in_transaction = tx.get_membership(&scope, &member.id).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(returned, read_in_transaction);
+        let read_after = store.get_membership(&scope, &member.id).await.unwrap();
+        assert_eq!(returned, read_after);
+        assert_eq!(
+            serde_json::to_string(&returned.settings.metadata).unwrap(),
+            serde_json::to_string(&read_after.settings.metadata).unwrap(),
+            "the same key order"
+        );
+        assert_eq!(returned.settings.reference.as_deref(), Some("ref-1"));
+    })
+    .await;
+}
+
 /// Multi-threaded: its last call is a refused write (see below).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_one_per_email_and_memberships_one_per_user_and_organisation() {

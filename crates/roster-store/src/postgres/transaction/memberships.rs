@@ -3,10 +3,12 @@
 use std::sync::LazyLock;
 
 use super::*;
-use crate::rows::one_row_written;
+use crate::rows::{Columns, one_row_written};
 
 /// Built once: the statement is the same for every update.
-static MEMBERSHIP_UPDATE: LazyLock<String> = LazyLock::new(|| membership_update('$'));
+/// Built once: the statement is the same for every update. It returns the metadata as stored,
+/// since JSONB orders an object's keys its own way.
+static MEMBERSHIP_UPDATE: LazyLock<String> = LazyLock::new(|| format!("{} RETURNING metadata", membership_update('$')));
 
 #[async_trait]
 impl Memberships for PostgresTransaction {
@@ -29,10 +31,10 @@ impl Memberships for PostgresTransaction {
         let client = self.client()?;
         let statement = format!(
             "INSERT INTO memberships ({MEMBERSHIP_WRITE_COLUMNS}) VALUES ({}) \
-             ON CONFLICT (organisation_id, user_id) DO NOTHING",
+             ON CONFLICT (organisation_id, user_id) DO NOTHING RETURNING id",
             placeholders('$', 24)
         );
-        if write_membership(client, &statement, membership).await.map_err(failed)? == 1 {
+        if write_membership(client, &statement, membership).await.map_err(failed)?.len() == 1 {
             return Ok(None);
         }
         let existing = fetch_one(
@@ -57,10 +59,15 @@ impl Memberships for PostgresTransaction {
         tally(self.client()?, organisation_id, except).await.map_err(failed)
     }
 
-    async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
+    async fn update_membership(&mut self, membership: &Membership) -> Result<Membership> {
         let statement: &str = &MEMBERSHIP_UPDATE;
         let written = write_membership(self.client()?, statement, membership).await.map_err(failed)?;
-        one_row_written(written)
+        one_row_written(written.len())?;
+        let mut stored = membership.clone();
+        if let Some(row) = written.first() {
+            stored.settings.metadata = row.json(0).map_err(failed)?;
+        }
+        Ok(stored)
     }
 
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {

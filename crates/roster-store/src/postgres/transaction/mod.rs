@@ -16,14 +16,17 @@ use roster_core::{
     store::{Transaction, UserHold, primitives::*},
     time::Timestamp,
 };
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::{
+    Row,
+    types::{Json, ToSql},
+};
 
 use crate::postgres::{
     Hold, assign_group_organisations, get_api_key, get_group, get_membership, get_organisation, get_role, get_user,
     group_exists, insert_api_key, insert_group, insert_partner, lock_membership, lock_organisation, lock_partner,
     lock_user, membership_reach, organisation_in_scope, other_admin_group,
     pool::{Failure, Step},
-    query::{execute, fetch_one, fetch_opt},
+    query::{execute, fetch, fetch_one, fetch_opt},
     role_conflict, role_name_taken, rows, tally, user_conflict, user_email_taken,
 };
 use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, membership_update, name_column, placeholders};
@@ -72,7 +75,8 @@ fn failed(failure: Failure) -> Error {
     failure.into_retryable_error()
 }
 
-async fn write_membership(client: &Object, statement: &str, membership: &Membership) -> Step<u64> {
+/// Runs `statement` with the membership's write values; the rows it returns.
+async fn write_membership(client: &Object, statement: &str, membership: &Membership) -> Step<Vec<Row>> {
     let settings = &membership.settings;
     let n = &settings.notifications;
     let values: [&(dyn ToSql + Sync); 24] = [
@@ -101,7 +105,7 @@ async fn write_membership(client: &Object, statement: &str, membership: &Members
         &membership.created_at.millis(),
         &membership.updated_at.millis(),
     ];
-    execute(client, statement, &values).await
+    fetch(client, statement, &values).await
 }
 
 #[async_trait]

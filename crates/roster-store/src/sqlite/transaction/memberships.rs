@@ -56,11 +56,13 @@ impl Memberships for SqliteTransaction {
         step!(self, |c| tally(c, organisation_id, except))
     }
 
-    async fn update_membership(&mut self, membership: &Membership) -> Result<()> {
+    async fn update_membership(&mut self, membership: &Membership) -> Result<Membership> {
         step!(self, |c| {
             let statement: &str = &MEMBERSHIP_UPDATE;
             one_row_written(write_membership(c, statement, membership)?)
-        })
+        })?;
+        // Stored as given: metadata is JSON text in the order it was written.
+        Ok(membership.clone())
     }
 
     async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
