@@ -84,6 +84,18 @@ fn configure(connection: &Connection, file: bool) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// `BEGIN IMMEDIATE` if the file lock is free now: whether it began. Busy is not an error here.
+fn begin_without_waiting(connection: &Connection) -> Result<bool, Error> {
+    connection.busy_timeout(Duration::ZERO).map_err(storage_error)?;
+    let began = connection.execute_batch("BEGIN IMMEDIATE");
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(storage_error)?;
+    match began {
+        Ok(()) => Ok(true),
+        Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
+        Err(error) => Err(storage_error(error)),
+    }
+}
+
 fn join_error(error: tokio::task::JoinError) -> Error {
     Error::internal(format!("database task failed: {error}"))
 }
@@ -178,6 +190,13 @@ impl Pool {
     pub async fn begin(&self) -> Result<WriteTransaction, Error> {
         let writer = WriteConnection(self.writer.clone().lock_owned().await);
         let mut transaction = WriteTransaction { connection: Some(writer), gate: commit_gate::current() };
+        // This node's writers queue on the mutex above, so the file lock is free unless another
+        // process holds it: taken here without waiting, and only then waited for off the
+        // request's thread. A hop to a blocking thread while holding the writer held up every
+        // writer queued behind it.
+        if transaction.run(begin_without_waiting)? {
+            return Ok(transaction);
+        }
         transaction
             .run_blocking(|connection| connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error))
             .await?;
@@ -265,18 +284,54 @@ impl WriteTransaction {
         outcome
     }
 
-    /// Commits, unless the request has given up (see [`Pool::write`]).
+    /// Commits, unless the request has given up (see [`Pool::write`]). The write connection is
+    /// released on the blocking thread as soon as the commit is durable, not when this request
+    /// is next polled, so the next writer does not wait for this request's turn on a worker.
     pub async fn commit(mut self) -> Result<(), Error> {
         if !commit_gate::may_commit(self.gate.as_deref()) {
             return Err(Error::Unavailable);
         }
-        self.run_blocking(|connection| connection.execute_batch("COMMIT").map_err(storage_error)).await
+        let connection =
+            self.connection.take().ok_or_else(|| Error::internal("a failed step ended the transaction"))?;
+        tokio::task::spawn_blocking(move || {
+            let committed = connection.0.execute_batch("COMMIT").map_err(storage_error);
+            drop(connection);
+            committed
+        })
+        .await
+        .map_err(join_error)?
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_waits_for_another_process_holding_the_file_lock_and_then_begins() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("roster.db");
+        let pool = Arc::new(Pool::open(Location::File(path.clone())).await.unwrap());
+        let other_process = Connection::open(&path).unwrap();
+        other_process.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        let writer = pool.writer.lock().await;
+        assert_eq!(begin_without_waiting(&writer), Ok(false), "busy: not begun, and not an error");
+        drop(writer);
+
+        let writer = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let mut transaction = pool.begin().await?;
+                transaction.run(|c| c.execute_batch("CREATE TABLE written (x)").map_err(storage_error))?;
+                transaction.commit().await
+            }
+        });
+        tokio::task::spawn_blocking(move || other_process.execute_batch("COMMIT").unwrap()).await.unwrap();
+        assert_eq!(writer.await.unwrap(), Ok(()));
+        let written = pool.read(|c| c.query_row("SELECT COUNT(*) FROM written", [], |_| Ok(())).map_err(storage_error));
+        assert_eq!(written.await, Ok(()));
+    }
 
     #[test]
     fn urls_name_a_file_or_memory() {
