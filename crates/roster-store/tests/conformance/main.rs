@@ -292,8 +292,11 @@ async fn an_update_returns_the_membership_exactly_as_every_later_read_does() {
         let member = add_member(store.as_ref(), &scope, &org, "ada@example.com", MembershipRole::Admin, NOW).await;
         let mut changed = member.clone();
         // Keys in an order PostgreSQL's JSONB does not keep (it sorts by length, then bytes).
-        changed.settings.metadata =
-            serde_json::from_str(r#"{"zeta": 1, "a": {"y": 2, "b": 3}, "mid": [1, "x"]}"#).unwrap();
+        // And floats whose shortest text must parse back to the same number (float_roundtrip).
+        changed.settings.metadata = serde_json::from_str(
+            r#"{"zeta": 1, "a": {"y": 2, "b": 3}, "mid": [1, "x"], "f": [1.2345678901234567e-30, 0.1, 9007199254740993.5]}"#,
+        )
+        .unwrap();
         changed.settings.reference = Some("ref-1".into());
         changed.updated_at = Timestamp(NOW.millis() + 5);
         let mut tx = store.begin().await.unwrap();
