@@ -2,6 +2,8 @@
 //! list pages — so the SQL that decides what a caller may see is written once. Values are
 //! always bound (`?N` on SQLite, `$N` on PostgreSQL), never spliced into the text.
 
+use std::fmt::Write;
+
 use roster_core::{
     input::email_key,
     model::{MembershipRole, MembershipStatus},
@@ -80,7 +82,7 @@ impl Sql {
 
     pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
         self.params.push(value.into());
-        self.push_placeholder(self.params.len());
+        write_placeholder(&mut self.text, self.dialect, self.params.len());
         self
     }
 
@@ -90,12 +92,6 @@ impl Sql {
         let mut placeholder = String::new();
         write_placeholder(&mut placeholder, self.dialect, self.params.len());
         placeholder
-    }
-
-    // Statements are built on every request: the text is appended to in place, never formatted
-    // into a temporary string first.
-    fn push_placeholder(&mut self, number: usize) {
-        write_placeholder(&mut self.text, self.dialect, number);
     }
 
     /// Limits `alias` (a table with `partner_id` and `livemode`) to the scope's partner and mode,
@@ -545,22 +541,15 @@ impl Sql {
 }
 
 /// Appends the placeholder of the `number`th bound value: `?N` on SQLite, `$N` on PostgreSQL.
+/// Statements are built on every request, so it is written in place, not formatted into a
+/// temporary string first.
 fn write_placeholder(text: &mut String, dialect: Dialect, number: usize) {
-    text.push(match dialect {
+    let marker = match dialect {
         Dialect::Sqlite => '?',
         Dialect::Postgres => '$',
-    });
-    // Digits from the last, inserted in place: no temporary string.
-    let start = text.len();
-    let mut rest = number;
-    loop {
-        let digit = u32::try_from(rest % 10).unwrap_or_default();
-        text.insert(start, char::from_digit(digit, 10).unwrap_or('0'));
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    };
+    // Writing to a String cannot fail.
+    let _ = write!(text, "{marker}{number}");
 }
 
 #[cfg(test)]
