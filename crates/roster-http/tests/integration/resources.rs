@@ -100,6 +100,40 @@ on_both_backends! {
         );
     }
 
+    async fn a_remembered_key_sees_its_groups_demotion_and_its_organisations_deletion_at_once(app) {
+        let group = app
+            .post("/v1/partner-groups", &app.live, json!({"name": "Second", "is_admin": true}))
+            .await
+            .id();
+        let group_key = app
+            .key(&app.live, json!({"name": "g", "partner_group_id": group, "abilities": ["*"]}))
+            .await;
+        let org = app.organisation(&app.live, "Acme").await;
+        let org_key = app
+            .key(&app.live, json!({"name": "o", "organisation_id": org, "abilities": ["*"]}))
+            .await;
+        // Both remembered by the node; writes that change no key keep them so.
+        assert_eq!(app.get("/v1/partner-groups", &group_key).await.status, StatusCode::OK);
+        assert_eq!(app.get(&format!("/v1/organisations/{org}"), &org_key).await.status, StatusCode::OK);
+        let renamed = app.patch(&format!("/v1/organisations/{org}"), &app.live, json!({"name": "Acme 2"})).await;
+        assert_eq!(renamed.status, StatusCode::OK);
+        assert_eq!(app.get("/v1/partner-groups", &group_key).await.status, StatusCode::OK);
+
+        let demoted = app.patch(&format!("/v1/partner-groups/{group}"), &app.live, json!({"is_admin": false})).await;
+        assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.body);
+        assert_eq!(
+            app.get("/v1/partner-groups", &group_key).await.status,
+            StatusCode::FORBIDDEN,
+            "no longer an admin group's key"
+        );
+        let deleted = app.delete(&format!("/v1/organisations/{org}"), &app.live).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.get(&format!("/v1/organisations/{org}"), &org_key).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
     async fn organisations_are_created_read_changed_and_deleted_with_their_memberships(app) {
         let created = app
             .post(
