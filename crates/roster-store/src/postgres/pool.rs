@@ -114,6 +114,12 @@ fn database_error(error: &tokio_postgres::Error) -> Error {
 
 const MAX_ATTEMPTS: u32 = 5;
 
+/// Statements one connection keeps prepared. The builder's texts are bounded but many (merged
+/// ranges of 1 to 32 organisations × range limits × status and role filters), and each keeps
+/// its plan in the server process: a client walking through them all must not grow every
+/// server process without end. Everyday traffic uses far fewer.
+const MAX_PREPARED_STATEMENTS: usize = 512;
+
 #[derive(Clone)]
 pub struct Connections {
     pool: Pool,
@@ -152,8 +158,14 @@ impl Connections {
         }
     }
 
+    /// A pooled connection, its prepared statements emptied when more than
+    /// [`MAX_PREPARED_STATEMENTS`] have gathered.
     pub async fn get(&self) -> Step<Object> {
-        Ok(self.pool.get().await?)
+        let connection = self.pool.get().await?;
+        if connection.statement_cache.size() > MAX_PREPARED_STATEMENTS {
+            connection.statement_cache.clear();
+        }
+        Ok(connection)
     }
 
     /// Runs `attempt` until it succeeds or fails for good. Each attempt is one transaction that
@@ -226,6 +238,30 @@ mod tests {
             .await;
         assert_eq!(outcome, Err(Error::Unavailable));
         assert_eq!(attempts.load(Ordering::SeqCst), MAX_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn a_connection_keeps_a_bounded_number_of_prepared_statements() {
+        let Some(url) = std::env::var("ROSTER_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty()) else {
+            return;
+        };
+        let options = PoolOptions { max_connections: 1, ..PoolOptions::default() };
+        let connections = Connections::new(&url, &options).unwrap();
+        {
+            let client = connections.get().await.unwrap();
+            for n in 0..=MAX_PREPARED_STATEMENTS {
+                client.prepare_cached(&format!("SELECT {n}")).await.unwrap();
+            }
+            assert_eq!(client.statement_cache.size(), MAX_PREPARED_STATEMENTS + 1);
+        }
+        let client = connections.get().await.unwrap();
+        assert_eq!(client.statement_cache.size(), 0);
+        let prepared: i64 = client
+            .query_one("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement NOT LIKE '%pg_prepared%'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(prepared, 0, "the server's statements are closed too");
     }
 
     #[tokio::test]

@@ -26,7 +26,8 @@ fn params(sql: &Sql) -> Vec<&(dyn ToSql + Sync)> {
 
 // Every statement is prepared once per connection and then reused (deadpool keeps the cache
 // with the connection): one round trip per statement instead of two. The builder produces a
-// bounded set of statement texts, so the cache stays small.
+// bounded set of statement texts, and `Connections::get` empties a cache that grows past its
+// bound.
 
 pub async fn query_opt(client: &impl GenericClient, sql: &Sql) -> Step<Option<Row>> {
     fetch_opt(client, sql.text(), &params(sql)).await
