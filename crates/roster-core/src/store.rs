@@ -157,6 +157,8 @@ pub struct MembershipFilter {
     pub email: Option<String>,
     pub statuses: Option<Vec<MembershipStatus>>,
     pub roles: Option<Vec<MembershipRole>>,
+    pub is_owner: Option<bool>,
+    pub is_default: Option<bool>,
 }
 /// How a backend's connection pool stands, for monitoring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -218,6 +218,12 @@ impl Sql {
         if let Some(roles) = &filter.roles {
             self.any_of("m.role", &roles.iter().map(|role| role.as_str()).collect::<Vec<_>>());
         }
+        if let Some(is_owner) = filter.is_owner {
+            self.push(" AND m.is_owner = ").bind(is_owner);
+        }
+        if let Some(is_default) = filter.is_default {
+            self.push(" AND m.is_default = ").bind(is_default);
+        }
         self
     }
 
@@ -225,9 +231,14 @@ impl Sql {
     /// the counters kept by triggers (`membership_partner_counts` for the whole partner,
     /// `membership_counts` per organisation otherwise), when the filter is
     /// one they answer (organisations, statuses, roles); `None` for a user or an e-mail, whose
-    /// memberships the list counts by index.
+    /// memberships the list counts by index, and for the owner and default flags, which are
+    /// counted row by row (a limit, decisions.md "Lists").
     fn counted_memberships(mut self, scope: &Scope, filter: &MembershipFilter) -> Option<Sql> {
-        if filter.user_ids.is_some() || filter.email.is_some() {
+        if filter.user_ids.is_some()
+            || filter.email.is_some()
+            || filter.is_owner.is_some()
+            || filter.is_default.is_some()
+        {
             return None;
         }
         if filter.organisation_ids.is_none() && *scope.orgs() == OrgScope::All {
@@ -408,9 +419,10 @@ impl MergedRange<'_> {
 
 /// The ranges a filter's page merges, or `None` when it is better as one statement: a user's
 /// or an e-mail's memberships (few, by the user index), an unfiltered partner-wide list (one
-/// range already), an empty set (nothing matches), or too many combinations.
+/// range already), an empty set (nothing matches), too many combinations, or a filter on the
+/// owner or default flag (no index holds them).
 fn merged_ranges<'a>(scope: &'a Scope, filter: &'a MembershipFilter) -> Option<Vec<MergedRange<'a>>> {
-    if filter.user_ids.is_some() || filter.email.is_some() {
+    if filter.user_ids.is_some() || filter.email.is_some() || filter.is_owner.is_some() || filter.is_default.is_some() {
         return None;
     }
     let organisations: Option<Vec<&str>> = match (&filter.organisation_ids, scope.orgs()) {

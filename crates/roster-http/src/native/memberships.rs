@@ -248,6 +248,7 @@ pub async fn list(
         statuses: fields
             .optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse))
             .map(|status| vec![status]),
+        ..MembershipFilter::default()
     })?;
     let held = state.app.hold_list_rows(query.limit).await?;
     let page = operations::list(&state.app, &caller, &filter, &query).await?;

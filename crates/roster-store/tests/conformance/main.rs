@@ -643,6 +643,8 @@ async fn filtered_pages_by_cursor_and_offset_hold_exactly_the_matches_newest_fir
             let mut tx = store.begin().await.unwrap();
             let mut changed = tx.lock_membership(&admin, &member.id).await.unwrap();
             changed.status = status;
+            changed.settings.is_owner = n % 3 == 1;
+            changed.settings.is_default = n % 7 == 2;
             tx.update_membership(&changed).await.unwrap();
             stored.push(tx.get_membership(&admin, &member.id).await.unwrap());
             tx.commit().await.unwrap();
@@ -685,6 +687,14 @@ async fn filtered_pages_by_cursor_and_offset_hold_exactly_the_matches_newest_fir
             },
             MembershipFilter { organisation_ids: Some(Vec::new()), ..Default::default() },
             MembershipFilter { statuses: Some(Vec::new()), ..Default::default() },
+            MembershipFilter { is_owner: Some(true), ..Default::default() },
+            MembershipFilter { is_owner: Some(false), is_default: Some(false), ..Default::default() },
+            MembershipFilter {
+                organisation_ids: organisations(&[&a, &b]),
+                is_default: Some(true),
+                statuses: Some(vec![MembershipStatus::Accepted]),
+                ..Default::default()
+            },
         ];
         for (scope, reached) in &scopes {
             for filter in &filters {
@@ -694,6 +704,8 @@ async fn filtered_pages_by_cursor_and_offset_hold_exactly_the_matches_newest_fir
                     .filter(|m| filter.organisation_ids.as_ref().is_none_or(|ids| ids.contains(&m.organisation_id)))
                     .filter(|m| filter.statuses.as_ref().is_none_or(|statuses| statuses.contains(&m.status)))
                     .filter(|m| filter.roles.as_ref().is_none_or(|roles| roles.contains(&m.settings.role)))
+                    .filter(|m| filter.is_owner.is_none_or(|is_owner| m.settings.is_owner == is_owner))
+                    .filter(|m| filter.is_default.is_none_or(|is_default| m.settings.is_default == is_default))
                     .map(|m| m.id.as_str())
                     .collect();
                 let context = format!("{filter:?} in {:?}", scope.orgs());
