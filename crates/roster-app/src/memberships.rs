@@ -355,6 +355,44 @@ pub async fn find_by_pair(
     Ok(app.store.find_membership(&scope, organisation_id, user_id).await?.map(|found| found.membership))
 }
 
+/// Whether the caller reads memberships in `organisation_id`: rebilly's `{currentOrg}`, which
+/// must name one (`Forbidden` otherwise, missing or out of scope alike).
+pub async fn require_organisation_in_scope(app: &App, caller: &Caller, organisation_id: &str) -> Result<()> {
+    let scope = scope(app, caller, Access::Read).await?;
+    match app.store.get_organisation(&scope, organisation_id).await {
+        Ok(_) => Ok(()),
+        Err(Error::NotFound) => Err(Error::Forbidden),
+        Err(other) => Err(other),
+    }
+}
+
+/// Removes the user's membership in the organisation (rebilly's DELETE). A user principal
+/// leaves its own membership (rules 1–2 and its address fence apply) and removes another
+/// user's as `writes` says; `NotFound` when there is none in scope.
+pub async fn delete_by_pair(
+    app: &App,
+    caller: &Caller,
+    organisation_id: &str,
+    user_id: &str,
+    writes: UserWrites,
+) -> Result<()> {
+    if let Principal::User(user) = &caller.principal
+        && user.user_id == user_id
+    {
+        let own = app.store.find_membership(&user.scope(), organisation_id, user_id).await?;
+        let id = own.ok_or(Error::NotFound)?.membership.id;
+        return leave(app, caller, &id).await;
+    }
+    let scope = scope_with(app, caller, Access::Write, writes).await?;
+    let found = app.store.find_membership(&scope, organisation_id, user_id).await?;
+    let id = found.ok_or(Error::NotFound)?.membership.id;
+    app.transaction(caller, "membership.deleted", |tx| {
+        let (scope, id) = (scope.clone(), id.clone());
+        Box::pin(async move { delete_in(tx, &scope, &id, None).await })
+    })
+    .await
+}
+
 /// Only the settings sent change.
 pub async fn update(app: &App, caller: &Caller, id: &str, patch: MembershipPatch) -> Result<Membership> {
     let scope = scope(app, caller, Access::Write).await?;

@@ -17,7 +17,7 @@ use crate::{every_request::RequestId, problem::ApiError, state::AppState};
 /// The authenticated caller of a request.
 pub struct Authenticated(pub Caller);
 
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, secret) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim()).filter(|s| !s.is_empty())
@@ -27,12 +27,16 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let secret = bearer(parts).ok_or(Error::Unauthorised)?;
-        let principal = state.app.authenticate(secret).await?;
-        let request_id = parts.extensions.get::<RequestId>().map_or_else(String::new, |id| id.0.clone());
-        let address = client_ip(parts, state);
-        Ok(Self(Caller { principal, request_id, address }))
+        Ok(Self(caller(parts, state, bearer(parts)).await?))
     }
+}
+
+/// The caller holding `secret`, found by whichever header a wire format reads it from.
+pub(crate) async fn caller(parts: &Parts, state: &AppState, secret: Option<&str>) -> Result<Caller, Error> {
+    let principal = state.app.authenticate(secret.ok_or(Error::Unauthorised)?).await?;
+    let request_id = parts.extensions.get::<RequestId>().map_or_else(String::new, |id| id.0.clone());
+    let address = client_ip(parts, state);
+    Ok(Caller { principal, request_id, address })
 }
 
 /// The address a request comes from: the socket peer, or, when the peer is a trusted proxy, the

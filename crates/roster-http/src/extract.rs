@@ -134,7 +134,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
 /// characters quietly searched for.
 pub struct QueryFields(pub Map<String, Value>);
 
-fn decode_component(text: &str) -> Option<String> {
+pub(crate) fn decode_component(text: &str) -> Option<String> {
     let spaced = text.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }

@@ -4,6 +4,7 @@
 
 mod access_log;
 mod auth;
+mod dialects;
 mod every_request;
 mod extract;
 mod metrics;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .merge(native)
+        .merge(dialects::routes())
         // The reference page and its assets are compiled in (vendored): no internet needed.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(problem::not_found)

@@ -137,6 +137,23 @@ pub fn render<T: Listed + Send + 'static, W: Serialize + 'static>(
     streamed(head, page.items, write, b"]}", held)
 }
 
+/// `items` as a JSON array, each rendered as the connection takes them (see [`render`]): the
+/// body of a dialect whose lists are bare arrays.
+pub fn stream_array<T: Send + 'static, W: Serialize>(
+    items: Vec<T>,
+    render: impl Fn(&T) -> W + Send + 'static,
+    held: ListRowsHeld,
+) -> Response {
+    let mut started = false;
+    let write = move |chunk: &mut Vec<u8>, item: T| {
+        if std::mem::replace(&mut started, true) {
+            chunk.push(b',');
+        }
+        serde_json::to_writer(chunk, &render(&item)).map_err(std::io::Error::from)
+    };
+    streamed(b"[".to_vec(), items, write, b"]", held)
+}
+
 /// A list's body already built (the roles' list, whose built-in roles are added to the page)
 /// as the response, sent in chunks and holding the page's share of the list rows budget until
 /// its last chunk is taken.

@@ -5,7 +5,7 @@
 mod api_keys;
 mod docs;
 mod groups;
-mod list;
+pub(crate) mod list;
 mod me;
 mod memberships;
 mod organisations;

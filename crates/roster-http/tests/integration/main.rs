@@ -41,6 +41,7 @@ mod parent_deletes;
 mod persistence;
 mod principals;
 mod reach;
+mod rebilly;
 mod resources;
 mod roles;
 mod scope;

@@ -169,17 +169,25 @@ impl TestApp {
 
     /// One request through the router, in-process, from 127.0.0.1.
     pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
-        let mut request = axum::http::Request::builder().method(method).uri(path);
-        if let Some(key) = key {
-            request = request.header("authorization", format!("Bearer {key}"));
+        let authorization = key.map(|key| format!("Bearer {key}"));
+        let mut headers = Vec::new();
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization.as_str()));
         }
-        let body = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                axum::body::Body::from(serde_json::to_vec(&body).unwrap())
-            }
-            None => axum::body::Body::empty(),
-        };
+        let body = body.map(|body| serde_json::to_vec(&body).unwrap());
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.send(method, path, &headers, body).await
+    }
+
+    /// One request with exactly these headers and body bytes, in-process, from 127.0.0.1.
+    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Reply {
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map_or_else(axum::body::Body::empty, axum::body::Body::from);
         let mut request = request.body(body).unwrap();
         request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
         let response = self.router.clone().oneshot(request).await.unwrap();

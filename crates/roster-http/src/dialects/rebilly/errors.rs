@@ -1,0 +1,131 @@
+//! rebilly's one error renderer: `{status, title, detail, error}` as `application/json`, with
+//! `invalidFields: [{field, message}]` on 422. `error` repeats `detail`: the official client
+//! takes an error's message from `error` first, so it carries the specific reason.
+
+use axum::{
+    Json,
+    http::{Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use roster_core::{Error, Field};
+use serde_json::{Value, json};
+
+use crate::{access_log::InternalCause, problem::ApiError};
+
+/// Anything a rebilly route answers with instead of its result.
+#[derive(Debug)]
+pub struct Failure(ApiError);
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self(ApiError::Core(error))
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+/// rules 1–2 and duplicates are conflicts here (spec §6); the rest as everywhere.
+fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::MembershipAlreadyExists { .. }
+        | Error::MembershipDeletionForbidden(_)
+        | Error::MembershipUpdateForbidden(_)
+        | Error::UserAlreadyExists
+        | Error::RoleAlreadyExists => StatusCode::CONFLICT,
+        Error::Unauthorised => StatusCode::UNAUTHORIZED,
+        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+        Error::Unavailable | Error::Contention => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A field as rebilly names it.
+pub fn field_name(field: &Field) -> String {
+    match field {
+        Field::OrganisationId => "organizationId".to_owned(),
+        Field::OrganisationIds(index) => format!("organizationIds.{index}"),
+        Field::UserId => "userId".to_owned(),
+        Field::PartnerGroupId => "partnerGroupId".to_owned(),
+        Field::Email => "email".to_owned(),
+        Field::Status => "status".to_owned(),
+        Field::RoleIds(index) => format!("roleIds.{index}"),
+        Field::KeyType => "type".to_owned(),
+        Field::Abilities => "abilities".to_owned(),
+        Field::ExpiresAt => "expiresAt".to_owned(),
+        Field::StartingAfter => "startingAfter".to_owned(),
+        Field::Wire(name) => name.clone(),
+    }
+}
+
+fn body(status: StatusCode, detail: &str, invalid_fields: Option<Value>) -> Response {
+    let mut body = json!({
+        "status": status.as_u16(),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "detail": detail,
+        "error": detail,
+    });
+    if let (Some(fields), Some(object)) = (invalid_fields, body.as_object_mut()) {
+        object.insert("invalidFields".to_owned(), fields);
+    }
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        match self.0 {
+            ApiError::Core(error) => {
+                let invalid_fields = match &error {
+                    Error::Validation(fields) => Some(Value::Array(
+                        fields.iter().map(|e| json!({"field": field_name(&e.field), "message": e.message})).collect(),
+                    )),
+                    _ => None,
+                };
+                let mut response = body(status_of(&error), &error.public_detail(field_name), invalid_fields);
+                if let Error::Internal(cause) = error {
+                    // Logged with the request's id by the access log, never sent.
+                    response.extensions_mut().insert(InternalCause(cause));
+                }
+                response
+            }
+            ApiError::InvalidJson(reason) => {
+                body(StatusCode::BAD_REQUEST, &format!("the body is not valid JSON: {reason}"), None)
+            }
+            ApiError::UnsupportedMediaType => {
+                body(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request bodies must be sent as application/json", None)
+            }
+            ApiError::PayloadTooLarge => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request bodies are limited to {} bytes", crate::MAX_BODY_BYTES),
+                None,
+            ),
+            ApiError::RouteNotFound => body(StatusCode::NOT_FOUND, "no such endpoint", None),
+            ApiError::MethodNotAllowed => {
+                body(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept that method", None)
+            }
+            ApiError::TimedOut(limit) => body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the request did not finish within {} ms; try again", limit.as_millis()),
+                None,
+            ),
+        }
+    }
+}
+
+pub async fn route_not_found() -> Failure {
+    Failure(ApiError::RouteNotFound)
+}
+
+/// 405 (axum adds `Allow` with the route's methods); `OPTIONS` is 204.
+pub async fn method_not_allowed(method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    Failure(ApiError::MethodNotAllowed).into_response()
+}
