@@ -40,7 +40,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     tokio::pin!(handled);
     let mut response = match tokio::time::timeout(state.request_timeout, &mut handled).await {
         Ok(response) => response,
-        Err(_) if gate.abandon() => ApiError::TimedOut(state.request_timeout).into_response(),
+        Err(_) if gate.abandon() => crate::dialects::render(&path, ApiError::TimedOut(state.request_timeout)),
         Err(_) => handled.await,
     };
     let elapsed = started.elapsed();

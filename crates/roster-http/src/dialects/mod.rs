@@ -5,11 +5,51 @@
 
 mod rebilly;
 
-use axum::Router;
+use axum::{
+    Router,
+    response::{IntoResponse, Response},
+};
 
-use crate::state::AppState;
+use crate::{problem::ApiError, state::AppState};
 
 /// Every dialect under its `/compat/<name>` prefix.
 pub fn routes() -> Router<AppState> {
     Router::new().nest("/compat/rebilly", rebilly::routes())
+}
+
+/// `error` in the wire format of the API `path` belongs to: for what answers outside a route's
+/// handler (the time limit).
+pub fn render(path: &str, error: ApiError) -> Response {
+    if path.starts_with("/compat/rebilly/") {
+        return rebilly::render(error);
+    }
+    error.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::http::StatusCode;
+    use serde_json::Value;
+
+    use super::*;
+
+    async fn answered(path: &str) -> (StatusCode, Value) {
+        let response = render(path, ApiError::TimedOut(Duration::from_millis(100)));
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_time_limit_answers_in_the_format_of_the_api_asked() {
+        let (status, rebilly) = answered("/compat/rebilly/memberships").await;
+        assert_eq!(
+            (status, &rebilly["status"], rebilly["error"].is_string()),
+            (StatusCode::SERVICE_UNAVAILABLE, &Value::from(503), true)
+        );
+        let (status, native) = answered("/v1/memberships").await;
+        assert_eq!((status, native["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("SERVICE_UNAVAILABLE")));
+    }
 }

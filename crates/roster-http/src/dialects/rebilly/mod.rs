@@ -8,9 +8,18 @@ mod query;
 mod routes;
 mod wire;
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    response::{IntoResponse, Response},
+    routing::get,
+};
 
-use crate::state::AppState;
+use crate::{problem::ApiError, state::AppState};
+
+/// `error` in rebilly's shape.
+pub fn render(error: ApiError) -> Response {
+    errors::Failure::from(error).into_response()
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
