@@ -454,4 +454,30 @@ on_both_backends! {
         let admins = app.get(&format!("/v1/memberships?organisation_id={org}&role=ADMIN"), &app.live).await;
         assert_eq!(admins.body["count"], 1);
     }
+
+    async fn racing_demotions_never_remove_the_last_owner(app) {
+        let org = app.organisation(&app.live, "Acme").await;
+        member(&app, &app.live, &org, "admin@example.com", "ADMIN", json!({})).await;
+        let (_, first) = member(&app, &app.live, &org, "o1@example.com", "STANDARD", json!({"is_owner": true})).await;
+        let (_, second) = member(&app, &app.live, &org, "o2@example.com", "STANDARD", json!({"is_owner": true})).await;
+        let (first, second) = (format!("/memberships/{org}/{first}"), format!("/memberships/{org}/{second}"));
+        let demote = json!({"isOwner": false});
+        let (one, two) = tokio::join!(put(&app, &first, &app.live, demote.clone()), put(&app, &second, &app.live, demote.clone()));
+        let mut statuses = [one.status, two.status];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+        let listed = app.get(&format!("/v1/memberships?organisation_id={org}"), &app.live).await;
+        let owners = listed.body["results"].as_array().unwrap().iter().filter(|m| m["is_owner"] == true).count();
+        assert_eq!(owners, 1);
+    }
+
+    async fn a_staff_user_cannot_be_made_a_member(app) {
+        let org = app.organisation(&app.live, "Acme").await;
+        let staff = app.post("/v1/users", &app.live, json!({"email": "staff@example.com", "first_name": "S", "last_name": "T", "is_staff": true})).await;
+        assert_eq!(staff.status, StatusCode::CREATED, "{}", staff.body);
+        let reply = put(&app, &format!("/memberships/{org}/{}", staff.id()), &app.live, json!({})).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST);
+        let listed = app.get(&format!("/v1/memberships?organisation_id={org}"), &app.live).await;
+        assert_eq!(listed.body["count"], 0);
+    }
 }
