@@ -259,6 +259,18 @@ pub async fn upsert(
     writes: UserWrites,
 ) -> Result<Upserted> {
     let scope = scope_with(app, caller, Access::Write, writes).await?;
+    let upserted = upsert_in_scope(app, caller, &scope, organisation_id, user_id, patch).await;
+    fenced_out_or(app, caller, organisation_id, upserted).await
+}
+
+async fn upsert_in_scope(
+    app: &App,
+    caller: &Caller,
+    scope: &Scope,
+    organisation_id: &str,
+    user_id: &str,
+    patch: MembershipPatch,
+) -> Result<Upserted> {
     let new = CreateForUser {
         organisation_id: organisation_id.to_owned(),
         user_id: user_id.to_owned(),
@@ -266,7 +278,7 @@ pub async fn upsert(
         status: MembershipStatus::Accepted,
         settings: patch.clone(),
     };
-    let membership = new_for_user(app, &scope, new)?;
+    let membership = new_for_user(app, scope, new)?;
     let now = app.now();
     app.transaction(caller, "membership.upserted", |tx| {
         let (scope, membership, patch) = (scope.clone(), membership.clone(), patch.clone());
@@ -352,7 +364,27 @@ pub async fn find_by_pair(
     user_id: &str,
 ) -> Result<Option<Membership>> {
     let scope = scope(app, caller, Access::Read).await?;
-    Ok(app.store.find_membership(&scope, organisation_id, user_id).await?.map(|found| found.membership))
+    let found = app.store.find_membership(&scope, organisation_id, user_id).await;
+    let found = fenced_out_or(app, caller, organisation_id, found).await?;
+    Ok(found.map(|found| found.membership))
+}
+
+/// `outcome`, unless it is `NotFound` for a user whose own accepted membership in the
+/// organisation fences the caller's address out: then `Forbidden`, as spec §2 says of acting
+/// from outside `allowed_ips` (the scope left the organisation out for that reason alone).
+async fn fenced_out_or<T>(app: &App, caller: &Caller, organisation_id: &str, outcome: Result<T>) -> Result<T> {
+    let (Err(Error::NotFound), Principal::User(user)) = (&outcome, &caller.principal) else {
+        return outcome;
+    };
+    match app.store.find_membership(&user.scope(), organisation_id, &user.user_id).await? {
+        Some(own)
+            if own.membership.status == MembershipStatus::Accepted
+                && !permissions::address_allowed(&own.membership.settings.allowed_ips, caller.address) =>
+        {
+            Err(Error::Forbidden)
+        }
+        _ => outcome,
+    }
 }
 
 /// Whether the caller reads memberships in `organisation_id`: rebilly's `{currentOrg}`, which
@@ -384,7 +416,8 @@ pub async fn delete_by_pair(
         return leave(app, caller, &id).await;
     }
     let scope = scope_with(app, caller, Access::Write, writes).await?;
-    let found = app.store.find_membership(&scope, organisation_id, user_id).await?;
+    let found = app.store.find_membership(&scope, organisation_id, user_id).await;
+    let found = fenced_out_or(app, caller, organisation_id, found).await?;
     let id = found.ok_or(Error::NotFound)?.membership.id;
     app.transaction(caller, "membership.deleted", |tx| {
         let (scope, id) = (scope.clone(), id.clone());

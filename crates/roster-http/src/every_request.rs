@@ -11,7 +11,7 @@ use axum::{
     extract::{MatchedPath, Request, State},
     http::HeaderValue,
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use roster_core::commit_gate::CommitGate;
 use uuid::Uuid;

@@ -259,6 +259,9 @@ on_both_backends! {
             format!("/memberships/{long}/{grace}"),
             format!("/memberships/{org}/{long}"),
             format!("/memberships/{org}/a%00b"),
+            format!("/memberships/{org}/%FF"),
+            format!("/organizations/{org}/memberships/{org}/%FF"),
+            "/memberships/organizations/%FF".to_owned(),
         ] {
             assert_error(&put(&app, &path, &app.live, json!({})).await, StatusCode::NOT_FOUND);
             assert_error(&get(&app, &path, &app.live).await, StatusCode::NOT_FOUND);
@@ -391,7 +394,11 @@ on_both_backends! {
         let listed = app.send(Method::GET, &format!("{PREFIX}/organizations/{org}/memberships"), &headers, None).await;
         assert_error(&listed, StatusCode::FORBIDDEN);
         let changed = app.send(Method::PUT, &format!("{PREFIX}/memberships/{org}/{grace}"), &headers, Some(b"{\"isOwner\":true}".to_vec())).await;
-        assert_error(&changed, StatusCode::NOT_FOUND);
+        assert_error(&changed, StatusCode::FORBIDDEN);
+        let read = app.send(Method::GET, &format!("{PREFIX}/memberships/{org}/{grace}"), &headers, None).await;
+        assert_error(&read, StatusCode::FORBIDDEN);
+        let removed = app.send(Method::DELETE, &format!("{PREFIX}/memberships/{org}/{grace}"), &headers, None).await;
+        assert_error(&removed, StatusCode::FORBIDDEN);
         let left = app.send(Method::DELETE, &format!("{PREFIX}/memberships/{org}/{fenced}"), &headers, None).await;
         assert_error(&left, StatusCode::FORBIDDEN);
         let still = app.get(&format!("/v1/memberships?organisation_id={org}"), &app.live).await;

@@ -39,17 +39,17 @@ pub fn parse(query: Option<&str>) -> Result<(MembershipFilter, ListQuery), Error
         }
     };
     let (limit, offset, filter, sort) = (single("limit"), single("offset"), single("filter"), single("sort"));
-    let limit = match limit.map(|text| text.parse::<u32>()) {
+    let limit = match limit.as_deref().map(digits) {
         None => DEFAULT_LIMIT,
-        Some(Ok(limit)) if limit <= MAX_LIMIT => limit,
+        Some(Some(limit)) if limit <= u64::from(MAX_LIMIT) => u32::try_from(limit).unwrap_or(DEFAULT_LIMIT),
         Some(_) => {
             errors.push(invalid("limit", ValidationCode::OutOfRange, "must be an integer from 0 to 1000"));
             DEFAULT_LIMIT
         }
     };
-    let offset = match offset.map(|text| text.parse::<u64>()) {
+    let offset = match offset.as_deref().map(digits) {
         None => 0,
-        Some(Ok(offset)) if i64::try_from(offset).is_ok() => offset,
+        Some(Some(offset)) if i64::try_from(offset).is_ok() => offset,
         Some(_) => {
             errors.push(invalid("offset", ValidationCode::OutOfRange, "must be an integer of 0 or more"));
             0
@@ -65,6 +65,11 @@ pub fn parse(query: Option<&str>) -> Result<(MembershipFilter, ListQuery), Error
     });
     Error::unless_invalid(errors)?;
     Ok((filter, ListQuery { limit, position: Position::Offset(offset), sort }))
+}
+
+/// A number written in ASCII digits only (no sign, no spaces).
+fn digits(text: &str) -> Option<u64> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
 }
 
 fn invalid(name: &str, code: ValidationCode, message: impl Into<String>) -> FieldError {
@@ -202,6 +207,7 @@ mod tests {
     fn every_bad_parameter_is_named() {
         assert_eq!(fields("limit=1001&offset=-1"), ["limit", "offset"]);
         assert_eq!(fields("limit=ten"), ["limit"]);
+        assert_eq!(fields("limit=%2B5&offset=+1"), ["limit", "offset"]);
         assert_eq!(fields("filter=isOwner"), ["filter"]);
         assert_eq!(fields("filter=isOwner:yes"), ["filter"]);
         assert_eq!(fields("filter=email:a@b.c"), ["filter"]);

@@ -1,10 +1,8 @@
 //! rebilly's routes: find the caller (`REB-APIKEY`, else `Authorization: Bearer`), check the
 //! `{currentOrg}` of a prefixed path, parse, call one `roster_app` operation, render.
 
-use std::collections::HashMap;
-
 use axum::{
-    extract::{FromRequestParts, OriginalUri, Path, State},
+    extract::{FromRequestParts, OriginalUri, State},
     http::{HeaderName, HeaderValue, StatusCode, header, request::Parts, uri::Authority},
     response::{IntoResponse, Response},
 };
@@ -58,20 +56,32 @@ pub struct Target {
 impl FromRequestParts<AppState> for Target {
     type Rejection = Failure;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
-        // Segments that do not decode (not UTF-8) are ids that name nothing: a `{currentOrg}`
-        // that is not one is 403, a pair that is not one 404.
-        let mut ids = match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
-            Ok(Path(ids)) => ids,
-            Err(_) if parts.uri.path().contains("/organizations/") => {
-                HashMap::from([("current".to_owned(), String::new())])
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Failure> {
+        // The segments are read from the path the router matched, each decoded on its own: one
+        // that does not decode (not UTF-8) is an id that names nothing, a `{currentOrg}` 403
+        // and a pair 404, whatever the other segments hold.
+        let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |uri| uri.0.path());
+        let segments: Vec<Option<String>> =
+            path.strip_prefix("/compat/rebilly/").unwrap_or_default().split('/').map(decode_segment).collect();
+        let (current, pair) = match segments.as_slice() {
+            [Some(first), current, _memberships, pair @ ..] if first == "organizations" => {
+                (Some(current.clone().unwrap_or_default()), pair)
             }
-            Err(_) => HashMap::new(),
+            [_memberships, pair @ ..] => (None, pair),
+            [] => (None, &[][..]),
         };
-        let current = ids.remove("current");
         let links = Links { origin: origin(parts), current: current.clone().unwrap_or_else(|| "unknown".to_owned()) };
-        Ok(Self { current, organization_id: ids.remove("organization_id"), user_id: ids.remove("user_id"), links })
+        Ok(Self {
+            current,
+            organization_id: pair.first().cloned().flatten(),
+            user_id: pair.get(1).cloned().flatten(),
+            links,
+        })
     }
+}
+
+fn decode_segment(segment: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 
 /// `http://HOST` of the request, for the self links; a Host that is not one is `localhost`.
