@@ -70,6 +70,10 @@ pub enum SortKey {
     Updated,
     Organisation,
     User,
+    /// Memberships only: by id, by status, by their organisation's name.
+    Id,
+    Status,
+    OrganisationName,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

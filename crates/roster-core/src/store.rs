@@ -159,6 +159,8 @@ pub struct MembershipFilter {
     pub roles: Option<Vec<MembershipRole>>,
     pub is_owner: Option<bool>,
     pub is_default: Option<bool>,
+    /// The exact name of their organisation.
+    pub organisation_name: Option<String>,
 }
 /// How a backend's connection pool stands, for monitoring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -224,21 +224,26 @@ impl Sql {
         if let Some(is_default) = filter.is_default {
             self.push(" AND m.is_default = ").bind(is_default);
         }
+        if let Some(name) = &filter.organisation_name {
+            self.push(" AND m.organisation_id IN (SELECT n.id FROM organisations n WHERE n.partner_id = ")
+                .bind(scope.partner_id())
+                .push(" AND n.livemode = ")
+                .bind(scope.mode().is_live())
+                .push(" AND n.name = ")
+                .bind(name.as_str())
+                .push(")");
+        }
         self
     }
 
     /// On an empty statement: the number of memberships `filter` matches in `scope`, summed from
     /// the counters kept by triggers (`membership_partner_counts` for the whole partner,
     /// `membership_counts` per organisation otherwise), when the filter is
-    /// one they answer (organisations, statuses, roles); `None` for a user or an e-mail, whose
-    /// memberships the list counts by index, and for the owner and default flags, which are
-    /// counted row by row (a limit, decisions.md "Lists").
+    /// one they answer (organisations, statuses, roles); `None` otherwise: a user's or an
+    /// e-mail's memberships are counted by index, the owner and default flags and an
+    /// organisation's name row by row (a limit, decisions.md "Lists").
     fn counted_memberships(mut self, scope: &Scope, filter: &MembershipFilter) -> Option<Sql> {
-        if filter.user_ids.is_some()
-            || filter.email.is_some()
-            || filter.is_owner.is_some()
-            || filter.is_default.is_some()
-        {
+        if narrows_beyond_counters(filter) {
             return None;
         }
         if filter.organisation_ids.is_none() && *scope.orgs() == OrgScope::All {
@@ -309,24 +314,35 @@ impl Sql {
     }
 }
 
-/// The query's sort keys (`organisation_id` and `user_id` for those keys), then newest first
-/// and id descending.
+/// The query's sort keys, then newest first and id descending; a column named again later is
+/// left out (its first direction holds).
 fn list_order(alias: &str, query: &ListQuery) -> String {
     let mut order: Vec<String> = query
         .sort
         .iter()
         .map(|sort| {
             let column = match sort.key {
-                SortKey::Created => "created_at",
-                SortKey::Updated => "updated_at",
-                SortKey::Organisation => "organisation_id",
-                SortKey::User => "user_id",
+                SortKey::Created => format!("{alias}.created_at"),
+                SortKey::Updated => format!("{alias}.updated_at"),
+                SortKey::Organisation => format!("{alias}.organisation_id"),
+                SortKey::User => format!("{alias}.user_id"),
+                SortKey::Id => format!("{alias}.id"),
+                SortKey::Status => format!("{alias}.status"),
+                SortKey::OrganisationName => {
+                    format!("(SELECT n.name FROM organisations n WHERE n.id = {alias}.organisation_id)")
+                }
             };
-            format!("{alias}.{column} {}", if sort.descending { "DESC" } else { "ASC" })
+            format!("{column} {}", if sort.descending { "DESC" } else { "ASC" })
         })
         .collect();
     order.extend([format!("{alias}.created_at DESC"), format!("{alias}.id DESC")]);
-    order.dedup_by(|later, earlier| later.split(' ').next() == earlier.split(' ').next());
+    let mut columns = Vec::new();
+    order.retain(|term| {
+        let column = term.rsplit_once(' ').map_or(term.as_str(), |(column, _)| column).to_owned();
+        let first = !columns.contains(&column);
+        columns.push(column);
+        first
+    });
     order.join(", ")
 }
 
@@ -390,6 +406,23 @@ pub fn group_organisations_named(filter: MembershipFilter, organisations: Vec<St
     MembershipFilter { organisation_ids: Some(organisations), ..filter }
 }
 
+/// Whether `filter` narrows by more than organisations, statuses and roles, which are all the
+/// counters and the merged index ranges know. Destructured in full, so a new condition has to
+/// be placed here before it can be miscounted.
+fn narrows_beyond_counters(filter: &MembershipFilter) -> bool {
+    let MembershipFilter {
+        organisation_ids: _,
+        statuses: _,
+        roles: _,
+        user_ids,
+        email,
+        is_owner,
+        is_default,
+        organisation_name,
+    } = filter;
+    user_ids.is_some() || email.is_some() || is_owner.is_some() || is_default.is_some() || organisation_name.is_some()
+}
+
 /// At most this many index ranges are merged for one page; a filter naming more combinations is
 /// left to the database's planner.
 const MAX_MERGED_RANGES: usize = 32;
@@ -419,10 +452,10 @@ impl MergedRange<'_> {
 
 /// The ranges a filter's page merges, or `None` when it is better as one statement: a user's
 /// or an e-mail's memberships (few, by the user index), an unfiltered partner-wide list (one
-/// range already), an empty set (nothing matches), too many combinations, or a filter on the
-/// owner or default flag (no index holds them).
+/// range already), an empty set (nothing matches), too many combinations, or a filter no
+/// index holds (the owner or default flag, an organisation's name).
 fn merged_ranges<'a>(scope: &'a Scope, filter: &'a MembershipFilter) -> Option<Vec<MergedRange<'a>>> {
-    if filter.user_ids.is_some() || filter.email.is_some() || filter.is_owner.is_some() || filter.is_default.is_some() {
+    if narrows_beyond_counters(filter) {
         return None;
     }
     let organisations: Option<Vec<&str>> = match (&filter.organisation_ids, scope.orgs()) {

@@ -7,7 +7,7 @@ use roster_core::{
     Error, ids,
     model::{ApiKey, Membership, Organisation, PartnerGroup, Role, User},
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
-    page::{Cursor, ListQuery, Position},
+    page::{Cursor, ListQuery, Position, Sort, SortKey},
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
     rules::OrgTally,
@@ -731,6 +731,52 @@ async fn filtered_pages_by_cursor_and_offset_hold_exactly_the_matches_newest_fir
                 assert_eq!(by_offset, expected, "by offset: {context}");
             }
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memberships_sort_by_id_status_and_organisation_name_then_newest_first_and_filter_by_that_name() {
+    on_every_backend(|store| async move {
+        let admin = partner(store.as_ref()).await;
+        let beta = organisation(store.as_ref(), &admin, "Beta").await;
+        let alpha = organisation(store.as_ref(), &admin, "Alpha").await;
+        let mut stored = Vec::new();
+        for n in 0..8_u32 {
+            let org = if n % 3 == 0 { &alpha } else { &beta };
+            let at = Timestamp(NOW.0 + i64::from(n / 2));
+            let member =
+                add_member(store.as_ref(), &admin, org, &format!("s{n}@example.com"), MembershipRole::Standard, at)
+                    .await;
+            let mut tx = store.begin().await.unwrap();
+            let mut changed = tx.lock_membership(&admin, &member.id).await.unwrap();
+            changed.status =
+                [MembershipStatus::Pending, MembershipStatus::Accepted, MembershipStatus::Rejected][n as usize % 3];
+            tx.update_membership(&changed).await.unwrap();
+            stored.push(tx.get_membership(&admin, &member.id).await.unwrap());
+            tx.commit().await.unwrap();
+        }
+        let newest_first = |x: &Membership, y: &Membership| (y.created_at, &y.id).cmp(&(x.created_at, &x.id));
+        for (key, descending) in [(SortKey::Id, false), (SortKey::Status, true), (SortKey::OrganisationName, false)] {
+            let mut expected = stored.clone();
+            expected.sort_by(|x, y| {
+                let order = match key {
+                    SortKey::Id => x.id.cmp(&y.id),
+                    SortKey::Status => x.status.as_str().cmp(y.status.as_str()),
+                    _ => x.organisation_name.cmp(&y.organisation_name),
+                };
+                (if descending { order.reverse() } else { order }).then_with(|| newest_first(x, y))
+            });
+            let query = ListQuery { limit: 100, sort: vec![Sort { key, descending }], ..ListQuery::default() };
+            let page = store.list_memberships(&admin, &MembershipFilter::default(), &query).await.unwrap();
+            let ids = |memberships: &[Membership]| memberships.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&page.items), ids(&expected), "{key:?} descending {descending}");
+        }
+        let named = MembershipFilter { organisation_name: Some("Alpha".to_owned()), ..MembershipFilter::default() };
+        let page = store.list_memberships(&admin, &named, &ListQuery::default()).await.unwrap();
+        assert_eq!((page.count, page.items.iter().all(|m| m.organisation_id == alpha)), (3, true));
+        let nobody = MembershipFilter { organisation_name: Some("alpha".to_owned()), ..MembershipFilter::default() };
+        assert_eq!(store.list_memberships(&admin, &nobody, &ListQuery::default()).await.unwrap().count, 0, "exact");
     })
     .await;
 }
