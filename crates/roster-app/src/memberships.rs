@@ -8,7 +8,7 @@ use roster_core::{
     Error, Field, FieldError, ValidationCode,
     error::Result,
     ids,
-    model::{Membership, MembershipRole, MembershipSettings, MembershipStatus, User},
+    model::{Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner, User},
     page::{ListPage, ListQuery, Listed, MAX_LIMIT, Position},
     permissions,
     policy::{self, Access, Principal, Resource, Scope},
@@ -536,22 +536,61 @@ pub fn authorise_own(caller: &Caller) -> Result<()> {
     caller.principal.require_user().map(drop)
 }
 
-/// The user's own memberships, of every status unless `status` narrows them.
+/// The user's own memberships that `filter` matches (its `user_ids` are the caller's).
 pub async fn list_own(
     app: &App,
     caller: &Caller,
-    status: Option<MembershipStatus>,
+    filter: MembershipFilter,
     query: &ListQuery,
 ) -> Result<ListPage<Membership>> {
     let user = caller.principal.require_user()?;
-    let filter = MembershipFilter {
-        user_ids: Some(vec![user.user_id.clone()]),
-        statuses: status.map(|status| vec![status]),
-        ..MembershipFilter::default()
-    };
+    let filter = MembershipFilter { user_ids: Some(vec![user.user_id.clone()]), ..filter };
     let scope = user.scope();
     let query = resolve_position(app, &scope, query).await?;
     app.store.list_memberships(&scope, &filter, &query).await
+}
+
+/// A user's own membership with what it shows beyond itself: its organisation, the partner
+/// managing it, its custom roles' names (in `role_ids` order) and the permissions it grants
+/// once accepted (what accepting an invitation would grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnMembership {
+    pub membership: Membership,
+    pub organisation: Organisation,
+    pub partner: Partner,
+    pub role_names: Vec<String>,
+    pub grants_once_accepted: Vec<String>,
+}
+
+/// `memberships` (the caller's own, as `list_own` and `get_own` give them) described.
+pub async fn describe_own(app: &App, caller: &Caller, memberships: Vec<Membership>) -> Result<Vec<OwnMembership>> {
+    let user = caller.principal.require_user()?;
+    let scope = user.scope();
+    let partner = app.store.get_partner(scope.partner_id()).await?;
+    let mut described = Vec::with_capacity(memberships.len());
+    for membership in memberships {
+        let organisation = app.store.get_organisation(&scope, &membership.organisation_id).await?;
+        let mut roles = Vec::new();
+        for id in &membership.settings.role_ids {
+            match app.store.get_role(&scope, id).await {
+                Ok(role) => roles.push(role),
+                // Deleted since: it grants nothing and has no name.
+                Err(Error::NotFound) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        let from_roles: Vec<String> = roles.iter().flat_map(|role| role.permissions.iter().cloned()).collect();
+        let grants_once_accepted =
+            permissions::effective(MembershipStatus::Accepted, &membership.settings, &from_roles);
+        described.push(OwnMembership {
+            role_names: roles.into_iter().map(|role| role.name).collect(),
+            grants_once_accepted,
+            organisation,
+            partner: partner.clone(),
+            membership,
+        });
+    }
+    Ok(described)
 }
 
 /// One of the user's own memberships; anyone else's is not found.

@@ -3,6 +3,7 @@
 //! calls `roster_app` operations and renders their results and errors in its own shapes; none
 //! decides anything of its own.
 
+mod cloudflare;
 mod rebilly;
 
 use axum::{
@@ -14,7 +15,7 @@ use crate::{problem::ApiError, state::AppState};
 
 /// Every dialect under its `/compat/<name>` prefix.
 pub fn routes() -> Router<AppState> {
-    Router::new().nest("/compat/rebilly", rebilly::routes())
+    Router::new().nest("/compat/rebilly", rebilly::routes()).nest("/compat/cloudflare", cloudflare::routes())
 }
 
 /// `error` in the wire format of the API `path` belongs to: for what answers outside a route's
@@ -22,6 +23,9 @@ pub fn routes() -> Router<AppState> {
 pub fn render(path: &str, error: ApiError) -> Response {
     if path.starts_with("/compat/rebilly/") {
         return rebilly::render(error);
+    }
+    if path.starts_with("/compat/cloudflare/") {
+        return cloudflare::render(error);
     }
     error.into_response()
 }

@@ -10,6 +10,7 @@ use roster_app::{memberships, users};
 use roster_core::{
     input::{Fields, choice, present},
     model::MembershipStatus,
+    store::MembershipFilter,
 };
 
 use serde::Deserialize;
@@ -72,7 +73,8 @@ pub async fn memberships(
         fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse))
     })?;
     let held = state.app.hold_list_rows(query.limit).await?;
-    let page = memberships::list_own(&state.app, &caller, status, &query).await?;
+    let filter = MembershipFilter { statuses: status.map(|status| vec![status]), ..MembershipFilter::default() };
+    let page = memberships::list_own(&state.app, &caller, filter, &query).await?;
     Ok(list::render(&uri, &query, (page, held), wire::membership))
 }
 

@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 
 mod auth;
 mod bad_bytes;
+mod cloudflare;
 mod concurrency;
 mod edges;
 mod errors;
