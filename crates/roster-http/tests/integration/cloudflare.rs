@@ -140,7 +140,7 @@ on_both_backends! {
         let (theirs, other) = member(&app, &org, "bob@example.com", "STANDARD", json!({})).await;
         let own = token(&app, &app.live, &user).await;
         let other_token = token(&app, &app.live, &other).await;
-        assert_eq!(ids(&get(&app, "/memberships", &other_token).await), [theirs.clone()]);
+        assert_eq!(ids(&get(&app, "/memberships", &other_token).await), [theirs]);
         assert_error(&get(&app, &format!("/memberships/{mine}"), &other_token).await, StatusCode::NOT_FOUND, 1003);
         assert_error(&call(&app, Method::PUT, &format!("/memberships/{mine}"), &other_token, Some(json!({"status": "accepted"}))).await, StatusCode::NOT_FOUND, 1003);
         assert_error(&call(&app, Method::DELETE, &format!("/memberships/{mine}"), &other_token, None).await, StatusCode::NOT_FOUND, 1003);
