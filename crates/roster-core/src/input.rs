@@ -264,8 +264,9 @@ pub fn list<T: PartialEq>(max: usize, item: impl Fn(&Value) -> Parsed<T>) -> imp
 
 pub const MAX_PERMISSION_LEN: usize = 100;
 
-/// `*`, `resource:action` with `*` allowed for either part, or an operation name
-/// (`GetCustomerCollection`) that matches only itself.
+/// `*`, `resource:action` with `*` allowed for either part, an operation name
+/// (`GetCustomerCollection`), or three or more words joined by `:` (`account:account:read`);
+/// the last two match only themselves.
 pub fn parse_permission(text: &str) -> Parsed<String> {
     if text.len() > MAX_PERMISSION_LEN {
         return Err(Invalid::new(
@@ -275,17 +276,19 @@ pub fn parse_permission(text: &str) -> Parsed<String> {
     }
     let word = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     let part = |part: &str| part == "*" || word(part);
-    let valid = match text.split_once(':') {
+    let parts: Vec<&str> = text.split(':').collect();
+    let valid = match parts.as_slice() {
         _ if text == "*" => true,
-        Some((resource, action)) => part(resource) && part(action),
-        None => word(text),
+        [operation] => word(operation),
+        [resource, action] => part(resource) && part(action),
+        words => words.iter().all(|w| word(w)),
     };
     if valid {
         Ok(text.to_owned())
     } else {
         Err(Invalid::new(
             ValidationCode::InvalidFormat,
-            "must be *, resource:action (either may be *), or an operation name",
+            "must be *, resource:action (either may be *), an operation name, or words joined by :",
         ))
     }
 }
@@ -414,12 +417,20 @@ mod tests {
 
     #[test]
     fn permissions_follow_the_grammar() {
-        for good in
-            ["*", "customers:read", "*:read", "customers:*", "*:*", "GetCustomerCollection", "billing.invoices:write"]
-        {
+        for good in [
+            "*",
+            "customers:read",
+            "*:read",
+            "customers:*",
+            "*:*",
+            "GetCustomerCollection",
+            "billing.invoices:write",
+            "a:b:c",
+            "account:account:read",
+        ] {
             assert!(parse_permission(good).is_ok(), "{good}");
         }
-        for bad in ["", ":", "a:", ":b", "a:b:c", "a*", "has space", "semi;colon"] {
+        for bad in ["", ":", "a:", ":b", "a:b:", "a:*:c", "*:b:c", "a::c", "a*", "has space", "semi;colon"] {
             assert!(parse_permission(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_permission(&"a".repeat(101)).map_err(|e| e.code), Err(ValidationCode::MaxLength));

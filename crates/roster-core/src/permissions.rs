@@ -3,7 +3,8 @@
 //!
 //! A granted permission matches a required one when it is `*`; when both are `resource:action`
 //! and each part of the grant is `*` or equal to the required part; or when they are the same
-//! string (operation names such as `GetCustomerCollection` match only themselves).
+//! string (operation names such as `GetCustomerCollection`, and permissions of three or more
+//! parts such as `account:account:read`, match only themselves).
 
 use std::collections::BTreeSet;
 
@@ -13,12 +14,17 @@ pub fn matches(granted: &str, required: &str) -> bool {
     if granted == "*" || granted == required {
         return true;
     }
-    match (granted.split_once(':'), required.split_once(':')) {
+    match (two_parts(granted), two_parts(required)) {
         (Some((resource, action)), Some((wanted_resource, wanted_action))) => {
             (resource == "*" || resource == wanted_resource) && (action == "*" || action == wanted_action)
         }
         _ => false,
     }
+}
+
+/// `resource:action`, or `None` for `*`, an operation name, or three or more parts.
+fn two_parts(text: &str) -> Option<(&str, &str)> {
+    text.split_once(':').filter(|(_, action)| !action.contains(':'))
 }
 
 /// Whether any of `granted` matches `required`.
@@ -123,6 +129,17 @@ mod tests {
             prop_assume!(other != op && other != "*");
             prop_assert!(!matches(&other, &op));
         }
+    }
+
+    #[test]
+    fn three_part_permissions_match_only_themselves_and_star() {
+        assert!(matches("account:account:read", "account:account:read"));
+        assert!(matches("*", "account:account:read"));
+        for wider in ["account:*", "*:*", "*:read", "account:account:*", "account:account"] {
+            assert!(!matches(wider, "account:account:read"), "{wider}");
+        }
+        assert!(!matches("account:account:read", "account:account"));
+        assert!(!matches("account:account:read", "account:read"));
     }
 
     #[test]

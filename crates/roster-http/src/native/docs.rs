@@ -149,14 +149,15 @@ pub enum KeyType {
     UserToken,
 }
 
-/// `*`, `resource:action` (either part may be `*`), or an operation name.
+/// `*`, `resource:action` (either part may be `*`), an operation name, or three or more words
+/// joined by `:` (`account:account:read`, matching only itself).
 pub struct Permission;
 
 impl utoipa::PartialSchema for Permission {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(r"^(\*|[A-Za-z0-9_.-]+|(\*|[A-Za-z0-9_.-]+):(\*|[A-Za-z0-9_.-]+))$"))
+            .pattern(Some(r"^(\*|[A-Za-z0-9_.-]+|(\*|[A-Za-z0-9_.-]+):(\*|[A-Za-z0-9_.-]+)|[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+){2,})$"))
             .max_length(Some(100))
             .examples(["invoices:write"])
             .into()

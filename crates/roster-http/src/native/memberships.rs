@@ -146,7 +146,10 @@ pub struct CheckParams {
     organisation_id: String,
     user_id: String,
     /// The permission to check, e.g. `invoices:write`.
-    #[param(pattern = r"^(\*|[A-Za-z0-9_.-]+|(\*|[A-Za-z0-9_.-]+):(\*|[A-Za-z0-9_.-]+))$", max_length = 100)]
+    #[param(
+        pattern = r"^(\*|[A-Za-z0-9_.-]+|(\*|[A-Za-z0-9_.-]+):(\*|[A-Za-z0-9_.-]+)|[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+){2,})$",
+        max_length = 100
+    )]
     permission: String,
     /// When given, the membership's `allowed_ips` must contain it.
     #[param(min_length = 1)]

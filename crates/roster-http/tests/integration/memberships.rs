@@ -496,4 +496,19 @@ on_both_backends! {
             "another admin remains"
         );
     }
+
+    async fn a_permission_of_three_parts_is_stored_and_matches_only_itself(app) {
+        let org = app.organisation(&app.live, "Acme").await;
+        let mut body = membership_body(&org, "ada@example.com", "STANDARD");
+        body["permissions"] = json!(["account:account:read", "billing:*"]);
+        let created = app.post("/v1/memberships", &app.live, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let user = created.body["user_id"].as_str().unwrap();
+        let check = |permission: &str| format!("/v1/check?organisation_id={org}&user_id={user}&permission={permission}");
+        assert_eq!(app.get(&check("account:account:read"), &app.live).await.body["allowed"], true);
+        assert_eq!(app.get(&check("billing:account:read"), &app.live).await.body["allowed"], false, "billing:* is not billing:account:read");
+        assert_eq!(app.get(&check("account:account:write"), &app.live).await.body["allowed"], false);
+        let bad = app.patch(&format!("/v1/memberships/{}", created.id()), &app.live, json!({"permissions": ["a:*:c"]})).await;
+        assert_eq!(bad.field_errors(), ["permissions.0: VALIDATION_INVALID_FORMAT"]);
+    }
 }
