@@ -128,11 +128,14 @@ pub async fn create(app: &App, caller: &Caller, new: CreateMembership) -> Result
         created_at: now,
         updated_at: now,
     };
-    app.transaction(caller, "membership.created", |tx| {
-        let (scope, user, membership) = (scope.clone(), user.clone(), membership.clone());
-        Box::pin(async move { create_in(tx, &scope, user, membership).await })
-    })
-    .await
+    let organisation_id = membership.organisation_id.clone();
+    let created = app
+        .transaction(caller, "membership.created", |tx| {
+            let (scope, user, membership) = (scope.clone(), user.clone(), membership.clone());
+            Box::pin(async move { create_in(tx, &scope, user, membership).await })
+        })
+        .await;
+    forbidden_if_member(app, caller, &organisation_id, created).await
 }
 
 /// Adds `membership` for the user with `user`'s e-mail, creating `user` when there is none.
@@ -188,16 +191,37 @@ pub struct CreateForUser {
     pub settings: MembershipPatch,
 }
 
-/// Adds a membership for an existing user; a user that is not one of the caller's partner and
-/// mode is `NotFound`, like an organisation out of scope.
+/// Adds a membership for an existing user; an organisation or a user that is missing or out of
+/// scope is an invalid reference of its field (a user with an accepted membership in the
+/// organisation but without the access is `Forbidden`).
 pub async fn create_for_user(app: &App, caller: &Caller, new: CreateForUser) -> Result<Membership> {
+    let organisation_id = new.organisation_id.clone();
     let scope = scope(app, caller, Access::Write).await?;
     let membership = new_for_user(app, &scope, new)?;
-    app.transaction(caller, "membership.created", |tx| {
-        let (scope, membership) = (scope.clone(), membership.clone());
-        Box::pin(async move { create_for_user_in(tx, &scope, membership).await })
-    })
-    .await
+    let created = app
+        .transaction(caller, "membership.created", |tx| {
+            let (scope, membership) = (scope.clone(), membership.clone());
+            Box::pin(async move { create_for_user_in(tx, &scope, membership, Missing::InvalidReference).await })
+        })
+        .await;
+    forbidden_if_member(app, caller, &organisation_id, created).await
+}
+
+/// How an organisation or user that is missing or out of scope answers: not found where a path
+/// names it (rebilly), an invalid reference of its field where a body does (hsrc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    NotFound,
+    InvalidReference,
+}
+
+impl Missing {
+    fn of(self, field: Field) -> Error {
+        match self {
+            Self::NotFound => Error::NotFound,
+            Self::InvalidReference => Error::invalid_reference(field),
+        }
+    }
 }
 
 fn new_for_user(app: &App, scope: &Scope, new: CreateForUser) -> Result<Membership> {
@@ -226,12 +250,13 @@ async fn create_for_user_in(
     tx: &mut dyn Transaction,
     scope: &Scope,
     membership: Membership,
+    missing: Missing,
 ) -> Result<(Membership, Change)> {
     if !tx.hold_organisation_for_new_member(scope, &membership.organisation_id).await? {
-        return Err(Error::NotFound);
+        return Err(missing.of(Field::OrganisationId));
     }
     let hold = if membership.settings.is_default { UserHold::Update } else { UserHold::Share };
-    let member = tx.user_by_id(scope, &membership.user_id, hold).await?.ok_or(Error::NotFound)?;
+    let member = tx.user_by_id(scope, &membership.user_id, hold).await?.ok_or_else(|| missing.of(Field::UserId))?;
     check_roles(tx, &membership.organisation_id, &membership.settings.role_ids).await?;
     rules::check_new_member(member.is_staff)?;
     if membership.settings.is_default {
@@ -260,7 +285,7 @@ pub async fn upsert(
 ) -> Result<Upserted> {
     let scope = scope_with(app, caller, Access::Write, writes).await?;
     let upserted = upsert_in_scope(app, caller, &scope, organisation_id, user_id, patch).await;
-    fenced_out_or(app, caller, organisation_id, upserted).await
+    forbidden_if_member(app, caller, organisation_id, upserted).await
 }
 
 async fn upsert_in_scope(
@@ -291,7 +316,7 @@ async fn upsert_in_scope(
             }
             let existing_id = match tx.membership_id(&membership.organisation_id, &membership.user_id).await? {
                 Some(id) => id,
-                None => match create_for_user_in(tx, &scope, membership).await {
+                None => match create_for_user_in(tx, &scope, membership, Missing::NotFound).await {
                     Ok((created, change)) => return Ok((Upserted { membership: created, created: true }, change)),
                     // A racing upsert created it first: this one changes it.
                     Err(Error::MembershipAlreadyExists { existing_id }) => existing_id,
@@ -352,7 +377,8 @@ async fn resolve_position(app: &App, scope: &Scope, query: &ListQuery) -> Result
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Membership> {
-    app.store.get_membership(&scope(app, caller, Access::Read).await?, id).await
+    let found = app.store.get_membership(&scope(app, caller, Access::Read).await?, id).await;
+    forbidden_if_member_by_id(app, caller, id, found).await
 }
 
 /// The membership of `user_id` in `organisation_id`, if there is one; `NotFound` when the
@@ -365,25 +391,43 @@ pub async fn find_by_pair(
 ) -> Result<Option<Membership>> {
     let scope = scope(app, caller, Access::Read).await?;
     let found = app.store.find_membership(&scope, organisation_id, user_id).await;
-    let found = fenced_out_or(app, caller, organisation_id, found).await?;
+    let found = forbidden_if_member(app, caller, organisation_id, found).await?;
     Ok(found.map(|found| found.membership))
 }
 
-/// `outcome`, unless it is `NotFound` for a user whose own accepted membership in the
-/// organisation fences the caller's address out: then `Forbidden`, as spec §2 says of acting
-/// from outside `allowed_ips` (the scope left the organisation out for that reason alone).
-async fn fenced_out_or<T>(app: &App, caller: &Caller, organisation_id: &str, outcome: Result<T>) -> Result<T> {
+/// `outcome`, unless it says the organisation is missing or out of scope (`NotFound`, or an
+/// invalid reference of the organisation) to a user with an accepted membership there: the
+/// scope left the organisation out because that membership does not grant the access or
+/// fences out the caller's address, so it is `Forbidden` (spec §2).
+async fn forbidden_if_member<T>(app: &App, caller: &Caller, organisation_id: &str, outcome: Result<T>) -> Result<T> {
+    let Principal::User(user) = &caller.principal else {
+        return outcome;
+    };
+    let says_missing = match &outcome {
+        Err(Error::NotFound) => true,
+        Err(Error::Validation(fields)) => fields
+            .iter()
+            .any(|error| error.field == Field::OrganisationId && error.code == ValidationCode::InvalidReference),
+        _ => false,
+    };
+    if !says_missing {
+        return outcome;
+    }
+    match app.store.find_membership(&user.scope(), organisation_id, &user.user_id).await? {
+        Some(own) if own.membership.status == MembershipStatus::Accepted => Err(Error::Forbidden),
+        _ => outcome,
+    }
+}
+
+/// `outcome` of an operation on membership `id`, with [`forbidden_if_member`] applied to the
+/// organisation the membership is in.
+async fn forbidden_if_member_by_id<T>(app: &App, caller: &Caller, id: &str, outcome: Result<T>) -> Result<T> {
     let (Err(Error::NotFound), Principal::User(user)) = (&outcome, &caller.principal) else {
         return outcome;
     };
-    match app.store.find_membership(&user.scope(), organisation_id, &user.user_id).await? {
-        Some(own)
-            if own.membership.status == MembershipStatus::Accepted
-                && !permissions::address_allowed(&own.membership.settings.allowed_ips, caller.address) =>
-        {
-            Err(Error::Forbidden)
-        }
-        _ => outcome,
+    match app.store.get_membership(&user.scope(), id).await {
+        Ok(target) => forbidden_if_member(app, caller, &target.organisation_id, outcome).await,
+        Err(_) => outcome,
     }
 }
 
@@ -417,7 +461,7 @@ pub async fn delete_by_pair(
     }
     let scope = scope_with(app, caller, Access::Write, writes).await?;
     let found = app.store.find_membership(&scope, organisation_id, user_id).await;
-    let found = fenced_out_or(app, caller, organisation_id, found).await?;
+    let found = forbidden_if_member(app, caller, organisation_id, found).await?;
     let id = found.ok_or(Error::NotFound)?.membership.id;
     app.transaction(caller, "membership.deleted", |tx| {
         let (scope, id) = (scope.clone(), id.clone());
@@ -430,11 +474,13 @@ pub async fn delete_by_pair(
 pub async fn update(app: &App, caller: &Caller, id: &str, patch: MembershipPatch) -> Result<Membership> {
     let scope = scope(app, caller, Access::Write).await?;
     let now = app.now();
-    app.transaction(caller, "membership.updated", |tx| {
-        let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
-        Box::pin(async move { update_in(tx, &scope, &id, &patch, now).await })
-    })
-    .await
+    let updated = app
+        .transaction(caller, "membership.updated", |tx| {
+            let (scope, id, patch) = (scope.clone(), id.to_owned(), patch.clone());
+            Box::pin(async move { update_in(tx, &scope, &id, &patch, now).await })
+        })
+        .await;
+    forbidden_if_member_by_id(app, caller, id, updated).await
 }
 
 async fn update_in(
@@ -470,11 +516,13 @@ async fn update_in(
 
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     let scope = scope(app, caller, Access::Write).await?;
-    app.transaction(caller, "membership.deleted", |tx| {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        Box::pin(async move { delete_in(tx, &scope, &id, None).await })
-    })
-    .await
+    let deleted = app
+        .transaction(caller, "membership.deleted", |tx| {
+            let (scope, id) = (scope.clone(), id.to_owned());
+            Box::pin(async move { delete_in(tx, &scope, &id, None).await })
+        })
+        .await;
+    forbidden_if_member_by_id(app, caller, id, deleted).await
 }
 
 /// Removes the membership, unless it is the last admin or owner (rules 1–2). With `member`,

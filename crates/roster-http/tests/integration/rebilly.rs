@@ -358,10 +358,11 @@ on_both_backends! {
             (user_token(&app, &owner).await, user_token(&app, &admin).await, user_token(&app, &reader).await);
 
         assert_eq!(get(&app, &format!("/organizations/{org}/memberships"), &reader_token).await.status, StatusCode::OK);
-        // An admin that is not an owner cannot PUT, not even its own membership.
-        assert_error(&put(&app, &format!("/memberships/{org}/{grace}"), &admin_token, json!({})).await, StatusCode::NOT_FOUND);
-        assert_error(&put(&app, &format!("/memberships/{org}/{admin}"), &admin_token, json!({"permissions": ["*"]})).await, StatusCode::NOT_FOUND);
-        assert_error(&delete(&app, &format!("/memberships/{org}/{reader}"), &admin_token).await, StatusCode::NOT_FOUND);
+        // An admin that is not an owner may not PUT, not even its own membership: a member of the
+        // organisation is forbidden, not unaware of it.
+        assert_error(&put(&app, &format!("/memberships/{org}/{grace}"), &admin_token, json!({})).await, StatusCode::FORBIDDEN);
+        assert_error(&put(&app, &format!("/memberships/{org}/{admin}"), &admin_token, json!({"permissions": ["*"]})).await, StatusCode::FORBIDDEN);
+        assert_error(&delete(&app, &format!("/memberships/{org}/{reader}"), &admin_token).await, StatusCode::FORBIDDEN);
         let added = put(&app, &format!("/organizations/{org}/memberships/{org}/{grace}"), &owner_token, json!({})).await;
         assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
         // The last owner cannot leave; a reader can.
