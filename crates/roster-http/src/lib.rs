@@ -50,7 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dialects::routes())
         // The reference page and its assets are compiled in (vendored): no internet needed.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
-        .fallback(problem::not_found)
+        .fallback(dialects::route_not_found)
         .method_not_allowed_fallback(problem::method_not_allowed);
     if let Some(cors) = cors {
         app = app.layer(cors);

@@ -137,10 +137,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::RouteNotFound
-}
-
 /// A method a route does not take is 405; `OPTIONS` is 204. Either way axum adds `Allow` with
 /// the route's methods.
 pub async fn method_not_allowed(method: Method) -> Response {

@@ -8,6 +8,7 @@ mod rebilly;
 
 use axum::{
     Router,
+    http::Uri,
     response::{IntoResponse, Response},
 };
 
@@ -19,15 +20,21 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `error` in the wire format of the API `path` belongs to: for what answers outside a route's
-/// handler (the time limit).
+/// handler (the time limit, a path no router matched, such as the prefix itself).
 pub fn render(path: &str, error: ApiError) -> Response {
-    if path.starts_with("/compat/rebilly/") {
+    let under = |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if under("/compat/rebilly") {
         return rebilly::render(error);
     }
-    if path.starts_with("/compat/cloudflare/") {
+    if under("/compat/cloudflare") {
         return cloudflare::render(error);
     }
     error.into_response()
+}
+
+/// The application's fallback: 404 in the format of the API the path is under.
+pub async fn route_not_found(uri: Uri) -> Response {
+    render(uri.path(), ApiError::RouteNotFound)
 }
 
 #[cfg(test)]
@@ -55,5 +62,9 @@ mod tests {
         );
         let (status, native) = answered("/v1/memberships").await;
         assert_eq!((status, native["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("SERVICE_UNAVAILABLE")));
+        let (_, cloudflare) = answered("/compat/cloudflare").await;
+        assert_eq!(cloudflare["errors"][0]["code"], 1000);
+        let (_, elsewhere) = answered("/compat/cloudflareish").await;
+        assert_eq!(elsewhere["code"], "SERVICE_UNAVAILABLE");
     }
 }

@@ -244,6 +244,12 @@ on_both_backends! {
         let (_, user) = member(&app, &org, "ada@example.com", "ADMIN", json!({})).await;
         let token = token(&app, &app.live, &user).await;
         assert_error(&get(&app, "/accounts", &token).await, StatusCode::NOT_FOUND, 1003);
+        for path in ["/compat/cloudflare/", "/compat/cloudflare"] {
+            let prefix = app.call(Method::GET, path, Some(&token), None).await;
+            assert_error(&prefix, StatusCode::NOT_FOUND, 1003);
+        }
+        let ignored = get(&app, "/memberships?foo=%FF&%FF=1&page=99999999999999999999", &token).await;
+        assert_eq!((ignored.status, ignored.body["result"].clone()), (StatusCode::OK, json!([])));
         let post = call(&app, Method::POST, "/memberships", &token, Some(json!({}))).await;
         assert_error(&post, StatusCode::METHOD_NOT_ALLOWED, 1004);
     }

@@ -431,6 +431,7 @@ on_both_backends! {
         let patch = rebilly(&app, Method::PATCH, "/memberships/org_a/usr_b", &app.live, Some(json!({}))).await;
         assert_error(&patch, StatusCode::METHOD_NOT_ALLOWED);
         assert_error(&get(&app, "/customers", &app.live).await, StatusCode::NOT_FOUND);
+        assert_error(&get(&app, "/", &app.live).await, StatusCode::NOT_FOUND);
     }
 
     async fn racing_upserts_of_one_pair_create_it_once(app) {

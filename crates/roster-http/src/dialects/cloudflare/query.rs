@@ -1,7 +1,8 @@
 //! The list's query (spec §7 cloudflare): `status` (default pending and accepted), `page` (≥ 1),
 //! `per_page` (5–50, default 20), `order` (`id`, `account.name`, `status`) with `direction`
 //! (`asc` default), and `name` / `account.name` (an account's exact name). Numbers may be
-//! written as the client's floats write them (`5.0`). Unknown parameters are ignored.
+//! written as the client's floats write them (`5.0`). Unknown parameters are ignored, whatever
+//! their bytes; a parameter sent twice takes its last value.
 
 use roster_core::{
     Error, FieldError, ValidationCode,
@@ -11,6 +12,8 @@ use roster_core::{
     store::MembershipFilter,
 };
 use serde_json::{Map, Value};
+
+use crate::extract::decode_component;
 
 const DEFAULT_PER_PAGE: u64 = 20;
 /// An organisation's name is at most this long (as `/v1/organisations` takes it).
@@ -24,7 +27,28 @@ pub struct ListRequest {
     pub page: u64,
 }
 
-pub fn parse(params: &Map<String, Value>) -> Result<ListRequest, Error> {
+const KNOWN: [&str; 7] = ["status", "page", "per_page", "order", "direction", "name", "account.name"];
+
+/// The query string's known parameters, decoded as a form (a value that is not UTF-8 is an
+/// invalid value of its parameter); everything else is left unread.
+pub fn parse(query: Option<&str>) -> Result<ListRequest, Error> {
+    let mut params = Map::new();
+    let mut errors = Vec::new();
+    for pair in query.unwrap_or("").split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let Some(name) = decode_component(name).filter(|name| KNOWN.contains(&name.as_str())) else { continue };
+        match decode_component(value) {
+            Some(value) => {
+                params.insert(name, Value::String(value));
+            }
+            None => errors.push(FieldError::new(name.as_str(), ValidationCode::InvalidFormat, "must be valid UTF-8")),
+        }
+    }
+    Error::unless_invalid(errors)?;
+    parse_params(&params)
+}
+
+fn parse_params(params: &Map<String, Value>) -> Result<ListRequest, Error> {
     let mut errors = Vec::new();
     let param = |name: &str| params.get(name).and_then(Value::as_str);
     let mut refuse =
@@ -106,11 +130,13 @@ pub fn parse(params: &Map<String, Value>) -> Result<ListRequest, Error> {
     Ok(ListRequest { filter, query: ListQuery { limit, position: Position::Offset(offset), sort }, page })
 }
 
-/// `5`, or `5.0` as a float-typed client writes it; nothing else (no sign, no exponent).
+/// `5`, or `5.0` as a float-typed client writes it; nothing else (no sign, no exponent). A
+/// number too large to hold is the largest held: a page past any end.
 fn whole_number(text: &str) -> Option<u64> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
     let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    (digits(whole) && digits(fraction) && fraction.bytes().all(|b| b == b'0')).then(|| whole.parse().ok()).flatten()
+    (digits(whole) && digits(fraction) && fraction.bytes().all(|b| b == b'0'))
+        .then(|| whole.parse().unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -120,7 +146,7 @@ mod tests {
     use super::*;
 
     fn parsed(query: Value) -> Result<ListRequest, Error> {
-        parse(query.as_object().unwrap())
+        parse_params(query.as_object().unwrap())
     }
 
     fn refused(query: Value) -> Vec<String> {
@@ -163,5 +189,15 @@ mod tests {
             ["status", "direction", "order"]
         );
         assert_eq!(refused(json!({"name": "a\u{0}b"})), ["name"]);
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored_whatever_their_bytes_and_huge_pages_are_past_the_end() {
+        let request = parse(Some("foo=%FF&%FF=1&utm=%E2%82&page=99999999999999999999&per_page=5")).unwrap();
+        assert_eq!((request.page, request.query.position), (u64::MAX, Position::Offset(i64::MAX.unsigned_abs())));
+        match parse(Some("name=%FF")) {
+            Err(Error::Validation(errors)) => assert_eq!(crate::problem::native_name(&errors[0].field), "name"),
+            other => panic!("{:?}", other.map(|request| request.page)),
+        }
     }
 }

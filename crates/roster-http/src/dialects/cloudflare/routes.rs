@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{FromRequestParts, State},
-    http::request::Parts,
+    http::{Uri, request::Parts},
     response::Response,
 };
 use roster_app::{Caller, memberships as operations};
@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     auth,
-    extract::{IdPath, JsonBody, QueryFields},
+    extract::{IdPath, JsonBody},
     problem::ApiError,
     state::AppState,
 };
@@ -40,13 +40,8 @@ impl FromRequestParts<AppState> for UserCaller {
     }
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    UserCaller(caller): UserCaller,
-    params: Result<QueryFields, ApiError>,
-) -> Answer {
-    let QueryFields(params) = params?;
-    let request = query::parse(&params)?;
+pub async fn list(State(state): State<AppState>, UserCaller(caller): UserCaller, uri: Uri) -> Answer {
+    let request = query::parse(uri.query())?;
     let held = state.app.hold_list_rows(request.query.limit).await?;
     let page = operations::list_own(&state.app, &caller, request.filter, &request.query).await?;
     let described = operations::describe_own(&state.app, &caller, page.items).await?;
