@@ -442,6 +442,19 @@ pub async fn require_organisation_in_scope(app: &App, caller: &Caller, organisat
     }
 }
 
+/// Whether the caller may use memberships with `access` in `organisation_id`: an organisation
+/// that is missing or out of scope is an invalid reference of its field (hsrc's `account_id`),
+/// and `Forbidden` to a user whose membership there does not grant the access.
+pub async fn require_organisation(app: &App, caller: &Caller, organisation_id: &str, access: Access) -> Result<()> {
+    let scope = scope(app, caller, access).await?;
+    let found = match app.store.get_organisation(&scope, organisation_id).await {
+        Ok(_) => Ok(()),
+        Err(Error::NotFound) => Err(Error::invalid_reference(Field::OrganisationId)),
+        Err(other) => Err(other),
+    };
+    forbidden_if_member(app, caller, organisation_id, found).await
+}
+
 /// Removes the user's membership in the organisation (rebilly's DELETE). A user principal
 /// leaves its own membership (rules 1–2 and its address fence apply) and removes another
 /// user's as `writes` says; `NotFound` when there is none in scope.

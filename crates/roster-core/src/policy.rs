@@ -303,6 +303,14 @@ impl Principal {
     pub fn is_organisation_key(&self) -> bool {
         matches!(self, Self::Key(KeyPrincipal { holder: Holder::Organisation { .. }, .. }))
     }
+
+    /// The organisation an organisation key belongs to.
+    pub fn key_organisation(&self) -> Option<&str> {
+        match self {
+            Self::Key(KeyPrincipal { holder: Holder::Organisation { id }, .. }) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

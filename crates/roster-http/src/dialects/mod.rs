@@ -4,6 +4,7 @@
 //! decides anything of its own.
 
 mod cloudflare;
+mod hsrc;
 mod rebilly;
 
 use axum::{
@@ -16,7 +17,10 @@ use crate::{problem::ApiError, state::AppState};
 
 /// Every dialect under its `/compat/<name>` prefix.
 pub fn routes() -> Router<AppState> {
-    Router::new().nest("/compat/rebilly", rebilly::routes()).nest("/compat/cloudflare", cloudflare::routes())
+    Router::new()
+        .nest("/compat/rebilly", rebilly::routes())
+        .nest("/compat/cloudflare", cloudflare::routes())
+        .nest("/compat/hsrc", hsrc::routes())
 }
 
 /// `error` in the wire format of the API `path` belongs to: for what answers outside a route's
@@ -28,6 +32,9 @@ pub fn render(path: &str, error: ApiError) -> Response {
     }
     if under("/compat/cloudflare") {
         return cloudflare::render(error);
+    }
+    if under("/compat/hsrc") {
+        return hsrc::render(error);
     }
     error.into_response()
 }

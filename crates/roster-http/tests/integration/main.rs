@@ -35,6 +35,7 @@ mod cloudflare;
 mod concurrency;
 mod edges;
 mod errors;
+mod hsrc;
 mod lockout;
 mod memberships;
 mod openapi;

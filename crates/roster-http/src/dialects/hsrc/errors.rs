@@ -1,0 +1,119 @@
+//! hsrc's one error renderer: `{message, success: false, error: {code, message, details}}` as
+//! `application/json`, `code` the HTTP status, `details` one key per invalid field on 422 and
+//! `{}` otherwise.
+
+use axum::{
+    Json,
+    http::{Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use roster_core::{Error, Field};
+use serde_json::{Map, Value, json};
+
+use crate::{access_log::InternalCause, problem::ApiError};
+
+/// Anything an hsrc route answers with instead of its result.
+#[derive(Debug)]
+pub struct Failure(ApiError);
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self(ApiError::Core(error))
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::MembershipAlreadyExists { .. }
+        | Error::MembershipDeletionForbidden(_)
+        | Error::MembershipUpdateForbidden(_)
+        | Error::UserAlreadyExists
+        | Error::RoleAlreadyExists => StatusCode::CONFLICT,
+        Error::Unauthorised => StatusCode::UNAUTHORIZED,
+        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+        Error::Unavailable | Error::Contention => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A field as hsrc names it.
+pub fn field_name(field: &Field) -> String {
+    match field {
+        Field::OrganisationId => "account_id".to_owned(),
+        Field::UserId => "workspace_membership_id".to_owned(),
+        other => crate::problem::native_name(other),
+    }
+}
+
+fn envelope(status: StatusCode, message: &str, details: Map<String, Value>) -> Response {
+    let body = json!({
+        "message": message,
+        "success": false,
+        "error": {"code": status.as_u16(), "message": message, "details": details},
+    });
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        match self.0 {
+            ApiError::Core(error) => {
+                let mut details = Map::new();
+                if let Error::Validation(fields) = &error {
+                    for invalid in fields {
+                        details.entry(field_name(&invalid.field)).or_insert_with(|| json!(invalid.message));
+                    }
+                }
+                let mut response = envelope(status_of(&error), &error.public_detail(field_name), details);
+                if let Error::Internal(cause) = error {
+                    // Logged with the request's id by the access log, never sent.
+                    response.extensions_mut().insert(InternalCause(cause));
+                }
+                response
+            }
+            ApiError::InvalidJson(reason) => {
+                envelope(StatusCode::BAD_REQUEST, &format!("the body is not valid JSON: {reason}"), Map::new())
+            }
+            ApiError::UnsupportedMediaType => envelope(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "request bodies must be sent as application/json",
+                Map::new(),
+            ),
+            ApiError::PayloadTooLarge => envelope(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request bodies are limited to {} bytes", crate::MAX_BODY_BYTES),
+                Map::new(),
+            ),
+            ApiError::RouteNotFound => envelope(StatusCode::NOT_FOUND, "no such endpoint", Map::new()),
+            ApiError::MethodNotAllowed => {
+                envelope(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept that method", Map::new())
+            }
+            ApiError::TimedOut(limit) => envelope(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the request did not finish within {} ms; try again", limit.as_millis()),
+                Map::new(),
+            ),
+        }
+    }
+}
+
+pub async fn route_not_found() -> Failure {
+    Failure(ApiError::RouteNotFound)
+}
+
+/// 405 (axum adds `Allow` with the route's methods); `OPTIONS` is 204.
+pub async fn method_not_allowed(method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    Failure(ApiError::MethodNotAllowed).into_response()
+}
