@@ -181,6 +181,47 @@ async fn insert_member(
     Ok((created.clone(), Change::created(created)))
 }
 
+/// A membership to create: for a user found by e-mail or created, or for an existing user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewMembership {
+    ByEmail(CreateMembership),
+    ForUser(CreateForUser),
+}
+
+/// What [`create_unless_member`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreatedOrFound {
+    Created(Membership),
+    /// The user already was a member: the membership as stored, unchanged.
+    Found(Membership),
+}
+
+/// Creates the membership, or finds the one the user already has in the organisation (hsrc's
+/// create). A membership found while being deleted is created again: a create never answers
+/// that something is missing because of a concurrent delete.
+pub async fn create_unless_member(app: &App, caller: &Caller, new: NewMembership) -> Result<CreatedOrFound> {
+    const ATTEMPTS: usize = 3;
+    for _ in 0..ATTEMPTS {
+        let created = match new.clone() {
+            NewMembership::ByEmail(new) => create(app, caller, new).await,
+            NewMembership::ForUser(new) => create_for_user(app, caller, new).await,
+        };
+        let existing_id = match created {
+            Ok(membership) => return Ok(CreatedOrFound::Created(membership)),
+            Err(Error::MembershipAlreadyExists { existing_id }) => existing_id,
+            Err(other) => return Err(other),
+        };
+        // Read in the scope the caller created in: it may write there without reading.
+        let scope = scope(app, caller, Access::Write).await?;
+        match app.store.get_membership(&scope, &existing_id).await {
+            Ok(found) => return Ok(CreatedOrFound::Found(found)),
+            Err(Error::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Err(Error::Contention)
+}
+
 /// A membership to create for an existing user of the caller's partner and mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateForUser {
@@ -355,13 +396,19 @@ pub async fn list(
     query: &ListQuery,
 ) -> Result<ListPage<Membership>> {
     let scope = scope(app, caller, Access::Read).await?;
-    let query = resolve_position(app, &scope, query).await?;
+    let query = resolve_position(app, &scope, query, filter.organisation_ids.as_deref()).await?;
     app.store.list_memberships(&scope, filter, &query).await
 }
 
 /// Cursors page the newest-first order only, and `starting_after` names a membership the
-/// caller sees: it becomes that membership's cursor.
-async fn resolve_position(app: &App, scope: &Scope, query: &ListQuery) -> Result<ListQuery> {
+/// caller sees, in one of `organisations` when the list names them: it becomes that
+/// membership's cursor.
+async fn resolve_position(
+    app: &App,
+    scope: &Scope,
+    query: &ListQuery,
+    organisations: Option<&[String]>,
+) -> Result<ListQuery> {
     match &query.position {
         Position::Offset(_) => Ok(query.clone()),
         Position::After(_) | Position::StartingAfter(_) if !query.newest_first() => Err(Error::InvalidRequest(
@@ -369,6 +416,9 @@ async fn resolve_position(app: &App, scope: &Scope, query: &ListQuery) -> Result
         )),
         Position::After(_) => Ok(query.clone()),
         Position::StartingAfter(id) => match app.store.get_membership(scope, id).await {
+            Ok(after) if organisations.is_some_and(|named| !named.contains(&after.organisation_id)) => {
+                Err(Error::invalid_reference(Field::StartingAfter))
+            }
             Ok(after) => Ok(ListQuery { position: Position::After(after.position()), ..query.clone() }),
             Err(Error::NotFound) => Err(Error::invalid_reference(Field::StartingAfter)),
             Err(other) => Err(other),
@@ -413,9 +463,11 @@ async fn forbidden_if_member<T>(app: &App, caller: &Caller, organisation_id: &st
     if !says_missing {
         return outcome;
     }
-    match app.store.find_membership(&user.scope(), organisation_id, &user.user_id).await? {
-        Some(own) if own.membership.status == MembershipStatus::Accepted => Err(Error::Forbidden),
-        _ => outcome,
+    // An organisation of another partner or mode is not found here either: the outcome stands.
+    match app.store.find_membership(&user.scope(), organisation_id, &user.user_id).await {
+        Ok(Some(own)) if own.membership.status == MembershipStatus::Accepted => Err(Error::Forbidden),
+        Ok(_) | Err(Error::NotFound) => outcome,
+        Err(other) => Err(other),
     }
 }
 
@@ -607,7 +659,7 @@ pub async fn list_own(
     let user = caller.principal.require_user()?;
     let filter = MembershipFilter { user_ids: Some(vec![user.user_id.clone()]), ..filter };
     let scope = user.scope();
-    let query = resolve_position(app, &scope, query).await?;
+    let query = resolve_position(app, &scope, query, None).await?;
     app.store.list_memberships(&scope, &filter, &query).await
 }
 

@@ -221,4 +221,42 @@ on_both_backends! {
         assert_eq!(test_created.status, StatusCode::CREATED);
         assert_error(&call(&app, Method::GET, &format!("/{}", test_created.body["data"]["id"].as_str().unwrap()), &app.live, None).await, StatusCode::NOT_FOUND);
     }
+
+    async fn an_account_a_user_cannot_reach_is_422_whether_or_not_it_exists(app) {
+        let mine = app.organisation(&app.live, "Mine").await;
+        let stranger = app.organisation(&app.live, "Stranger").await;
+        let (foreign_live, _) = app.new_partner("foreign").await;
+        let foreign = app.organisation(&foreign_live, "F").await;
+        let test_account = app.organisation(&app.test, "T").await;
+        let member = app.post("/v1/memberships", &app.live, membership_body(&mine, "ada@example.com", "ADMIN")).await;
+        let token = session(&app, &member.body["user_id"]).await;
+        for account in [stranger.as_str(), foreign.as_str(), test_account.as_str(), "org_missing"] {
+            let listed = call(&app, Method::GET, &format!("?account_id={account}"), &token, None).await;
+            assert_error(&listed, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(details(&listed), ["account_id"], "{account}");
+            let created = call(&app, Method::POST, "", &token, Some(json!({"account_id": account, "email": "n@example.com"}))).await;
+            assert_eq!(details(&created), ["account_id"], "{account}");
+        }
+    }
+
+    async fn starting_after_must_be_in_the_listed_account(app) {
+        let a = app.organisation(&app.live, "A").await;
+        let b = app.organisation(&app.live, "B").await;
+        let in_b = app.member(&app.live, &b, "b@example.com", "ADMIN").await;
+        app.member(&app.live, &a, "a@example.com", "ADMIN").await;
+        let listed = call(&app, Method::GET, &format!("?account_id={a}&starting_after={in_b}"), &app.live, None).await;
+        assert_error(&listed, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(details(&listed), ["starting_after"]);
+    }
+
+    async fn a_key_that_only_writes_gets_the_stored_membership_on_a_second_create(app) {
+        let account = app.organisation(&app.live, "Acme").await;
+        let writer = app.key(&app.live, json!({"name": "writer", "organisation_id": account, "abilities": ["memberships:write"]})).await;
+        let body = json!({"email": "ada@example.com"});
+        let first = call(&app, Method::POST, "", &writer, Some(body.clone())).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+        let again = call(&app, Method::POST, "", &writer, Some(body)).await;
+        assert_eq!((again.status, &again.body["data"]), (StatusCode::OK, &first.body["data"]));
+        assert_error(&call(&app, Method::GET, "", &writer, None).await, StatusCode::FORBIDDEN);
+    }
 }

@@ -8,7 +8,7 @@ use axum::{
 };
 use roster_app::{
     Caller,
-    memberships::{self as operations, CreateForUser, CreateMembership},
+    memberships::{self as operations, CreateForUser, CreateMembership, CreatedOrFound, NewMembership},
 };
 use roster_core::{
     Error, ValidationCode,
@@ -107,41 +107,31 @@ pub async fn create(
     fields.finish()?;
     let organisation_id = present(account)?;
     let settings = MembershipPatch { permissions: Some(permissions.unwrap_or_default()), ..MembershipPatch::default() };
-    let created = match (workspace_member, email) {
-        (Some(user_id), None) => {
-            let new = CreateForUser {
-                organisation_id,
-                user_id,
-                role: MembershipRole::Standard,
-                status: MembershipStatus::Accepted,
-                settings,
-            };
-            operations::create_for_user(&state.app, &caller, new).await
-        }
-        (None, Some(email)) => {
-            let new = CreateMembership {
-                organisation_id,
-                email,
-                first_name: None,
-                last_name: None,
-                role: MembershipRole::Standard,
-                status: MembershipStatus::Pending,
-                settings,
-            };
-            operations::create(&state.app, &caller, new).await
-        }
+    let new = match (workspace_member, email) {
+        (Some(user_id), None) => NewMembership::ForUser(CreateForUser {
+            organisation_id,
+            user_id,
+            role: MembershipRole::Standard,
+            status: MembershipStatus::Accepted,
+            settings,
+        }),
+        (None, Some(email)) => NewMembership::ByEmail(CreateMembership {
+            organisation_id,
+            email,
+            first_name: None,
+            last_name: None,
+            role: MembershipRole::Standard,
+            status: MembershipStatus::Pending,
+            settings,
+        }),
         _ => return Err(Error::internal("exactly one of a workspace member and an e-mail passed validation").into()),
     };
-    match created {
-        Ok(membership) => {
-            Ok((StatusCode::CREATED, wire::success(wire::account_membership(&membership))).into_response())
+    Ok(match operations::create_unless_member(&state.app, &caller, new).await? {
+        CreatedOrFound::Created(membership) => {
+            (StatusCode::CREATED, wire::success(wire::account_membership(&membership))).into_response()
         }
-        Err(Error::MembershipAlreadyExists { existing_id }) => {
-            let existing = operations::get(&state.app, &caller, &existing_id).await?;
-            Ok(wire::success(wire::account_membership(&existing)))
-        }
-        Err(other) => Err(other.into()),
-    }
+        CreatedOrFound::Found(membership) => wire::success(wire::account_membership(&membership)),
+    })
 }
 
 /// An account's memberships, newest first: `limit` (1–100, default 10) after `starting_after`.
