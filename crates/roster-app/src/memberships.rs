@@ -325,8 +325,37 @@ pub async fn upsert(
     writes: UserWrites,
 ) -> Result<Upserted> {
     let scope = scope_with(app, caller, Access::Write, writes).await?;
-    let upserted = upsert_in_scope(app, caller, &scope, organisation_id, user_id, patch).await;
+    let owner = acting_owner(caller, writes);
+    let upserted = upsert_in_scope(app, caller, &scope, organisation_id, user_id, patch, owner).await;
     forbidden_if_member(app, caller, organisation_id, upserted).await
+}
+
+/// The user who must still be an owner when its write commits: a user writing as an owner.
+fn acting_owner(caller: &Caller, writes: UserWrites) -> Option<String> {
+    match &caller.principal {
+        Principal::User(user) if writes == UserWrites::AsOwner => Some(user.user_id.clone()),
+        _ => None,
+    }
+}
+
+/// The owner check of `scope_with`, again under the organisation's lock: the scope was
+/// computed before the transaction, and a demotion committed since must win (a demoted owner
+/// never writes after its demotion). Rules and roles are not re-read; `is_owner` and the
+/// status are what a demotion changes.
+async fn check_still_owner(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    organisation_id: &str,
+    user_id: &str,
+) -> Result<()> {
+    let still = match tx.membership_id(organisation_id, user_id).await? {
+        Some(id) => {
+            let own = tx.get_membership(scope, &id).await?;
+            own.status == MembershipStatus::Accepted && own.settings.is_owner
+        }
+        None => false,
+    };
+    if still { Ok(()) } else { Err(Error::Forbidden) }
 }
 
 async fn upsert_in_scope(
@@ -336,6 +365,7 @@ async fn upsert_in_scope(
     organisation_id: &str,
     user_id: &str,
     patch: MembershipPatch,
+    owner: Option<String>,
 ) -> Result<Upserted> {
     let new = CreateForUser {
         organisation_id: organisation_id.to_owned(),
@@ -347,13 +377,16 @@ async fn upsert_in_scope(
     let membership = new_for_user(app, scope, new)?;
     let now = app.now();
     app.transaction(caller, "membership.upserted", |tx| {
-        let (scope, membership, patch) = (scope.clone(), membership.clone(), patch.clone());
+        let (scope, membership, patch, owner) = (scope.clone(), membership.clone(), patch.clone(), owner.clone());
         Box::pin(async move {
             // Whether it creates or changes is decided under the organisation's lock, so racing
             // upserts of the organisation take turns instead of deadlocking on the upgrade from
             // a create's hold to a change's.
             if !tx.lock_organisation(&scope, &membership.organisation_id).await? {
                 return Err(Error::NotFound);
+            }
+            if let Some(owner) = &owner {
+                check_still_owner(tx, &scope, &membership.organisation_id, owner).await?;
             }
             let existing_id = match tx.membership_id(&membership.organisation_id, &membership.user_id).await? {
                 Some(id) => id,
@@ -528,9 +561,19 @@ pub async fn delete_by_pair(
     let found = app.store.find_membership(&scope, organisation_id, user_id).await;
     let found = forbidden_if_member(app, caller, organisation_id, found).await?;
     let id = found.ok_or(Error::NotFound)?.membership.id;
+    let owner = acting_owner(caller, writes);
     app.transaction(caller, "membership.deleted", |tx| {
-        let (scope, id) = (scope.clone(), id.clone());
-        Box::pin(async move { delete_in(tx, &scope, &id, None).await })
+        let (scope, id, owner, organisation_id) =
+            (scope.clone(), id.clone(), owner.clone(), organisation_id.to_owned());
+        Box::pin(async move {
+            if let Some(owner) = &owner {
+                if !tx.lock_organisation(&scope, &organisation_id).await? {
+                    return Err(Error::NotFound);
+                }
+                check_still_owner(tx, &scope, &organisation_id, owner).await?;
+            }
+            delete_in(tx, &scope, &id, None).await
+        })
     })
     .await
 }
