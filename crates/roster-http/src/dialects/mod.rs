@@ -7,13 +7,67 @@ mod cloudflare;
 mod hsrc;
 mod rebilly;
 
+use std::marker::PhantomData;
+
 use axum::{
     Router,
-    http::Uri,
+    http::{Method, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
+use roster_core::Error;
 
 use crate::{problem::ApiError, state::AppState};
+
+/// A dialect's one error renderer: every [`ApiError`] (and through it every core `Error`) in
+/// the dialect's own shape.
+pub trait Renders {
+    fn render(error: ApiError) -> Response;
+}
+
+/// Anything a dialect's route answers with instead of its result, rendered by `D`.
+pub struct Failure<D>(ApiError, PhantomData<D>);
+
+impl<D> std::fmt::Debug for Failure<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<D> From<Error> for Failure<D> {
+    fn from(error: Error) -> Self {
+        Self(ApiError::Core(error), PhantomData)
+    }
+}
+
+impl<D> From<ApiError> for Failure<D> {
+    fn from(error: ApiError) -> Self {
+        Self(error, PhantomData)
+    }
+}
+
+impl<D: Renders> IntoResponse for Failure<D> {
+    fn into_response(self) -> Response {
+        D::render(self.0)
+    }
+}
+
+/// A dialect router's fallback: no such route, in the dialect's shape.
+async fn dialect_route_not_found<D: Renders>() -> Response {
+    D::render(ApiError::RouteNotFound)
+}
+
+/// 405 in the dialect's shape (axum adds `Allow` with the route's methods); `OPTIONS` is 204.
+async fn dialect_method_not_allowed<D: Renders>(method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    D::render(ApiError::MethodNotAllowed)
+}
+
+/// `router` with `D`'s fallbacks for unknown paths and methods.
+fn with_fallbacks<D: Renders + 'static>(router: Router<AppState>) -> Router<AppState> {
+    router.fallback(dialect_route_not_found::<D>).method_not_allowed_fallback(dialect_method_not_allowed::<D>)
+}
 
 /// Every dialect under its `/compat/<name>` prefix.
 pub fn routes() -> Router<AppState> {
@@ -28,13 +82,13 @@ pub fn routes() -> Router<AppState> {
 pub fn render(path: &str, error: ApiError) -> Response {
     let under = |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
     if under("/compat/rebilly") {
-        return rebilly::render(error);
+        return rebilly::Rebilly::render(error);
     }
     if under("/compat/cloudflare") {
-        return cloudflare::render(error);
+        return cloudflare::Cloudflare::render(error);
     }
     if under("/compat/hsrc") {
-        return hsrc::render(error);
+        return hsrc::Hsrc::render(error);
     }
     error.into_response()
 }

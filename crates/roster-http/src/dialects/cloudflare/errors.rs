@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    http::{HeaderName, HeaderValue, Method, StatusCode},
+    http::{HeaderName, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use roster_core::{Error, Field};
@@ -20,21 +20,11 @@ const VALIDATION: u32 = 1004;
 const CONFLICT: u32 = 1005;
 const SERVICE: u32 = 1000;
 
+/// cloudflare's renderer.
+pub struct Cloudflare;
+
 /// Anything a cloudflare route answers with instead of its result.
-#[derive(Debug)]
-pub struct Failure(ApiError);
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Self(ApiError::Core(error))
-    }
-}
-
-impl From<ApiError> for Failure {
-    fn from(error: ApiError) -> Self {
-        Self(error)
-    }
-}
+pub type Failure = super::super::Failure<Cloudflare>;
 
 fn status_and_code(error: &Error) -> (StatusCode, u32) {
     match error {
@@ -71,9 +61,9 @@ fn envelope(status: StatusCode, code: u32, message: &str) -> Response {
     response
 }
 
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        match self.0 {
+impl super::super::Renders for Cloudflare {
+    fn render(error: ApiError) -> Response {
+        match error {
             ApiError::Core(error) => {
                 let (status, code) = status_and_code(&error);
                 let mut response = envelope(status, code, &error.public_detail(field_name));
@@ -107,16 +97,4 @@ impl IntoResponse for Failure {
             ),
         }
     }
-}
-
-pub async fn route_not_found() -> Failure {
-    Failure(ApiError::RouteNotFound)
-}
-
-/// 405 (axum adds `Allow` with the route's methods); `OPTIONS` is 204.
-pub async fn method_not_allowed(method: Method) -> Response {
-    if method == Method::OPTIONS {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    Failure(ApiError::MethodNotAllowed).into_response()
 }

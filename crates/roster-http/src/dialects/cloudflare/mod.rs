@@ -7,23 +7,16 @@ mod query;
 mod routes;
 mod wire;
 
-use axum::{
-    Router,
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Router, routing::get};
 
-use crate::{problem::ApiError, state::AppState};
+pub use errors::Cloudflare;
+
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/memberships", get(routes::list))
-        .route("/memberships/{id}", get(routes::show).put(routes::respond).delete(routes::leave))
-        .fallback(errors::route_not_found)
-        .method_not_allowed_fallback(errors::method_not_allowed)
-}
-
-/// `error` in cloudflare's envelope.
-pub fn render(error: ApiError) -> Response {
-    errors::Failure::from(error).into_response()
+    super::with_fallbacks::<Cloudflare>(
+        Router::new()
+            .route("/memberships", get(routes::list))
+            .route("/memberships/{id}", get(routes::show).put(routes::respond).delete(routes::leave)),
+    )
 }

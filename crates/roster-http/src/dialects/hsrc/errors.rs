@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    http::{Method, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use roster_core::{Error, Field};
@@ -12,21 +12,11 @@ use serde_json::{Map, Value, json};
 
 use crate::{access_log::InternalCause, problem::ApiError};
 
-/// Anything an hsrc route answers with instead of its result.
-#[derive(Debug)]
-pub struct Failure(ApiError);
+/// hsrc's renderer.
+pub struct Hsrc;
 
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Self(ApiError::Core(error))
-    }
-}
-
-impl From<ApiError> for Failure {
-    fn from(error: ApiError) -> Self {
-        Self(error)
-    }
-}
+/// Anything a hsrc route answers with instead of its result.
+pub type Failure = super::super::Failure<Hsrc>;
 
 fn status_of(error: &Error) -> StatusCode {
     match error {
@@ -63,9 +53,9 @@ fn envelope(status: StatusCode, message: &str, details: Map<String, Value>) -> R
     (status, Json(body)).into_response()
 }
 
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        match self.0 {
+impl super::super::Renders for Hsrc {
+    fn render(error: ApiError) -> Response {
+        match error {
             ApiError::Core(error) => {
                 let mut details = Map::new();
                 if let Error::Validation(fields) = &error {
@@ -104,16 +94,4 @@ impl IntoResponse for Failure {
             ),
         }
     }
-}
-
-pub async fn route_not_found() -> Failure {
-    Failure(ApiError::RouteNotFound)
-}
-
-/// 405 (axum adds `Allow` with the route's methods); `OPTIONS` is 204.
-pub async fn method_not_allowed(method: Method) -> Response {
-    if method == Method::OPTIONS {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    Failure(ApiError::MethodNotAllowed).into_response()
 }

@@ -6,27 +6,20 @@ mod errors;
 mod routes;
 mod wire;
 
-use axum::{
-    Router,
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Router, routing::get};
 
-use crate::{problem::ApiError, state::AppState};
+pub use errors::Hsrc;
+
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/account-memberships", get(routes::list).post(routes::create))
-        .route("/v1/account-memberships/", get(routes::list).post(routes::create))
-        .route(
-            "/v1/account-memberships/{id}",
-            get(routes::show).put(routes::replace).patch(routes::change).delete(routes::delete),
-        )
-        .fallback(errors::route_not_found)
-        .method_not_allowed_fallback(errors::method_not_allowed)
-}
-
-/// `error` in hsrc's envelope.
-pub fn render(error: ApiError) -> Response {
-    errors::Failure::from(error).into_response()
+    super::with_fallbacks::<Hsrc>(
+        Router::new()
+            .route("/v1/account-memberships", get(routes::list).post(routes::create))
+            .route("/v1/account-memberships/", get(routes::list).post(routes::create))
+            .route(
+                "/v1/account-memberships/{id}",
+                get(routes::show).put(routes::replace).patch(routes::change).delete(routes::delete),
+            ),
+    )
 }

@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    http::{Method, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use roster_core::{Error, Field};
@@ -12,21 +12,11 @@ use serde_json::{Value, json};
 
 use crate::{access_log::InternalCause, problem::ApiError};
 
+/// rebilly's renderer.
+pub struct Rebilly;
+
 /// Anything a rebilly route answers with instead of its result.
-#[derive(Debug)]
-pub struct Failure(ApiError);
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Self(ApiError::Core(error))
-    }
-}
-
-impl From<ApiError> for Failure {
-    fn from(error: ApiError) -> Self {
-        Self(error)
-    }
-}
+pub type Failure = super::super::Failure<Rebilly>;
 
 /// rules 1–2 and duplicates are conflicts here (spec §6); the rest as everywhere.
 fn status_of(error: &Error) -> StatusCode {
@@ -77,9 +67,9 @@ fn body(status: StatusCode, detail: &str, invalid_fields: Option<Value>) -> Resp
     (status, Json(body)).into_response()
 }
 
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        match self.0 {
+impl super::super::Renders for Rebilly {
+    fn render(error: ApiError) -> Response {
+        match error {
             ApiError::Core(error) => {
                 let invalid_fields = match &error {
                     Error::Validation(fields) => Some(Value::Array(
@@ -116,16 +106,4 @@ impl IntoResponse for Failure {
             ),
         }
     }
-}
-
-pub async fn route_not_found() -> Failure {
-    Failure(ApiError::RouteNotFound)
-}
-
-/// 405 (axum adds `Allow` with the route's methods); `OPTIONS` is 204.
-pub async fn method_not_allowed(method: Method) -> Response {
-    if method == Method::OPTIONS {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    Failure(ApiError::MethodNotAllowed).into_response()
 }

@@ -8,28 +8,24 @@ mod query;
 mod routes;
 mod wire;
 
-use axum::{
-    Router,
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Router, routing::get};
 
-use crate::{problem::ApiError, state::AppState};
+pub use errors::Rebilly;
 
-/// `error` in rebilly's shape.
-pub fn render(error: ApiError) -> Response {
-    errors::Failure::from(error).into_response()
-}
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/memberships", get(routes::list))
-        .route("/memberships/{organization_id}/{user_id}", get(routes::show).put(routes::upsert).delete(routes::delete))
-        .route("/organizations/{current}/memberships", get(routes::list))
-        .route(
-            "/organizations/{current}/memberships/{organization_id}/{user_id}",
-            get(routes::show).put(routes::upsert).delete(routes::delete),
-        )
-        .fallback(errors::route_not_found)
-        .method_not_allowed_fallback(errors::method_not_allowed)
+    super::with_fallbacks::<Rebilly>(
+        Router::new()
+            .route("/memberships", get(routes::list))
+            .route(
+                "/memberships/{organization_id}/{user_id}",
+                get(routes::show).put(routes::upsert).delete(routes::delete),
+            )
+            .route("/organizations/{current}/memberships", get(routes::list))
+            .route(
+                "/organizations/{current}/memberships/{organization_id}/{user_id}",
+                get(routes::show).put(routes::upsert).delete(routes::delete),
+            ),
+    )
 }
