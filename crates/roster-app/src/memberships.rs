@@ -718,14 +718,20 @@ pub struct OwnMembership {
     pub grants_once_accepted: Vec<String>,
 }
 
-/// `memberships` (the caller's own, as `list_own` and `get_own` give them) described.
+/// `memberships` (the caller's own, as `list_own` and `get_own` give them) described; one
+/// whose organisation was deleted since it was read is left out.
 pub async fn describe_own(app: &App, caller: &Caller, memberships: Vec<Membership>) -> Result<Vec<OwnMembership>> {
     let user = caller.principal.require_user()?;
     let scope = user.scope();
     let partner = app.store.get_partner(scope.partner_id()).await?;
     let mut described = Vec::with_capacity(memberships.len());
     for membership in memberships {
-        let organisation = app.store.get_organisation(&scope, &membership.organisation_id).await?;
+        // Deleted since the memberships were read: as if the delete came first.
+        let organisation = match app.store.get_organisation(&scope, &membership.organisation_id).await {
+            Ok(organisation) => organisation,
+            Err(Error::NotFound) => continue,
+            Err(other) => return Err(other),
+        };
         let mut roles = Vec::new();
         for id in &membership.settings.role_ids {
             match app.store.get_role(&scope, id).await {

@@ -598,3 +598,25 @@ async fn an_invitation_by_email_alone_makes_a_user_without_names_until_one_is_gi
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_whose_organisation_was_deleted_since_it_was_read_is_left_out_of_its_description() {
+    on_every_backend(|world| async move {
+        let kept = world.organisation("Kept").await;
+        let gone = world.organisation("Gone").await;
+        let first =
+            memberships::create(&world.app, &world.admin, membership(&kept, "ada@example.com", MembershipRole::Admin));
+        let first = first.await.unwrap();
+        let second =
+            memberships::create(&world.app, &world.admin, membership(&gone, "ada@example.com", MembershipRole::Admin));
+        second.await.unwrap();
+        let ada = world.user(&first.user_id, None).await;
+        let own = memberships::list_own(&world.app, &ada, Default::default(), &Default::default()).await.unwrap();
+        assert_eq!(own.items.len(), 2);
+        roster_app::organisations::delete(&world.app, &world.admin, &gone).await.unwrap();
+        let described = memberships::describe_own(&world.app, &ada, own.items).await.unwrap();
+        let organisations: Vec<&str> = described.iter().map(|own| own.organisation.id.as_str()).collect();
+        assert_eq!(organisations, [kept.as_str()]);
+    })
+    .await;
+}

@@ -60,7 +60,8 @@ pub async fn list(State(state): State<AppState>, UserCaller(caller): UserCaller,
 /// One membership of the caller's, described.
 async fn described(state: &AppState, caller: &Caller, membership: roster_core::model::Membership) -> Answer {
     let mut described = operations::describe_own(&state.app, caller, vec![membership]).await?;
-    let own = described.pop().ok_or_else(|| Error::internal("a described membership went missing"))?;
+    // Its organisation was deleted since it was read: as if the delete came first.
+    let own = described.pop().ok_or(Error::NotFound)?;
     Ok(wire::success(wire::membership(&own), None))
 }
 
