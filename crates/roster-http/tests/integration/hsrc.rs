@@ -259,4 +259,17 @@ on_both_backends! {
         assert_eq!((again.status, &again.body["data"]), (StatusCode::OK, &first.body["data"]));
         assert_error(&call(&app, Method::GET, "", &writer, None).await, StatusCode::FORBIDDEN);
     }
+
+    async fn a_jwt_user_reads_and_writes_where_its_membership_allows(app) {
+        let account = app.organisation(&app.live, "Acme").await;
+        let admin = app.post("/v1/memberships", &app.live, membership_body(&account, "admin@example.com", "ADMIN")).await;
+        let claims = json!({"sub": admin.body["user_id"], "iss": crate::support::JWT_ISSUER, "aud": crate::support::JWT_AUDIENCE,
+            "exp": roster_core::time::Timestamp::now().millis() / 1000 + 600});
+        let jwt = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims,
+            &jsonwebtoken::EncodingKey::from_secret(crate::support::JWT_SECRET)).unwrap();
+        let listed = call(&app, Method::GET, &format!("?account_id={account}"), &jwt, None).await;
+        assert_eq!((listed.status, listed.body["data"][0]["id"].clone()), (StatusCode::OK, json!(admin.id())));
+        let added = call(&app, Method::POST, "", &jwt, Some(json!({"account_id": account, "email": "n@example.com"}))).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    }
 }
