@@ -294,12 +294,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let shutdown = shutdown_signal()?;
     tracing::info!(%address, "serving");
     let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server failed: {e}"))?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -320,31 +318,32 @@ fn jwt_verifier(args: &ServeArgs) -> Result<Option<JwtVerifier>, String> {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C; the server then stops accepting and drains in-flight requests.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// What resolves on SIGTERM or Ctrl-C (SIGINT); the server then stops accepting and drains
+/// in-flight requests. The handlers are registered here, before the server accepts anything:
+/// registered lazily, a SIGTERM right after start could still meet the default action and
+/// end the process at once.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| format!("cannot listen for SIGINT: {e}"))?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
+            tracing::info!("shutting down");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if let Err(error) = tokio::signal::ctrl_c().await {
+                tracing::warn!(%error, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+            tracing::info!("shutting down");
+        })
     }
-    tracing::info!("shutting down");
 }
