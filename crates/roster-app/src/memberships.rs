@@ -249,11 +249,13 @@ pub async fn create_for_user(app: &App, caller: &Caller, new: CreateForUser) -> 
 }
 
 /// How an organisation or user that is missing or out of scope answers: not found where a path
-/// names it (rebilly), an invalid reference of its field where a body does (hsrc).
+/// names it (rebilly's pair), an invalid reference of its field where a body or query does
+/// (hsrc), forbidden where it names the caller's own context (rebilly's `{currentOrg}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Missing {
+pub enum Missing {
     NotFound,
     InvalidReference,
+    Forbidden,
 }
 
 impl Missing {
@@ -261,6 +263,7 @@ impl Missing {
         match self {
             Self::NotFound => Error::NotFound,
             Self::InvalidReference => Error::invalid_reference(field),
+            Self::Forbidden => Error::Forbidden,
         }
     }
 }
@@ -516,25 +519,20 @@ async fn forbidden_if_member_by_id<T>(app: &App, caller: &Caller, id: &str, outc
     }
 }
 
-/// Whether the caller reads memberships in `organisation_id`: rebilly's `{currentOrg}`, which
-/// must name one (`Forbidden` otherwise, missing or out of scope alike).
-pub async fn require_organisation_in_scope(app: &App, caller: &Caller, organisation_id: &str) -> Result<()> {
-    let scope = scope(app, caller, Access::Read).await?;
-    match app.store.get_organisation(&scope, organisation_id).await {
-        Ok(_) => Ok(()),
-        Err(Error::NotFound) => Err(Error::Forbidden),
-        Err(other) => Err(other),
-    }
-}
-
 /// Whether the caller may use memberships with `access` in `organisation_id`: an organisation
-/// that is missing or out of scope is an invalid reference of its field (hsrc's `account_id`),
-/// and `Forbidden` to a user whose membership there does not grant the access.
-pub async fn require_organisation(app: &App, caller: &Caller, organisation_id: &str, access: Access) -> Result<()> {
+/// that is missing or out of scope answers as `missing` says (hsrc's `account_id`, rebilly's
+/// `{currentOrg}`), and `Forbidden` to a user whose membership there does not grant the access.
+pub async fn require_organisation(
+    app: &App,
+    caller: &Caller,
+    organisation_id: &str,
+    access: Access,
+    missing: Missing,
+) -> Result<()> {
     let scope = scope(app, caller, access).await?;
     let found = match app.store.get_organisation(&scope, organisation_id).await {
         Ok(_) => Ok(()),
-        Err(Error::NotFound) => Err(Error::invalid_reference(Field::OrganisationId)),
+        Err(Error::NotFound) => Err(missing.of(Field::OrganisationId)),
         Err(other) => Err(other),
     };
     forbidden_if_member(app, caller, organisation_id, found).await

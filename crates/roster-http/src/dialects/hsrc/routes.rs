@@ -8,7 +8,7 @@ use axum::{
 };
 use roster_app::{
     Caller,
-    memberships::{self as operations, CreateForUser, CreateMembership, CreatedOrFound, NewMembership},
+    memberships::{self as operations, CreateForUser, CreateMembership, CreatedOrFound, Missing, NewMembership},
 };
 use roster_core::{
     Error, ValidationCode,
@@ -148,7 +148,7 @@ pub async fn list(
     let starting_after = fields.optional("starting_after", id);
     fields.finish()?;
     let account = present(account)?;
-    operations::require_organisation(&state.app, &caller, &account, Access::Read).await?;
+    operations::require_organisation(&state.app, &caller, &account, Access::Read, Missing::InvalidReference).await?;
     let limit = u32::try_from(limit.unwrap_or(DEFAULT_LIMIT)).unwrap_or(10);
     let position = starting_after.map_or(Position::Offset(0), Position::StartingAfter);
     let query = ListQuery { limit, position, sort: Vec::new() };

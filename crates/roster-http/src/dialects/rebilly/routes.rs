@@ -8,7 +8,7 @@ use axum::{
 };
 use roster_app::{
     Caller,
-    memberships::{self as operations, UserWrites},
+    memberships::{self as operations, Missing, UserWrites},
 };
 use roster_core::{
     Error,
@@ -102,7 +102,9 @@ impl Target {
         match self.current.as_deref() {
             None | Some("unknown") => Ok(()),
             Some(current) if !is_id(current) => Err(Error::Forbidden),
-            Some(current) => operations::require_organisation_in_scope(&state.app, caller, current).await,
+            Some(current) => {
+                operations::require_organisation(&state.app, caller, current, Access::Read, Missing::Forbidden).await
+            }
         }
     }
 
