@@ -186,6 +186,18 @@ pub struct Membership {
     pub updated_at: Timestamp,
 }
 
+impl Membership {
+    /// The user's first and last names joined by a space; `None` when it has neither.
+    pub fn user_full_name(&self) -> Option<String> {
+        let names: Vec<&str> = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|part| !part.is_empty())
+            .collect();
+        (!names.is_empty()).then(|| names.join(" "))
+    }
+}
+
 /// Everything about a membership that its managers may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipSettings {

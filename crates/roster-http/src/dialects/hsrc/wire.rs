@@ -32,11 +32,6 @@ pub struct User {
 }
 
 pub fn account_membership(membership: &model::Membership) -> AccountMembership {
-    let names: Vec<&str> = [membership.first_name.as_deref(), membership.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.is_empty())
-        .collect();
     AccountMembership {
         object: "account_membership",
         id: membership.id.clone(),
@@ -49,7 +44,7 @@ pub fn account_membership(membership: &model::Membership) -> AccountMembership {
         user: User {
             id: membership.user_id.clone(),
             email: membership.email.clone(),
-            name: (!names.is_empty()).then(|| names.join(" ")),
+            name: membership.user_full_name(),
         },
     }
 }

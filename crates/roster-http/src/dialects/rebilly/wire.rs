@@ -58,12 +58,7 @@ impl Links {
 
 pub fn membership(membership: &model::Membership, links: &Links) -> Membership {
     let settings = &membership.settings;
-    let name = [membership.first_name.as_deref(), membership.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = membership.user_full_name().unwrap_or_default();
     Membership {
         organization: Organization {
             id: membership.organisation_id.clone(),
