@@ -51,6 +51,25 @@ impl<D: Renders> IntoResponse for Failure<D> {
     }
 }
 
+/// The status of `error` in the dialects whose rules 1–2 and duplicates are conflicts (spec §6:
+/// rebilly, hsrc); the rest as everywhere.
+fn status_with_conflicts(error: &Error) -> StatusCode {
+    match error {
+        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::MembershipAlreadyExists { .. }
+        | Error::MembershipDeletionForbidden(_)
+        | Error::MembershipUpdateForbidden(_)
+        | Error::UserAlreadyExists
+        | Error::RoleAlreadyExists => StatusCode::CONFLICT,
+        Error::Unauthorised => StatusCode::UNAUTHORIZED,
+        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+        Error::Unavailable | Error::Contention => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// A dialect router's fallback: no such route, in the dialect's shape.
 async fn dialect_route_not_found<D: Renders>() -> Response {
     D::render(ApiError::RouteNotFound)

@@ -18,23 +18,6 @@ pub struct Hsrc;
 /// Anything a hsrc route answers with instead of its result.
 pub type Failure = super::super::Failure<Hsrc>;
 
-fn status_of(error: &Error) -> StatusCode {
-    match error {
-        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::MembershipAlreadyExists { .. }
-        | Error::MembershipDeletionForbidden(_)
-        | Error::MembershipUpdateForbidden(_)
-        | Error::UserAlreadyExists
-        | Error::RoleAlreadyExists => StatusCode::CONFLICT,
-        Error::Unauthorised => StatusCode::UNAUTHORIZED,
-        Error::Forbidden => StatusCode::FORBIDDEN,
-        Error::NotFound => StatusCode::NOT_FOUND,
-        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-        Error::Unavailable | Error::Contention => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 /// A field as hsrc names it.
 pub fn field_name(field: &Field) -> String {
     match field {
@@ -63,7 +46,8 @@ impl super::super::Renders for Hsrc {
                         details.entry(field_name(&invalid.field)).or_insert_with(|| json!(invalid.message));
                     }
                 }
-                let mut response = envelope(status_of(&error), &error.public_detail(field_name), details);
+                let mut response =
+                    envelope(super::super::status_with_conflicts(&error), &error.public_detail(field_name), details);
                 if let Error::Internal(cause) = error {
                     // Logged with the request's id by the access log, never sent.
                     response.extensions_mut().insert(InternalCause(cause));

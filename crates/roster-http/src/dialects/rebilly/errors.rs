@@ -18,24 +18,6 @@ pub struct Rebilly;
 /// Anything a rebilly route answers with instead of its result.
 pub type Failure = super::super::Failure<Rebilly>;
 
-/// rules 1–2 and duplicates are conflicts here (spec §6); the rest as everywhere.
-fn status_of(error: &Error) -> StatusCode {
-    match error {
-        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::MembershipAlreadyExists { .. }
-        | Error::MembershipDeletionForbidden(_)
-        | Error::MembershipUpdateForbidden(_)
-        | Error::UserAlreadyExists
-        | Error::RoleAlreadyExists => StatusCode::CONFLICT,
-        Error::Unauthorised => StatusCode::UNAUTHORIZED,
-        Error::Forbidden => StatusCode::FORBIDDEN,
-        Error::NotFound => StatusCode::NOT_FOUND,
-        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-        Error::Unavailable | Error::Contention => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 /// A field as rebilly names it.
 pub fn field_name(field: &Field) -> String {
     match field {
@@ -77,7 +59,8 @@ impl super::super::Renders for Rebilly {
                     )),
                     _ => None,
                 };
-                let mut response = body(status_of(&error), &error.public_detail(field_name), invalid_fields);
+                let mut response =
+                    body(super::super::status_with_conflicts(&error), &error.public_detail(field_name), invalid_fields);
                 if let Error::Internal(cause) = error {
                     // Logged with the request's id by the access log, never sent.
                     response.extensions_mut().insert(InternalCause(cause));
