@@ -8,7 +8,7 @@ use roster_core::{
     Error, Field, FieldError, ValidationCode,
     error::Result,
     ids,
-    model::{Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner, User},
+    model::{Membership, MembershipRole, MembershipSettings, MembershipStatus, Organisation, Partner, Role, User},
     page::{ListPage, ListQuery, Listed, MAX_LIMIT, Position},
     permissions,
     policy::{self, Access, Principal, Resource, Scope},
@@ -683,6 +683,66 @@ pub async fn check(
     let allowed = permissions::allows(&granted, permission)
         && address.is_none_or(|ip| permissions::address_allowed(&membership.settings.allowed_ips, Some(ip)));
     Ok(Check { allowed, membership_id: Some(membership.id) })
+}
+
+/// The organisations and custom roles that memberships the caller read refer to, for wire
+/// formats that show them beside the membership (commercelayer's related resources).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Referenced {
+    pub organisations: Vec<Organisation>,
+    pub roles: Vec<Role>,
+}
+
+/// The organisations and custom roles named, each read once in the scope where the caller
+/// reads memberships; one outside it, or deleted since the memberships were read, is left out
+/// (as if the delete came first).
+pub async fn referenced(
+    app: &App,
+    caller: &Caller,
+    organisation_ids: &[&str],
+    role_ids: &[&str],
+) -> Result<Referenced> {
+    let scope = scope(app, caller, Access::Read).await?;
+    let mut referenced = Referenced::default();
+    for id in unique(organisation_ids) {
+        match app.store.get_organisation(&scope, id).await {
+            Ok(organisation) => referenced.organisations.push(organisation),
+            Err(Error::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    for id in unique(role_ids) {
+        match app.store.get_role(&scope, id).await {
+            Ok(role) => referenced.roles.push(role),
+            Err(Error::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(referenced)
+}
+
+fn unique<'a>(ids: &[&'a str]) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !seen.contains(id) {
+            seen.push(id);
+        }
+    }
+    seen
+}
+
+/// Asks for the invitation of pending membership `id` to be sent again (commercelayer's
+/// `resend`): the caller must be able to change it, and it must still be pending. Roster sends
+/// no mail itself, so there is nothing more to do.
+pub async fn resend_invitation(app: &App, caller: &Caller, id: &str) -> Result<Membership> {
+    let scope = scope(app, caller, Access::Write).await?;
+    let found = app.store.get_membership(&scope, id).await;
+    let membership = forbidden_if_member_by_id(app, caller, id, found).await?;
+    if membership.status != MembershipStatus::Pending {
+        let message = "only a pending membership's invitation can be resent";
+        return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, message));
+    }
+    Ok(membership)
 }
 
 /// Whether the caller may act on its own memberships: users alone.

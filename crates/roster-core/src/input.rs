@@ -308,6 +308,13 @@ pub fn ip_or_cidr(value: &Value) -> Parsed<String> {
     }
 }
 
+pub const MAX_REFERENCE_LEN: usize = 255;
+
+/// A membership's `reference` or `reference_origin`: a caller's own id for it, or null.
+pub fn reference(value: &Value) -> Parsed<Option<String>> {
+    nullable(text(0, MAX_REFERENCE_LEN))(value)
+}
+
 pub const MAX_METADATA_KEYS: usize = 50;
 pub const MAX_METADATA_KEY_LEN: usize = 40;
 pub const MAX_METADATA_VALUE_LEN: usize = 500;

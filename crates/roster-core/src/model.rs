@@ -268,4 +268,13 @@ impl BuiltinRole {
     pub fn find(id: &str) -> Option<Self> {
         BUILTIN_ROLES.into_iter().find(|role| role.id == id)
     }
+
+    /// The built-in role a membership's `role` is.
+    pub fn of(role: MembershipRole) -> Self {
+        let [admin, standard] = BUILTIN_ROLES;
+        match role {
+            MembershipRole::Admin => admin,
+            MembershipRole::Standard => standard,
+        }
+    }
 }

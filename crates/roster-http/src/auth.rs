@@ -39,6 +39,15 @@ pub(crate) async fn caller(parts: &Parts, state: &AppState, secret: Option<&str>
     Ok(Caller { principal, request_id, address })
 }
 
+/// Whether the request's socket peer is one of the trusted proxies, whose forwarding headers
+/// are believed.
+pub(crate) fn from_trusted_proxy(parts: &Parts, state: &AppState) -> bool {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().is_some_and(|peer| {
+        let peer = peer.0.ip().to_canonical();
+        state.trusted_proxies.iter().any(|network| network.contains(&peer))
+    })
+}
+
 /// The address a request comes from: the socket peer, or, when the peer is a trusted proxy, the
 /// right-most `X-Forwarded-For` entry that is not one. `None` when that cannot be known: an
 /// entry that is not an IP address (`203.0.113.5:4444`, `unknown`) ends the walk there, since

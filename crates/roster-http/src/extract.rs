@@ -32,32 +32,48 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if !content_type.is_some_and(is_json) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut body = request.into_body();
-        if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-            discard(body).await;
-            return Err(ApiError::PayloadTooLarge);
-        }
-        let mut bytes = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|error| ApiError::InvalidJson(format!("the body could not be read: {error}")))?;
-            if let Ok(data) = frame.into_data() {
-                bytes.extend_from_slice(&data);
-                if bytes.len() > MAX_BODY_BYTES {
-                    discard(body).await;
-                    return Err(ApiError::PayloadTooLarge);
-                }
+        read_json(request).await.map(Self)
+    }
+}
+
+/// The request's body as one JSON document, whatever its content type says (checked by the
+/// caller): 413 past [`MAX_BODY_BYTES`], 400 when it is not JSON or nests too deep.
+pub(crate) async fn read_json(request: Request) -> Result<Value, ApiError> {
+    parse_json(&read_bytes(request).await?)
+}
+
+/// The request's body, refused (413) past [`MAX_BODY_BYTES`].
+pub(crate) async fn read_bytes(request: Request) -> Result<Vec<u8>, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut body = request.into_body();
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        discard(body).await;
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| ApiError::InvalidJson(format!("the body could not be read: {error}")))?;
+        if let Ok(data) = frame.into_data() {
+            bytes.extend_from_slice(&data);
+            if bytes.len() > MAX_BODY_BYTES {
+                discard(body).await;
+                return Err(ApiError::PayloadTooLarge);
             }
         }
-        if nesting_exceeds(&bytes, MAX_NESTING) {
-            return Err(ApiError::InvalidJson(format!("it nests deeper than {MAX_NESTING} levels")));
-        }
-        serde_json::from_slice(&bytes).map(Self).map_err(|error| ApiError::InvalidJson(error.to_string()))
     }
+    Ok(bytes)
+}
+
+/// `bytes` as one JSON document; 400 when it is not JSON or nests too deep.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    if nesting_exceeds(bytes, MAX_NESTING) {
+        return Err(ApiError::InvalidJson(format!("it nests deeper than {MAX_NESTING} levels")));
+    }
+    serde_json::from_slice(bytes).map_err(|error| ApiError::InvalidJson(error.to_string()))
 }
 
 /// No Roster body nests more than a few levels; anything deeper is refused before parsing.

@@ -4,6 +4,7 @@
 //! decides anything of its own.
 
 mod cloudflare;
+mod commercelayer;
 mod hsrc;
 mod rebilly;
 
@@ -11,12 +12,12 @@ use std::marker::PhantomData;
 
 use axum::{
     Router,
-    http::{Method, StatusCode, Uri},
+    http::{Method, StatusCode, Uri, header, request::Parts, uri::Authority},
     response::{IntoResponse, Response},
 };
 use roster_core::Error;
 
-use crate::{problem::ApiError, state::AppState};
+use crate::{auth, problem::ApiError, state::AppState};
 
 /// A dialect's one error renderer: every [`ApiError`] (and through it every core `Error`) in
 /// the dialect's own shape.
@@ -88,11 +89,35 @@ fn with_fallbacks<D: Renders + 'static>(router: Router<AppState>) -> Router<AppS
     router.fallback(dialect_route_not_found::<D>).method_not_allowed_fallback(dialect_method_not_allowed::<D>)
 }
 
+/// `scheme://HOST` of the request, for a dialect's absolute links. Roster does not terminate
+/// TLS, so the scheme is `http` unless a trusted proxy says the client used `https`
+/// (`X-Forwarded-Proto`); a Host that is not one is `localhost`.
+fn origin(parts: &Parts, state: &AppState) -> String {
+    let forwarded_https = || {
+        parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').next())
+            .is_some_and(|scheme| scheme.trim().eq_ignore_ascii_case("https"))
+    };
+    let scheme = if auth::from_trusted_proxy(parts, state) && forwarded_https() { "https" } else { "http" };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|host| host.parse::<Authority>().ok())
+        .filter(|authority| !authority.as_str().contains('@'));
+    let host = host.as_ref().map_or("localhost", Authority::as_str);
+    format!("{scheme}://{host}")
+}
+
 /// Every dialect under its `/compat/<name>` prefix.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .nest("/compat/rebilly", rebilly::routes())
         .nest("/compat/cloudflare", cloudflare::routes())
+        .nest("/compat/commercelayer", commercelayer::routes())
         .nest("/compat/hsrc", hsrc::routes())
 }
 
@@ -105,6 +130,9 @@ pub fn render(path: &str, error: ApiError) -> Response {
     }
     if under("/compat/cloudflare") {
         return cloudflare::Cloudflare::render(error);
+    }
+    if under("/compat/commercelayer") {
+        return commercelayer::Commercelayer::render(error);
     }
     if under("/compat/hsrc") {
         return hsrc::Hsrc::render(error);
@@ -144,6 +172,11 @@ mod tests {
         assert_eq!((status, native["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("SERVICE_UNAVAILABLE")));
         let (_, cloudflare) = answered("/compat/cloudflare").await;
         assert_eq!(cloudflare["errors"][0]["code"], 1000);
+        let (status, commercelayer) = answered("/compat/commercelayer/api/memberships").await;
+        assert_eq!(
+            (status, &commercelayer["errors"][0]["status"]),
+            (StatusCode::SERVICE_UNAVAILABLE, &Value::from("503"))
+        );
         let (_, elsewhere) = answered("/compat/cloudflareish").await;
         assert_eq!(elsewhere["code"], "SERVICE_UNAVAILABLE");
     }

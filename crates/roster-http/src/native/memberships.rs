@@ -11,8 +11,8 @@ use roster_app::memberships as operations;
 use roster_core::{
     ValidationCode,
     input::{
-        Fields, Invalid, boolean, choice, email, id, ip_or_cidr, list as list_of, metadata, nullable, permission,
-        present, text,
+        Fields, Invalid, boolean, choice, email, id, ip_or_cidr, list as list_of, metadata, permission, present,
+        reference, text,
     },
     model::{AccessScope, MembershipRole, MembershipStatus},
     policy::Access,
@@ -38,7 +38,6 @@ use crate::{
 const MAX_ROLE_IDS: usize = 50;
 const MAX_PERMISSIONS: usize = 100;
 const MAX_ALLOWED_IPS: usize = 100;
-const MAX_REFERENCE_LEN: usize = 255;
 
 /// Body of `POST /v1/memberships`.
 #[derive(Deserialize, ToSchema)]
@@ -172,8 +171,8 @@ fn read_settings(fields: &mut Fields<'_>) -> MembershipPatch {
         api_access_enabled: fields.optional("api_access_enabled", boolean),
         access_scope: fields.optional("access_scope", choice(AccessScope::CHOICES, AccessScope::parse)),
         test_enabled: fields.optional("test_enabled", boolean),
-        reference: fields.optional("reference", nullable(text(0, MAX_REFERENCE_LEN))),
-        reference_origin: fields.optional("reference_origin", nullable(text(0, MAX_REFERENCE_LEN))),
+        reference: fields.optional("reference", reference),
+        reference_origin: fields.optional("reference_origin", reference),
         metadata: fields.optional("metadata", metadata),
     }
 }

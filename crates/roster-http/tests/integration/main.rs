@@ -32,6 +32,7 @@ macro_rules! on_both_backends {
 mod auth;
 mod bad_bytes;
 mod cloudflare;
+mod commercelayer;
 mod concurrency;
 mod edges;
 mod errors;

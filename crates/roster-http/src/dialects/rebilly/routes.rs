@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{FromRequestParts, OriginalUri, State},
-    http::{HeaderName, HeaderValue, StatusCode, header, request::Parts, uri::Authority},
+    http::{HeaderName, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use roster_app::{
@@ -56,7 +56,7 @@ pub struct Target {
 impl FromRequestParts<AppState> for Target {
     type Rejection = Failure;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Failure> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
         // The segments are read from the path the router matched, each decoded on its own: one
         // that does not decode (not UTF-8) is an id that names nothing, a `{currentOrg}` 403
         // and a pair 404, whatever the other segments hold.
@@ -70,7 +70,10 @@ impl FromRequestParts<AppState> for Target {
             [_memberships, pair @ ..] => (None, pair),
             [] => (None, &[][..]),
         };
-        let links = Links { origin: origin(parts), current: current.clone().unwrap_or_else(|| "unknown".to_owned()) };
+        let links = Links {
+            origin: super::super::origin(parts, state),
+            current: current.clone().unwrap_or_else(|| "unknown".to_owned()),
+        };
         Ok(Self {
             current,
             organization_id: pair.first().cloned().flatten(),
@@ -82,17 +85,6 @@ impl FromRequestParts<AppState> for Target {
 
 fn decode_segment(segment: &str) -> Option<String> {
     percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|decoded| decoded.into_owned())
-}
-
-/// `http://HOST` of the request, for the self links; a Host that is not one is `localhost`.
-fn origin(parts: &Parts) -> String {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|host| host.parse::<Authority>().ok())
-        .filter(|authority| !authority.as_str().contains('@'));
-    host.map_or_else(|| "http://localhost".to_owned(), |authority| format!("http://{authority}"))
 }
 
 impl Target {
