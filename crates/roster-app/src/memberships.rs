@@ -685,46 +685,99 @@ pub async fn check(
     Ok(Check { allowed, membership_id: Some(membership.id) })
 }
 
-/// The organisations and custom roles that memberships the caller read refer to, for wire
-/// formats that show them beside the membership (commercelayer's related resources).
+/// What memberships refer to beyond themselves that a wire format shows beside them
+/// (commercelayer's `include`): their organisations, and one custom role of each.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct References {
+    pub organisations: bool,
+    /// The custom role of a membership to read, if it shows one.
+    pub role: Option<fn(&Membership) -> Option<&str>>,
+}
+
+/// The organisations and custom roles that memberships refer to, each read once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Referenced {
     pub organisations: Vec<Organisation>,
     pub roles: Vec<Role>,
 }
 
-/// The organisations and custom roles named, each read once in the scope where the caller
-/// reads memberships; one outside it, or deleted since the memberships were read, is left out
-/// (as if the delete came first).
-pub async fn referenced(
+/// How often memberships are read again when something they refer to was deleted between the
+/// two reads, before the request is answered `Unavailable`.
+const CONSISTENT_READ_ATTEMPTS: usize = 3;
+
+/// Membership `id` with what it refers to, as of one moment: when a referenced organisation or
+/// role is gone by the time it is looked up, a concurrent delete changed (or removed) the
+/// membership, so it is read again; the answer is as if the delete came first.
+pub async fn get_with_references(
     app: &App,
     caller: &Caller,
-    organisation_ids: &[&str],
-    role_ids: &[&str],
-) -> Result<Referenced> {
-    let scope = scope(app, caller, Access::Read).await?;
-    let mut referenced = Referenced::default();
-    for id in unique(organisation_ids) {
-        match app.store.get_organisation(&scope, id).await {
-            Ok(organisation) => referenced.organisations.push(organisation),
-            Err(Error::NotFound) => {}
-            Err(other) => return Err(other),
+    id: &str,
+    references: References,
+) -> Result<(Membership, Referenced)> {
+    for _ in 0..CONSISTENT_READ_ATTEMPTS {
+        let membership = get(app, caller, id).await?;
+        if let Some(found) = referenced(app, caller, std::slice::from_ref(&membership), references).await? {
+            return Ok((membership, found));
         }
     }
-    for id in unique(role_ids) {
-        match app.store.get_role(&scope, id).await {
-            Ok(role) => referenced.roles.push(role),
-            Err(Error::NotFound) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(referenced)
+    Err(Error::Unavailable)
 }
 
-fn unique<'a>(ids: &[&'a str]) -> Vec<&'a str> {
-    let mut seen: Vec<&str> = Vec::with_capacity(ids.len());
+/// A page of memberships with what they refer to, read as `get_with_references` reads one.
+pub async fn list_with_references(
+    app: &App,
+    caller: &Caller,
+    filter: &MembershipFilter,
+    query: &ListQuery,
+    references: References,
+) -> Result<(ListPage<Membership>, Referenced)> {
+    for _ in 0..CONSISTENT_READ_ATTEMPTS {
+        let page = list(app, caller, filter, query).await?;
+        if let Some(found) = referenced(app, caller, &page.items, references).await? {
+            return Ok((page, found));
+        }
+    }
+    Err(Error::Unavailable)
+}
+
+/// What `memberships` refer to, read in the scope where the caller reads memberships; `None`
+/// when one of them is missing (deleted since the memberships were read).
+async fn referenced(
+    app: &App,
+    caller: &Caller,
+    memberships: &[Membership],
+    references: References,
+) -> Result<Option<Referenced>> {
+    let mut found = Referenced::default();
+    if memberships.is_empty() || (!references.organisations && references.role.is_none()) {
+        return Ok(Some(found));
+    }
+    let scope = scope(app, caller, Access::Read).await?;
+    if references.organisations {
+        for id in unique(memberships.iter().map(|membership| membership.organisation_id.as_str())) {
+            match app.store.get_organisation(&scope, id).await {
+                Ok(organisation) => found.organisations.push(organisation),
+                Err(Error::NotFound) => return Ok(None),
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    if let Some(role_of) = references.role {
+        for id in unique(memberships.iter().filter_map(role_of)) {
+            match app.store.get_role(&scope, id).await {
+                Ok(role) => found.roles.push(role),
+                Err(Error::NotFound) => return Ok(None),
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    Ok(Some(found))
+}
+
+fn unique<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
     for id in ids {
-        if !seen.contains(id) {
+        if !seen.contains(&id) {
             seen.push(id);
         }
     }

@@ -269,7 +269,6 @@ on_both_backends! {
             ("filter[q][organization_id_eq]=org_elsewhere".to_owned(), vec![]),
             ("filter[q][user_email_eq]=OWNER%40example.com".to_owned(), vec![owner.as_str()]),
             ("filter[user_email]=nobody@example.com".to_owned(), vec![]),
-            ("filter[q][user_email_eq]=a%00b".to_owned(), vec![]),
             (format!("sort=-updated_at,created_at&filter[q][organization_id_eq]={acme}"), vec![invited.as_str(), standard.as_str(), owner.as_str()]),
         ] {
             let reply = get(&app, &format!("?{query}"), &app.live).await;
@@ -359,6 +358,12 @@ on_both_backends! {
             assert_error(&reply, StatusCode::CONFLICT);
             assert_eq!(pointers(&reply), [pointer]);
         }
+        // JSON:API lets a resource object carry meta and links; they say nothing here.
+        let annotated = send(&app, Method::PATCH, &format!("/{other}"), &app.live, Some(json!({"meta": {"a": 1}, "jsonapi": {"version": "1.0"},
+            "data": {"type": "memberships", "id": other, "meta": {"b": 2}, "links": {"self": "x"}}}))).await;
+        assert_eq!(annotated.status, StatusCode::OK, "{}", annotated.body);
+        let dotted = send(&app, Method::PATCH, &format!("/{other}"), &app.live, Some(patch(&other, json!({"metadata": {"a.b": 5}}), json!({})))).await;
+        assert_eq!(pointers(&dotted), ["/data/attributes/metadata/a.b"]);
         let no_id = send(&app, Method::PATCH, &format!("/{other}"), &app.live, Some(json!({"data": {"type": "memberships"}}))).await;
         assert_error(&no_id, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(pointers(&no_id), ["/data/id"]);
@@ -418,12 +423,41 @@ on_both_backends! {
         }
         for path in ["organization", "role", "versions", "membership_profile", "application_memberships", "relationships/role", "relationships/versions"] {
             assert_error(&get(&app, &format!("/mem_missing/{path}"), &app.live).await, StatusCode::NOT_FOUND);
+            let unserved = get(&app, &format!("/mem_missing/{path}?bogus=1"), &app.live).await;
+            assert_error(&unserved, StatusCode::BAD_REQUEST);
+            assert_eq!(parameters(&unserved), ["bogus"], "{path}");
         }
+        let sparse = get(&app, &format!("/{admin}/organization?fields[organizations]=name"), &app.live).await;
+        assert_eq!(sparse.body["data"]["attributes"], json!({"name": "Acme"}));
+        assert_error(&get(&app, &format!("/{admin}/organization?include=role"), &app.live).await, StatusCode::BAD_REQUEST);
 
         let one = get(&app, &format!("/{custom}?include=role,organization"), &app.live).await;
         let types: Vec<&str> = one.body["included"].as_array().unwrap().iter().map(|resource| resource["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["organizations", "roles"]);
         assert_error(&get(&app, &format!("/{custom}?page[size]=2"), &app.live).await, StatusCode::BAD_REQUEST);
+    }
+
+    async fn related_reads_racing_a_delete_answer_as_if_the_delete_came_first(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        for round in 0..5 {
+            let billing = custom_role(&app, &acme, &format!("Billing {round}")).await;
+            let id = invite(&app, &app.live, &format!("r{round}@example.com"), &acme, &billing).await.body["data"]["id"].as_str().unwrap().to_owned();
+            let reads = futures::future::join_all((0..8).map(|n| {
+                let path = if n % 2 == 0 { format!("/{id}/role") } else { format!("/{id}?include=role") };
+                let app = &app;
+                async move { get(app, &path, &app.live).await }
+            }));
+            let role_path = format!("/v1/roles/{billing}");
+            let (replies, deleted) = tokio::join!(reads, app.delete(&role_path, &app.live));
+            assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+            for reply in replies {
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                if let Some(included) = reply.body["included"].as_array() {
+                    let linked = &reply.body["data"]["relationships"]["role"]["data"]["id"];
+                    assert!(included.iter().any(|role| &role["id"] == linked), "full linkage: {}", reply.body);
+                }
+            }
+        }
     }
 
     async fn resend_answers_204_for_a_pending_invitation_only(app) {
@@ -437,7 +471,7 @@ on_both_backends! {
         assert_eq!(bare.status, StatusCode::NO_CONTENT, "{}", bare.body);
         let refused = send(&app, Method::POST, &format!("/{active}/resend"), &app.live, Some(json!({"data": {}}))).await;
         assert_error(&refused, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(pointers(&refused), ["/data/attributes/status"]);
+        assert!(refused.body["errors"][0].get("source").is_none(), "no member of the request is at fault: {}", refused.body);
         assert_error(&send(&app, Method::POST, "/mem_missing/resend", &app.live, None).await, StatusCode::NOT_FOUND);
         let wrong_type = app.send(Method::POST, &format!("{API}/{pending}/resend"), &[("authorization", bearer.as_str()), ("content-type", "application/json")], Some(b"{\"data\":{}}".to_vec())).await;
         assert_error(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -453,6 +487,8 @@ on_both_backends! {
         let none = app.send(Method::GET, API, &[("accept", JSON_API)], None).await;
         assert_error(&none, StatusCode::UNAUTHORIZED);
         assert_eq!(code(&none), "UNAUTHORIZED");
+        let basic = app.send(Method::GET, API, &[("authorization", "Basic YTpi")], None).await;
+        assert_eq!(code(&basic), "INVALID_TOKEN", "a credential was sent, just not a valid one");
         let flipped = format!("{}{}", &app.live[..app.live.len() - 1], if app.live.ends_with('a') { 'b' } else { 'a' });
         for invalid in ["sk_live_nope", flipped.as_str(), crate::support::MASTER_KEY] {
             let reply = get(&app, "", invalid).await;
@@ -535,7 +571,7 @@ on_both_backends! {
         }
         let not_utf8 = app.send(Method::POST, API, &headers, Some(b"{\"data\":{\"type\":\"memberships\",\"attributes\":{\"user_email\":\"\xff\"}}}".to_vec())).await;
         assert_error(&not_utf8, StatusCode::BAD_REQUEST);
-        for query in ["?filter[q][status_eq]=%FF", "?filter%00=1", "?sort=%00"] {
+        for query in ["?filter[q][status_eq]=%FF", "?filter%00=1", "?sort=%00", "?filter[q][user_email_eq]=a%00b", "?filter[q][organization_id_eq]=%00"] {
             assert_error(&get(&app, query, &app.live).await, StatusCode::BAD_REQUEST);
         }
         for path in ["/mem%00x", "/%FF", "/a%20b/role", &format!("/{}", "m".repeat(51))] {

@@ -48,19 +48,21 @@ impl From<ApiError> for Failure {
     }
 }
 
-/// Where a field the operations name sits in a request document.
-fn pointer(field: &Field) -> String {
-    match field {
+/// Where a field the operations name sits in a request document; `None` for what no request
+/// document holds (the status a `resend` finds).
+fn pointer(field: &Field) -> Option<String> {
+    Some(match field {
         Field::OrganisationId | Field::OrganisationIds(_) => "/data/relationships/organization".to_owned(),
         Field::RoleIds(_) => "/data/relationships/role".to_owned(),
         Field::Email | Field::UserId => "/data/attributes/user_email".to_owned(),
-        Field::Status => "/data/attributes/status".to_owned(),
-        // The dialect names what it reads by its path in the document: `data.attributes.x`.
-        Field::Wire(path) => format!("/{}", path.split('.').map(escape).collect::<Vec<_>>().join("/")),
+        Field::Status => return None,
+        // The dialect names what it reads by its path in the document, `data.attributes.x`,
+        // then a position inside it (a metadata key, which may hold dots itself).
+        Field::Wire(path) => format!("/{}", path.splitn(4, '.').map(escape).collect::<Vec<_>>().join("/")),
         Field::PartnerGroupId | Field::KeyType | Field::Abilities | Field::ExpiresAt | Field::StartingAfter => {
             "/data".to_owned()
         }
-    }
+    })
 }
 
 /// A JSON Pointer reference token (RFC 6901).
@@ -70,7 +72,11 @@ fn escape(token: &str) -> String {
 
 /// A field's name in a sentence: the last part of its pointer.
 fn name(field: &Field) -> String {
-    pointer(field).rsplit('/').next().unwrap_or_default().to_owned()
+    match (field, pointer(field)) {
+        (Field::Wire(path), _) => path.splitn(4, '.').last().unwrap_or_default().to_owned(),
+        (_, Some(pointer)) => pointer.rsplit('/').next().unwrap_or_default().to_owned(),
+        (_, None) => crate::problem::native_name(field),
+    }
 }
 
 fn title(status: StatusCode) -> &'static str {
@@ -120,7 +126,8 @@ fn core(error: Error) -> Response {
                 .iter()
                 .map(|e| {
                     let detail = format!("{}: {}", name(&e.field), e.message);
-                    error_object(status, e.code.as_str(), &e.message, &detail, at(&pointer(&e.field)))
+                    let source = pointer(&e.field).and_then(|pointer| at(&pointer));
+                    error_object(status, e.code.as_str(), &e.message, &detail, source)
                 })
                 .collect(),
         ),
@@ -227,9 +234,12 @@ mod tests {
 
     #[test]
     fn fields_point_into_the_request_document() {
-        assert_eq!(pointer(&Field::OrganisationId), "/data/relationships/organization");
-        assert_eq!(pointer(&Field::RoleIds(0)), "/data/relationships/role");
-        assert_eq!(pointer(&Field::from("data.attributes.metadata.a/b")), "/data/attributes/metadata/a~1b");
+        let at = |field: Field| pointer(&field).unwrap_or_default();
+        assert_eq!(at(Field::OrganisationId), "/data/relationships/organization");
+        assert_eq!(at(Field::RoleIds(0)), "/data/relationships/role");
+        assert_eq!(at(Field::from("data.attributes.metadata.a/b.c")), "/data/attributes/metadata/a~1b.c");
         assert_eq!(name(&Field::from("data.attributes.user_email")), "user_email");
+        assert_eq!(name(&Field::from("data.attributes.metadata.a.b")), "a.b");
+        assert_eq!(pointer(&Field::Status), None);
     }
 }

@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
     for relationship in routes::RELATIONSHIPS {
         router = router.route(
             &format!("{membership}/relationships/{relationship}"),
-            get(move |state, caller, links, id| routes::linkage(state, caller, links, id, relationship)),
+            get(move |state, caller, links, uri, id| routes::linkage(state, caller, links, uri, id, relationship)),
         );
     }
     super::with_fallbacks::<Commercelayer>(router).layer(middleware::from_fn(document::negotiate))

@@ -81,6 +81,13 @@ impl Params {
             };
             match decode_component(value) {
                 None => params.errors.push(invalid(&name, ValidationCode::InvalidFormat, "must be valid UTF-8")),
+                Some(value) if value.contains('\0') => {
+                    params.errors.push(invalid(
+                        &name,
+                        ValidationCode::InvalidFormat,
+                        "must not contain NUL characters",
+                    ));
+                }
                 Some(_) if params.values.contains_key(&name) => {
                     params.errors.push(invalid(&name, ValidationCode::InvalidFormat, "may be sent once"));
                 }
@@ -102,7 +109,7 @@ impl Params {
 
     /// `include` and `fields[TYPE]`.
     fn shape(&mut self) -> Shape {
-        let mut shape = Shape::default();
+        let mut shape = Shape { include: Include::default(), fields: self.fields() };
         if let Some(include) = self.take("include") {
             for name in include.split(',').map(str::trim).filter(|name| !name.is_empty()) {
                 match name {
@@ -116,6 +123,12 @@ impl Params {
                 }
             }
         }
+        shape
+    }
+
+    /// `fields[TYPE]`.
+    fn fields(&mut self) -> Fieldsets {
+        let mut fields = Fieldsets::default();
         let fieldsets: Vec<String> = self.values.keys().filter(|name| name.starts_with("fields[")).cloned().collect();
         for name in fieldsets {
             let value = self.take(&name).unwrap_or_default();
@@ -135,9 +148,9 @@ impl Params {
                 self.reject(&name, ValidationCode::InvalidChoice, message);
                 continue;
             }
-            shape.fields.0.insert(kind.to_owned(), names);
+            fields.0.insert(kind.to_owned(), names);
         }
-        shape
+        fields
     }
 
     /// Any parameter left is one this API does not serve.
@@ -155,6 +168,19 @@ pub fn parse_shape(query: Option<&str>) -> Result<Shape, Failure> {
     let shape = params.shape();
     params.finish()?;
     Ok(shape)
+}
+
+/// The shape of a related resource: `fields[TYPE]` only.
+pub fn parse_fields(query: Option<&str>) -> Result<Shape, Failure> {
+    let mut params = Params::read(query);
+    let fields = params.fields();
+    params.finish()?;
+    Ok(Shape { include: Include::default(), fields })
+}
+
+/// No parameter at all, for the endpoints that show no resource's members.
+pub fn parse_none(query: Option<&str>) -> Result<(), Failure> {
+    Params::read(query).finish()
 }
 
 /// A list request.
@@ -224,7 +250,7 @@ fn parse_filter(params: &mut Params) -> MembershipFilter {
             .or_else(|| name.strip_prefix("filter["))
             .and_then(|rest| rest.strip_suffix(']'))
             .unwrap_or_default();
-        let values: Vec<&str> = value.split(',').map(str::trim).filter(|value| !value.is_empty()).collect();
+        let values: Vec<&str> = value.split(',').map(str::trim).collect();
         let (attribute, many) = match predicate {
             "status_eq" => ("status", false),
             "status_in" | "status" => ("status", true),
@@ -238,8 +264,9 @@ fn parse_filter(params: &mut Params) -> MembershipFilter {
                 continue;
             }
         };
-        if values.is_empty() || (!many && values.len() > 1 && attribute != "user_email") {
-            let message = if many { "must name one value or more" } else { "must name one value" };
+        let one_value = attribute == "user_email" || values.len() == 1;
+        if values.contains(&"") || (!many && !one_value) {
+            let message = if many { "must be values separated by commas" } else { "must name one value" };
             params.reject(&name, ValidationCode::InvalidFormat, message);
             continue;
         }
@@ -264,9 +291,8 @@ fn parse_filter(params: &mut Params) -> MembershipFilter {
             _ => {
                 // The whole value: an e-mail may hold a comma.
                 let email = value.trim().to_owned();
-                let storable = !email.contains('\0') && email.len() <= MAX_EMAIL_LEN;
                 let agrees = filter.email.as_ref().is_none_or(|other| other.eq_ignore_ascii_case(&email));
-                if storable && agrees {
+                if email.len() <= MAX_EMAIL_LEN && agrees {
                     filter.email = Some(email);
                 } else {
                     filter.organisation_ids = Some(Vec::new());
@@ -340,6 +366,9 @@ mod tests {
         assert_eq!(rejected("fields[users]=email"), ["fields[users]"]);
         assert_eq!(rejected("fields[memberships]=password"), ["fields[memberships]"]);
         assert_eq!(rejected("limit=5"), ["limit"]);
+        assert_eq!(rejected("filter[q][status_eq]=active,"), ["filter[q][status_eq]"]);
+        assert_eq!(rejected("filter[q][organization_id_in]=org_a,,org_b"), ["filter[q][organization_id_in]"]);
+        assert_eq!(rejected("filter[q][user_email_eq]=a%00b&include=%00"), ["filter[q][user_email_eq]", "include"]);
         assert_eq!(rejected("sort=created_at&sort=updated_at"), ["sort"]);
         assert_eq!(rejected("page[number]=99999999999999999999"), ["page[number]"]);
         assert_eq!(rejected("page[number]=9223372036854775807&page[size]=25"), ["page[number]"]);

@@ -8,7 +8,7 @@ use axum::{
 };
 use roster_app::{
     Caller,
-    memberships::{self as operations, CreateMembership, Referenced},
+    memberships::{self as operations, CreateMembership, Referenced, References},
 };
 use roster_core::{
     Error, ValidationCode,
@@ -33,7 +33,7 @@ type Answer = Result<Response, Failure>;
 pub const RELATIONSHIPS: [&str; 5] =
     ["organization", "role", "application_memberships", "membership_profile", "versions"];
 
-/// The caller. No `Authorization: Bearer` at all is told apart from an invalid one (401
+/// The caller. No `Authorization` at all is told apart from an invalid one (401
 /// `UNAUTHORIZED` versus `INVALID_TOKEN`).
 pub struct ApiCaller(Caller);
 
@@ -41,8 +41,11 @@ impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
-        let secret = auth::bearer(parts).ok_or(Failure::NoCredential)?;
-        Ok(Self(auth::caller(parts, state, Some(secret)).await?))
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(Failure::NoCredential);
+        }
+        // A credential that is not a bearer token is as invalid as a wrong one.
+        Ok(Self(auth::caller(parts, state, auth::bearer(parts)).await?))
     }
 }
 
@@ -57,45 +60,39 @@ impl FromRequestParts<AppState> for ApiLinks {
     }
 }
 
-/// The organisations and custom roles `include` asks for, of `memberships`.
-async fn referenced(
-    state: &AppState,
-    caller: &Caller,
-    memberships: &[Membership],
-    include: Include,
-) -> Result<Referenced, Error> {
-    if !include.any() {
-        return Ok(Referenced::default());
+/// What reading memberships with `include` reads beside them.
+fn references(include: Include) -> References {
+    References {
+        organisations: include.organization,
+        role: include.role.then_some(wire::custom_role_of as fn(&Membership) -> Option<&str>),
     }
-    let organisations: Vec<&str> = if include.organization {
-        memberships.iter().map(|membership| membership.organisation_id.as_str()).collect()
-    } else {
-        Vec::new()
-    };
-    let roles: Vec<&str> = if include.role {
-        memberships.iter().filter_map(|membership| membership.settings.role_ids.first().map(String::as_str)).collect()
-    } else {
-        Vec::new()
-    };
-    operations::referenced(&state.app, caller, &organisations, &roles).await
 }
 
-/// `{data, included?}` of one membership.
-async fn single(
-    state: &AppState,
-    caller: &Caller,
-    membership: &Membership,
-    links: &Links,
-    shape: &Shape,
-) -> Result<Value, Error> {
+/// `{data, included?}` of one membership and what it refers to.
+fn single(membership: &Membership, found: &Referenced, links: &Links, shape: &Shape) -> Value {
     let mut document = json!({ "data": wire::membership(membership, links, shape) });
     if shape.include.any() {
         let memberships = std::slice::from_ref(membership);
-        let found = referenced(state, caller, memberships, shape.include).await?;
         let included = wire::included(memberships, &found.organisations, &found.roles, shape.include, &shape.fields);
         insert(&mut document, "included", Value::Array(included));
     }
-    Ok(document)
+    document
+}
+
+/// `{data, included?}` of a membership just written: read again with what `include` asks for.
+async fn written(
+    state: &AppState,
+    caller: &Caller,
+    membership: Membership,
+    links: &Links,
+    shape: &Shape,
+) -> Result<Value, Error> {
+    if !shape.include.any() {
+        return Ok(single(&membership, &Referenced::default(), links, shape));
+    }
+    let (membership, found) =
+        operations::get_with_references(&state.app, caller, &membership.id, references(shape.include)).await?;
+    Ok(single(&membership, &found, links, shape))
 }
 
 fn insert(document: &mut Value, name: &str, value: Value) {
@@ -113,8 +110,9 @@ pub async fn list(
     operations::authorise(&caller, Access::Read)?;
     let request = query::parse_list(uri.query())?;
     let held = state.app.hold_list_rows(request.query.limit).await?;
-    let page = operations::list(&state.app, &caller, &request.filter, &request.query).await?;
-    let found = referenced(&state, &caller, &page.items, request.shape.include).await?;
+    let references = references(request.shape.include);
+    let (page, found) =
+        operations::list_with_references(&state.app, &caller, &request.filter, &request.query, references).await?;
     drop(held);
     let shape = &request.shape;
     let data: Vec<Value> = page.items.iter().map(|membership| wire::membership(membership, &links, shape)).collect();
@@ -161,8 +159,10 @@ pub async fn show(
 ) -> Answer {
     operations::authorise(&caller, Access::Read)?;
     let shape = query::parse_shape(uri.query())?;
-    let membership = operations::get(&state.app, &caller, &id.checked()?).await?;
-    Ok(respond(StatusCode::OK, &single(&state, &caller, &membership, &links, &shape).await?))
+    let id = id.checked()?;
+    let (membership, found) =
+        operations::get_with_references(&state.app, &caller, &id, references(shape.include)).await?;
+    Ok(respond(StatusCode::OK, &single(&membership, &found, &links, &shape)))
 }
 
 /// An invitation: a pending membership of the user with `user_email` (created with no names
@@ -181,7 +181,7 @@ pub async fn create(
     let created = operations::create(&state.app, &caller, new).await?;
     let location = HeaderValue::try_from(links.membership(&created.id))
         .map_err(|error| Error::internal(format!("a self link is not a header value: {error}")))?;
-    let body = single(&state, &caller, &created, &links, &shape).await?;
+    let body = written(&state, &caller, created, &links, &shape).await?;
     let mut response = respond(StatusCode::CREATED, &body);
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
@@ -202,11 +202,17 @@ pub async fn update(
     let Document(document) = body?;
     let patch = read_update(&document, &id)?;
     let updated = operations::update(&state.app, &caller, &id, patch).await?;
-    Ok(respond(StatusCode::OK, &single(&state, &caller, &updated, &links, &shape).await?))
+    Ok(respond(StatusCode::OK, &written(&state, &caller, updated, &links, &shape).await?))
 }
 
-pub async fn delete(State(state): State<AppState>, ApiCaller(caller): ApiCaller, id: IdPath) -> Answer {
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    OriginalUri(uri): OriginalUri,
+    id: IdPath,
+) -> Answer {
     operations::authorise(&caller, Access::Write)?;
+    query::parse_none(uri.query())?;
     operations::delete(&state.app, &caller, &id.checked()?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -215,19 +221,34 @@ pub async fn delete(State(state): State<AppState>, ApiCaller(caller): ApiCaller,
 pub async fn resend(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
+    OriginalUri(uri): OriginalUri,
     id: IdPath,
     body: Result<IgnoredDocument, Failure>,
 ) -> Answer {
     operations::authorise(&caller, Access::Write)?;
+    query::parse_none(uri.query())?;
     body?;
     operations::resend_invitation(&state.app, &caller, &id.checked()?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The membership the caller reads, for its related resources.
-async fn readable(state: &AppState, caller: &Caller, id: IdPath) -> Result<Membership, Failure> {
+/// The membership the caller reads, with what `references` asks for, for its related
+/// resources; their query strings take nothing but `fields[TYPE]`.
+async fn related(
+    state: &AppState,
+    caller: &Caller,
+    query: Option<&str>,
+    id: IdPath,
+    references: References,
+) -> Result<(Membership, Referenced, Shape), Failure> {
     operations::authorise(caller, Access::Read)?;
-    Ok(operations::get(&state.app, caller, &id.checked()?).await?)
+    let shape = query::parse_fields(query)?;
+    let (membership, found) = operations::get_with_references(&state.app, caller, &id.checked()?, references).await?;
+    Ok((membership, found, shape))
+}
+
+fn missing_reference() -> Error {
+    Error::internal("a reference read with its membership is missing")
 }
 
 pub async fn organization(
@@ -236,12 +257,9 @@ pub async fn organization(
     OriginalUri(uri): OriginalUri,
     id: IdPath,
 ) -> Answer {
-    let membership = readable(&state, &caller, id).await?;
-    let shape = query::parse_shape(uri.query())?;
-    let include = Include { organization: true, role: false };
-    let found = referenced(&state, &caller, std::slice::from_ref(&membership), include).await?;
-    // Deleted since the membership was read: as if the delete came first.
-    let organisation = found.organisations.first().ok_or(Error::NotFound)?;
+    let references = references(Include { organization: true, role: false });
+    let (_, found, shape) = related(&state, &caller, uri.query(), id, references).await?;
+    let organisation = found.organisations.first().ok_or_else(missing_reference)?;
     Ok(respond(StatusCode::OK, &json!({ "data": wire::organization(organisation, &shape.fields) })))
 }
 
@@ -251,30 +269,42 @@ pub async fn role(
     OriginalUri(uri): OriginalUri,
     id: IdPath,
 ) -> Answer {
-    let membership = readable(&state, &caller, id).await?;
-    let shape = query::parse_shape(uri.query())?;
+    let references = references(Include { organization: false, role: true });
+    let (membership, found, shape) = related(&state, &caller, uri.query(), id, references).await?;
     let resource = match RoleOf::of(&membership) {
-        RoleOf::Builtin(builtin) => wire::role(&RoleResource::Builtin(builtin), &shape.fields),
-        RoleOf::Custom(_) => {
-            let include = Include { organization: false, role: true };
-            let found = referenced(&state, &caller, std::slice::from_ref(&membership), include).await?;
-            let custom = found.roles.first().ok_or(Error::NotFound)?;
-            wire::role(&RoleResource::Custom(custom), &shape.fields)
-        }
+        RoleOf::Builtin(builtin) => RoleResource::Builtin(builtin),
+        RoleOf::Custom(_) => RoleResource::Custom(found.roles.first().ok_or_else(missing_reference)?),
     };
-    Ok(respond(StatusCode::OK, &json!({ "data": resource })))
+    Ok(respond(StatusCode::OK, &json!({ "data": wire::role(&resource, &shape.fields) })))
+}
+
+/// The membership the caller reads, for the endpoints that show nothing of it but its id.
+async fn readable(state: &AppState, caller: &Caller, query: Option<&str>, id: IdPath) -> Result<Membership, Failure> {
+    operations::authorise(caller, Access::Read)?;
+    query::parse_none(query)?;
+    Ok(operations::get(&state.app, caller, &id.checked()?).await?)
 }
 
 /// A to-many relationship Roster keeps nothing in yet (`application_memberships`, and
 /// `versions` until events are recorded).
-pub async fn empty_collection(State(state): State<AppState>, ApiCaller(caller): ApiCaller, id: IdPath) -> Answer {
-    readable(&state, &caller, id).await?;
+pub async fn empty_collection(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    OriginalUri(uri): OriginalUri,
+    id: IdPath,
+) -> Answer {
+    readable(&state, &caller, uri.query(), id).await?;
     Ok(respond(StatusCode::OK, &json!({"data": [], "meta": {"record_count": 0, "page_count": 0}})))
 }
 
 /// `membership_profile`: Roster keeps none.
-pub async fn no_resource(State(state): State<AppState>, ApiCaller(caller): ApiCaller, id: IdPath) -> Answer {
-    readable(&state, &caller, id).await?;
+pub async fn no_resource(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    OriginalUri(uri): OriginalUri,
+    id: IdPath,
+) -> Answer {
+    readable(&state, &caller, uri.query(), id).await?;
     Ok(respond(StatusCode::OK, &json!({ "data": null })))
 }
 
@@ -283,10 +313,11 @@ pub async fn linkage(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     ApiLinks(links): ApiLinks,
+    OriginalUri(uri): OriginalUri,
     id: IdPath,
     relationship: &'static str,
 ) -> Answer {
-    let membership = readable(&state, &caller, id).await?;
+    let membership = readable(&state, &caller, uri.query(), id).await?;
     let own = links.membership(&membership.id);
     Ok(respond(
         StatusCode::OK,
@@ -330,6 +361,14 @@ fn data(document: &Value) -> Result<&Map<String, Value>, Failure> {
 fn ignore_top_level(fields: &mut Fields<'_>) {
     for ignored in ["meta", "jsonapi"] {
         fields.optional(ignored, |_| Ok(()));
+    }
+}
+
+/// The members of a resource object besides its identity, attributes and relationships that
+/// say nothing to Roster (JSON:API allows them).
+fn ignore_resource_members(data: &mut Fields<'_>) {
+    for ignored in ["meta", "links"] {
+        data.optional(ignored, |_| Ok(()));
     }
 }
 
@@ -439,6 +478,7 @@ fn read_create(document: &Value) -> Result<CreateMembership, Failure> {
     let mut fields = Fields::of_body(document)?;
     ignore_top_level(&mut fields);
     let read = fields.nested("data", |data| {
+        ignore_resource_members(data);
         data.required("type", |_| Ok(()));
         let attributes = if data.is_present("attributes") {
             data.nested("attributes", |attributes| {
@@ -484,6 +524,7 @@ fn read_update(document: &Value, url_id: &str) -> Result<MembershipPatch, Failur
     let mut fields = Fields::of_body(document)?;
     ignore_top_level(&mut fields);
     let read = fields.nested("data", |data| {
+        ignore_resource_members(data);
         data.required("type", |_| Ok(()));
         data.required("id", |_| Ok(()));
         let attributes = data.nested("attributes", read_settings);

@@ -97,10 +97,15 @@ pub enum RoleOf {
     Custom(String),
 }
 
+/// The custom role a membership shows: its first.
+pub fn custom_role_of(membership: &Membership) -> Option<&str> {
+    membership.settings.role_ids.first().map(String::as_str)
+}
+
 impl RoleOf {
     pub fn of(membership: &Membership) -> Self {
-        match membership.settings.role_ids.first() {
-            Some(id) => Self::Custom(id.clone()),
+        match custom_role_of(membership) {
+            Some(id) => Self::Custom(id.to_owned()),
             None => Self::Builtin(BuiltinRole::of(membership.settings.role)),
         }
     }
