@@ -123,7 +123,12 @@ impl App {
         let now = self.now();
         let user_id = self.jwt.as_ref().and_then(|jwt| jwt.subject(secret, now)).ok_or(Error::Unauthorised)?;
         let user = self.store.find_user(&user_id).await?.ok_or(Error::Unauthorised)?;
-        Ok(Principal::User(UserPrincipal { user_id: user.id, partner_id: user.partner_id, mode: user.mode }))
+        Ok(Principal::User(UserPrincipal {
+            user_id: user.id,
+            partner_id: user.partner_id,
+            mode: user.mode,
+            token_prefix: None,
+        }))
     }
 
     async fn authenticate_key(&self, hash: &str, shape: keys::SecretShape) -> Result<Principal> {
@@ -148,7 +153,12 @@ impl App {
         self.record_use(&key.id, key.last_used_at, now);
         let holder = match key.holder {
             KeyHolder::User(user_id) if key.key_type == KeyType::UserToken => {
-                return Ok(Principal::User(UserPrincipal { user_id, partner_id: key.partner_id, mode: key.mode }));
+                return Ok(Principal::User(UserPrincipal {
+                    user_id,
+                    partner_id: key.partner_id,
+                    mode: key.mode,
+                    token_prefix: Some(key.prefix),
+                }));
             }
             KeyHolder::Group(id) => Holder::Group { id, is_admin: credential.group_is_admin },
             KeyHolder::Organisation(id) => Holder::Organisation { id },
@@ -156,6 +166,7 @@ impl App {
         };
         Ok(Principal::Key(KeyPrincipal {
             key_id: key.id,
+            key_prefix: key.prefix,
             partner_id: key.partner_id,
             mode: key.mode,
             key_type: key.key_type,

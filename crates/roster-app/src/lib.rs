@@ -8,6 +8,7 @@
 pub mod api_keys;
 mod authenticate;
 mod credentials;
+pub mod events;
 pub mod groups;
 pub mod memberships;
 pub mod organisations;
@@ -25,6 +26,7 @@ use std::{
 };
 
 pub use authenticate::{JwtVerifier, MIN_HS256_SECRET_BYTES};
+pub use events::RenderObject;
 use roster_core::{
     Error,
     error::Result,
@@ -52,11 +54,19 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// Where "now" comes from; tests set it.
     pub clock: Arc<dyn Clock>,
+    /// How objects are shown in events: the native wire shape.
+    pub render_object: RenderObject,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { master_key: None, jwt: None, credential_cache_ttl: Duration::from_secs(1), clock: Arc::new(SystemClock) }
+        Self {
+            master_key: None,
+            jwt: None,
+            credential_cache_ttl: Duration::from_secs(1),
+            clock: Arc::new(SystemClock),
+            render_object: events::identity_only(),
+        }
     }
 }
 
@@ -81,6 +91,7 @@ pub struct Shared {
     master_key_hash: Option<String>,
     jwt: Option<JwtVerifier>,
     clock: Arc<dyn Clock>,
+    render_object: RenderObject,
     credentials: CredentialCache,
     /// When this node last recorded each key's use, so a burst of requests with a key whose
     /// `last_used_at` is stale writes it once, not once per request.
@@ -118,6 +129,7 @@ impl App {
             master_key_hash: config.master_key.as_deref().map(keys::hash),
             jwt: config.jwt,
             clock: config.clock,
+            render_object: config.render_object,
             credentials: CredentialCache::new(config.credential_cache_ttl),
             recorded_uses: Mutex::default(),
             pending_uses: Mutex::default(),
@@ -161,7 +173,7 @@ pub enum Object {
 }
 
 impl Object {
-    fn id(&self) -> &str {
+    pub fn id(&self) -> &str {
         match self {
             Self::Membership(membership) => &membership.id,
             Self::User(user) => &user.id,
@@ -265,7 +277,18 @@ impl App {
             let mut transaction = self.store.begin().await?;
             let outcome = match work(transaction.as_mut()).await {
                 // Every write passes here with its change, its caller and its request inside its
-                // transaction, before the commit: where the events of spec §9 are to be written.
+                // transaction: its event is appended there, so it commits with the write or not
+                // at all (spec §9).
+                Ok((value, change)) => {
+                    match events::event_of(&self.render_object, caller, operation, &change, self.now()) {
+                        Some(event) => transaction.append_event(&event).await.map(drop),
+                        None => Ok(()),
+                    }
+                    .map(|()| (value, change))
+                }
+                Err(error) => Err(error),
+            };
+            let outcome = match outcome {
                 Ok((value, change)) => transaction.commit().await.map(|()| {
                     log_change(caller, operation, &change);
                     value

@@ -51,7 +51,7 @@ pub enum UserWrites {
 
 /// The scope in which the caller reads or manages memberships: a key's, or for a user, the
 /// organisations where its own accepted membership grants `memberships:read|write` (spec §3).
-async fn scope(app: &App, caller: &Caller, access: Access) -> Result<Scope> {
+pub(crate) async fn scope(app: &App, caller: &Caller, access: Access) -> Result<Scope> {
     scope_with(app, caller, access, UserWrites::WithPermission).await
 }
 
@@ -901,7 +901,8 @@ pub async fn respond(app: &App, caller: &Caller, id: &str, answer: MembershipSta
         return Err(Error::field(Field::Status, ValidationCode::InvalidChoice, "must be one of: accepted, rejected"));
     }
     let (scope, now) = (user.scope(), app.now());
-    app.transaction(caller, "membership.updated", |tx| {
+    let operation = if answer == MembershipStatus::Accepted { "membership.accepted" } else { "membership.rejected" };
+    app.transaction(caller, operation, |tx| {
         let (scope, id, user_id) = (scope.clone(), id.to_owned(), user.user_id.clone());
         let address = caller.address;
         Box::pin(async move {
@@ -925,7 +926,7 @@ pub async fn respond(app: &App, caller: &Caller, id: &str, answer: MembershipSta
 pub async fn leave(app: &App, caller: &Caller, id: &str) -> Result<()> {
     let user = caller.principal.require_user()?;
     let scope = user.scope();
-    app.transaction(caller, "membership.deleted", |tx| {
+    app.transaction(caller, "membership.left", |tx| {
         let (scope, id, user_id) = (scope.clone(), id.to_owned(), user.user_id.clone());
         let address = caller.address;
         Box::pin(async move { delete_in(tx, &scope, &id, Some((&user_id, address))).await })

@@ -10,6 +10,7 @@ pub const USER: &str = "usr";
 pub const ROLE: &str = "rol";
 pub const MEMBERSHIP: &str = "mem";
 pub const API_KEY: &str = "key";
+pub const EVENT: &str = "evt";
 
 /// Ids are at most this long on input; anything longer cannot name an object.
 pub const MAX_ID_LEN: usize = 50;

@@ -278,3 +278,36 @@ impl BuiltinRole {
         }
     }
 }
+
+choice!(ActorKind { Key = "key", User = "user", Master = "master" });
+
+/// Who made a write: a key (`id` the key's, `key_prefix` its prefix), a user (`id` the user's,
+/// `key_prefix` its token's, none for a JWT) or the master key (neither).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<String>,
+    pub key_prefix: Option<String>,
+}
+
+/// One committed change to one object (spec §9): immutable once written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    /// `RESOURCE.ACTION`, e.g. `membership.updated`.
+    pub kind: String,
+    pub object_id: String,
+    /// The organisation the object is or belongs to, which scopes who sees the event.
+    pub organisation_id: Option<String>,
+    pub actor: Actor,
+    pub request_id: String,
+    /// The object after the write (before it, for a delete), in the native wire shape.
+    pub object: Value,
+    /// The old values of the fields an update changed; none for creates and deletes.
+    pub previous_attributes: Option<Value>,
+    /// Increases with commit order within the partner; given by the store when appended.
+    pub sequence: i64,
+    pub created_at: Timestamp,
+}

@@ -53,6 +53,14 @@ listed!(
     crate::model::Role
 );
 
+/// Events are listed in commit order, newest first: a cursor's number is an event's
+/// `sequence`, which orders them within a partner.
+impl Listed for crate::model::Event {
+    fn position(&self) -> Cursor {
+        Cursor { created_at: self.sequence, id: self.id.clone() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position {
     Offset(u64),

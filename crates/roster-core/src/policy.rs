@@ -111,6 +111,8 @@ pub struct UserPrincipal {
     pub user_id: String,
     pub partner_id: String,
     pub mode: Mode,
+    /// The prefix of the user token it acts through; none for a JWT.
+    pub token_prefix: Option<String>,
 }
 
 impl UserPrincipal {
@@ -138,6 +140,8 @@ pub fn membership_permission(access: Access) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPrincipal {
     pub key_id: String,
+    /// The first characters of its secret, as the key shows them.
+    pub key_prefix: String,
     pub partner_id: String,
     pub mode: Mode,
     pub key_type: KeyType,
@@ -320,6 +324,7 @@ mod tests {
     fn key(holder: Holder, key_type: KeyType, abilities: &[&str]) -> Principal {
         Principal::Key(KeyPrincipal {
             key_id: "key_1".into(),
+            key_prefix: "sk_live_1".into(),
             partner_id: "ptn_1".into(),
             mode: Mode::Live,
             key_type,

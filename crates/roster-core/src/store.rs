@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use crate::{
     error::Result,
     model::{
-        AccessScope, ApiKey, Membership, MembershipRole, MembershipSettings, MembershipStatus, Mode, Organisation,
-        OrganisationSettings, Partner, PartnerGroup, Role, User,
+        AccessScope, ApiKey, Event, Membership, MembershipRole, MembershipSettings, MembershipStatus, Mode,
+        Organisation, OrganisationSettings, Partner, PartnerGroup, Role, User,
     },
     page::{ListPage, ListQuery},
     policy::Scope,
@@ -190,7 +190,7 @@ pub enum UserHold {
 /// deciding a rule on the same rows take turns; none decides a rule itself. Dropping a
 /// transaction without [`Transaction::commit`] rolls it back.
 #[async_trait]
-pub trait Transaction: Partners + Groups + Organisations + Users + Roles + Keys + Memberships + Send {
+pub trait Transaction: Partners + Groups + Organisations + Users + Roles + Keys + Memberships + Events + Send {
     /// Commits, unless the request it serves has given up (then `Unavailable`, and nothing is
     /// written: see `commit_gate`).
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -199,7 +199,16 @@ pub trait Transaction: Partners + Groups + Organisations + Users + Roles + Keys 
 /// The primitives of a [`Transaction`], one trait per kind of row, so each backend implements
 /// them in one module per kind. (A `dyn Transaction` offers them all without importing these.)
 pub mod primitives {
-    pub use super::{Groups, Keys, Memberships, Organisations, Partners, Roles, Users};
+    pub use super::{Events, Groups, Keys, Memberships, Organisations, Partners, Roles, Users};
+}
+
+/// The events of a transaction's writes, committed with them.
+#[async_trait]
+pub trait Events: Send {
+    /// Appends `event` with the partner's next `sequence` (its own is ignored), which it
+    /// returns. The partner's sequence is held until the transaction ends, so sequences
+    /// increase in commit order.
+    async fn append_event(&mut self, event: &Event) -> Result<i64>;
 }
 
 /// Partners, and the hold that keeps one from losing its last admin group.
@@ -400,6 +409,9 @@ pub trait Store: Send + Sync + 'static {
         query: &ListQuery,
     ) -> Result<ListPage<Membership>>;
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership>;
+    /// The events of one object in the scope's partner and mode (and organisations, for events
+    /// of objects in an organisation), newest first (by `sequence`), paged by offset or cursor.
+    async fn list_object_events(&self, scope: &Scope, object_id: &str, query: &ListQuery) -> Result<ListPage<Event>>;
     /// The membership of `user_id` in `organisation_id`, if it has one, with what its roles
     /// grant: indexed reads in one round trip to the store, without the count a list pays for
     /// (this is `/v1/check`'s whole read). `NotFound` when the organisation is missing or out

@@ -74,6 +74,7 @@ impl AppState {
                 jwt: config.jwt,
                 credential_cache_ttl: config.credential_cache_ttl,
                 clock: config.clock,
+                render_object: roster_app::RenderObject::new(crate::native::wire::object),
             },
         );
         Self(Arc::new(Shared {

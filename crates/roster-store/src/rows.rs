@@ -5,8 +5,9 @@ use std::sync::LazyLock;
 
 use roster_core::{
     model::{
-        AccessScope, ApiKey, KeyHolder, KeyType, Membership, MembershipRole, MembershipSettings, MembershipStatus,
-        Mode, Notifications, Organisation, OrganisationSettings, Partner, PartnerGroup, Role, User,
+        AccessScope, Actor, ActorKind, ApiKey, Event, KeyHolder, KeyType, Membership, MembershipRole,
+        MembershipSettings, MembershipStatus, Mode, Notifications, Organisation, OrganisationSettings, Partner,
+        PartnerGroup, Role, User,
     },
     policy::Ability,
     time::Timestamp,
@@ -246,6 +247,36 @@ pub fn role<R: Columns>(row: &R) -> Result<Role, R::Error> {
         permissions: row.json(5)?,
         created_at: timestamp(row, 6)?,
         updated_at: timestamp(row, 7)?,
+    })
+}
+
+pub const EVENT_COLUMNS: &str = "e.id, e.partner_id, e.livemode, e.sequence, e.type, e.object_id, e.organisation_id, \
+     e.actor_type, e.actor_id, e.actor_key_prefix, e.request_id, e.data, e.previous_attributes, e.created_at";
+
+/// `INSERT INTO events` with the columns of [`EVENT_COLUMNS`], `$1`… or `?1`… by `placeholder`.
+pub fn event_insert(placeholder: char) -> String {
+    let columns = EVENT_COLUMNS.replace("e.", "");
+    format!("INSERT INTO events ({columns}) VALUES ({})", placeholders(placeholder, 14))
+}
+
+pub fn event<R: Columns>(row: &R) -> Result<Event, R::Error> {
+    Ok(Event {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        mode: mode(row, 2)?,
+        sequence: row.int(3)?,
+        kind: row.text(4)?,
+        object_id: row.text(5)?,
+        organisation_id: row.optional_text(6)?,
+        actor: Actor {
+            kind: choice(row, 7, ActorKind::parse)?,
+            id: row.optional_text(8)?,
+            key_prefix: row.optional_text(9)?,
+        },
+        request_id: row.text(10)?,
+        object: row.json(11)?,
+        previous_attributes: row.json(12)?,
+        created_at: timestamp(row, 13)?,
     })
 }
 

@@ -12,7 +12,7 @@ use roster_core::{
     store::MembershipFilter,
 };
 
-use crate::rows::{MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM};
+use crate::rows::{EVENT_COLUMNS, MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -289,6 +289,29 @@ pub fn page_statements(columns: &str, from: &str, conditions: &Sql, alias: &str,
     let count = conditions.with_head(&format!("SELECT COUNT(*) FROM {from} WHERE TRUE"));
     let mut select = conditions.with_head(&format!("SELECT {columns} FROM {from} WHERE TRUE"));
     select.page(alias, query);
+    PageStatements { count, select }
+}
+
+/// One page of an object's events in the scope, newest first by `sequence` (a cursor's number
+/// is the sequence), served by `events_object`.
+pub fn object_events_page(dialect: Dialect, scope: &Scope, object_id: &str, query: &ListQuery) -> PageStatements {
+    let mut conditions = Sql::new(dialect, "");
+    conditions.push(" AND e.object_id = ").bind(object_id).scoped(scope, "e", "e.organisation_id");
+    let count = conditions.with_head("SELECT COUNT(*) FROM events e WHERE TRUE");
+    let mut select = conditions.with_head(&format!("SELECT {EVENT_COLUMNS} FROM events e WHERE TRUE"));
+    let offset = match &query.position {
+        Position::Offset(offset) => *offset,
+        Position::After(cursor) => {
+            select.push(" AND e.sequence < ").bind(cursor.created_at);
+            0
+        }
+        Position::StartingAfter(_) => 0,
+    };
+    select
+        .push(" ORDER BY e.sequence DESC LIMIT ")
+        .bind(i64::from(query.limit) + 1)
+        .push(" OFFSET ")
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
     PageStatements { count, select }
 }
 

@@ -342,6 +342,34 @@ pub async fn permissions(
     Ok(json(wire::permission_set(&permissions)))
 }
 
+/// The membership's versions: every event that touched it, newest first, also after it was
+/// deleted.
+#[utoipa::path(get, path = "/v1/memberships/{id}/versions", tag = "memberships", security(("partner_key" = [])),
+    params(("id" = String, Path, description = "A membership id, also of one deleted since"), Paging),
+    responses(
+        (status = 200, description = "Its events, newest first", body = List<wire::Event>),
+        (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "FORBIDDEN: publishable key, or no memberships:read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: no such membership in scope, now or before", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_* for a parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn versions(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    OriginalUri(uri): OriginalUri,
+    id: IdPath,
+    QueryFields(params): QueryFields,
+) -> JsonResult {
+    partner_level(&caller)?;
+    operations::authorise(&caller, Access::Read)?;
+    let (query, ()) = list::parse(&params, |_| ())?;
+    let id = id.checked()?;
+    let held = state.app.hold_list_rows(query.limit).await?;
+    let page = roster_app::events::membership_versions(&state.app, &caller, &id, &query).await?;
+    Ok(list::render(&uri, &query, (page, held), wire::event))
+}
+
 /// `GET /v1/check`: may this user do this in this organisation (from this address)?
 #[utoipa::path(get, path = "/v1/check", tag = "memberships", security(("partner_key" = [])),
     params(CheckParams),

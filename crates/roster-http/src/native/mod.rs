@@ -69,6 +69,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memberships::create, memberships::list))
         .routes(routes!(memberships::show, memberships::update, memberships::delete))
         .routes(routes!(memberships::permissions))
+        .routes(routes!(memberships::versions))
         .routes(routes!(memberships::check))
         .routes(routes!(me::show))
         .routes(routes!(me::memberships))

@@ -383,6 +383,87 @@ pub fn builtin_role(role: &model::BuiltinRole, mode: model::Mode, organisation_i
     }
 }
 
+/// Who made a write: a key, a user (through its token, or a JWT: no `key_prefix`), or the
+/// master key.
+#[derive(Serialize, ToSchema)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    #[schema(example = "key")]
+    kind: &'static str,
+    #[schema(example = "key_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: Option<String>,
+    #[schema(example = "sk_live_4f2a")]
+    key_prefix: Option<String>,
+}
+
+/// The object an event is about.
+#[derive(Serialize, ToSchema)]
+pub struct EventData {
+    /// The object after the write (before it, for a delete), in its native shape.
+    #[schema(value_type = Object)]
+    object: Value,
+}
+
+/// One committed change to one object.
+#[derive(Serialize, ToSchema)]
+pub struct Event {
+    #[schema(example = "event")]
+    object: &'static str,
+    #[schema(example = "evt_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    /// `RESOURCE.ACTION`.
+    #[serde(rename = "type")]
+    #[schema(example = "membership.updated")]
+    kind: String,
+    livemode: bool,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    /// Increases with commit order within the partner.
+    sequence: i64,
+    actor: Actor,
+    request_id: String,
+    data: EventData,
+    /// The old values of the fields an update changed (`updated_at` left out); null for
+    /// creates and deletes.
+    #[schema(value_type = Option<Object>)]
+    previous_attributes: Option<Value>,
+}
+
+pub fn event(event: &model::Event) -> Event {
+    Event {
+        object: "event",
+        id: event.id.clone(),
+        kind: event.kind.clone(),
+        livemode: event.mode.is_live(),
+        created_at: event.created_at,
+        sequence: event.sequence,
+        actor: Actor {
+            kind: event.actor.kind.as_str(),
+            id: event.actor.id.clone(),
+            key_prefix: event.actor.key_prefix.clone(),
+        },
+        request_id: event.request_id.clone(),
+        data: EventData { object: event.object.clone() },
+        previous_attributes: event.previous_attributes.clone(),
+    }
+}
+
+/// Any object in its native shape, as its events show it (spec §9).
+pub fn object(object: &roster_app::Object) -> Value {
+    use roster_app::Object;
+    let shown = match object {
+        Object::Membership(membership) => serde_json::to_value(self::membership(membership)),
+        Object::User(user) => serde_json::to_value(self::user(user)),
+        Object::PartnerGroup(group) => serde_json::to_value(self::group(group)),
+        Object::Organisation(organisation) => serde_json::to_value(self::organisation(organisation)),
+        Object::ApiKey(key) => serde_json::to_value(api_key(key)),
+        Object::Role(role) => serde_json::to_value(self::role(role)),
+        Object::Partner(partner) => serde_json::to_value(self::partner(partner)),
+    };
+    // The shapes are plain structs of strings, numbers and lists: serialising cannot fail.
+    shown.unwrap_or(Value::Null)
+}
+
 /// A membership's effective permissions, sorted and without duplicates.
 #[derive(Serialize, ToSchema)]
 pub struct PermissionSet {

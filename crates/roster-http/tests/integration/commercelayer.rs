@@ -414,7 +414,6 @@ on_both_backends! {
         for (path, expected) in [
             ("application_memberships", json!({"data": [], "meta": {"record_count": 0, "page_count": 0}})),
             ("membership_profile", json!({"data": null})),
-            ("versions", json!({"data": [], "meta": {"record_count": 0, "page_count": 0}})),
         ] {
             let reply = get(&app, &format!("/{admin}/{path}"), &app.live).await;
             assert_eq!((reply.status, reply.body.clone()), (StatusCode::OK, expected), "{path}");
@@ -458,6 +457,40 @@ on_both_backends! {
                 }
             }
         }
+    }
+
+    async fn versions_are_the_membership_history_also_after_its_deletion(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let id = invite(&app, &app.live, "v@example.com", &acme, "role_standard").await.body["data"]["id"].as_str().unwrap().to_owned();
+        let changed = send(&app, Method::PATCH, &format!("/{id}"), &app.live, Some(patch(&id, json!({"reference": "r1"}), json!({})))).await;
+        assert_eq!(changed.status, StatusCode::OK);
+        assert_eq!(send(&app, Method::DELETE, &format!("/{id}"), &app.live, None).await.status, StatusCode::NO_CONTENT);
+
+        let versions = get(&app, &format!("/{id}/versions"), &app.live).await;
+        assert_eq!(versions.status, StatusCode::OK, "{}", versions.body);
+        assert_eq!(versions.body["meta"], json!({"record_count": 3, "page_count": 1}));
+        let events: Vec<&str> = versions.body["data"].as_array().unwrap().iter().map(|version| version["attributes"]["event"].as_str().unwrap()).collect();
+        assert_eq!(events, ["destroy", "update", "create"], "newest first");
+        let update = &versions.body["data"][1];
+        assert_eq!(update["type"], "versions");
+        assert_eq!((update["attributes"]["item_type"].as_str(), update["attributes"]["item_id"].as_str()), (Some("memberships"), Some(id.as_str())));
+        assert_eq!(update["attributes"]["object_changes"], json!({"reference": [null, "r1"]}));
+        assert_eq!(update["attributes"]["who"]["type"], "key");
+        let created = &versions.body["data"][2]["attributes"]["object_changes"];
+        assert_eq!(created["status"], json!([null, "pending"]));
+
+        let paged = get(&app, &format!("/{id}/versions?page[size]=1&page[number]=2"), &app.live).await;
+        assert_eq!((paged.body["data"][0]["attributes"]["event"].as_str(), paged.body["meta"]["page_count"].as_u64()), (Some("update"), Some(3)));
+        let linkage = get(&app, &format!("/{id}/relationships/versions"), &app.live).await;
+        assert_eq!(linkage.body["data"].as_array().unwrap().len(), 3);
+        assert_eq!(linkage.body["data"][0]["type"], "versions");
+        assert_eq!(linkage.body["links"]["related"], format!("http://localhost{API}/{id}/versions"));
+
+        let other = app.new_partner("Other").await.0;
+        assert_error(&get(&app, &format!("/{id}/versions"), &other).await, StatusCode::NOT_FOUND);
+        assert_error(&get(&app, &format!("/{id}/versions"), &app.test).await, StatusCode::NOT_FOUND);
+        assert_error(&get(&app, &format!("/{acme}/versions"), &app.live).await, StatusCode::NOT_FOUND);
+        assert_error(&get(&app, &format!("/{id}/versions?include=role"), &app.live).await, StatusCode::BAD_REQUEST);
     }
 
     async fn resend_answers_204_for_a_pending_invitation_only(app) {

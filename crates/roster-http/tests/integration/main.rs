@@ -36,6 +36,7 @@ mod commercelayer;
 mod concurrency;
 mod edges;
 mod errors;
+mod events;
 mod hsrc;
 mod lockout;
 mod memberships;

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_membership_counts.sql")),
     (5, include_str!("../../migrations/postgres/0005_membership_status_order.sql")),
     (6, include_str!("../../migrations/postgres/0006_membership_partner_counts.sql")),
+    (7, include_str!("../../migrations/postgres/0007_events.sql")),
 ];
 /// An arbitrary constant naming Roster's migration lock.
 const LOCK_KEY: i64 = 0x526f_7374_6572;

@@ -18,7 +18,7 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{ApiKey, Membership, Organisation, Partner, PartnerGroup, Role, User},
+    model::{ApiKey, Event, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
     policy::Scope,
     provision::ProvisionedPartner,
@@ -28,7 +28,7 @@ use roster_core::{
 };
 use tokio_postgres::types::Json;
 
-use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page};
+use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page, object_events_page};
 
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
@@ -487,6 +487,11 @@ impl Store for PostgresStore {
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         read!(self, |client| { get_membership(client, scope, id).await? })
+    }
+
+    async fn list_object_events(&self, scope: &Scope, object_id: &str, query: &ListQuery) -> Result<ListPage<Event>> {
+        let statements = object_events_page(Dialect::Postgres, scope, object_id, query);
+        read!(self, |client| { page_of(client, &statements, query.limit, rows::event).await? })
     }
 
     async fn find_membership(

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_membership_counts.sql")),
     (5, include_str!("../../migrations/sqlite/0005_membership_status_order.sql")),
     (6, include_str!("../../migrations/sqlite/0006_membership_partner_counts.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_events.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

@@ -12,7 +12,7 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{ApiKey, Membership, Organisation, Partner, PartnerGroup, Role, User},
+    model::{ApiKey, Event, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
     policy::Scope,
     provision::ProvisionedPartner,
@@ -23,7 +23,7 @@ use roster_core::{
 use rusqlite::{Connection, params};
 
 use crate::rows::Columns;
-use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page};
+use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page, object_events_page};
 pub use pool::Location;
 use pool::{Pool, storage_error};
 use query::{page, page_of, query_all, query_row, sql};
@@ -444,6 +444,11 @@ impl Store for SqliteStore {
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         self.pool.read_inline(|c| get_membership(c, scope, id)).await
+    }
+
+    async fn list_object_events(&self, scope: &Scope, object_id: &str, query: &ListQuery) -> Result<ListPage<Event>> {
+        let (statements, limit) = (object_events_page(Dialect::Sqlite, scope, object_id, query), query.limit);
+        self.pool.read(move |c| page_of(c, &statements, limit, |row| rows::event(row)).map_err(storage_error)).await
     }
 
     async fn find_membership(

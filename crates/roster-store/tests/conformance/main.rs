@@ -5,9 +5,9 @@ use std::{future::Future, sync::Arc};
 
 use roster_core::{
     Error, ids,
-    model::{ApiKey, Membership, Organisation, PartnerGroup, Role, User},
+    model::{Actor, ActorKind, ApiKey, Event, Membership, Organisation, PartnerGroup, Role, User},
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
-    page::{Cursor, ListQuery, Position, Sort, SortKey},
+    page::{Cursor, ListQuery, Listed, Position, Sort, SortKey},
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
     rules::OrgTally,
@@ -777,6 +777,72 @@ async fn memberships_sort_by_id_status_and_organisation_name_then_newest_first_a
         assert_eq!((page.count, page.items.iter().all(|m| m.organisation_id == alpha)), (3, true));
         let nobody = MembershipFilter { organisation_name: Some("alpha".to_owned()), ..MembershipFilter::default() };
         assert_eq!(store.list_memberships(&admin, &nobody, &ListQuery::default()).await.unwrap().count, 0, "exact");
+    })
+    .await;
+}
+
+fn event(scope: &Scope, object_id: &str, organisation_id: Option<&str>, kind: &str) -> Event {
+    Event {
+        id: ids::new_id(ids::EVENT, NOW),
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
+        kind: kind.to_owned(),
+        object_id: object_id.to_owned(),
+        organisation_id: organisation_id.map(str::to_owned),
+        actor: Actor { kind: ActorKind::Key, id: Some("key_1".into()), key_prefix: Some("sk_live_ab".into()) },
+        request_id: "req_1".into(),
+        object: serde_json::json!({"id": object_id, "metadata": {"z": "1", "a": "2"}}),
+        previous_attributes: Some(serde_json::json!({"reference": null})),
+        sequence: 0,
+        created_at: NOW,
+    }
+}
+
+#[tokio::test]
+async fn events_take_increasing_sequences_per_partner_and_are_read_back_per_object_in_scope() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let other = partner(store.as_ref()).await;
+        let org = organisation(store.as_ref(), &scope, "A").await;
+        let appended = event(&scope, "mem_1", Some(&org), "membership.updated");
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.append_event(&appended).await.unwrap(), 1);
+        assert_eq!(tx.append_event(&event(&scope, "mem_1", Some(&org), "membership.deleted")).await.unwrap(), 2);
+        assert_eq!(
+            tx.append_event(&event(&other, "mem_2", None, "membership.created")).await.unwrap(),
+            1,
+            "per partner"
+        );
+        tx.commit().await.unwrap();
+        {
+            let mut dropped = store.begin().await.unwrap();
+            dropped.append_event(&event(&scope, "mem_1", Some(&org), "membership.updated")).await.unwrap();
+        }
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(
+            tx.append_event(&event(&scope, "mem_9", None, "user.created")).await.unwrap(),
+            3,
+            "a rolled-back append takes no number"
+        );
+        tx.commit().await.unwrap();
+
+        let page = store.list_object_events(&scope, "mem_1", &ListQuery::default()).await.unwrap();
+        assert_eq!((page.count, page.items.len()), (2, 2));
+        assert_eq!(page.items[0].kind, "membership.deleted", "newest first");
+        assert_eq!(page.items[1], Event { sequence: 1, ..appended });
+        let first = ListQuery { limit: 1, ..ListQuery::default() };
+        let one = store.list_object_events(&scope, "mem_1", &first).await.unwrap();
+        assert!(one.has_more);
+        let after = ListQuery { position: Position::After(one.items[0].position()), ..first };
+        let rest = store.list_object_events(&scope, "mem_1", &after).await.unwrap();
+        assert_eq!((rest.items[0].sequence, rest.has_more), (1, false));
+
+        let elsewhere =
+            Scope::for_tests(scope.partner_id().to_owned(), Mode::Live, OrgScope::Organisation("org_other".into()));
+        assert_eq!(store.list_object_events(&elsewhere, "mem_1", &ListQuery::default()).await.unwrap().count, 0);
+        let test_mode = Scope::for_tests(scope.partner_id().to_owned(), Mode::Test, OrgScope::All);
+        assert_eq!(store.list_object_events(&test_mode, "mem_1", &ListQuery::default()).await.unwrap().count, 0);
+        assert_eq!(store.list_object_events(&other, "mem_1", &ListQuery::default()).await.unwrap().count, 0);
     })
     .await;
 }

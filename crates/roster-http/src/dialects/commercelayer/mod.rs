@@ -28,7 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{membership}/role"), get(routes::role))
         .route(&format!("{membership}/application_memberships"), get(routes::empty_collection))
         .route(&format!("{membership}/membership_profile"), get(routes::no_resource))
-        .route(&format!("{membership}/versions"), get(routes::empty_collection));
+        .route(&format!("{membership}/versions"), get(routes::versions))
+        .route(&format!("{membership}/relationships/versions"), get(routes::versions_linkage));
     for relationship in routes::RELATIONSHIPS {
         router = router.route(
             &format!("{membership}/relationships/{relationship}"),

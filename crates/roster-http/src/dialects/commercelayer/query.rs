@@ -153,6 +153,37 @@ impl Params {
         fields
     }
 
+    /// `page[number]` (from 1) and `page[size]` (1–25, default 10), as an offset page.
+    fn page(&mut self) -> (ListQuery, u64) {
+        let number = match self.take("page[number]").map(|text| digits(&text)) {
+            None => 1,
+            Some(Some(number)) if number >= 1 => number,
+            Some(_) => {
+                self.reject("page[number]", ValidationCode::OutOfRange, "must be an integer of 1 or more");
+                1
+            }
+        };
+        let size = match self.take("page[size]").map(|text| digits(&text)) {
+            None => DEFAULT_SIZE,
+            Some(Some(size)) if (1..=u64::from(MAX_SIZE)).contains(&size) => {
+                u32::try_from(size).unwrap_or(DEFAULT_SIZE)
+            }
+            Some(_) => {
+                self.reject(
+                    "page[size]",
+                    ValidationCode::OutOfRange,
+                    format!("must be an integer from 1 to {MAX_SIZE}"),
+                );
+                DEFAULT_SIZE
+            }
+        };
+        let offset = (number - 1).checked_mul(u64::from(size)).filter(|offset| i64::try_from(*offset).is_ok());
+        if offset.is_none() {
+            self.reject("page[number]", ValidationCode::OutOfRange, "is past any page there can be");
+        }
+        (ListQuery { limit: size, position: Position::Offset(offset.unwrap_or(0)), sort: Vec::new() }, number)
+    }
+
     /// Any parameter left is one this API does not serve.
     fn finish(mut self) -> Result<(), Failure> {
         for name in std::mem::take(&mut self.values).into_keys() {
@@ -183,34 +214,22 @@ pub fn parse_none(query: Option<&str>) -> Result<(), Failure> {
     Params::read(query).finish()
 }
 
+/// A page of a to-many relationship: `page[number]` and `page[size]` only.
+pub fn parse_page(query: Option<&str>) -> Result<(ListQuery, u64), Failure> {
+    let mut params = Params::read(query);
+    let (query, number) = params.page();
+    params.finish()?;
+    Ok((query, number))
+}
+
 /// A list request.
 pub fn parse_list(query: Option<&str>) -> Result<ListRequest, Failure> {
     let mut params = Params::read(query);
     let shape = params.shape();
-    let number = match params.take("page[number]").map(|text| digits(&text)) {
-        None => 1,
-        Some(Some(number)) if number >= 1 => number,
-        Some(_) => {
-            params.reject("page[number]", ValidationCode::OutOfRange, "must be an integer of 1 or more");
-            1
-        }
-    };
-    let size = match params.take("page[size]").map(|text| digits(&text)) {
-        None => DEFAULT_SIZE,
-        Some(Some(size)) if (1..=u64::from(MAX_SIZE)).contains(&size) => u32::try_from(size).unwrap_or(DEFAULT_SIZE),
-        Some(_) => {
-            params.reject("page[size]", ValidationCode::OutOfRange, format!("must be an integer from 1 to {MAX_SIZE}"));
-            DEFAULT_SIZE
-        }
-    };
-    let offset = (number - 1).checked_mul(u64::from(size)).filter(|offset| i64::try_from(*offset).is_ok());
-    if offset.is_none() {
-        params.reject("page[number]", ValidationCode::OutOfRange, "is past any page there can be");
-    }
-    let sort = params.take("sort").map(|text| parse_sort(&mut params, &text)).unwrap_or_default();
+    let (mut query, number) = params.page();
+    query.sort = params.take("sort").map(|text| parse_sort(&mut params, &text)).unwrap_or_default();
     let filter = parse_filter(&mut params);
     params.finish()?;
-    let query = ListQuery { limit: size, position: Position::Offset(offset.unwrap_or(0)), sort };
     Ok(ListRequest { filter, query, number, shape })
 }
 

@@ -29,9 +29,8 @@ use crate::{auth, extract::IdPath, state::AppState};
 
 type Answer = Result<Response, Failure>;
 
-/// The relationships every membership has, each with a linkage endpoint.
-pub const RELATIONSHIPS: [&str; 5] =
-    ["organization", "role", "application_memberships", "membership_profile", "versions"];
+/// The relationships whose linkage the membership itself holds (`versions` is read apart).
+pub const RELATIONSHIPS: [&str; 4] = ["organization", "role", "application_memberships", "membership_profile"];
 
 /// The caller. No `Authorization` at all is told apart from an invalid one (401
 /// `UNAUTHORIZED` versus `INVALID_TOKEN`).
@@ -285,8 +284,57 @@ async fn readable(state: &AppState, caller: &Caller, query: Option<&str>, id: Id
     Ok(operations::get(&state.app, caller, &id.checked()?).await?)
 }
 
-/// A to-many relationship Roster keeps nothing in yet (`application_memberships`, and
-/// `versions` until events are recorded).
+/// A page of the membership's versions (its events, newest first, also after it was deleted),
+/// with `meta` counts.
+async fn versions_page(
+    state: &AppState,
+    caller: &Caller,
+    query: Option<&str>,
+    id: &str,
+) -> Result<(Vec<roster_core::model::Event>, Value), Failure> {
+    let (query, _) = query::parse_page(query)?;
+    let page = roster_app::events::membership_versions(&state.app, caller, id, &query).await?;
+    let meta = json!({"record_count": page.count, "page_count": page.count.div_ceil(u64::from(query.limit))});
+    Ok((page.items, meta))
+}
+
+/// `versions`: the membership's history as `versions` resources.
+pub async fn versions(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    OriginalUri(uri): OriginalUri,
+    id: IdPath,
+) -> Answer {
+    operations::authorise(&caller, Access::Read)?;
+    let (events, meta) = versions_page(&state, &caller, uri.query(), &id.checked()?).await?;
+    let data: Vec<Value> = events.iter().map(wire::version).collect();
+    Ok(respond(StatusCode::OK, &json!({"data": data, "meta": meta})))
+}
+
+/// `/relationships/versions`: the linkage of a page of versions.
+pub async fn versions_linkage(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiLinks(links): ApiLinks,
+    OriginalUri(uri): OriginalUri,
+    id: IdPath,
+) -> Answer {
+    operations::authorise(&caller, Access::Read)?;
+    let id = id.checked()?;
+    let (events, meta) = versions_page(&state, &caller, uri.query(), &id).await?;
+    let own = links.membership(&id);
+    let data: Vec<Value> = events.iter().map(|event| json!({"type": "versions", "id": event.id})).collect();
+    Ok(respond(
+        StatusCode::OK,
+        &json!({
+            "data": data,
+            "meta": meta,
+            "links": {"self": format!("{own}/relationships/versions"), "related": format!("{own}/versions")},
+        }),
+    ))
+}
+
+/// A to-many relationship Roster keeps nothing in (`application_memberships`).
 pub async fn empty_collection(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,

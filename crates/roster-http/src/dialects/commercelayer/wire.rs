@@ -2,7 +2,9 @@
 //! the reference's example (its twelve attributes, its five relationships with absolute links),
 //! its organization and role, and the documents that carry them.
 
-use roster_core::model::{AccessScope, BuiltinRole, Membership, MembershipRole, MembershipStatus, Organisation, Role};
+use roster_core::model::{
+    AccessScope, BuiltinRole, Event, Membership, MembershipRole, MembershipStatus, Organisation, Role,
+};
 use serde_json::{Map, Value, json};
 
 use super::query::{Fieldsets, Include, Shape};
@@ -159,7 +161,7 @@ pub fn linkage(membership: &Membership, relationship: &str) -> Value {
     match relationship {
         "organization" => json!({"type": ORGANIZATIONS, "id": membership.organisation_id}),
         "role" => json!({"type": ROLES, "id": RoleOf::of(membership).id()}),
-        "application_memberships" | "versions" => json!([]),
+        "application_memberships" => json!([]),
         _ => Value::Null,
     }
 }
@@ -286,4 +288,46 @@ pub fn included(
         }
     }
     included
+}
+
+/// A `versions` resource: one event of a membership, as Commerce Layer's versions (PaperTrail)
+/// show it. `event` is `create`, `update` or `destroy`; `object_changes` holds
+/// `{field: [old, new]}` in the native field names (every field of a create, none of a
+/// destroy); `who` is the event's actor.
+pub fn version(event: &Event) -> Value {
+    let action = event.kind.rsplit('.').next().unwrap_or_default();
+    let paper_trail = match action {
+        "created" => "create",
+        "deleted" | "left" => "destroy",
+        _ => "update",
+    };
+    let mut changes = Map::new();
+    let fields = event.object.as_object();
+    match (&event.previous_attributes, paper_trail) {
+        (Some(Value::Object(previous)), _) => {
+            for (name, old) in previous {
+                let new = fields.and_then(|fields| fields.get(name)).cloned().unwrap_or(Value::Null);
+                changes.insert(name.clone(), json!([old, new]));
+            }
+        }
+        (_, "create") => {
+            let identity = ["object", "id", "livemode", "created_at", "updated_at"];
+            for (name, new) in fields.into_iter().flatten().filter(|(name, _)| !identity.contains(&name.as_str())) {
+                changes.insert(name.clone(), json!([null, new]));
+            }
+        }
+        _ => {}
+    }
+    json!({
+        "id": event.id,
+        "type": "versions",
+        "attributes": {
+            "item_type": MEMBERSHIPS,
+            "item_id": event.object_id,
+            "event": paper_trail,
+            "object_changes": changes,
+            "who": {"type": event.actor.kind.as_str(), "id": event.actor.id, "key_prefix": event.actor.key_prefix},
+            "created_at": event.created_at.to_rfc3339(),
+        },
+    })
 }

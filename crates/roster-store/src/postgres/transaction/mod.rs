@@ -9,7 +9,7 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, Role, User},
+    model::{ApiKey, Event, Membership, Mode, Organisation, PartnerGroup, Role, User},
     policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
@@ -123,6 +123,7 @@ impl Transaction for PostgresTransaction {
     }
 }
 
+mod events;
 mod groups;
 mod keys;
 mod memberships;

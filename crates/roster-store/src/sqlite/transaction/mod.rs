@@ -6,7 +6,7 @@ use roster_core::{
     Error,
     error::Result,
     input::email_key,
-    model::{ApiKey, Membership, Mode, Organisation, PartnerGroup, Role, User},
+    model::{ApiKey, Event, Membership, Mode, Organisation, PartnerGroup, Role, User},
     policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
@@ -81,6 +81,7 @@ impl Transaction for SqliteTransaction {
     }
 }
 
+mod events;
 mod groups;
 mod keys;
 mod memberships;

@@ -1,0 +1,190 @@
+//! Events (spec §9): every committed change becomes one event, appended in the write's own
+//! transaction by [`App::transaction`](crate::App), and an object's history is read back from
+//! them.
+
+use std::sync::Arc;
+
+use roster_core::{
+    Error,
+    error::Result,
+    ids,
+    model::{Actor, ActorKind, Event, KeyHolder, Mode},
+    page::{ListPage, ListQuery},
+    policy::{Access, Principal},
+    time::Timestamp,
+};
+use serde_json::{Map, Value};
+
+use crate::{App, Caller, Change, Object};
+
+/// How an object is shown in its events: the native wire shape, which the HTTP layer owns and
+/// gives the application when it builds it.
+#[derive(Clone)]
+pub struct RenderObject(Arc<dyn Fn(&Object) -> Value + Send + Sync>);
+
+impl RenderObject {
+    pub fn new(render: impl Fn(&Object) -> Value + Send + Sync + 'static) -> Self {
+        Self(Arc::new(render))
+    }
+
+    fn render(&self, object: &Object) -> Value {
+        (self.0)(object)
+    }
+}
+
+impl std::fmt::Debug for RenderObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RenderObject")
+    }
+}
+
+/// The renderer of an application built without a wire format (the operations' own tests, the
+/// first start): an object's kind and id only.
+pub fn identity_only() -> RenderObject {
+    RenderObject::new(|object: &Object| {
+        let mut shown = Map::new();
+        shown.insert("object".to_owned(), Value::from(object.resource()));
+        shown.insert("id".to_owned(), Value::from(object.id()));
+        Value::Object(shown)
+    })
+}
+
+impl Object {
+    /// The resource's name in event types (`membership` in `membership.created`).
+    pub fn resource(&self) -> &'static str {
+        match self {
+            Self::Membership(_) => "membership",
+            Self::User(_) => "user",
+            Self::PartnerGroup(_) => "partner_group",
+            Self::Organisation(_) => "organisation",
+            Self::ApiKey(_) => "api_key",
+            Self::Role(_) => "role",
+            Self::Partner(_) => "partner",
+        }
+    }
+
+    fn partner_id(&self) -> &str {
+        match self {
+            Self::Membership(membership) => &membership.partner_id,
+            Self::User(user) => &user.partner_id,
+            Self::PartnerGroup(group) => &group.partner_id,
+            Self::Organisation(organisation) => &organisation.partner_id,
+            Self::ApiKey(key) => &key.partner_id,
+            Self::Role(role) => &role.partner_id,
+            Self::Partner(partner) => &partner.id,
+        }
+    }
+
+    /// Its mode; a group, which has none, takes the mode of the writer.
+    fn mode(&self, writer: Mode) -> Mode {
+        match self {
+            Self::Membership(membership) => membership.mode,
+            Self::User(user) => user.mode,
+            Self::Organisation(organisation) => organisation.mode,
+            Self::ApiKey(key) => key.mode,
+            Self::Role(role) => role.mode,
+            Self::PartnerGroup(_) | Self::Partner(_) => writer,
+        }
+    }
+
+    /// The organisation it is or belongs to, which scopes its events.
+    fn organisation_id(&self) -> Option<&str> {
+        match self {
+            Self::Membership(membership) => Some(&membership.organisation_id),
+            Self::Organisation(organisation) => Some(&organisation.id),
+            Self::Role(role) => Some(&role.organisation_id),
+            Self::ApiKey(key) => match &key.holder {
+                KeyHolder::Organisation(id) => Some(id),
+                KeyHolder::Group(_) | KeyHolder::User(_) => None,
+            },
+            Self::User(_) | Self::PartnerGroup(_) | Self::Partner(_) => None,
+        }
+    }
+}
+
+fn actor(principal: &Principal) -> Actor {
+    match principal {
+        Principal::Key(key) => {
+            Actor { kind: ActorKind::Key, id: Some(key.key_id.clone()), key_prefix: Some(key.key_prefix.clone()) }
+        }
+        Principal::User(user) => {
+            Actor { kind: ActorKind::User, id: Some(user.user_id.clone()), key_prefix: user.token_prefix.clone() }
+        }
+        Principal::Master => Actor { kind: ActorKind::Master, id: None, key_prefix: None },
+    }
+}
+
+fn writer_mode(principal: &Principal) -> Mode {
+    match principal {
+        Principal::Key(key) => key.mode,
+        Principal::User(user) => user.mode,
+        Principal::Master => Mode::Live,
+    }
+}
+
+/// The fields of `after` whose values differ in `before`, with their old values; `updated_at`
+/// changes with every update and is left out. A changed nested object appears whole.
+fn previous_attributes(before: &Value, after: &Value) -> Value {
+    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
+        return Value::Object(Map::new());
+    };
+    let changed = after
+        .iter()
+        .filter(|(name, value)| name.as_str() != "updated_at" && before.get(name.as_str()) != Some(value))
+        .map(|(name, _)| (name.clone(), before.get(name).cloned().unwrap_or(Value::Null)))
+        .collect();
+    Value::Object(changed)
+}
+
+/// The event of `change` made by `operation` (`membership.upserted` is a create or an update,
+/// as the change says), or none when nothing changed. Partners are managed by the operator and
+/// have no events.
+pub(crate) fn event_of(
+    render: &RenderObject,
+    caller: &Caller,
+    operation: &str,
+    change: &Change,
+    now: Timestamp,
+) -> Option<Event> {
+    let (shown, action, previous) = match (&change.before, &change.after) {
+        (_, Some(Object::Partner(_))) | (Some(Object::Partner(_)), None) | (None, None) => return None,
+        (None, Some(after)) => (after, "created", None),
+        (Some(before), None) => (before, "deleted", None),
+        (Some(before), Some(after)) => (after, "updated", Some(before)),
+    };
+    let kind = match operation.strip_suffix(".upserted") {
+        Some(resource) => format!("{resource}.{action}"),
+        None => operation.to_owned(),
+    };
+    let object = render.render(shown);
+    let previous_attributes = previous.map(|before| previous_attributes(&render.render(before), &object));
+    Some(Event {
+        id: ids::new_id(ids::EVENT, now),
+        partner_id: shown.partner_id().to_owned(),
+        mode: shown.mode(writer_mode(&caller.principal)),
+        kind,
+        object_id: shown.id().to_owned(),
+        organisation_id: shown.organisation_id().map(str::to_owned),
+        actor: actor(&caller.principal),
+        request_id: caller.request_id.clone(),
+        object,
+        previous_attributes,
+        sequence: 0,
+        created_at: now,
+    })
+}
+
+/// A membership's versions: every event that touched it, newest first, also after it was
+/// deleted. The caller reads them where it reads memberships; one it cannot see, or that never
+/// existed, is not found (one stored before events were recorded has none).
+pub async fn membership_versions(app: &App, caller: &Caller, id: &str, query: &ListQuery) -> Result<ListPage<Event>> {
+    if !id.starts_with(&format!("{}_", ids::MEMBERSHIP)) {
+        return Err(Error::NotFound);
+    }
+    let scope = crate::memberships::scope(app, caller, Access::Read).await?;
+    let page = app.store.list_object_events(&scope, id, query).await?;
+    if page.count == 0 {
+        crate::memberships::get(app, caller, id).await?;
+    }
+    Ok(page)
+}

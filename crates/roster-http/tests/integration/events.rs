@@ -1,0 +1,193 @@
+//! Spec §9: every successful write appends its event in its own transaction, and a
+//! membership's versions read them back, newest first, also after its deletion.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Reply, TestApp};
+
+async fn versions(app: &TestApp, id: &str, key: &str) -> Reply {
+    app.get(&format!("/v1/memberships/{id}/versions?limit=100"), key).await
+}
+
+/// The types of the membership's events, oldest first.
+async fn kinds(app: &TestApp, id: &str) -> Vec<String> {
+    let reply = versions(app, id, &app.live).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let mut kinds: Vec<String> = reply.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.reverse();
+    kinds
+}
+
+async fn newest(app: &TestApp, id: &str) -> Value {
+    versions(app, id, &app.live).await.body["results"][0].clone()
+}
+
+async fn user_token(app: &TestApp, membership_id: &str) -> (String, String) {
+    let user = app.get(&format!("/v1/memberships/{membership_id}"), &app.live).await.body["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = app.key(&app.live, json!({"name": "session", "user_id": user})).await;
+    (user, token)
+}
+
+on_both_backends! {
+    async fn every_membership_write_appends_exactly_its_event(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        app.member(&app.live, &acme, "admin@example.com", "ADMIN").await;
+        let bearer = format!("Bearer {}", app.live);
+        let body = serde_json::to_vec(&json!({"organisation_id": acme, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "role": "STANDARD", "status": "pending"})).unwrap();
+        let created = app.send(Method::POST, "/v1/memberships", &[("authorization", bearer.as_str()), ("content-type", "application/json"), ("x-request-id", "req-create-1")], Some(body)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id = created.id();
+        let event = newest(&app, &id).await;
+        assert_eq!((event["object"].as_str(), event["type"].as_str(), event["request_id"].as_str(), event["livemode"].as_bool()), (Some("event"), Some("membership.created"), Some("req-create-1"), Some(true)));
+        assert!(event["id"].as_str().unwrap().starts_with("evt_"));
+        assert_eq!(event["data"]["object"], created.body, "the object as the write left it, in the native shape");
+        assert_eq!(event["previous_attributes"], Value::Null);
+        assert_eq!(event["actor"]["type"], "key");
+        assert!(app.live.starts_with(event["actor"]["key_prefix"].as_str().unwrap()));
+        assert!(event["actor"]["id"].as_str().unwrap().starts_with("key_"));
+
+        // An update records the old values of exactly what changed; nothing changed, no event.
+        let changed = app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"reference": "crm-1", "permissions": ["a:read"], "metadata": {"k": "v"}})).await;
+        assert_eq!(changed.status, StatusCode::OK);
+        let event = newest(&app, &id).await;
+        assert_eq!(event["type"], "membership.updated");
+        assert_eq!(event["previous_attributes"], json!({"reference": null, "permissions": [], "metadata": {}}));
+        assert_eq!(event["data"]["object"], changed.body);
+        assert_eq!(app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"reference": "crm-1"})).await.status, StatusCode::OK);
+        assert_eq!(app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({})).await.status, StatusCode::OK);
+        // A refused write writes no event.
+        assert_eq!(app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"role_ids": ["rol_missing"]})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(kinds(&app, &id).await, ["membership.created", "membership.updated"]);
+
+        // The invited user answers: its own actor, its token's prefix.
+        let (user, token) = user_token(&app, &id).await;
+        let accepted = app.patch(&format!("/v1/me/memberships/{id}"), &token, json!({"status": "accepted"})).await;
+        assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+        let event = newest(&app, &id).await;
+        assert_eq!(event["type"], "membership.accepted");
+        assert_eq!(event["previous_attributes"], json!({"status": "pending"}));
+        assert_eq!((event["actor"]["type"].as_str(), event["actor"]["id"].as_str()), (Some("user"), Some(user.as_str())));
+        assert!(token.starts_with(event["actor"]["key_prefix"].as_str().unwrap()));
+
+        let left = app.delete(&format!("/v1/me/memberships/{id}"), &token).await;
+        assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
+        let event = newest(&app, &id).await;
+        assert_eq!((event["type"].as_str(), event["previous_attributes"].clone()), (Some("membership.left"), Value::Null));
+        assert_eq!(event["data"]["object"]["status"], "accepted", "a removed membership is shown as it was");
+        assert_eq!(kinds(&app, &id).await, ["membership.created", "membership.updated", "membership.accepted", "membership.left"]);
+
+        let rejected = app.post("/v1/memberships", &app.live, json!({"organisation_id": acme, "email": "r@example.com", "first_name": "R", "last_name": "S", "role": "STANDARD", "status": "pending"})).await.id();
+        let (_, token) = user_token(&app, &rejected).await;
+        assert_eq!(app.patch(&format!("/v1/me/memberships/{rejected}"), &token, json!({"status": "rejected"})).await.status, StatusCode::OK);
+        assert_eq!(app.delete(&format!("/v1/memberships/{rejected}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(kinds(&app, &rejected).await, ["membership.created", "membership.rejected", "membership.deleted"]);
+
+        // Sequences increase in commit order within the partner.
+        let all = versions(&app, &id, &app.live).await;
+        let sequences: Vec<i64> = all.body["results"].as_array().unwrap().iter().map(|event| event["sequence"].as_i64().unwrap()).collect();
+        assert!(sequences.windows(2).all(|pair| pair[0] > pair[1]), "{sequences:?}");
+    }
+
+    async fn an_upsert_is_recorded_as_the_create_or_update_it_was(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let user = app.post("/v1/users", &app.live, json!({"email": "g@example.com", "first_name": "G", "last_name": "H"})).await.id();
+        let path = format!("/compat/rebilly/memberships/{acme}/{user}");
+        let headers = [("reb-apikey", app.live.as_str()), ("content-type", "application/json")];
+        assert_eq!(app.send(Method::PUT, &path, &headers, Some(b"{}".to_vec())).await.status, StatusCode::CREATED);
+        assert_eq!(app.send(Method::PUT, &path, &headers, Some(b"{\"isOwner\":true}".to_vec())).await.status, StatusCode::OK);
+        let id = app.get(&format!("/v1/memberships?organisation_id={acme}"), &app.live).await.body["results"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(kinds(&app, &id).await, ["membership.created", "membership.updated"]);
+        assert_eq!(newest(&app, &id).await["previous_attributes"], json!({"is_owner": false}));
+    }
+
+    async fn a_jwt_user_is_recorded_without_a_key_prefix(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let id = app.post("/v1/memberships", &app.live, json!({"organisation_id": acme, "email": "j@example.com", "first_name": "J", "last_name": "K", "role": "STANDARD", "status": "pending"})).await.id();
+        let user = app.get(&format!("/v1/memberships/{id}"), &app.live).await.body["user_id"].as_str().unwrap().to_owned();
+        let claims = json!({"sub": user, "iss": crate::support::JWT_ISSUER, "aud": crate::support::JWT_AUDIENCE,
+            "exp": roster_core::time::Timestamp::now().millis() / 1000 + 600});
+        let jwt = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims,
+            &jsonwebtoken::EncodingKey::from_secret(crate::support::JWT_SECRET)).unwrap();
+        assert_eq!(app.patch(&format!("/v1/me/memberships/{id}"), &jwt, json!({"status": "accepted"})).await.status, StatusCode::OK);
+        assert_eq!(newest(&app, &id).await["actor"], json!({"type": "user", "id": user, "key_prefix": null}));
+    }
+
+    async fn versions_are_scoped_like_their_membership_and_outlive_it(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let beta = app.organisation(&app.live, "Beta").await;
+        let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;
+        for n in 0..4 {
+            app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"reference": format!("r{n}")})).await;
+        }
+        assert_eq!(app.delete(&format!("/v1/memberships/{id}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.get(&format!("/v1/memberships/{id}"), &app.live).await.status, StatusCode::NOT_FOUND);
+
+        // Cursor paging, newest first, after the deletion.
+        let first = app.get(&format!("/v1/memberships/{id}/versions?limit=4"), &app.live).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!((first.body["count"].as_u64(), first.body["results"].as_array().unwrap().len()), (Some(6), 4));
+        assert_eq!(first.body["results"][0]["type"], "membership.deleted");
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let second = app.get(&format!("/v1/memberships/{id}/versions?limit=4&cursor={cursor}"), &app.live).await;
+        let types: Vec<&str> = second.body["results"].as_array().unwrap().iter().map(|event| event["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["membership.updated", "membership.created"]);
+        assert_eq!(second.body["next_cursor"], Value::Null);
+
+        let other_partner = app.new_partner("Other").await.0;
+        let beta_group = app.group_key(&[&beta]).await;
+        let acme_group = app.group_key(&[&acme]).await;
+        let organisation_key = app.key(&app.live, json!({"name": "o", "organisation_id": acme, "abilities": ["*"]})).await;
+        let group = app.post("/v1/partner-groups", &app.live, json!({"name": "Users only", "organisation_ids": [acme]})).await.id();
+        let publishable = app.key(&app.live, json!({"name": "p", "type": "publishable", "partner_group_id": group})).await;
+        let unable = app.key(&app.live, json!({"name": "u", "partner_group_id": group, "abilities": ["users:read"]})).await;
+        assert_eq!(versions(&app, &id, &acme_group).await.body["count"], 6);
+        for (key, status) in [
+            (&other_partner, StatusCode::NOT_FOUND),
+            (&app.test, StatusCode::NOT_FOUND),
+            (&beta_group, StatusCode::NOT_FOUND),
+            (&organisation_key, StatusCode::UNAUTHORIZED),
+            (&publishable, StatusCode::FORBIDDEN),
+            (&unable, StatusCode::FORBIDDEN),
+        ] {
+            assert_eq!(versions(&app, &id, key).await.status, status, "{key}");
+        }
+        for missing in ["mem_missing", acme.as_str(), "mem%00x"] {
+            assert_eq!(versions(&app, missing, &app.live).await.status, StatusCode::NOT_FOUND, "{missing}");
+        }
+        let refused = app.get(&format!("/v1/memberships/{id}/versions?limit=0&colour=red"), &app.live).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.field_errors().len(), 2, "{}", refused.body);
+    }
+
+    async fn racing_writes_get_distinct_increasing_sequences(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;
+        let writes = futures::future::join_all((0..20).map(|n| {
+            let app = &app;
+            let id = &id;
+            async move { app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"reference": format!("r{n}")})).await.status }
+        }))
+        .await;
+        assert!(writes.iter().all(|status| *status == StatusCode::OK), "{writes:?}");
+        let all = versions(&app, &id, &app.live).await;
+        let mut sequences: Vec<i64> = all.body["results"].as_array().unwrap().iter().map(|event| event["sequence"].as_i64().unwrap()).collect();
+        assert_eq!(sequences.len(), 21);
+        assert!(sequences.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {sequences:?}");
+        sequences.dedup();
+        assert_eq!(sequences.len(), 21);
+        // Each update's previous value is the value the one committed before it wrote.
+        let results = all.body["results"].as_array().unwrap();
+        for pair in results.windows(2) {
+            assert_eq!(pair[0]["previous_attributes"]["reference"], pair[1]["data"]["object"]["reference"]);
+        }
+    }
+}
