@@ -186,7 +186,15 @@ assert.deepEqual([custom.type, custom.id, custom.name, custom.kind], ['roles', b
 const admin = await cl.memberships.role(guest.id);
 assert.deepEqual([admin.id, admin.name, admin.kind], ['role_admin', 'Admin', 'admin']);
 assert.equal((await cl.memberships.role(standard.id)).id, 'role_standard');
-assert.equal((await cl.memberships.versions(invited.id)).length, 0);
+
+// Versions: the membership's history, newest first (the update, then the create), with its
+// changes as {field: [old, new]} and who made them.
+const versions = await cl.memberships.versions(invited.id);
+assert.deepEqual(Array.from(versions, (version) => [version.type, version.event, version.item_id]),
+  [['versions', 'update', invited.id], ['versions', 'create', invited.id]]);
+assert.deepEqual(versions[0].object_changes.reference, ['crm-42', 'crm-43']);
+assert.equal(versions[0].who.type, 'key');
+assert.equal(versions.meta.recordCount, 2);
 
 // Resend: only an invitation can be sent again. The SDK posts {"data":{}} and reads nothing back.
 assert.equal(await cl.memberships.resend(invited.id), undefined);

@@ -8,7 +8,7 @@ use roster_core::{
     Error,
     error::Result,
     ids,
-    model::{Actor, ActorKind, Event, KeyHolder, Mode},
+    model::{Actor, ActorKind, Event, KeyHolder, Membership, Mode},
     page::{ListPage, ListQuery},
     policy::{Access, Principal},
     time::Timestamp,
@@ -187,4 +187,38 @@ pub async fn membership_versions(app: &App, caller: &Caller, id: &str, query: &L
         crate::memberships::get(app, caller, id).await?;
     }
     Ok(page)
+}
+
+/// A membership as it was at some moment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AsOf {
+    /// As its event of then recorded it, in the native shape.
+    Recorded(Value),
+    /// Stored before events were recorded and unchanged since: as it is now.
+    Unrecorded(Box<Membership>),
+}
+
+/// Membership `id` as it was at `at` (`as_of`): not found when it did not exist then (not yet
+/// created, or deleted by then) or is out of scope, now or then.
+pub async fn membership_as_of(app: &App, caller: &Caller, id: &str, at: Timestamp) -> Result<AsOf> {
+    if !id.starts_with(&format!("{}_", ids::MEMBERSHIP)) {
+        return Err(Error::NotFound);
+    }
+    let scope = crate::memberships::scope(app, caller, Access::Read).await?;
+    match app.store.object_event_at(&scope, id, at).await? {
+        Some(event) if event.kind.ends_with(".deleted") || event.kind.ends_with(".left") => Err(Error::NotFound),
+        Some(event) => Ok(AsOf::Recorded(event.object)),
+        None => {
+            // Either it did not exist yet, or it was stored before events were recorded.
+            let first = ListQuery { limit: 1, ..ListQuery::default() };
+            if app.store.list_object_events(&scope, id, &first).await?.count > 0 {
+                return Err(Error::NotFound);
+            }
+            let membership = crate::memberships::get(app, caller, id).await?;
+            if membership.updated_at > at {
+                return Err(Error::NotFound);
+            }
+            Ok(AsOf::Unrecorded(Box::new(membership)))
+        }
+    }
 }

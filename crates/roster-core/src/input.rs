@@ -349,13 +349,18 @@ pub fn metadata(value: &Value) -> Parsed<Map<String, Value>> {
 /// An RFC 3339 date-time, in the future.
 pub fn future_timestamp(now: Timestamp) -> impl Fn(&Value) -> Parsed<Timestamp> {
     move |value| {
-        let at = Timestamp::parse_rfc3339(expect_str(value)?)
-            .ok_or_else(|| Invalid::new(ValidationCode::InvalidFormat, "must be an RFC 3339 date-time"))?;
+        let at = timestamp(value)?;
         if at <= now {
             return Err(Invalid::new(ValidationCode::OutOfRange, "must be in the future"));
         }
         Ok(at)
     }
+}
+
+/// An RFC 3339 date-time (`as_of`, `created_gte`).
+pub fn timestamp(value: &Value) -> Parsed<Timestamp> {
+    Timestamp::parse_rfc3339(expect_str(value)?)
+        .ok_or_else(|| Invalid::new(ValidationCode::InvalidFormat, "must be an RFC 3339 date-time"))
 }
 
 /// An integer in `min..=max`, from JSON or from a query-string value.

@@ -412,6 +412,11 @@ pub trait Store: Send + Sync + 'static {
     /// The events of one object in the scope's partner and mode (and organisations, for events
     /// of objects in an organisation), newest first (by `sequence`), paged by offset or cursor.
     async fn list_object_events(&self, scope: &Scope, object_id: &str, query: &ListQuery) -> Result<ListPage<Event>>;
+    /// Deletes up to `batch` of the events created before `before`, oldest first; how many.
+    async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64>;
+    /// The object's newest event created at or before `at`, in the scope as
+    /// `list_object_events` reads them.
+    async fn object_event_at(&self, scope: &Scope, object_id: &str, at: Timestamp) -> Result<Option<Event>>;
     /// The membership of `user_id` in `organisation_id`, if it has one, with what its roles
     /// grant: indexed reads in one round trip to the store, without the count a list pays for
     /// (this is `/v1/check`'s whole read). `NotFound` when the organisation is missing or out

@@ -315,6 +315,14 @@ pub fn object_events_page(dialect: Dialect, scope: &Scope, object_id: &str, quer
     PageStatements { count, select }
 }
 
+/// The object's newest event created at or before `at`, in the scope.
+pub fn object_event_at(dialect: Dialect, scope: &Scope, object_id: &str, at: i64) -> Sql {
+    let mut select = Sql::new(dialect, &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.object_id = "));
+    select.bind(object_id).scoped(scope, "e", "e.organisation_id");
+    select.push(" AND e.created_at <= ").bind(at).push(" ORDER BY e.sequence DESC LIMIT 1");
+    select
+}
+
 impl Sql {
     /// ` AND` the cursor's range, then the list order and `LIMIT limit + 1 OFFSET offset`.
     fn page(&mut self, alias: &str, query: &ListQuery) -> &mut Self {

@@ -189,6 +189,27 @@ pub const TABLES: &[Table] = &[
         ],
         key_len: 1,
     },
+    Table { name: "event_sequences", columns: &[("partner_id", Text), ("last", Int)], key_len: 1 },
+    Table {
+        name: "events",
+        columns: &[
+            ("id", Text),
+            ("partner_id", Text),
+            ("livemode", Bool),
+            ("sequence", Int),
+            ("type", Text),
+            ("object_id", Text),
+            ("organisation_id", Text),
+            ("actor_type", Text),
+            ("actor_id", Text),
+            ("actor_key_prefix", Text),
+            ("request_id", Text),
+            ("data", Json),
+            ("previous_attributes", Json),
+            ("created_at", Int),
+        ],
+        key_len: 1,
+    },
 ];
 
 pub type Row = Vec<Cell>;

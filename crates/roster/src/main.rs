@@ -11,7 +11,7 @@ use std::{
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use roster_core::{Error, store::Store};
+use roster_core::{Error, store::Store, time::Timestamp};
 use roster_http::{AppState, Config, JwtVerifier};
 use roster_store::{
     PoolOptions,
@@ -81,6 +81,25 @@ enum Command {
     /// row counts. The target's schema is created first; a target that already holds data is
     /// refused unless --allow-non-empty, which skips rows whose id the target already has.
     CopyData(CopyArgs),
+    /// Delete the events created before a date (retention: events are kept until pruned).
+    PruneEvents(PruneArgs),
+}
+
+#[derive(Args)]
+struct PruneArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Events created before this moment are deleted: a date (`2026-01-01`, midnight UTC) or
+    /// an RFC 3339 date-time.
+    #[arg(long, value_parser = parse_moment)]
+    before: Timestamp,
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 date-time.
+fn parse_moment(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text)
+        .or_else(|| Timestamp::parse_rfc3339(&format!("{text}T00:00:00Z")))
+        .ok_or_else(|| format!("{text:?} is neither a date (2026-01-01) nor an RFC 3339 date-time"))
 }
 
 #[derive(Args)]
@@ -174,6 +193,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => migrate(args).await,
             Command::Openapi => print_openapi(),
             Command::CopyData(args) => copy_data(args).await,
+            Command::PruneEvents(args) => prune_events(args).await,
         }
     });
     match outcome {
@@ -189,6 +209,23 @@ async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
     roster_store::open_with(&database.database_url, &database.pool_options())
         .await
         .map_err(|error| format!("cannot open {}: {}", roster_store::redact(&database.database_url), describe(error)))
+}
+
+/// How many events one statement deletes: short transactions, so writers are not held up.
+const PRUNE_BATCH: u32 = 10_000;
+
+async fn prune_events(args: PruneArgs) -> Result<(), String> {
+    let store = open(&args.database).await?;
+    let mut pruned = 0;
+    loop {
+        let deleted = store.prune_events(args.before, PRUNE_BATCH).await.map_err(describe)?;
+        pruned += deleted;
+        if deleted < u64::from(PRUNE_BATCH) {
+            break;
+        }
+    }
+    eprintln!("pruned {pruned} events created before {}", args.before.to_rfc3339());
+    Ok(())
 }
 
 async fn migrate(args: DatabaseArgs) -> Result<(), String> {

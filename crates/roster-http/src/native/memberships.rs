@@ -7,12 +7,12 @@ use axum::{
 };
 use std::net::IpAddr;
 
-use roster_app::memberships as operations;
+use roster_app::{events::AsOf, memberships as operations};
 use roster_core::{
     ValidationCode,
     input::{
         Fields, Invalid, boolean, choice, email, id, ip_or_cidr, list as list_of, metadata, permission, present,
-        reference, text,
+        reference, text, timestamp,
     },
     model::{AccessScope, MembershipRole, MembershipStatus},
     policy::Access,
@@ -257,20 +257,45 @@ pub async fn list(
     Ok(list::render(&uri, &query, (page, held), wire::membership))
 }
 
+/// `as_of`: the membership as it was at that moment.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the parameter in the OpenAPI document; the handler reads it with Fields")]
+pub struct AsOfParam {
+    /// RFC 3339: answer the membership as it was then (its version of then), also when it has
+    /// been deleted since.
+    as_of: Option<String>,
+}
+
 #[utoipa::path(get, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),
-    params(("id" = String, Path, description = "A membership id")),
+    params(("id" = String, Path, description = "A membership id"), AsOfParam),
     responses(
-        (status = 200, description = "The membership", body = wire::Membership),
+        (status = 200, description = "The membership (as it was at `as_of`, when given)", body = wire::Membership),
         (status = 401, description = "UNAUTHORISED, also for organisation keys", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "FORBIDDEN", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "NOT_FOUND: missing or out of scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "NOT_FOUND: missing or out of scope (at `as_of`: not existing then)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_INVALID_FORMAT: `as_of` is not RFC 3339", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "SERVICE_UNAVAILABLE", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn show(State(state): State<AppState>, Authenticated(caller): Authenticated, id: IdPath) -> JsonResult {
+pub async fn show(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    id: IdPath,
+    QueryFields(params): QueryFields,
+) -> JsonResult {
     partner_level(&caller)?;
     operations::authorise(&caller, Access::Read)?;
+    let mut fields = Fields::new(&params);
+    let as_of = fields.optional("as_of", timestamp);
+    fields.finish()?;
     let id = id.checked()?;
-    Ok(json(wire::membership(&operations::get(&state.app, &caller, &id).await?)))
+    let Some(at) = as_of else {
+        return Ok(json(wire::membership(&operations::get(&state.app, &caller, &id).await?)));
+    };
+    Ok(match roster_app::events::membership_as_of(&state.app, &caller, &id, at).await? {
+        AsOf::Recorded(shown) => json(shown),
+        AsOf::Unrecorded(membership) => json(wire::membership(&membership)),
+    })
 }
 
 #[utoipa::path(patch, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),

@@ -168,6 +168,42 @@ on_both_backends! {
         assert_eq!(refused.field_errors().len(), 2, "{}", refused.body);
     }
 
+    async fn as_of_answers_the_membership_as_it_was_then(app) {
+        use roster_core::time::Clock;
+        let acme = app.organisation(&app.live, "Acme").await;
+        app.clock.advance(std::time::Duration::from_secs(1));
+        let before = app.clock.now();
+        app.clock.advance(std::time::Duration::from_secs(1));
+        let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;
+        let created = app.clock.now();
+        app.clock.advance(std::time::Duration::from_secs(60));
+        assert_eq!(app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"reference": "r1"})).await.status, StatusCode::OK);
+        let changed = app.clock.now();
+        app.clock.advance(std::time::Duration::from_secs(60));
+        assert_eq!(app.delete(&format!("/v1/memberships/{id}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        let deleted = app.clock.now();
+
+        let at = |time: roster_core::time::Timestamp| {
+            let text = time.to_rfc3339();
+            let app = &app;
+            let id = &id;
+            async move { app.get(&format!("/v1/memberships/{id}?as_of={}", text.replace(':', "%3A")), &app.live).await }
+        };
+        let then = at(created).await;
+        assert_eq!((then.status, then.body["reference"].clone(), then.body["id"].as_str()), (StatusCode::OK, Value::Null, Some(id.as_str())));
+        let later = at(roster_core::time::Timestamp(changed.millis() + 30_000)).await;
+        assert_eq!(later.body["reference"], "r1");
+        for gone in [before, deleted, roster_core::time::Timestamp(deleted.millis() + 1)] {
+            assert_eq!(at(gone).await.status, StatusCode::NOT_FOUND, "{}", gone.to_rfc3339());
+        }
+        let other = app.new_partner("Other").await.0;
+        assert_eq!(app.get(&format!("/v1/memberships/{id}?as_of={}", created.to_rfc3339()), &other).await.status, StatusCode::NOT_FOUND);
+        let malformed = app.get(&format!("/v1/memberships/{id}?as_of=yesterday"), &app.live).await;
+        assert_eq!((malformed.status, malformed.field_errors()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["as_of: VALIDATION_INVALID_FORMAT".to_owned()]));
+        let unknown = app.get(&format!("/v1/memberships/{id}?colour=red"), &app.live).await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
     async fn racing_writes_get_distinct_increasing_sequences(app) {
         let acme = app.organisation(&app.live, "Acme").await;
         let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;

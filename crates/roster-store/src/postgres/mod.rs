@@ -28,7 +28,9 @@ use roster_core::{
 };
 use tokio_postgres::types::Json;
 
-use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page, object_events_page};
+use crate::sql::{
+    Dialect, group_organisations, group_organisations_named, membership_page, object_event_at, object_events_page,
+};
 
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
@@ -278,6 +280,9 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
     Ok(())
 }
 
+const PRUNE_EVENTS: &str =
+    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
+
 async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
     let mut sql = sql(&rows::SELECT_MEMBERSHIPS_WHERE);
     sql.push("m.id = ").bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
@@ -487,6 +492,15 @@ impl Store for PostgresStore {
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         read!(self, |client| { get_membership(client, scope, id).await? })
+    }
+
+    async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64> {
+        read!(self, |client| { execute(client, PRUNE_EVENTS, &[&before.millis(), &i64::from(batch)]).await? })
+    }
+
+    async fn object_event_at(&self, scope: &Scope, object_id: &str, at: Timestamp) -> Result<Option<Event>> {
+        let statement = object_event_at(Dialect::Postgres, scope, object_id, at.millis());
+        read!(self, |client| { query_opt(client, &statement).await?.map(|row| rows::event(&row)).transpose()? })
     }
 
     async fn list_object_events(&self, scope: &Scope, object_id: &str, query: &ListQuery) -> Result<ListPage<Event>> {

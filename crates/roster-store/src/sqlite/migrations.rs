@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_membership_status_order.sql")),
     (6, include_str!("../../migrations/sqlite/0006_membership_partner_counts.sql")),
     (7, include_str!("../../migrations/sqlite/0007_events.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_events_created.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

@@ -23,7 +23,9 @@ use roster_core::{
 use rusqlite::{Connection, params};
 
 use crate::rows::Columns;
-use crate::sql::{Dialect, group_organisations, group_organisations_named, membership_page, object_events_page};
+use crate::sql::{
+    Dialect, group_organisations, group_organisations_named, membership_page, object_event_at, object_events_page,
+};
 pub use pool::Location;
 use pool::{Pool, storage_error};
 use query::{page, page_of, query_all, query_row, sql};
@@ -444,6 +446,25 @@ impl Store for SqliteStore {
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         self.pool.read_inline(|c| get_membership(c, scope, id)).await
+    }
+
+    async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "DELETE FROM events WHERE id IN \
+                     (SELECT id FROM events WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+                    params![before.millis(), batch],
+                )
+                .map(|deleted| u64::try_from(deleted).unwrap_or(0))
+                .map_err(storage_error)
+            })
+            .await
+    }
+
+    async fn object_event_at(&self, scope: &Scope, object_id: &str, at: Timestamp) -> Result<Option<Event>> {
+        let statement = object_event_at(Dialect::Sqlite, scope, object_id, at.millis());
+        self.pool.read(move |c| query_row(c, &statement, |row| rows::event(row)).map_err(storage_error)).await
     }
 
     async fn list_object_events(&self, scope: &Scope, object_id: &str, query: &ListQuery) -> Result<ListPage<Event>> {

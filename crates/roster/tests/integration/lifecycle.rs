@@ -272,3 +272,50 @@ async fn json_logs_carry_the_request_id_as_a_field() {
     assert_eq!(entry["status"], 200);
     assert!(!log.contains(MASTER_KEY));
 }
+
+#[tokio::test]
+async fn prune_events_deletes_the_events_created_before_a_date_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("roster.db"));
+    let server = Server::start(&url, Some(MASTER_KEY));
+    let client = reqwest::Client::new();
+    let partner =
+        post(&client, format!("{}/v1/partners", server.base), MASTER_KEY, json!({"name": "Acme"})).await.unwrap();
+    let partner: Value = partner.json().await.unwrap();
+    let key = partner["admin_keys"][0]["secret"].as_str().unwrap().to_owned();
+    let organisation: Value = post(&client, format!("{}/v1/organisations", server.base), &key, json!({"name": "Acme"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = json!({"organisation_id": organisation["id"], "email": "a@example.com", "first_name": "A", "last_name": "B", "role": "ADMIN"});
+    let membership: Value =
+        post(&client, format!("{}/v1/memberships", server.base), &key, body).await.unwrap().json().await.unwrap();
+    let versions = format!("{}/v1/memberships/{}/versions", server.base, membership["id"].as_str().unwrap());
+    let count = |reply: Value| reply["count"].as_u64().unwrap();
+    assert_eq!(count(client.get(&versions).bearer_auth(&key).send().await.unwrap().json().await.unwrap()), 1);
+
+    let prune = |before: &str| {
+        Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["prune-events", "--database-url", &url, "--before", before])
+            .output()
+            .unwrap()
+    };
+    let none = prune("2000-01-01");
+    assert!(none.status.success(), "{}", String::from_utf8_lossy(&none.stderr));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("pruned 0 events"));
+    assert_eq!(count(client.get(&versions).bearer_auth(&key).send().await.unwrap().json().await.unwrap()), 1);
+    let all = prune("2999-01-01T00:00:00Z");
+    assert!(
+        String::from_utf8_lossy(&all.stderr).contains("pruned 2 events"),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    let after = client.get(&versions).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::OK, "the membership is still there, its history gone");
+    assert_eq!(count(after.json().await.unwrap()), 0);
+    let refused = prune("last week");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("RFC 3339"));
+}
