@@ -9,8 +9,9 @@ use roster_core::{
     error::Result,
     ids,
     model::{Actor, ActorKind, Event, KeyHolder, Membership, Mode},
-    page::{ListPage, ListQuery},
-    policy::{Access, Principal},
+    page::{ListPage, ListQuery, Position},
+    policy::{Access, Principal, Resource, Scope},
+    store::EventFilter,
     time::Timestamp,
 };
 use serde_json::{Map, Value};
@@ -221,4 +222,81 @@ pub async fn membership_as_of(app: &App, caller: &Caller, id: &str, at: Timestam
             Ok(AsOf::Unrecorded(Box::new(membership)))
         }
     }
+}
+
+/// Each resource with events, and the name its event types start with.
+const RESOURCES: [(Resource, &str); 6] = [
+    (Resource::Memberships, "membership"),
+    (Resource::Users, "user"),
+    (Resource::Organisations, "organisation"),
+    (Resource::Roles, "role"),
+    (Resource::ApiKeys, "api_key"),
+    (Resource::PartnerGroups, "partner_group"),
+];
+
+/// Where the caller reads events: the scope of its key (its partner, mode and organisations),
+/// and the resources whose events it sees, those its abilities let it read. A key that reads
+/// none of them, or a caller that is not a key, is refused as any of those reads would be.
+fn event_scope(caller: &Caller) -> Result<(Scope, Vec<String>)> {
+    let mut scope = None;
+    let mut resources = Vec::new();
+    let mut refusal = Error::Forbidden;
+    for (resource, name) in RESOURCES {
+        match caller.principal.key_scope(resource, Access::Read) {
+            Ok(readable) => {
+                // A key has one scope (partner, mode, organisations) whatever it reads.
+                scope.get_or_insert(readable);
+                resources.push(name.to_owned());
+            }
+            Err(error) => refusal = error,
+        }
+    }
+    scope.map(|scope| (scope, resources)).ok_or(refusal)
+}
+
+/// Whether the caller may list events at all, decided before its query is read.
+pub fn authorise(caller: &Caller) -> Result<()> {
+    event_scope(caller).map(drop)
+}
+
+/// Which events a list asks for: `type` (a type, `RESOURCE.*` or `*`), an object, an
+/// organisation, a time range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub kind: Option<String>,
+    pub object_id: Option<String>,
+    pub organisation_id: Option<String>,
+    pub created_gte: Option<Timestamp>,
+    pub created_lt: Option<Timestamp>,
+}
+
+/// The events the caller sees that `wanted` asks for, newest first (in commit order).
+pub async fn list(app: &App, caller: &Caller, wanted: EventQuery, query: &ListQuery) -> Result<ListPage<Event>> {
+    let (scope, readable) = event_scope(caller)?;
+    let (resources, kind) = match wanted.kind.as_deref() {
+        None | Some("*") => (readable, None),
+        Some(pattern) => {
+            let (resource, action) = pattern.split_once('.').unwrap_or((pattern, ""));
+            let resources = readable.into_iter().filter(|readable| readable == resource).collect();
+            (resources, (action != "*").then(|| pattern.to_owned()))
+        }
+    };
+    let filter = EventFilter {
+        resources: Some(resources),
+        kind,
+        object_id: wanted.object_id,
+        organisation_id: wanted.organisation_id,
+        created_gte: wanted.created_gte,
+        created_lt: wanted.created_lt,
+    };
+    if matches!(query.position, Position::StartingAfter(_)) {
+        return Err(Error::InvalidRequest("events are paged by offset or cursor".to_owned()));
+    }
+    app.store.list_events(&scope, &filter, query).await
+}
+
+/// One event the caller sees.
+pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Event> {
+    let (scope, resources) = event_scope(caller)?;
+    app.store.get_event(&scope, Some(&resources), id).await
 }

@@ -162,6 +162,20 @@ pub struct MembershipFilter {
     /// The exact name of their organisation.
     pub organisation_name: Option<String>,
 }
+/// Which events a list holds, beyond the scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// The resources (`membership`, `user`, …) whose events it holds; `None`: all.
+    pub resources: Option<Vec<String>>,
+    /// Exactly this type (`membership.updated`).
+    pub kind: Option<String>,
+    pub object_id: Option<String>,
+    /// That organisation's own events and its objects'.
+    pub organisation_id: Option<String>,
+    pub created_gte: Option<Timestamp>,
+    pub created_lt: Option<Timestamp>,
+}
+
 /// How a backend's connection pool stands, for monitoring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -412,6 +426,12 @@ pub trait Store: Send + Sync + 'static {
     /// The events of one object in the scope's partner and mode (and organisations, for events
     /// of objects in an organisation), newest first (by `sequence`), paged by offset or cursor.
     async fn list_object_events(&self, scope: &Scope, object_id: &str, query: &ListQuery) -> Result<ListPage<Event>>;
+    /// A page of the events in the scope (partner, mode, and organisations for events of
+    /// objects in one) that `filter` holds, newest first by `sequence`, paged by cursor or
+    /// offset. Not counted (`count` is 0): a count would cost what a page must not.
+    async fn list_events(&self, scope: &Scope, filter: &EventFilter, query: &ListQuery) -> Result<ListPage<Event>>;
+    /// One event in the scope, of one of `resources` (all when `None`); `NotFound` otherwise.
+    async fn get_event(&self, scope: &Scope, resources: Option<&[String]>, id: &str) -> Result<Event>;
     /// Deletes up to `batch` of the events created before `before`, oldest first; how many.
     async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64>;
     /// The object's newest event created at or before `at`, in the scope as

@@ -9,7 +9,7 @@ use roster_core::{
     model::{MembershipRole, MembershipStatus},
     page::{ListQuery, Position, SortKey},
     policy::{OrgScope, Scope},
-    store::MembershipFilter,
+    store::{EventFilter, MembershipFilter},
 };
 
 use crate::rows::{EVENT_COLUMNS, MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM};
@@ -313,6 +313,77 @@ pub fn object_events_page(dialect: Dialect, scope: &Scope, object_id: &str, quer
         .push(" OFFSET ")
         .bind(i64::try_from(offset).unwrap_or(i64::MAX));
     PageStatements { count, select }
+}
+
+impl Sql {
+    /// ` AND` the event is of one of `resources`: its type is `RESOURCE.…`, a range of the
+    /// type's index (`/` follows `.`).
+    fn event_resources(&mut self, resources: &[String]) -> &mut Self {
+        if resources.is_empty() {
+            return self.push(" AND FALSE");
+        }
+        self.push(" AND (");
+        for (index, resource) in resources.iter().enumerate() {
+            if index > 0 {
+                self.push(" OR ");
+            }
+            self.push("(e.type > ")
+                .bind(format!("{resource}."))
+                .push(" AND e.type < ")
+                .bind(format!("{resource}/"))
+                .push(")");
+        }
+        self.push(")")
+    }
+}
+
+/// A page of the events in the scope that `filter` holds, newest first by `sequence`; served by
+/// `events_list`, `events_type`, `events_object` or `events_organisation` as the filter says.
+pub fn events_page(dialect: Dialect, scope: &Scope, filter: &EventFilter, query: &ListQuery) -> Sql {
+    let mut select = Sql::new(dialect, &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE TRUE"));
+    select.scoped(scope, "e", "e.organisation_id");
+    if let Some(resources) = &filter.resources {
+        select.event_resources(resources);
+    }
+    if let Some(kind) = &filter.kind {
+        select.push(" AND e.type = ").bind(kind.as_str());
+    }
+    if let Some(object_id) = &filter.object_id {
+        select.push(" AND e.object_id = ").bind(object_id.as_str());
+    }
+    if let Some(organisation_id) = &filter.organisation_id {
+        select.push(" AND e.organisation_id = ").bind(organisation_id.as_str());
+    }
+    if let Some(at) = filter.created_gte {
+        select.push(" AND e.created_at >= ").bind(at.millis());
+    }
+    if let Some(at) = filter.created_lt {
+        select.push(" AND e.created_at < ").bind(at.millis());
+    }
+    let offset = match &query.position {
+        Position::Offset(offset) => *offset,
+        Position::After(cursor) => {
+            select.push(" AND e.sequence < ").bind(cursor.created_at);
+            0
+        }
+        Position::StartingAfter(_) => 0,
+    };
+    select
+        .push(" ORDER BY e.sequence DESC LIMIT ")
+        .bind(i64::from(query.limit) + 1)
+        .push(" OFFSET ")
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    select
+}
+
+/// One event in the scope, of one of `resources` when given.
+pub fn event_by_id(dialect: Dialect, scope: &Scope, resources: Option<&[String]>, id: &str) -> Sql {
+    let mut select = Sql::new(dialect, &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = "));
+    select.bind(id).scoped(scope, "e", "e.organisation_id");
+    if let Some(resources) = resources {
+        select.event_resources(resources);
+    }
+    select
 }
 
 /// The object's newest event created at or before `at`, in the scope.

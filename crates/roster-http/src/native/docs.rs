@@ -56,6 +56,20 @@ pub struct List<T> {
     results: Vec<T>,
 }
 
+/// A page of a list that is not counted (events), newest first.
+#[derive(Serialize, ToSchema)]
+pub struct UncountedList<T> {
+    #[schema(example = "list")]
+    object: String,
+    /// The next page (path and query), or null on the last.
+    next: Option<String>,
+    /// The previous page with `offset` paging; null on the first and with `cursor`.
+    previous: Option<String>,
+    /// Pass as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
+    results: Vec<T>,
+}
+
 /// Paging of every list: `limit` with either `offset` or `cursor`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -89,6 +89,27 @@ pub fn body<T: Listed, W>(uri: &Uri, query: &ListQuery, page: ListPage<T>, rende
     listed
 }
 
+/// The envelope of a list that is not counted (events: counting millions of rows would cost
+/// what a page must not): [`ListBody`] without `count`.
+#[derive(Serialize)]
+pub struct UncountedBody<W> {
+    object: &'static str,
+    next: Option<String>,
+    previous: Option<String>,
+    next_cursor: Option<String>,
+    results: Vec<W>,
+}
+
+pub fn uncounted_body<T: Listed, W>(
+    uri: &Uri,
+    query: &ListQuery,
+    page: ListPage<T>,
+    render: impl Fn(&T) -> W,
+) -> UncountedBody<W> {
+    let ListBody { object, next, previous, next_cursor, results, .. } = body(uri, query, page, render);
+    UncountedBody { object, next, previous, next_cursor, results }
+}
+
 /// The envelope of `page` with no results yet.
 fn envelope<T: Listed, W>(uri: &Uri, query: &ListQuery, page: &ListPage<T>) -> ListBody<W> {
     let next_cursor = page.items.last().filter(|_| page.has_more).map(Listed::position);

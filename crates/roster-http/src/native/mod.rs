@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod docs;
+mod events;
 mod groups;
 pub(crate) mod list;
 mod me;
@@ -71,6 +72,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memberships::permissions))
         .routes(routes!(memberships::versions))
         .routes(routes!(memberships::check))
+        .routes(routes!(events::list))
+        .routes(routes!(events::show))
         .routes(routes!(me::show))
         .routes(routes!(me::memberships))
         .routes(routes!(me::membership, me::respond, me::leave))

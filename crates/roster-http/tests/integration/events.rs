@@ -204,6 +204,89 @@ on_both_backends! {
         assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 
+    async fn the_events_list_is_scoped_filtered_and_paged_newest_first(app) {
+        use roster_core::time::Clock;
+        let acme = app.organisation(&app.live, "Acme").await;
+        let beta = app.organisation(&app.live, "Beta").await;
+        let in_acme = app.member(&app.live, &acme, "a@example.com", "ADMIN").await;
+        app.clock.advance(std::time::Duration::from_secs(10));
+        let later = app.clock.now();
+        let in_beta = app.member(&app.live, &beta, "b@example.com", "ADMIN").await;
+        app.post("/v1/roles", &app.live, json!({"organisation_id": acme, "name": "Billing", "permissions": []})).await;
+        app.patch(&format!("/v1/memberships/{in_acme}"), &app.live, json!({"reference": "r"})).await;
+        let beta_group = app.group_key(&[&beta]).await;
+        let types = |reply: &Reply| -> Vec<String> {
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            assert!(reply.body.get("count").is_none(), "events are not counted");
+            reply.body["results"].as_array().unwrap().iter().map(|event| event["type"].as_str().unwrap().to_owned()).collect()
+        };
+
+        let all = app.get("/v1/events?limit=100", &app.live).await;
+        assert_eq!(types(&all), ["api_key.created", "partner_group.created", "membership.updated", "role.created",
+            "membership.created", "membership.created", "organisation.created", "organisation.created"]);
+        let sequences: Vec<i64> = all.body["results"].as_array().unwrap().iter().map(|event| event["sequence"].as_i64().unwrap()).collect();
+        assert!(sequences.windows(2).all(|pair| pair[0] > pair[1]));
+        let first = &all.body["results"][3];
+        let one = app.get(&format!("/v1/events/{}", first["id"].as_str().unwrap()), &app.live).await;
+        assert_eq!(&one.body, first);
+
+        let by_object = format!("type=*&object_id={in_acme}");
+        for (query, expected) in [
+            ("type=membership.created", vec!["membership.created", "membership.created"]),
+            ("type=membership.*", vec!["membership.updated", "membership.created", "membership.created"]),
+            (by_object.as_str(), vec!["membership.updated", "membership.created"]),
+            ("type=invoice.*", vec![]),
+            ("type=membership", vec![]),
+        ] {
+            assert_eq!(types(&app.get(&format!("/v1/events?{query}"), &app.live).await), expected, "{query}");
+        }
+        let in_organisation = types(&app.get(&format!("/v1/events?organisation_id={acme}"), &app.live).await);
+        assert_eq!(in_organisation, ["membership.updated", "role.created", "membership.created", "organisation.created"]);
+        let since = later.to_rfc3339().replace(':', "%3A");
+        assert_eq!(types(&app.get(&format!("/v1/events?created_gte={since}&type=membership.*"), &app.live).await), ["membership.updated", "membership.created"]);
+        assert_eq!(types(&app.get(&format!("/v1/events?created_lt={since}&type=membership.*"), &app.live).await), ["membership.created"]);
+
+        // Cursor pages walk every event once.
+        let mut seen = Vec::new();
+        let mut path = "/v1/events?limit=3".to_owned();
+        loop {
+            let page = app.get(&path, &app.live).await;
+            seen.extend(page.body["results"].as_array().unwrap().iter().map(|event| event["id"].clone()));
+            match page.body["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/v1/events?limit=3&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all.body["results"].as_array().unwrap().iter().map(|event| event["id"].clone()).collect::<Vec<_>>());
+
+        // A non-admin group sees its organisations' events only: no users, groups or keys of groups.
+        assert_eq!(types(&app.get("/v1/events", &beta_group).await), ["membership.created", "organisation.created"]);
+        let acme_event = app.get(&format!("/v1/events?organisation_id={acme}&limit=1"), &app.live).await.body["results"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.get(&format!("/v1/events/{acme_event}"), &beta_group).await.status, StatusCode::NOT_FOUND);
+        let group_event = all.body["results"][1]["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.get(&format!("/v1/events/{group_event}"), &beta_group).await.status, StatusCode::NOT_FOUND);
+        // An organisation key reading memberships only: its organisation's membership events.
+        let readers = app.key(&app.live, json!({"name": "o", "organisation_id": acme, "abilities": ["memberships:read"]})).await;
+        assert_eq!(types(&app.get("/v1/events", &readers).await), ["membership.updated", "membership.created"]);
+        assert_eq!(app.get(&format!("/v1/events/{group_event}"), &readers).await.status, StatusCode::NOT_FOUND);
+        // Other modes and partners see none of it; who reads nothing is refused.
+        assert_eq!(types(&app.get("/v1/events", &app.test).await), Vec::<String>::new());
+        assert_eq!(app.get(&format!("/v1/events/{acme_event}"), &app.test).await.status, StatusCode::NOT_FOUND);
+        let other = app.new_partner("Other").await.0;
+        assert_eq!(app.get(&format!("/v1/events/{acme_event}"), &other).await.status, StatusCode::NOT_FOUND);
+        let publishable = app.key(&app.live, json!({"name": "p", "type": "publishable", "organisation_id": acme})).await;
+        assert_eq!(app.get("/v1/events", &publishable).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.get("/v1/events", crate::support::MASTER_KEY).await.status, StatusCode::UNAUTHORIZED);
+        let (_, token) = user_token(&app, &in_beta).await;
+        assert_eq!(app.get("/v1/events", &token).await.status, StatusCode::UNAUTHORIZED);
+        for path in ["/v1/events/evt_missing", "/v1/events/evt%00x"] {
+            assert_eq!(app.get(path, &app.live).await.status, StatusCode::NOT_FOUND);
+        }
+        let refused = app.get("/v1/events?limit=0&created_gte=yesterday&colour=red&organisation_id=a%00b", &app.live).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.field_errors().len(), 4, "{}", refused.body);
+    }
+
     async fn racing_writes_get_distinct_increasing_sequences(app) {
         let acme = app.organisation(&app.live, "Acme").await;
         let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/postgres/0006_membership_partner_counts.sql")),
     (7, include_str!("../../migrations/postgres/0007_events.sql")),
     (8, include_str!("../../migrations/postgres/0008_events_created.sql")),
+    (9, include_str!("../../migrations/postgres/0009_events_lists.sql")),
 ];
 /// An arbitrary constant naming Roster's migration lock.
 const LOCK_KEY: i64 = 0x526f_7374_6572;

@@ -23,13 +23,14 @@ use roster_core::{
     policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
-    store::{KeyCredential, MembershipAccess, MembershipFilter, Store, Transaction},
+    store::{EventFilter, KeyCredential, MembershipAccess, MembershipFilter, Store, Transaction},
     time::Timestamp,
 };
 use tokio_postgres::types::Json;
 
 use crate::sql::{
-    Dialect, group_organisations, group_organisations_named, membership_page, object_event_at, object_events_page,
+    Dialect, event_by_id, events_page, group_organisations, group_organisations_named, membership_page,
+    object_event_at, object_events_page,
 };
 
 pub use pool::PoolOptions;
@@ -492,6 +493,20 @@ impl Store for PostgresStore {
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         read!(self, |client| { get_membership(client, scope, id).await? })
+    }
+
+    async fn list_events(&self, scope: &Scope, filter: &EventFilter, query: &ListQuery) -> Result<ListPage<Event>> {
+        let statement = events_page(Dialect::Postgres, scope, filter, query);
+        read!(self, |client| {
+            let rows = query::query(client, &statement).await?;
+            let events = rows.iter().map(rows::event).collect::<Step<Vec<Event>>>()?;
+            ListPage::from_overfetch(events, query.limit, 0)
+        })
+    }
+
+    async fn get_event(&self, scope: &Scope, resources: Option<&[String]>, id: &str) -> Result<Event> {
+        let statement = event_by_id(Dialect::Postgres, scope, resources, id);
+        read!(self, |client| { rows::event(&found(query_opt(client, &statement).await?)?)? })
     }
 
     async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64> {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_membership_partner_counts.sql")),
     (7, include_str!("../../migrations/sqlite/0007_events.sql")),
     (8, include_str!("../../migrations/sqlite/0008_events_created.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_events_lists.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

@@ -17,14 +17,15 @@ use roster_core::{
     policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
-    store::{KeyCredential, MembershipAccess, MembershipFilter, Store, Transaction},
+    store::{EventFilter, KeyCredential, MembershipAccess, MembershipFilter, Store, Transaction},
     time::Timestamp,
 };
 use rusqlite::{Connection, params};
 
 use crate::rows::Columns;
 use crate::sql::{
-    Dialect, group_organisations, group_organisations_named, membership_page, object_event_at, object_events_page,
+    Dialect, event_by_id, events_page, group_organisations, group_organisations_named, membership_page,
+    object_event_at, object_events_page,
 };
 pub use pool::Location;
 use pool::{Pool, storage_error};
@@ -446,6 +447,21 @@ impl Store for SqliteStore {
 
     async fn get_membership(&self, scope: &Scope, id: &str) -> Result<Membership> {
         self.pool.read_inline(|c| get_membership(c, scope, id)).await
+    }
+
+    async fn list_events(&self, scope: &Scope, filter: &EventFilter, query: &ListQuery) -> Result<ListPage<Event>> {
+        let (statement, limit) = (events_page(Dialect::Sqlite, scope, filter, query), query.limit);
+        self.pool
+            .read(move |c| {
+                let events = query_all(c, &statement, |row| rows::event(row)).map_err(storage_error)?;
+                Ok(ListPage::from_overfetch(events, limit, 0))
+            })
+            .await
+    }
+
+    async fn get_event(&self, scope: &Scope, resources: Option<&[String]>, id: &str) -> Result<Event> {
+        let statement = event_by_id(Dialect::Sqlite, scope, resources, id);
+        self.pool.read(move |c| found(query_row(c, &statement, |row| rows::event(row)))).await
     }
 
     async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64> {
