@@ -137,16 +137,28 @@ fn previous_attributes(before: &Value, after: &Value) -> Value {
     Value::Object(changed)
 }
 
-/// The event of `change` made by `operation` (`membership.upserted` is a create or an update,
-/// as the change says), or none when nothing changed. Partners are managed by the operator and
-/// have no events.
-pub(crate) fn event_of(
+/// The events of `change` made by `operation`: its consequences' first, in the order they
+/// happened, then its own.
+pub(crate) fn events_of(
     render: &RenderObject,
     caller: &Caller,
     operation: &str,
     change: &Change,
     now: Timestamp,
-) -> Option<Event> {
+) -> Vec<Event> {
+    let mut events: Vec<Event> = change
+        .consequences
+        .iter()
+        .flat_map(|(operation, consequence)| events_of(render, caller, operation, consequence, now))
+        .collect();
+    events.extend(event_of(render, caller, operation, change, now));
+    events
+}
+
+/// The event of `change` made by `operation` (`membership.upserted` is a create or an update,
+/// as the change says), or none when nothing changed. Partners are managed by the operator and
+/// have no events.
+fn event_of(render: &RenderObject, caller: &Caller, operation: &str, change: &Change, now: Timestamp) -> Option<Event> {
     let (shown, action, previous) = match (&change.before, &change.after) {
         (_, Some(Object::Partner(_))) | (Some(Object::Partner(_)), None) | (None, None) => return None,
         (None, Some(after)) => (after, "created", None),

@@ -210,23 +210,32 @@ impl From<Membership> for Object {
 pub struct Change {
     pub before: Option<Object>,
     pub after: Option<Object>,
+    /// What the write did to other objects on the way, each with its event's type, in the
+    /// order it happened (the user a membership create made).
+    pub consequences: Vec<(&'static str, Change)>,
 }
 
 impl Change {
+    /// This change, after `change` made by `operation` on the way to it.
+    pub(crate) fn after_consequence(mut self, operation: &'static str, change: Change) -> Self {
+        self.consequences.push((operation, change));
+        self
+    }
+
     pub(crate) fn none() -> Self {
         Self::default()
     }
 
     pub(crate) fn created(after: impl Into<Object>) -> Self {
-        Self { before: None, after: Some(after.into()) }
+        Self { before: None, after: Some(after.into()), consequences: Vec::new() }
     }
 
     pub(crate) fn updated(before: impl Into<Object>, after: impl Into<Object>) -> Self {
-        Self { before: Some(before.into()), after: Some(after.into()) }
+        Self { before: Some(before.into()), after: Some(after.into()), consequences: Vec::new() }
     }
 
     pub(crate) fn deleted(before: impl Into<Object>) -> Self {
-        Self { before: Some(before.into()), after: None }
+        Self { before: Some(before.into()), after: None, consequences: Vec::new() }
     }
 }
 
@@ -280,11 +289,14 @@ impl App {
                 // transaction: its event is appended there, so it commits with the write or not
                 // at all (spec §9).
                 Ok((value, change)) => {
-                    match events::event_of(&self.render_object, caller, operation, &change, self.now()) {
-                        Some(event) => transaction.append_event(&event).await.map(drop),
-                        None => Ok(()),
+                    let mut appended = Ok(());
+                    for event in events::events_of(&self.render_object, caller, operation, &change, self.now()) {
+                        appended = transaction.append_event(&event).await.map(drop);
+                        if appended.is_err() {
+                            break;
+                        }
                     }
-                    .map(|()| (value, change))
+                    appended.map(|()| (value, change))
                 }
                 Err(error) => Err(error),
             };

@@ -160,8 +160,12 @@ async fn create_in(
     if membership.settings.is_default {
         check_reaches_every_membership(tx, scope, &member.id).await?;
     }
-    membership.user_id = member.id;
-    insert_member(tx, scope, &membership).await
+    membership.user_id = member.id.clone();
+    let (created, change) = insert_member(tx, scope, &membership).await?;
+    // The user found is the one this transaction stored when it has the id given to it.
+    let change =
+        if member.id == user.id { change.after_consequence("user.created", Change::created(member)) } else { change };
+    Ok((created, change))
 }
 
 /// Stores the membership of a user found (held) and checked, unless the organisation already

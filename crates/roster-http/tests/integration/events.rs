@@ -223,7 +223,14 @@ on_both_backends! {
 
         let all = app.get("/v1/events?limit=100", &app.live).await;
         assert_eq!(types(&all), ["api_key.created", "partner_group.created", "membership.updated", "role.created",
-            "membership.created", "membership.created", "organisation.created", "organisation.created"]);
+            "membership.created", "user.created", "membership.created", "user.created", "organisation.created",
+            "organisation.created"]);
+        // The user a membership create made is its consequence: its event comes first, with the
+        // same request.
+        let (user_created, membership_created) = (&all.body["results"][5], &all.body["results"][4]);
+        assert_eq!(user_created["request_id"], membership_created["request_id"]);
+        assert_eq!(user_created["data"]["object"]["id"], membership_created["data"]["object"]["user_id"]);
+        assert_eq!(user_created["sequence"].as_i64().unwrap() + 1, membership_created["sequence"].as_i64().unwrap());
         let sequences: Vec<i64> = all.body["results"].as_array().unwrap().iter().map(|event| event["sequence"].as_i64().unwrap()).collect();
         assert!(sequences.windows(2).all(|pair| pair[0] > pair[1]));
         let first = &all.body["results"][3];
@@ -240,7 +247,7 @@ on_both_backends! {
         ] {
             assert_eq!(types(&app.get(&format!("/v1/events?{query}"), &app.live).await), expected, "{query}");
         }
-        let in_organisation = types(&app.get(&format!("/v1/events?organisation_id={acme}"), &app.live).await);
+        let in_organisation = types(&app.get(&format!("/v1/events?organisation_id={acme}&created_lt=2999-01-01T00%3A00%3A00Z&type=*"), &app.live).await);
         assert_eq!(in_organisation, ["membership.updated", "role.created", "membership.created", "organisation.created"]);
         let since = later.to_rfc3339().replace(':', "%3A");
         assert_eq!(types(&app.get(&format!("/v1/events?created_gte={since}&type=membership.*"), &app.live).await), ["membership.updated", "membership.created"]);
@@ -260,7 +267,7 @@ on_both_backends! {
         assert_eq!(seen, all.body["results"].as_array().unwrap().iter().map(|event| event["id"].clone()).collect::<Vec<_>>());
 
         // A non-admin group sees its organisations' events only: no users, groups or keys of groups.
-        assert_eq!(types(&app.get("/v1/events", &beta_group).await), ["membership.created", "organisation.created"]);
+        assert_eq!(types(&app.get("/v1/events", &beta_group).await), ["membership.created", "organisation.created"], "no user events");
         let acme_event = app.get(&format!("/v1/events?organisation_id={acme}&limit=1"), &app.live).await.body["results"][0]["id"].as_str().unwrap().to_owned();
         assert_eq!(app.get(&format!("/v1/events/{acme_event}"), &beta_group).await.status, StatusCode::NOT_FOUND);
         let group_event = all.body["results"][1]["id"].as_str().unwrap().to_owned();
@@ -282,6 +289,9 @@ on_both_backends! {
         for path in ["/v1/events/evt_missing", "/v1/events/evt%00x"] {
             assert_eq!(app.get(path, &app.live).await.status, StatusCode::NOT_FOUND);
         }
+        // A membership for a user who exists makes no user.
+        app.member(&app.live, &acme, "b@example.com", "STANDARD").await;
+        assert_eq!(types(&app.get("/v1/events?limit=2", &app.live).await), ["membership.created", "api_key.created"]);
         let refused = app.get("/v1/events?limit=0&created_gte=yesterday&colour=red&organisation_id=a%00b", &app.live).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(refused.field_errors().len(), 4, "{}", refused.body);
