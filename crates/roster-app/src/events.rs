@@ -64,6 +64,18 @@ impl Object {
         }
     }
 
+    fn updated_at(&self) -> Timestamp {
+        match self {
+            Self::Membership(membership) => membership.updated_at,
+            Self::User(user) => user.updated_at,
+            Self::PartnerGroup(group) => group.updated_at,
+            Self::Organisation(organisation) => organisation.updated_at,
+            Self::ApiKey(key) => key.updated_at,
+            Self::Role(role) => role.updated_at,
+            Self::Partner(partner) => partner.updated_at,
+        }
+    }
+
     fn partner_id(&self) -> &str {
         match self {
             Self::Membership(membership) => &membership.partner_id,
@@ -171,8 +183,15 @@ fn event_of(render: &RenderObject, caller: &Caller, operation: &str, change: &Ch
     };
     let object = render.render(shown);
     let previous_attributes = previous.map(|before| previous_attributes(&render.render(before), &object));
+    // An update that changed nothing a reader sees (the same name written again) is no event.
+    if previous_attributes.as_ref().and_then(Value::as_object).is_some_and(Map::is_empty) {
+        return None;
+    }
+    // The write's own time: what the object says for a create or an update, so that `as_of`
+    // its `updated_at` finds it; a delete has none and is now.
+    let created_at = if change.after.is_some() { shown.updated_at() } else { now };
     Some(Event {
-        id: ids::new_id(ids::EVENT, now),
+        id: ids::new_id(ids::EVENT, created_at),
         partner_id: shown.partner_id().to_owned(),
         mode: shown.mode(writer_mode(&caller.principal)),
         kind,
@@ -183,7 +202,7 @@ fn event_of(render: &RenderObject, caller: &Caller, operation: &str, change: &Ch
         object,
         previous_attributes,
         sequence: 0,
-        created_at: now,
+        created_at,
     })
 }
 
@@ -254,6 +273,11 @@ fn event_scope(caller: &Caller) -> Result<(Scope, Vec<String>)> {
     let mut resources = Vec::new();
     let mut refusal = Error::Forbidden;
     for (resource, name) in RESOURCES {
+        // The native memberships API is partner-level (spec §3): an organisation key, refused
+        // there, does not read memberships through their events either.
+        if resource == Resource::Memberships && caller.principal.is_organisation_key() {
+            continue;
+        }
         match caller.principal.key_scope(resource, Access::Read) {
             Ok(readable) => {
                 // A key has one scope (partner, mode, organisations) whatever it reads.

@@ -178,11 +178,13 @@ async fn insert_member(
     if let Some(existing_id) = tx.insert_membership(membership).await? {
         return Err(Error::MembershipAlreadyExists { existing_id });
     }
-    if membership.settings.is_default {
-        tx.clear_other_defaults(&membership.user_id, &membership.id, membership.created_at).await?;
-    }
+    let cleared = if membership.settings.is_default {
+        clear_other_defaults(tx, scope, &membership.user_id, &membership.id, membership.created_at).await?
+    } else {
+        Vec::new()
+    };
     let created = tx.get_membership(scope, &membership.id).await?;
-    Ok((created.clone(), Change::created(created)))
+    Ok((created.clone(), with_cleared_defaults(Change::created(created), cleared)))
 }
 
 /// A membership to create: for a user found by e-mail or created, or for an existing user.
@@ -618,10 +620,35 @@ async fn update_in(
         check_reaches_every_membership(tx, scope, &current.user_id).await?;
     }
     let updated = tx.update_membership(&Membership { settings: next, updated_at: now, ..current.clone() }).await?;
-    if becomes_default {
-        tx.clear_other_defaults(&current.user_id, id, now).await?;
+    let cleared =
+        if becomes_default { clear_other_defaults(tx, scope, &current.user_id, id, now).await? } else { Vec::new() };
+    Ok((updated.clone(), with_cleared_defaults(Change::updated(current, updated), cleared)))
+}
+
+/// Clears `is_default` on the user's memberships other than `except` (the caller reaches every
+/// membership of the user: `check_reaches_every_membership`); each one changed, as its update.
+async fn clear_other_defaults(
+    tx: &mut dyn Transaction,
+    scope: &Scope,
+    user_id: &str,
+    except: &str,
+    now: Timestamp,
+) -> Result<Vec<Change>> {
+    let mut cleared = Vec::new();
+    for id in tx.clear_other_defaults(user_id, except, now).await? {
+        let after = tx.get_membership(scope, &id).await?;
+        // Only `is_default` (and `updated_at`) changed: the membership before is the one after
+        // with it set.
+        let before =
+            Membership { settings: MembershipSettings { is_default: true, ..after.settings.clone() }, ..after.clone() };
+        cleared.push(Change::updated(before, after));
     }
-    Ok((updated.clone(), Change::updated(current, updated)))
+    Ok(cleared)
+}
+
+/// `change`, having cleared the defaults `cleared` on its way.
+fn with_cleared_defaults(change: Change, cleared: Vec<Change>) -> Change {
+    cleared.into_iter().fold(change, |change, other| change.after_consequence("membership.updated", other))
 }
 
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {

@@ -19,11 +19,22 @@ pub async fn create(app: &App, caller: &Caller, name: String) -> Result<Provisio
         let provisioned = provisioned.clone();
         Box::pin(async move {
             tx.insert_partner(&provisioned).await?;
-            Ok(((), Change::created(provisioned.partner)))
+            Ok(((), provisioned_change(&provisioned)))
         })
     })
     .await?;
     Ok(provisioned)
+}
+
+/// A new partner, with its admin group and keys made on the way (they have events; the
+/// partner, which the operator manages, has none).
+fn provisioned_change(provisioned: &ProvisionedPartner) -> Change {
+    let change = Change::created(provisioned.partner.clone())
+        .after_consequence("partner_group.created", Change::created(provisioned.admin_group.clone()));
+    provisioned
+        .admin_keys
+        .iter()
+        .fold(change, |change, issued| change.after_consequence("api_key.created", Change::created(issued.key.clone())))
 }
 
 /// The partner a database without partners starts with, so `roster serve` works with no
@@ -39,7 +50,7 @@ pub async fn create_first(app: &App) -> Result<Option<ProvisionedPartner>> {
                 return Ok((None, Change::none()));
             }
             tx.insert_partner(&provisioned).await?;
-            Ok((Some(provisioned.clone()), Change::created(provisioned.partner)))
+            Ok((Some(provisioned.clone()), provisioned_change(&provisioned)))
         })
     })
     .await
@@ -61,16 +72,21 @@ pub async fn issue_admin_key(app: &App, caller: &Caller, partner_id: &str, mode:
                 if !tx.hold_partner(&partner_id).await? {
                     return Err(Error::NotFound);
                 }
-                let group_id = match tx.oldest_admin_group(&partner_id).await? {
-                    Some(id) => id,
+                let (group_id, recreated) = match tx.oldest_admin_group(&partner_id).await? {
+                    Some(id) => (id, None),
                     None => {
                         tx.insert_group(&fallback).await?;
-                        fallback.id
+                        (fallback.id.clone(), Some(fallback))
                     }
                 };
                 key.holder = KeyHolder::Group(group_id);
                 tx.insert_api_key(&key, &secret_hash).await?;
-                Ok((key.clone(), Change::created(key)))
+                let change = Change::created(key.clone());
+                let change = match recreated {
+                    Some(group) => change.after_consequence("partner_group.created", Change::created(group)),
+                    None => change,
+                };
+                Ok((key, change))
             })
         })
         .await?;

@@ -371,8 +371,9 @@ pub trait Memberships: Send {
     /// Writes a membership's status, settings and `updated_at`; the membership as stored, which
     /// is what every later read returns (PostgreSQL orders metadata keys its own way).
     async fn update_membership(&mut self, membership: &Membership) -> Result<Membership>;
-    /// Clears `is_default` on the user's memberships other than `except`.
-    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()>;
+    /// Clears `is_default` on the user's memberships other than `except`; the ids of those it
+    /// changed.
+    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<Vec<String>>;
     async fn delete_membership(&mut self, id: &str) -> Result<()>;
 }
 

@@ -24,7 +24,8 @@ pub struct RequestId(pub String);
 
 pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = request.headers().get(REQUEST_ID).cloned().unwrap_or_else(new_request_id);
+    let request_id =
+        request.headers().get(REQUEST_ID).filter(|id| is_request_id(id)).cloned().unwrap_or_else(new_request_id);
     request.extensions_mut().insert(RequestId(request_id.to_str().unwrap_or("").to_owned()));
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| path.as_str()).to_owned();
@@ -66,10 +67,40 @@ impl Drop for GiveUpOnDrop<'_> {
     }
 }
 
+/// The longest request id a client may choose: a UUID with room to spare.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Whether a client's `X-Request-Id` is kept: a short token of letters, digits and `-_.:`.
+/// Any other (too long, spaces, bytes outside ASCII) is replaced by a new one, since the id is
+/// logged and recorded in the request's events.
+fn is_request_id(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID_LEN
+        && bytes.iter().all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
+}
+
 /// A new UUID (v4), for a request that came without an id.
 fn new_request_id() -> HeaderValue {
     let mut text = Uuid::encode_buffer();
     // A UUID's text is hex digits and hyphens, always a valid header value.
     HeaderValue::from_str(Uuid::new_v4().hyphenated().encode_lower(&mut text))
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_short_plain_request_id_is_kept() {
+        for kept in ["req-1", "0f8fad5b-d9cb-469f-a165-70867728950e", "trace:abc.def_1"] {
+            assert!(is_request_id(&HeaderValue::from_static(kept)), "{kept}");
+        }
+        let long = "x".repeat(MAX_REQUEST_ID_LEN + 1);
+        for replaced in ["", "a b", "<script>", long.as_str()] {
+            assert!(!is_request_id(&HeaderValue::from_str(replaced).unwrap()), "{replaced}");
+        }
+        assert!(!is_request_id(&HeaderValue::from_bytes(b"\xff\xfe").unwrap()));
+    }
 }

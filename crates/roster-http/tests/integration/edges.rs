@@ -28,6 +28,14 @@ async fn every_response_carries_a_request_id_and_a_sent_one_is_echoed() {
         .await
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "client-chosen-42");
+    // An id too long or of other characters is replaced: it is logged and recorded in events.
+    let long = "x".repeat(129);
+    for unkept in [long.as_str(), "two words", "<b>"] {
+        let replaced =
+            app.client.get(format!("{}/healthz", app.base)).header("x-request-id", unkept).send().await.unwrap();
+        let id = replaced.headers()["x-request-id"].to_str().unwrap();
+        assert!(id != unkept && id.len() == 36, "{unkept} came back as {id}");
+    }
 }
 
 #[tokio::test]

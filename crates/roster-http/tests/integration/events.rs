@@ -224,7 +224,7 @@ on_both_backends! {
         let all = app.get("/v1/events?limit=100", &app.live).await;
         assert_eq!(types(&all), ["api_key.created", "partner_group.created", "membership.updated", "role.created",
             "membership.created", "user.created", "membership.created", "user.created", "organisation.created",
-            "organisation.created"]);
+            "organisation.created", "api_key.created", "partner_group.created"]);
         // The user a membership create made is its consequence: its event comes first, with the
         // same request.
         let (user_created, membership_created) = (&all.body["results"][5], &all.body["results"][4]);
@@ -272,12 +272,17 @@ on_both_backends! {
         assert_eq!(app.get(&format!("/v1/events/{acme_event}"), &beta_group).await.status, StatusCode::NOT_FOUND);
         let group_event = all.body["results"][1]["id"].as_str().unwrap().to_owned();
         assert_eq!(app.get(&format!("/v1/events/{group_event}"), &beta_group).await.status, StatusCode::NOT_FOUND);
-        // An organisation key reading memberships only: its organisation's membership events.
-        let readers = app.key(&app.live, json!({"name": "o", "organisation_id": acme, "abilities": ["memberships:read"]})).await;
-        assert_eq!(types(&app.get("/v1/events", &readers).await), ["membership.updated", "membership.created"]);
-        assert_eq!(app.get(&format!("/v1/events/{group_event}"), &readers).await.status, StatusCode::NOT_FOUND);
+        // An organisation key: its organisation's events, but not its memberships', which the
+        // native API keeps to partner keys (spec §3).
+        let organisation_key = app.key(&app.live, json!({"name": "o", "organisation_id": acme, "abilities": ["*"]})).await;
+        assert_eq!(types(&app.get("/v1/events", &organisation_key).await), ["api_key.created", "role.created", "organisation.created"], "its own creation too");
+        assert_eq!(app.get(&format!("/v1/events/{group_event}"), &organisation_key).await.status, StatusCode::NOT_FOUND);
+        let membership_event = app.get(&format!("/v1/events?object_id={in_acme}&limit=1"), &app.live).await.body["results"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.get(&format!("/v1/events/{membership_event}"), &organisation_key).await.status, StatusCode::NOT_FOUND);
+        let memberships_only = app.key(&app.live, json!({"name": "m", "organisation_id": acme, "abilities": ["memberships:read"]})).await;
+        assert_eq!(app.get("/v1/events", &memberships_only).await.status, StatusCode::FORBIDDEN);
         // Other modes and partners see none of it; who reads nothing is refused.
-        assert_eq!(types(&app.get("/v1/events", &app.test).await), Vec::<String>::new());
+        assert_eq!(types(&app.get("/v1/events", &app.test).await), ["api_key.created"], "the test key's own creation only");
         assert_eq!(app.get(&format!("/v1/events/{acme_event}"), &app.test).await.status, StatusCode::NOT_FOUND);
         let other = app.new_partner("Other").await.0;
         assert_eq!(app.get(&format!("/v1/events/{acme_event}"), &other).await.status, StatusCode::NOT_FOUND);
@@ -295,6 +300,51 @@ on_both_backends! {
         let refused = app.get("/v1/events?limit=0&created_gte=yesterday&colour=red&organisation_id=a%00b", &app.live).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(refused.field_errors().len(), 4, "{}", refused.body);
+    }
+
+    async fn an_event_has_the_time_of_its_write_and_a_write_that_changes_nothing_has_none(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;
+        let changed = app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"permissions": ["x:y"]})).await;
+        let updated_at = changed.body["updated_at"].as_str().unwrap().replace(':', "%3A");
+        let then = app.get(&format!("/v1/memberships/{id}?as_of={updated_at}"), &app.live).await;
+        assert_eq!(then.body["permissions"], json!(["x:y"]), "as_of the write's own time is the write");
+        assert_eq!(newest(&app, &id).await["created_at"], changed.body["updated_at"]);
+        let created_at = app.get(&format!("/v1/memberships/{id}"), &app.live).await.body["created_at"].as_str().unwrap().replace(':', "%3A");
+        assert_eq!(app.get(&format!("/v1/memberships/{id}?as_of={created_at}"), &app.live).await.body["permissions"], json!([]));
+
+        let before = app.get("/v1/events?limit=1", &app.live).await.body["results"][0]["id"].clone();
+        for (path, body) in [
+            (format!("/v1/organisations/{acme}"), json!({"name": "Acme"})),
+            (format!("/v1/memberships/{id}"), json!({"permissions": ["x:y"]})),
+        ] {
+            assert_eq!(app.patch(&path, &app.live, body).await.status, StatusCode::OK);
+        }
+        assert_eq!(app.get("/v1/events?limit=1", &app.live).await.body["results"][0]["id"], before, "nothing a reader sees changed");
+    }
+
+    async fn clearing_another_default_and_making_a_partner_are_recorded_as_their_consequences(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let beta = app.organisation(&app.live, "Beta").await;
+        let first = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;
+        let second = app.member(&app.live, &beta, "a@example.com", "STANDARD").await;
+        assert_eq!(app.patch(&format!("/v1/memberships/{first}"), &app.live, json!({"is_default": true})).await.status, StatusCode::OK);
+        let request = app.patch(&format!("/v1/memberships/{second}"), &app.live, json!({"is_default": true})).await;
+        assert_eq!(request.status, StatusCode::OK);
+        let cleared = newest(&app, &first).await;
+        assert_eq!((cleared["type"].as_str(), cleared["previous_attributes"].clone()), (Some("membership.updated"), json!({"is_default": true})));
+        assert_eq!(cleared["data"]["object"]["is_default"], false);
+        assert_eq!(cleared["request_id"], newest(&app, &second).await["request_id"], "one request");
+        let as_of = app.get(&format!("/v1/memberships/{first}?as_of={}", request.body["updated_at"].as_str().unwrap().replace(':', "%3A")), &app.live).await;
+        assert_eq!(as_of.body["is_default"], false);
+
+        let created = app.post("/v1/partners", crate::support::MASTER_KEY, json!({"name": "New"})).await;
+        let key = created.body["admin_keys"].as_array().unwrap().iter().find(|key| key["mode"] == "live").unwrap()["secret"].as_str().unwrap().to_owned();
+        let events = app.get("/v1/events", &key).await;
+        let types: Vec<&str> = events.body["results"].as_array().unwrap().iter().map(|event| event["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["api_key.created", "partner_group.created"], "the live key and the admin group, made by the master key");
+        assert_eq!(events.body["results"][0]["actor"], json!({"type": "master", "id": null, "key_prefix": null}));
+        assert!(!events.body.to_string().contains(&key), "no secret in an event");
     }
 
     async fn racing_writes_get_distinct_increasing_sequences(app) {

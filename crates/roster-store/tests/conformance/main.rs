@@ -400,7 +400,8 @@ async fn the_primitives_read_what_the_rules_decide_with() {
         locked.status = MembershipStatus::Pending;
         locked.updated_at = Timestamp(NOW.0 + 5);
         tx.update_membership(&locked).await.unwrap();
-        tx.clear_other_defaults(&locked.user_id, &locked.id, Timestamp(NOW.0 + 5)).await.unwrap();
+        let cleared = tx.clear_other_defaults(&locked.user_id, &locked.id, Timestamp(NOW.0 + 5)).await.unwrap();
+        assert!(!cleared.contains(&locked.id), "the membership kept as default is not among those cleared");
         assert_eq!(tx.get_membership(&scope, &locked.id).await.unwrap(), locked, "every column written");
         tx.delete_membership(&standard.id).await.unwrap();
         tx.commit().await.unwrap();

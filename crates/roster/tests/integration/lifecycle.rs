@@ -308,13 +308,20 @@ async fn prune_events_deletes_the_events_created_before_a_date_and_nothing_else(
     assert_eq!(count(client.get(&versions).bearer_auth(&key).send().await.unwrap().json().await.unwrap()), 1);
     let all = prune("2999-01-01T00:00:00Z");
     assert!(
-        String::from_utf8_lossy(&all.stderr).contains("pruned 3 events"),
+        String::from_utf8_lossy(&all.stderr).contains("pruned 6 events"),
         "{}",
         String::from_utf8_lossy(&all.stderr)
     );
     let after = client.get(&versions).bearer_auth(&key).send().await.unwrap();
     assert_eq!(after.status(), StatusCode::OK, "the membership is still there, its history gone");
     assert_eq!(count(after.json().await.unwrap()), 0);
+    let events: Value =
+        client.get(format!("{}/v1/events", server.base)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        events["results"],
+        json!([]),
+        "the admin group's, keys', organisation's, user's and membership's events"
+    );
     let refused = prune("last week");
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("RFC 3339"));

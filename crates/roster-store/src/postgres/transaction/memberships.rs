@@ -70,15 +70,16 @@ impl Memberships for PostgresTransaction {
         Ok(stored)
     }
 
-    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
-        execute(
+    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<Vec<String>> {
+        let rows = fetch(
             self.client()?,
-            "UPDATE memberships SET is_default = FALSE, updated_at = $3 WHERE user_id = $1 AND id <> $2 AND is_default",
+            "UPDATE memberships SET is_default = FALSE, updated_at = $3 \
+             WHERE user_id = $1 AND id <> $2 AND is_default RETURNING id",
             &[&user_id, &except, &now.millis()],
         )
         .await
-        .map(drop)
-        .map_err(failed)
+        .map_err(failed)?;
+        rows.iter().map(|row| row.try_get(0).map_err(|error| failed(error.into()))).collect()
     }
 
     async fn delete_membership(&mut self, id: &str) -> Result<()> {

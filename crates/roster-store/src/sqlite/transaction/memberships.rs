@@ -65,13 +65,15 @@ impl Memberships for SqliteTransaction {
         Ok(membership.clone())
     }
 
-    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<()> {
+    async fn clear_other_defaults(&mut self, user_id: &str, except: &str, now: Timestamp) -> Result<Vec<String>> {
         step!(self, |c| {
-            c.execute(
-                "UPDATE memberships SET is_default = 0, updated_at = ?3 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1",
-                params![user_id, except, now.millis()],
+            c.prepare_cached(
+                "UPDATE memberships SET is_default = 0, updated_at = ?3 \
+                 WHERE user_id = ?1 AND id <> ?2 AND is_default = 1 RETURNING id",
             )
-            .map(drop)
+            .and_then(|mut statement| {
+                statement.query_map(params![user_id, except, now.millis()], |row| row.get(0))?.collect()
+            })
             .map_err(storage_error)
         })
     }
