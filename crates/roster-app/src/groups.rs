@@ -127,8 +127,12 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
             if current.is_admin {
                 rules::check_admin_group_removal(tx.other_admin_group(scope.partner_id(), &id).await?)?;
             }
-            tx.delete_group(&id).await?;
-            Ok(((), Change::deleted(current)))
+            let removed_keys = tx.delete_group(&id).await?;
+            // Its keys went with it: each is revoked.
+            let change = removed_keys.into_iter().fold(Change::deleted(current), |change, key| {
+                change.after_consequence("api_key.revoked", Change::deleted(key))
+            });
+            Ok(((), change))
         })
     })
     .await

@@ -5,7 +5,7 @@ use roster_core::{
     Error, Field,
     error::Result,
     ids,
-    model::{BUILTIN_ROLES, BuiltinRole, Mode, Role},
+    model::{BUILTIN_ROLES, BuiltinRole, Membership, MembershipSettings, Mode, Role},
     page::{ListPage, ListQuery, Position},
     policy::{Access, Resource, Scope},
     store::{NewRole, RolePatch},
@@ -150,8 +150,15 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
         Box::pin(async move {
             // Holds the organisation too, so no membership change checks role_ids meanwhile.
             let role = tx.lock_role(&scope, &id).await?;
-            tx.delete_role(&role, now).await?;
-            Ok(((), Change::deleted(role)))
+            let mut change = Change::deleted(role.clone());
+            for (membership_id, role_ids) in tx.delete_role(&role, now).await? {
+                // The role's organisation is in scope, and so are its memberships.
+                let after = tx.get_membership(&scope, &membership_id).await?;
+                let before =
+                    Membership { settings: MembershipSettings { role_ids, ..after.settings.clone() }, ..after.clone() };
+                change = change.after_consequence("membership.updated", Change::updated(before, after));
+            }
+            Ok(((), change))
         })
     })
     .await

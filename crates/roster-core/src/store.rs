@@ -267,8 +267,8 @@ pub trait Groups: Send {
     ) -> Result<()>;
     /// Writes a group's name, admin flag and `updated_at`.
     async fn update_group(&mut self, group: &PartnerGroup) -> Result<()>;
-    /// Deletes the group; the keys it holds go with it.
-    async fn delete_group(&mut self, id: &str) -> Result<()>;
+    /// Deletes the group; the keys it holds go with it. Those not revoked before, as they were.
+    async fn delete_group(&mut self, id: &str) -> Result<Vec<ApiKey>>;
 }
 
 /// Organisations, and the holds that order changes to their memberships.
@@ -337,8 +337,9 @@ pub trait Roles: Send {
     async fn insert_role(&mut self, role: &Role) -> Result<()>;
     /// Writes a role's name, permissions and `updated_at`; `RoleAlreadyExists` as above.
     async fn update_role(&mut self, role: &Role) -> Result<()>;
-    /// Deletes the role and takes it out of its organisation's memberships' `role_ids`.
-    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()>;
+    /// Deletes the role and takes it out of its organisation's memberships' `role_ids`; the
+    /// memberships it changed, each with its `role_ids` before.
+    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<Vec<(String, Vec<String>)>>;
 }
 
 /// API keys.

@@ -347,6 +347,30 @@ on_both_backends! {
         assert!(!events.body.to_string().contains(&key), "no secret in an event");
     }
 
+    async fn deleting_a_role_or_a_group_records_what_went_with_it(app) {
+        let acme = app.organisation(&app.live, "Acme").await;
+        let billing = app.post("/v1/roles", &app.live, json!({"organisation_id": acme, "name": "Billing", "permissions": []})).await.id();
+        let support = app.post("/v1/roles", &app.live, json!({"organisation_id": acme, "name": "Support", "permissions": []})).await.id();
+        let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;
+        app.patch(&format!("/v1/memberships/{id}"), &app.live, json!({"role_ids": [billing, support]})).await;
+        assert_eq!(app.delete(&format!("/v1/roles/{billing}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        let changed = newest(&app, &id).await;
+        assert_eq!((changed["type"].as_str(), changed["previous_attributes"].clone()), (Some("membership.updated"), json!({"role_ids": [billing, support]})));
+        assert_eq!(changed["data"]["object"]["role_ids"], json!([support]));
+        let deleted = app.get("/v1/events?type=role.deleted", &app.live).await;
+        assert_eq!(deleted.body["results"][0]["request_id"], changed["request_id"]);
+
+        let group = app.post("/v1/partner-groups", &app.live, json!({"name": "Support", "organisation_ids": [acme]})).await.id();
+        let kept = app.post("/v1/api-keys", &app.live, json!({"name": "k", "partner_group_id": group, "abilities": ["*"]})).await.id();
+        let revoked = app.post("/v1/api-keys", &app.live, json!({"name": "r", "partner_group_id": group, "abilities": ["*"]})).await.id();
+        assert_eq!(app.delete(&format!("/v1/api-keys/{revoked}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.delete(&format!("/v1/partner-groups/{group}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        let newest_events = app.get("/v1/events?limit=2", &app.live).await;
+        let types: Vec<&str> = newest_events.body["results"].as_array().unwrap().iter().map(|event| event["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["partner_group.deleted", "api_key.revoked"]);
+        assert_eq!(newest_events.body["results"][1]["data"]["object"]["id"], kept.as_str(), "the key revoked before is not revoked again");
+    }
+
     async fn racing_writes_get_distinct_increasing_sequences(app) {
         let acme = app.organisation(&app.live, "Acme").await;
         let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;

@@ -65,7 +65,13 @@ impl Groups for PostgresTransaction {
         .map_err(failed)
     }
 
-    async fn delete_group(&mut self, id: &str) -> Result<()> {
-        execute(self.client()?, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
+    async fn delete_group(&mut self, id: &str) -> Result<Vec<ApiKey>> {
+        let client = self.client()?;
+        let text =
+            format!("SELECT {} FROM api_keys k WHERE k.group_id = $1 AND k.revoked_at IS NULL", rows::API_KEY_COLUMNS);
+        let keys = fetch(client, &text, &[&id]).await.map_err(failed)?;
+        let keys = keys.iter().map(rows::api_key).collect::<Step<Vec<ApiKey>>>().map_err(failed)?;
+        execute(client, "DELETE FROM partner_groups WHERE id = $1", &[&id]).await.map_err(failed)?;
+        Ok(keys)
     }
 }

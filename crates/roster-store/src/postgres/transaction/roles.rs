@@ -68,16 +68,24 @@ impl Roles for PostgresTransaction {
         .map_err(|failure| failed(role_conflict(failure)))
     }
 
-    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()> {
+    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<Vec<(String, Vec<String>)>> {
         let client = self.client()?;
-        execute(
+        let rows = fetch(
             client,
-            "UPDATE memberships SET role_ids = role_ids - $1::text, updated_at = $3 \
-             WHERE organisation_id = $2 AND jsonb_exists(role_ids, $1::text)",
+            "WITH named AS (SELECT id, role_ids FROM memberships \
+                 WHERE organisation_id = $2 AND jsonb_exists(role_ids, $1::text) FOR UPDATE) \
+             UPDATE memberships m SET role_ids = m.role_ids - $1::text, updated_at = $3 \
+             FROM named WHERE m.id = named.id RETURNING m.id, named.role_ids",
             &[&role.id, &role.organisation_id, &now.millis()],
         )
         .await
         .map_err(failed)?;
-        execute(client, "DELETE FROM roles WHERE id = $1", &[&role.id]).await.map(drop).map_err(failed)
+        let changed = rows
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get::<_, Json<Vec<String>>>(1)?.0)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(|error| failed(error.into()))?;
+        execute(client, "DELETE FROM roles WHERE id = $1", &[&role.id]).await.map_err(failed)?;
+        Ok(changed)
     }
 }

@@ -55,10 +55,19 @@ impl Groups for SqliteTransaction {
         })
     }
 
-    async fn delete_group(&mut self, id: &str) -> Result<()> {
+    async fn delete_group(&mut self, id: &str) -> Result<Vec<ApiKey>> {
         // Its keys go with it (ON DELETE CASCADE): a key without a holder reaches nothing.
         step!(self, |c| {
-            c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map(drop).map_err(storage_error)
+            let text = format!(
+                "SELECT {} FROM api_keys k WHERE k.group_id = ?1 AND k.revoked_at IS NULL",
+                rows::API_KEY_COLUMNS
+            );
+            let keys = c
+                .prepare_cached(&text)
+                .and_then(|mut statement| statement.query_map([&id], |row| rows::api_key(row))?.collect())
+                .map_err(storage_error)?;
+            c.execute("DELETE FROM partner_groups WHERE id = ?1", [&id]).map_err(storage_error)?;
+            Ok(keys)
         })
     }
 }

@@ -61,8 +61,22 @@ impl Roles for SqliteTransaction {
         })
     }
 
-    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<()> {
+    async fn delete_role(&mut self, role: &Role, now: Timestamp) -> Result<Vec<(String, Vec<String>)>> {
         step_blocking!(self, [role], |c| {
+            let changed = c
+                .prepare_cached(
+                    "SELECT id, role_ids FROM memberships WHERE organisation_id = ?2 \
+                     AND EXISTS (SELECT 1 FROM json_each(memberships.role_ids) WHERE value = ?1)",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(params![role.id, role.organisation_id], |row| {
+                            let role_ids: String = row.get(1)?;
+                            Ok((row.get(0)?, serde_json::from_str(&role_ids).unwrap_or_default()))
+                        })?
+                        .collect::<rusqlite::Result<Vec<(String, Vec<String>)>>>()
+                })
+                .map_err(storage_error)?;
             c.execute(
                 "UPDATE memberships SET updated_at = ?3, role_ids = \
                  (SELECT json_group_array(value) FROM json_each(memberships.role_ids) WHERE value <> ?1) \
@@ -70,7 +84,8 @@ impl Roles for SqliteTransaction {
                 params![role.id, role.organisation_id, now.millis()],
             )
             .map_err(storage_error)?;
-            c.execute("DELETE FROM roles WHERE id = ?1", [&role.id]).map(drop).map_err(storage_error)
+            c.execute("DELETE FROM roles WHERE id = ?1", [&role.id]).map_err(storage_error)?;
+            Ok(changed)
         })
     }
 }
