@@ -481,6 +481,8 @@ on_both_backends! {
 
         let paged = get(&app, &format!("/{id}/versions?page[size]=1&page[number]=2"), &app.live).await;
         assert_eq!((paged.body["data"][0]["attributes"]["event"].as_str(), paged.body["meta"]["page_count"].as_u64()), (Some("update"), Some(3)));
+        let link = |number: u64| format!("http://localhost{API}/{id}/versions?page%5Bnumber%5D={number}&page%5Bsize%5D=1");
+        assert_eq!(paged.body["links"], json!({"first": link(1), "prev": link(1), "next": link(3), "last": link(3)}));
         let linkage = get(&app, &format!("/{id}/relationships/versions"), &app.live).await;
         assert_eq!(linkage.body["data"].as_array().unwrap().len(), 3);
         assert_eq!(linkage.body["data"][0]["type"], "versions");

@@ -117,17 +117,10 @@ pub async fn list(
     let data: Vec<Value> = page.items.iter().map(|membership| wire::membership(membership, &links, shape)).collect();
     let size = u64::from(request.query.limit);
     let page_count = page.count.div_ceil(size);
-    let link = |number: u64| Value::String(page_link(&links, uri.query(), number, size));
-    let last = page_count.max(1);
     let mut document = json!({
         "data": data,
         "meta": {"record_count": page.count, "page_count": page_count},
-        "links": {
-            "first": link(1),
-            "prev": if request.number > 1 { link((request.number - 1).min(last)) } else { Value::Null },
-            "next": if request.number < page_count { link(request.number + 1) } else { Value::Null },
-            "last": link(last),
-        },
+        "links": paging_links(&links.collection(), uri.query(), request.number, size, page_count),
     });
     if shape.include.any() {
         let included = wire::included(&page.items, &found.organisations, &found.roles, shape.include, &shape.fields);
@@ -136,8 +129,21 @@ pub async fn list(
     Ok(respond(StatusCode::OK, &document))
 }
 
-/// The list's URL at page `number`, every other parameter as the request sent it.
-fn page_link(links: &Links, query: Option<&str>, number: u64, size: u64) -> String {
+/// `first`, `prev`, `next` and `last` of a paged collection at `base` (null when there is
+/// none), every other parameter as the request sent it.
+fn paging_links(base: &str, query: Option<&str>, number: u64, size: u64, page_count: u64) -> Value {
+    let link = |number: u64| Value::String(page_link(base, query, number, size));
+    let last = page_count.max(1);
+    json!({
+        "first": link(1),
+        "prev": if number > 1 { link((number - 1).min(last)) } else { Value::Null },
+        "next": if number < page_count { link(number + 1) } else { Value::Null },
+        "last": link(last),
+    })
+}
+
+/// The collection's URL at page `number`, every other parameter as the request sent it.
+fn page_link(base: &str, query: Option<&str>, number: u64, size: u64) -> String {
     let is_page = |pair: &&str| {
         let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
         crate::extract::decode_component(name).is_some_and(|name| name == "page[number]" || name == "page[size]")
@@ -146,7 +152,7 @@ fn page_link(links: &Links, query: Option<&str>, number: u64, size: u64) -> Stri
         query.unwrap_or("").split('&').filter(|pair| !pair.is_empty() && !is_page(pair)).map(str::to_owned).collect();
     pairs.push(format!("page%5Bnumber%5D={number}"));
     pairs.push(format!("page%5Bsize%5D={size}"));
-    format!("{}?{}", links.collection(), pairs.join("&"))
+    format!("{base}?{}", pairs.join("&"))
 }
 
 pub async fn show(
@@ -291,24 +297,30 @@ async fn versions_page(
     caller: &Caller,
     query: Option<&str>,
     id: &str,
-) -> Result<(Vec<roster_core::model::Event>, Value), Failure> {
-    let (query, _) = query::parse_page(query)?;
-    let page = roster_app::events::membership_versions(&state.app, caller, id, &query).await?;
-    let meta = json!({"record_count": page.count, "page_count": page.count.div_ceil(u64::from(query.limit))});
-    Ok((page.items, meta))
+    base: &str,
+) -> Result<(Vec<roster_core::model::Event>, Value, Value), Failure> {
+    let (paging, number) = query::parse_page(query)?;
+    let page = roster_app::events::membership_versions(&state.app, caller, id, &paging).await?;
+    let size = u64::from(paging.limit);
+    let page_count = page.count.div_ceil(size);
+    let meta = json!({"record_count": page.count, "page_count": page_count});
+    Ok((page.items, meta, paging_links(base, query, number, size, page_count)))
 }
 
 /// `versions`: the membership's history as `versions` resources.
 pub async fn versions(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
+    ApiLinks(links): ApiLinks,
     OriginalUri(uri): OriginalUri,
     id: IdPath,
 ) -> Answer {
     operations::authorise(&caller, Access::Read)?;
-    let (events, meta) = versions_page(&state, &caller, uri.query(), &id.checked()?).await?;
+    let id = id.checked()?;
+    let base = format!("{}/versions", links.membership(&id));
+    let (events, meta, paging) = versions_page(&state, &caller, uri.query(), &id, &base).await?;
     let data: Vec<Value> = events.iter().map(wire::version).collect();
-    Ok(respond(StatusCode::OK, &json!({"data": data, "meta": meta})))
+    Ok(respond(StatusCode::OK, &json!({"data": data, "meta": meta, "links": paging})))
 }
 
 /// `/relationships/versions`: the linkage of a page of versions.
@@ -321,8 +333,9 @@ pub async fn versions_linkage(
 ) -> Answer {
     operations::authorise(&caller, Access::Read)?;
     let id = id.checked()?;
-    let (events, meta) = versions_page(&state, &caller, uri.query(), &id).await?;
     let own = links.membership(&id);
+    let base = format!("{own}/relationships/versions");
+    let (events, meta, _) = versions_page(&state, &caller, uri.query(), &id, &base).await?;
     let data: Vec<Value> = events.iter().map(|event| json!({"type": "versions", "id": event.id})).collect();
     Ok(respond(
         StatusCode::OK,
