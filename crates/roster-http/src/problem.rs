@@ -30,7 +30,9 @@ impl From<Error> for ApiError {
     }
 }
 
-fn status_of(error: &Error) -> StatusCode {
+/// The status of `error` natively, and in the dialects that keep the native statuses
+/// (commercelayer).
+pub(crate) fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::Validation(_)
         | Error::MembershipAlreadyExists { .. }

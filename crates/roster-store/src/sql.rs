@@ -299,23 +299,28 @@ pub fn object_events_page(dialect: Dialect, scope: &Scope, object_id: &str, quer
     conditions.push(" AND e.object_id = ").bind(object_id).scoped(scope, "e", "e.organisation_id");
     let count = conditions.with_head("SELECT COUNT(*) FROM events e WHERE TRUE");
     let mut select = conditions.with_head(&format!("SELECT {EVENT_COLUMNS} FROM events e WHERE TRUE"));
-    let offset = match &query.position {
-        Position::Offset(offset) => *offset,
-        Position::After(cursor) => {
-            select.push(" AND e.sequence < ").bind(cursor.created_at);
-            0
-        }
-        Position::StartingAfter(_) => 0,
-    };
-    select
-        .push(" ORDER BY e.sequence DESC LIMIT ")
-        .bind(i64::from(query.limit) + 1)
-        .push(" OFFSET ")
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    select.newest_events(query);
     PageStatements { count, select }
 }
 
 impl Sql {
+    /// ` AND` the cursor's range (its number is a sequence), then newest first by `sequence` and
+    /// `LIMIT limit + 1 OFFSET offset`.
+    fn newest_events(&mut self, query: &ListQuery) -> &mut Self {
+        let offset = match &query.position {
+            Position::Offset(offset) => *offset,
+            Position::After(cursor) => {
+                self.push(" AND e.sequence < ").bind(cursor.created_at);
+                0
+            }
+            Position::StartingAfter(_) => 0,
+        };
+        self.push(" ORDER BY e.sequence DESC LIMIT ")
+            .bind(i64::from(query.limit) + 1)
+            .push(" OFFSET ")
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+    }
+
     /// ` AND` the event is of one of `resources`: its type is `RESOURCE.…`, a range of the
     /// type's index (`/` follows `.`).
     fn event_resources(&mut self, resources: &[String]) -> &mut Self {
@@ -360,19 +365,7 @@ pub fn events_page(dialect: Dialect, scope: &Scope, filter: &EventFilter, query:
     if let Some(at) = filter.created_lt {
         select.push(" AND e.created_at < ").bind(at.millis());
     }
-    let offset = match &query.position {
-        Position::Offset(offset) => *offset,
-        Position::After(cursor) => {
-            select.push(" AND e.sequence < ").bind(cursor.created_at);
-            0
-        }
-        Position::StartingAfter(_) => 0,
-    };
-    select
-        .push(" ORDER BY e.sequence DESC LIMIT ")
-        .bind(i64::from(query.limit) + 1)
-        .push(" OFFSET ")
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    select.newest_events(query);
     select
 }
 

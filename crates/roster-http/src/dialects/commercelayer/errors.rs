@@ -104,20 +104,8 @@ fn one(status: StatusCode, code: &str, detail: &str, source: Option<Value>) -> R
 }
 
 fn core(error: Error) -> Response {
-    let status = match &error {
-        Error::Validation(_)
-        | Error::MembershipAlreadyExists { .. }
-        | Error::MembershipDeletionForbidden(_)
-        | Error::MembershipUpdateForbidden(_)
-        | Error::UserAlreadyExists
-        | Error::RoleAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Unauthorised => StatusCode::UNAUTHORIZED,
-        Error::Forbidden => StatusCode::FORBIDDEN,
-        Error::NotFound => StatusCode::NOT_FOUND,
-        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-        Error::Unavailable | Error::Contention => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    // Spec §6: commercelayer answers with the native statuses.
+    let status = crate::problem::status_of(&error);
     let at = |pointer: &str| Some(json!({ "pointer": pointer }));
     let mut response = match &error {
         Error::Validation(fields) => errors(

@@ -28,34 +28,15 @@ const MEMBERSHIP_ATTRIBUTES: [&str; 12] = [
     "metadata",
 ];
 const RELATIONSHIPS: [&str; 5] = ["organization", "role", "application_memberships", "membership_profile", "versions"];
-const MEMBERSHIP_MEMBERS: [&str; 17] = [
-    "user_email",
-    "user_first_name",
-    "user_last_name",
-    "status",
-    "owner",
-    "test_enabled",
-    "access_scope",
-    "created_at",
-    "updated_at",
-    "reference",
-    "reference_origin",
-    "metadata",
-    "organization",
-    "role",
-    "application_memberships",
-    "membership_profile",
-    "versions",
-];
 const ORGANIZATION_MEMBERS: [&str; 3] = ["name", "created_at", "updated_at"];
 const ROLE_MEMBERS: [&str; 4] = ["name", "kind", "created_at", "updated_at"];
 
 /// The attributes and relationships a resource type has, for sparse fieldsets.
-pub fn members_of(kind: &str) -> Option<&'static [&'static str]> {
+pub fn members_of(kind: &str) -> Option<Vec<&'static str>> {
     match kind {
-        MEMBERSHIPS => Some(&MEMBERSHIP_MEMBERS),
-        ORGANIZATIONS => Some(&ORGANIZATION_MEMBERS),
-        ROLES => Some(&ROLE_MEMBERS),
+        MEMBERSHIPS => Some(MEMBERSHIP_ATTRIBUTES.into_iter().chain(RELATIONSHIPS).collect()),
+        ORGANIZATIONS => Some(ORGANIZATION_MEMBERS.to_vec()),
+        ROLES => Some(ROLE_MEMBERS.to_vec()),
         _ => None,
     }
 }
