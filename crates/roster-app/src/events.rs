@@ -39,8 +39,8 @@ impl std::fmt::Debug for RenderObject {
     }
 }
 
-/// The renderer of an application built without a wire format (the operations' own tests, the
-/// first start): an object's kind and id only.
+/// The renderer of an application built without a wire format (the operations' own tests):
+/// an object's kind and id only.
 pub fn identity_only() -> RenderObject {
     RenderObject::new(|object: &Object| {
         let mut shown = Map::new();

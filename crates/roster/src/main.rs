@@ -299,7 +299,12 @@ fn describe(error: Error) -> String {
 /// On a first start without a master key, creates partner `default` so a newcomer has keys to
 /// try at once. Its secrets are printed once, on stderr, and never again.
 async fn create_default_partner(store: Arc<dyn Store>) -> Result<(), Error> {
-    let app = roster_app::App::new(store, roster_app::Config::default());
+    // The partner's admin group and keys have events, shown in the native shape like any.
+    let config = roster_app::Config {
+        render_object: roster_app::RenderObject::new(roster_http::wire::object),
+        ..roster_app::Config::default()
+    };
+    let app = roster_app::App::new(store, config);
     let Some(provisioned) = roster_app::partners::create_first(&app).await? else {
         return Ok(());
     };

@@ -26,6 +26,17 @@ async fn the_first_start_prints_admin_keys_once_and_later_starts_print_no_secret
     let client = reqwest::Client::new();
     let reply = client.get(format!("{}/v1/organisations", first.base)).bearer_auth(&live).send().await.unwrap();
     assert_eq!(reply.status(), StatusCode::OK);
+    // The default partner's admin group and live key have events, in the native shape.
+    let events: Value =
+        client.get(format!("{}/v1/events", first.base)).bearer_auth(&live).send().await.unwrap().json().await.unwrap();
+    let results = events["results"].as_array().unwrap();
+    assert_eq!(
+        results.iter().map(|event| event["type"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["api_key.created", "partner_group.created"]
+    );
+    assert_eq!(results[1]["data"]["object"]["is_admin"], true);
+    assert!(live.starts_with(results[0]["data"]["object"]["prefix"].as_str().unwrap()));
+    assert!(!events.to_string().contains(&live), "no secret in an event");
     assert!(first.terminate().success());
 
     let second = Server::start(&sqlite_url(&database), None);
