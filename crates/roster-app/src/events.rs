@@ -11,7 +11,7 @@ use roster_core::{
     model::{Actor, ActorKind, Event, KeyHolder, Membership, Mode},
     page::{ListPage, ListQuery, Position},
     policy::{Access, Principal, Resource, Scope},
-    store::EventFilter,
+    store::{EventFilter, Transaction},
     time::Timestamp,
 };
 use serde_json::{Map, Value};
@@ -147,6 +147,14 @@ fn previous_attributes(before: &Value, after: &Value) -> Value {
         .map(|(name, _)| (name.clone(), before.get(name).cloned().unwrap_or(Value::Null)))
         .collect();
     Value::Object(changed)
+}
+
+/// Appends `events` in order, in the write's transaction.
+pub(crate) async fn append(tx: &mut dyn Transaction, events: &[Event]) -> Result<()> {
+    for event in events {
+        tx.append_event(event).await?;
+    }
+    Ok(())
 }
 
 /// The events of `change` made by `operation`: its consequences' first, in the order they

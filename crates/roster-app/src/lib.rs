@@ -289,14 +289,8 @@ impl App {
                 // transaction: its event is appended there, so it commits with the write or not
                 // at all (spec §9).
                 Ok((value, change)) => {
-                    let mut appended = Ok(());
-                    for event in events::events_of(&self.render_object, caller, operation, &change, self.now()) {
-                        appended = transaction.append_event(&event).await.map(drop);
-                        if appended.is_err() {
-                            break;
-                        }
-                    }
-                    appended.map(|()| (value, change))
+                    let events = events::events_of(&self.render_object, caller, operation, &change, self.now());
+                    events::append(transaction.as_mut(), &events).await.map(|()| (value, change))
                 }
                 Err(error) => Err(error),
             };
