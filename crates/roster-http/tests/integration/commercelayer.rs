@@ -487,6 +487,7 @@ on_both_backends! {
         assert_eq!(linkage.body["data"].as_array().unwrap().len(), 3);
         assert_eq!(linkage.body["data"][0]["type"], "versions");
         assert_eq!(linkage.body["links"]["related"], format!("http://localhost{API}/{id}/versions"));
+        assert_eq!(linkage.body["links"]["self"], format!("http://localhost{API}/{id}/relationships/versions"));
 
         let other = app.new_partner("Other").await.0;
         assert_error(&get(&app, &format!("/{id}/versions"), &other).await, StatusCode::NOT_FOUND);

@@ -342,7 +342,7 @@ pub async fn versions_linkage(
         &json!({
             "data": data,
             "meta": meta,
-            "links": {"self": format!("{own}/relationships/versions"), "related": format!("{own}/versions")},
+            "links": {"self": base, "related": format!("{own}/versions")},
         }),
     ))
 }
