@@ -23,9 +23,24 @@ pub fn new_id(prefix: &str, at: Timestamp) -> String {
     format!("{prefix}_{ulid}")
 }
 
+/// The smallest id `prefix` can have at `at`: every id made at `at` or later sorts at or after
+/// it, every one made before sorts before it (events are pruned by this range of their key).
+pub fn first_id_at(prefix: &str, at: Timestamp) -> String {
+    let millis = u64::try_from(at.millis()).unwrap_or(0);
+    format!("{prefix}_{}", ulid::Ulid::from_parts(millis, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_id_at_a_time_bounds_the_ids_made_before_and_after() {
+        let bound = first_id_at(EVENT, Timestamp(2_000));
+        assert!(new_id(EVENT, Timestamp(1_999)) < bound);
+        assert!(new_id(EVENT, Timestamp(2_000)) >= bound);
+        assert!(new_id(EVENT, Timestamp(2_001)) > bound);
+    }
 
     #[test]
     fn ids_are_prefixed_short_and_ordered_by_time() {

@@ -17,6 +17,7 @@ use deadpool_postgres::GenericClient;
 use roster_core::{
     Error,
     error::Result,
+    ids,
     input::email_key,
     model::{ApiKey, Event, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
@@ -281,8 +282,8 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
     Ok(())
 }
 
-const PRUNE_EVENTS: &str =
-    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
+/// Event ids sort like their creation times: the oldest are a range of the primary key.
+const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)";
 
 async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
     let mut sql = sql(&rows::SELECT_MEMBERSHIPS_WHERE);
@@ -510,7 +511,9 @@ impl Store for PostgresStore {
     }
 
     async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64> {
-        read!(self, |client| { execute(client, PRUNE_EVENTS, &[&before.millis(), &i64::from(batch)]).await? })
+        read!(self, |client| {
+            execute(client, PRUNE_EVENTS, &[&ids::first_id_at(ids::EVENT, before), &i64::from(batch)]).await?
+        })
     }
 
     async fn object_event_at(&self, scope: &Scope, object_id: &str, at: Timestamp) -> Result<Option<Event>> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_events.sql")),
     (8, include_str!("../../migrations/sqlite/0008_events_created.sql")),
     (9, include_str!("../../migrations/sqlite/0009_events_lists.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_events_fewer_indexes.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

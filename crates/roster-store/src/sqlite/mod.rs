@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use roster_core::{
     Error,
     error::Result,
+    ids,
     input::email_key,
     model::{ApiKey, Event, Membership, Organisation, Partner, PartnerGroup, Role, User},
     page::{ListPage, ListQuery},
@@ -467,10 +468,10 @@ impl Store for SqliteStore {
     async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64> {
         self.pool
             .write(move |c| {
+                // Event ids sort like their creation times: the oldest are a range of the key.
                 c.execute(
-                    "DELETE FROM events WHERE id IN \
-                     (SELECT id FROM events WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
-                    params![before.millis(), batch],
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ?1 ORDER BY id LIMIT ?2)",
+                    params![ids::first_id_at(ids::EVENT, before), batch],
                 )
                 .map(|deleted| u64::try_from(deleted).unwrap_or(0))
                 .map_err(storage_error)
