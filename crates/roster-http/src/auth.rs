@@ -39,13 +39,20 @@ pub(crate) async fn caller(parts: &Parts, state: &AppState, secret: Option<&str>
     Ok(Caller { principal, request_id, address })
 }
 
+/// The request's socket peer, IPv4 clients of an IPv6 socket as their IPv4 address; `None`
+/// for a server run without connection info.
+fn peer(parts: &Parts) -> Option<IpAddr> {
+    Some(parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip().to_canonical())
+}
+
+fn is_trusted_proxy(state: &AppState, ip: &IpAddr) -> bool {
+    state.trusted_proxies.iter().any(|network| network.contains(ip))
+}
+
 /// Whether the request's socket peer is one of the trusted proxies, whose forwarding headers
 /// are believed.
 pub(crate) fn from_trusted_proxy(parts: &Parts, state: &AppState) -> bool {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().is_some_and(|peer| {
-        let peer = peer.0.ip().to_canonical();
-        state.trusted_proxies.iter().any(|network| network.contains(&peer))
-    })
+    peer(parts).is_some_and(|peer| is_trusted_proxy(state, &peer))
 }
 
 /// The address a request comes from: the socket peer, or, when the peer is a trusted proxy, the
@@ -54,8 +61,8 @@ pub(crate) fn from_trusted_proxy(parts: &Parts, state: &AppState) -> bool {
 /// anything left of it was written by whoever sent it; so does a server run without connection
 /// info. IPv4 clients of an IPv6 socket (`::ffff:a.b.c.d`) are their IPv4 address.
 fn client_ip(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip().to_canonical();
-    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|network| network.contains(ip));
+    let peer = peer(parts)?;
+    let trusted = |ip: &IpAddr| is_trusted_proxy(state, ip);
     if !trusted(&peer) {
         return Some(peer);
     }
