@@ -16,7 +16,7 @@ use roster_core::{
 };
 use serde_json::{Map, Value};
 
-use crate::{App, Caller, Change, Object};
+use crate::{App, Caller, Change, Object, Writer};
 
 /// How an object is shown in its events: the native wire shape, which the HTTP layer owns and
 /// gives the application when it builds it.
@@ -61,6 +61,7 @@ impl Object {
             Self::ApiKey(_) => "api_key",
             Self::Role(_) => "role",
             Self::Partner(_) => "partner",
+            Self::WebhookEndpoint(_) => "webhook_endpoint",
         }
     }
 
@@ -73,6 +74,7 @@ impl Object {
             Self::ApiKey(key) => key.updated_at,
             Self::Role(role) => role.updated_at,
             Self::Partner(partner) => partner.updated_at,
+            Self::WebhookEndpoint(endpoint) => endpoint.updated_at,
         }
     }
 
@@ -85,6 +87,7 @@ impl Object {
             Self::ApiKey(key) => &key.partner_id,
             Self::Role(role) => &role.partner_id,
             Self::Partner(partner) => &partner.id,
+            Self::WebhookEndpoint(endpoint) => &endpoint.partner_id,
         }
     }
 
@@ -96,6 +99,7 @@ impl Object {
             Self::Organisation(organisation) => organisation.mode,
             Self::ApiKey(key) => key.mode,
             Self::Role(role) => role.mode,
+            Self::WebhookEndpoint(endpoint) => endpoint.mode,
             Self::PartnerGroup(_) | Self::Partner(_) => writer,
         }
     }
@@ -110,12 +114,12 @@ impl Object {
                 KeyHolder::Organisation(id) => Some(id),
                 KeyHolder::Group(_) | KeyHolder::User(_) => None,
             },
-            Self::User(_) | Self::PartnerGroup(_) | Self::Partner(_) => None,
+            Self::User(_) | Self::PartnerGroup(_) | Self::Partner(_) | Self::WebhookEndpoint(_) => None,
         }
     }
 }
 
-fn actor(principal: &Principal) -> Actor {
+pub(crate) fn actor(principal: &Principal) -> Actor {
     match principal {
         Principal::Key(key) => {
             Actor { kind: ActorKind::Key, id: Some(key.key_id.clone()), key_prefix: Some(key.key_prefix.clone()) }
@@ -127,7 +131,7 @@ fn actor(principal: &Principal) -> Actor {
     }
 }
 
-fn writer_mode(principal: &Principal) -> Mode {
+pub(crate) fn writer_mode(principal: &Principal) -> Mode {
     match principal {
         Principal::Key(key) => key.mode,
         Principal::User(user) => user.mode,
@@ -161,7 +165,7 @@ pub(crate) async fn append(tx: &mut dyn Transaction, events: &[Event]) -> Result
 /// happened, then its own.
 pub(crate) fn events_of(
     render: &RenderObject,
-    caller: &Caller,
+    writer: &Writer,
     operation: &str,
     change: &Change,
     now: Timestamp,
@@ -169,16 +173,16 @@ pub(crate) fn events_of(
     let mut events: Vec<Event> = change
         .consequences
         .iter()
-        .flat_map(|(operation, consequence)| events_of(render, caller, operation, consequence, now))
+        .flat_map(|(operation, consequence)| events_of(render, writer, operation, consequence, now))
         .collect();
-    events.extend(event_of(render, caller, operation, change, now));
+    events.extend(event_of(render, writer, operation, change, now));
     events
 }
 
 /// The event of `change` made by `operation` (`membership.upserted` is a create or an update,
 /// as the change says), or none when nothing changed. Partners are managed by the operator and
 /// have no events.
-fn event_of(render: &RenderObject, caller: &Caller, operation: &str, change: &Change, now: Timestamp) -> Option<Event> {
+fn event_of(render: &RenderObject, writer: &Writer, operation: &str, change: &Change, now: Timestamp) -> Option<Event> {
     let (shown, action, previous) = match (&change.before, &change.after) {
         (_, Some(Object::Partner(_))) | (Some(Object::Partner(_)), None) | (None, None) => return None,
         (None, Some(after)) => (after, "created", None),
@@ -201,12 +205,12 @@ fn event_of(render: &RenderObject, caller: &Caller, operation: &str, change: &Ch
     Some(Event {
         id: ids::new_id(ids::EVENT, created_at),
         partner_id: shown.partner_id().to_owned(),
-        mode: shown.mode(writer_mode(&caller.principal)),
+        mode: shown.mode(writer.mode),
         kind,
         object_id: shown.id().to_owned(),
         organisation_id: shown.organisation_id().map(str::to_owned),
-        actor: actor(&caller.principal),
-        request_id: caller.request_id.clone(),
+        actor: writer.actor.clone(),
+        request_id: writer.request_id.clone(),
         object,
         previous_attributes,
         sequence: 0,
@@ -264,13 +268,14 @@ pub async fn membership_as_of(app: &App, caller: &Caller, id: &str, at: Timestam
 }
 
 /// Each resource with events, and the name its event types start with.
-const RESOURCES: [(Resource, &str); 6] = [
+const RESOURCES: [(Resource, &str); 7] = [
     (Resource::Memberships, "membership"),
     (Resource::Users, "user"),
     (Resource::Organisations, "organisation"),
     (Resource::Roles, "role"),
     (Resource::ApiKeys, "api_key"),
     (Resource::PartnerGroups, "partner_group"),
+    (Resource::WebhookEndpoints, "webhook_endpoint"),
 ];
 
 /// Where the caller reads events: the scope of its key (its partner, mode and organisations),

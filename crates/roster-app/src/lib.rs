@@ -15,6 +15,7 @@ pub mod organisations;
 pub mod partners;
 pub mod roles;
 pub mod users;
+pub mod webhooks;
 
 use std::{
     collections::HashMap,
@@ -31,12 +32,15 @@ use roster_core::{
     Error,
     error::Result,
     keys,
-    model::{ApiKey, Membership, Organisation, Partner, PartnerGroup, Role, User},
+    model::{
+        Actor, ActorKind, ApiKey, Membership, Mode, Organisation, Partner, PartnerGroup, Role, User, WebhookEndpoint,
+    },
     page::{ListQuery, MAX_LIMIT, Position},
     policy::Principal,
     store::{PoolStatus, Store, Transaction},
     time::{Clock, SystemClock, Timestamp},
 };
+pub use webhooks::RenderEvent;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -56,6 +60,10 @@ pub struct Config {
     pub clock: Arc<dyn Clock>,
     /// How objects are shown in events: the native wire shape.
     pub render_object: RenderObject,
+    /// How events are sent to webhook endpoints: the native wire shape.
+    pub render_event: RenderEvent,
+    /// Whether webhooks may be sent to loopback, private and link-local addresses.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -66,6 +74,8 @@ impl Default for Config {
             credential_cache_ttl: Duration::from_secs(1),
             clock: Arc::new(SystemClock),
             render_object: events::identity_only(),
+            render_event: webhooks::event_identity_only(),
+            webhook_allow_private: false,
         }
     }
 }
@@ -92,6 +102,9 @@ pub struct Shared {
     jwt: Option<JwtVerifier>,
     clock: Arc<dyn Clock>,
     render_object: RenderObject,
+    render_event: RenderEvent,
+    /// Delivery of the outbox: its client, its worker's wake-up, its counters.
+    pub webhooks: webhooks::Webhooks,
     credentials: CredentialCache,
     /// When this node last recorded each key's use, so a burst of requests with a key whose
     /// `last_used_at` is stale writes it once, not once per request.
@@ -130,6 +143,8 @@ impl App {
             jwt: config.jwt,
             clock: config.clock,
             render_object: config.render_object,
+            render_event: config.render_event,
+            webhooks: webhooks::Webhooks::new(config.webhook_allow_private),
             credentials: CredentialCache::new(config.credential_cache_ttl),
             recorded_uses: Mutex::default(),
             pending_uses: Mutex::default(),
@@ -170,11 +185,13 @@ pub enum Object {
     ApiKey(ApiKey),
     Role(Role),
     Partner(Partner),
+    WebhookEndpoint(WebhookEndpoint),
 }
 
 impl Object {
     pub fn id(&self) -> &str {
         match self {
+            Self::WebhookEndpoint(endpoint) => &endpoint.id,
             Self::Membership(membership) => &membership.id,
             Self::User(user) => &user.id,
             Self::PartnerGroup(group) => &group.id,
@@ -196,7 +213,7 @@ macro_rules! objects {
     };
 }
 
-objects!(User, PartnerGroup, Organisation, ApiKey, Role, Partner);
+objects!(User, PartnerGroup, Organisation, ApiKey, Role, Partner, WebhookEndpoint);
 
 impl From<Membership> for Object {
     fn from(membership: Membership) -> Self {
@@ -250,10 +267,10 @@ fn newest_first_only(query: &ListQuery) -> Result<()> {
     Ok(())
 }
 
-/// A committed change, in the log with who made it and in which request.
-fn log_change(caller: &Caller, operation: &'static str, change: &Change) {
+/// A committed change, in the log with the request it was made in.
+fn log_change(request_id: &str, operation: &'static str, change: &Change) {
     if let Some(object) = change.after.as_ref().or(change.before.as_ref()) {
-        tracing::debug!(request_id = %caller.request_id, operation, object_id = object.id(), "changed");
+        tracing::debug!(request_id, operation, object_id = object.id(), "changed");
     }
 }
 
@@ -264,15 +281,48 @@ pub(crate) type Work<'t, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 't
 /// answered `Unavailable`.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// Who a write is made by, as its events record it: the actor, the mode a partner group's
+/// events take, and the request it was made in.
+pub(crate) struct Writer {
+    actor: Actor,
+    mode: Mode,
+    request_id: String,
+}
+
+impl Writer {
+    fn of(caller: &Caller) -> Self {
+        Self {
+            actor: events::actor(&caller.principal),
+            mode: events::writer_mode(&caller.principal),
+            request_id: caller.request_id.clone(),
+        }
+    }
+
+    /// Roster itself, in `mode`, for the reason `request_id` names (a webhook given up).
+    pub(crate) fn system(mode: Mode, request_id: String) -> Self {
+        Self { actor: Actor { kind: ActorKind::System, id: None, key_prefix: None }, mode, request_id }
+    }
+}
+
 impl App {
     /// Runs `work` in one transaction and commits what it did, through the one write path: the
     /// caller and the operation are at hand inside the transaction, where the events of every
-    /// write will be recorded. `work` runs again from the start (on a new transaction) when the
+    /// write are recorded. `work` runs again from the start (on a new transaction) when the
     /// database gave it up for another (`Contention`), so it must read everything it decides
     /// with from the transaction it is given.
     async fn transaction<T: Send>(
         &self,
         caller: &Caller,
+        operation: &'static str,
+        work: impl for<'t> Fn(&'t mut dyn Transaction) -> Work<'t, (T, Change)> + Send + Sync,
+    ) -> Result<T> {
+        self.write(&Writer::of(caller), operation, work).await
+    }
+
+    /// [`App::transaction`] for a writer that need not be a caller (Roster itself).
+    async fn write<T: Send>(
+        &self,
+        writer: &Writer,
         operation: &'static str,
         work: impl for<'t> Fn(&'t mut dyn Transaction) -> Work<'t, (T, Change)> + Send + Sync,
     ) -> Result<T> {
@@ -285,18 +335,27 @@ impl App {
         loop {
             let mut transaction = self.store.begin().await?;
             let outcome = match work(transaction.as_mut()).await {
-                // Every write passes here with its change, its caller and its request inside its
-                // transaction: its event is appended there, so it commits with the write or not
-                // at all (spec §9).
+                // Every write passes here with its change, its writer and its request inside its
+                // transaction: its events are appended there, and queued for the webhook
+                // endpoints that take them, so they commit with the write or not at all (§9).
                 Ok((value, change)) => {
-                    let events = events::events_of(&self.render_object, caller, operation, &change, self.now());
-                    events::append(transaction.as_mut(), &events).await.map(|()| (value, change))
+                    let now = self.now();
+                    let events = events::events_of(&self.render_object, writer, operation, &change, now);
+                    match events::append(transaction.as_mut(), &events).await {
+                        Ok(()) => webhooks::enqueue(transaction.as_mut(), &events, now)
+                            .await
+                            .map(|queued| (value, change, queued)),
+                        Err(error) => Err(error),
+                    }
                 }
                 Err(error) => Err(error),
             };
             let outcome = match outcome {
-                Ok((value, change)) => transaction.commit().await.map(|()| {
-                    log_change(caller, operation, &change);
+                Ok((value, change, queued)) => transaction.commit().await.map(|()| {
+                    log_change(&writer.request_id, operation, &change);
+                    if queued {
+                        self.webhooks.wake.notify_one();
+                    }
                     value
                 }),
                 Err(error) => Err(error),

@@ -11,6 +11,10 @@ pub const ROLE: &str = "rol";
 pub const MEMBERSHIP: &str = "mem";
 pub const API_KEY: &str = "key";
 pub const EVENT: &str = "evt";
+pub const WEBHOOK_ENDPOINT: &str = "we";
+pub const WEBHOOK_DELIVERY: &str = "whd";
+/// A `webhook-id`: one event to one endpoint, the same for each of its attempts.
+pub const WEBHOOK_MESSAGE: &str = "msg";
 
 /// Ids are at most this long on input; anything longer cannot name an object.
 pub const MAX_ID_LEN: usize = 50;

@@ -16,5 +16,6 @@ pub mod provision;
 pub mod rules;
 pub mod store;
 pub mod time;
+pub mod webhooks;
 
 pub use error::{Error, Field, FieldError, ValidationCode};

@@ -279,10 +279,11 @@ impl BuiltinRole {
     }
 }
 
-choice!(ActorKind { Key = "key", User = "user", Master = "master" });
+choice!(ActorKind { Key = "key", User = "user", Master = "master", System = "system" });
 
 /// Who made a write: a key (`id` the key's, `key_prefix` its prefix), a user (`id` the user's,
-/// `key_prefix` its token's, none for a JWT) or the master key (neither).
+/// `key_prefix` its token's, none for a JWT), the master key (neither) or Roster itself (neither:
+/// a webhook endpoint disabled after three days of failures).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub kind: ActorKind,
@@ -309,5 +310,60 @@ pub struct Event {
     pub previous_attributes: Option<Value>,
     /// Increases with commit order within the partner; given by the store when appended.
     pub sequence: i64,
+    pub created_at: Timestamp,
+}
+
+/// Where a partner's events of one mode are sent (spec §9). Its signing secrets are kept apart
+/// ([`WebhookSecrets`]) and shown only when made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub url: String,
+    /// Types, `RESOURCE.*` or `*`.
+    pub enabled_events: Vec<String>,
+    pub description: String,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The secrets an endpoint's deliveries are signed with: the current one, and the one it
+/// replaced until `previous_expires_at` (both sign meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSecrets {
+    pub current: String,
+    pub previous: Option<String>,
+    pub previous_expires_at: Option<Timestamp>,
+}
+
+impl WebhookSecrets {
+    /// The secrets that sign at `now`, the current one first.
+    pub fn signing(&self, now: Timestamp) -> Vec<&str> {
+        let mut signing = vec![self.current.as_str()];
+        if let (Some(previous), Some(until)) = (&self.previous, self.previous_expires_at)
+            && now < until
+        {
+            signing.push(previous);
+        }
+        signing
+    }
+}
+
+/// One attempt to deliver an event to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    /// The same for every attempt of one event to one endpoint (`webhook-id`).
+    pub webhook_id: String,
+    pub attempt: u32,
+    pub succeeded: bool,
+    /// None when no answer came (refused, timed out).
+    pub response_status: Option<u16>,
+    pub latency_ms: u64,
+    pub next_retry_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }

@@ -50,7 +50,9 @@ listed!(
     crate::model::User,
     crate::model::ApiKey,
     crate::model::Membership,
-    crate::model::Role
+    crate::model::Role,
+    crate::model::WebhookEndpoint,
+    crate::model::WebhookDelivery
 );
 
 /// Events are listed in commit order, newest first: a cursor's number is an event's

@@ -17,11 +17,20 @@ pub enum Resource {
     Roles,
     ApiKeys,
     PartnerGroups,
+    /// Where the partner's events are sent: every event of a mode, so admin-group keys alone.
+    WebhookEndpoints,
 }
 
 impl Resource {
-    const ALL: [Resource; 6] =
-        [Self::Memberships, Self::Organisations, Self::Users, Self::Roles, Self::ApiKeys, Self::PartnerGroups];
+    const ALL: [Resource; 7] = [
+        Self::Memberships,
+        Self::Organisations,
+        Self::Users,
+        Self::Roles,
+        Self::ApiKeys,
+        Self::PartnerGroups,
+        Self::WebhookEndpoints,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +40,7 @@ impl Resource {
             Self::Roles => "roles",
             Self::ApiKeys => "api_keys",
             Self::PartnerGroups => "partner_groups",
+            Self::WebhookEndpoints => "webhook_endpoints",
         }
     }
 }
@@ -209,6 +219,12 @@ impl Scope {
         Self { orgs: OrgScope::All, ..self.clone() }
     }
 
+    /// The whole of a partner's mode, for what Roster does there itself rather than for a
+    /// caller (the webhook worker disabling an endpoint that failed for three days).
+    pub fn of_partner(partner_id: impl Into<String>, mode: Mode) -> Self {
+        Self { partner_id: partner_id.into(), mode, orgs: OrgScope::All }
+    }
+
     /// A scope made by hand, for tests and tools that act as the store's own operator.
     #[cfg(any(test, feature = "testing"))]
     pub fn for_tests(partner_id: impl Into<String>, mode: Mode, orgs: OrgScope) -> Self {
@@ -282,8 +298,9 @@ impl Principal {
 
     /// The scope in which a key may use `resource` with `access`, or why it may not: publishable
     /// keys never reach membership data (403), a key uses only the abilities it holds (403), and
-    /// partner groups are managed by admin-group keys alone (403). Users and the master key are
-    /// not keys (401); users reach memberships through [`UserPrincipal::member_scope`].
+    /// partner groups and webhook endpoints are managed by admin-group keys alone (403). Users and
+    /// the master key are not keys (401); users reach memberships through
+    /// [`UserPrincipal::member_scope`].
     pub fn key_scope(&self, resource: Resource, access: Access) -> Result<Scope> {
         let Self::Key(key) = self else {
             return Err(Error::Unauthorised);
@@ -296,7 +313,7 @@ impl Principal {
             Holder::Group { id, is_admin: false } => OrgScope::Group(id.clone()),
             Holder::Organisation { id } => OrgScope::Organisation(id.clone()),
         };
-        if resource == Resource::PartnerGroups && orgs != OrgScope::All {
+        if matches!(resource, Resource::PartnerGroups | Resource::WebhookEndpoints) && orgs != OrgScope::All {
             return Err(Error::Forbidden);
         }
         Ok(Scope { partner_id: key.partner_id.clone(), mode: key.mode, orgs })
@@ -398,6 +415,8 @@ mod tests {
         let member = key(Holder::Group { id: "grp_b".into(), is_admin: false }, KeyType::Secret, &["*"]);
         assert_eq!(member.key_scope(Resource::PartnerGroups, Access::Read), Err(Error::Forbidden));
         assert!(key(admin(), KeyType::Secret, &["*"]).key_scope(Resource::PartnerGroups, Access::Read).is_ok());
+        assert_eq!(member.key_scope(Resource::WebhookEndpoints, Access::Read), Err(Error::Forbidden));
+        assert!(key(admin(), KeyType::Secret, &["*"]).key_scope(Resource::WebhookEndpoints, Access::Write).is_ok());
         assert_eq!(member.require_master(), Err(Error::Unauthorised));
         assert_eq!(Principal::Master.key_scope(Resource::Memberships, Access::Read), Err(Error::Unauthorised));
         assert_eq!(Principal::Master.require_master(), Ok(()));

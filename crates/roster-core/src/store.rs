@@ -12,7 +12,8 @@ use crate::{
     error::Result,
     model::{
         AccessScope, ApiKey, Event, Membership, MembershipRole, MembershipSettings, MembershipStatus, Mode,
-        Organisation, OrganisationSettings, Partner, PartnerGroup, Role, User,
+        Organisation, OrganisationSettings, Partner, PartnerGroup, Role, User, WebhookDelivery, WebhookEndpoint,
+        WebhookSecrets,
     },
     page::{ListPage, ListQuery},
     policy::Scope,
@@ -204,7 +205,9 @@ pub enum UserHold {
 /// deciding a rule on the same rows take turns; none decides a rule itself. Dropping a
 /// transaction without [`Transaction::commit`] rolls it back.
 #[async_trait]
-pub trait Transaction: Partners + Groups + Organisations + Users + Roles + Keys + Memberships + Events + Send {
+pub trait Transaction:
+    Partners + Groups + Organisations + Users + Roles + Keys + Memberships + Events + WebhookEndpoints + Send
+{
     /// Commits, unless the request it serves has given up (then `Unavailable`, and nothing is
     /// written: see `commit_gate`).
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -213,7 +216,7 @@ pub trait Transaction: Partners + Groups + Organisations + Users + Roles + Keys 
 /// The primitives of a [`Transaction`], one trait per kind of row, so each backend implements
 /// them in one module per kind. (A `dyn Transaction` offers them all without importing these.)
 pub mod primitives {
-    pub use super::{Events, Groups, Keys, Memberships, Organisations, Partners, Roles, Users};
+    pub use super::{Events, Groups, Keys, Memberships, Organisations, Partners, Roles, Users, WebhookEndpoints};
 }
 
 /// The events of a transaction's writes, committed with them.
@@ -223,6 +226,102 @@ pub trait Events: Send {
     /// returns. The partner's sequence is held until the transaction ends, so sequences
     /// increase in commit order.
     async fn append_event(&mut self, event: &Event) -> Result<i64>;
+}
+
+/// An enabled endpoint of a partner's mode and the events it takes, for enqueuing a write's
+/// events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub endpoint_id: String,
+    pub enabled_events: Vec<String>,
+}
+
+/// One event to deliver to one endpoint: a row of the outbox, written in the event's
+/// transaction. Its id is the `webhook-id` of each of its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookMessage {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+}
+
+/// Webhook endpoints, and the outbox the write path fills.
+#[async_trait]
+pub trait WebhookEndpoints: Send {
+    /// The partner's enabled endpoints of `mode`.
+    async fn webhook_subscriptions(&mut self, partner_id: &str, mode: Mode) -> Result<Vec<Subscription>>;
+    /// Queues each message, due at `due`. A message already queued for its endpoint and event
+    /// (delivered or not) keeps its id and is due again, its three days counted from `due`.
+    async fn enqueue_webhook_messages(&mut self, messages: &[WebhookMessage], due: Timestamp) -> Result<()>;
+    async fn insert_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint, secrets: &WebhookSecrets) -> Result<()>;
+    /// The endpoint of the scope's partner and mode, held against every other change.
+    /// `NotFound` otherwise.
+    async fn lock_webhook_endpoint(&mut self, scope: &Scope, id: &str) -> Result<(WebhookEndpoint, WebhookSecrets)>;
+    /// Writes the endpoint's URL, events, description, disabled flag and `updated_at`; a
+    /// disabled endpoint's queued messages are dropped (they stay in its deliveries).
+    async fn update_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint) -> Result<()>;
+    async fn set_webhook_secrets(&mut self, id: &str, secrets: &WebhookSecrets) -> Result<()>;
+    /// Deletes the endpoint with its queue and deliveries.
+    async fn delete_webhook_endpoint(&mut self, id: &str) -> Result<()>;
+}
+
+/// An attempt a node claimed from the outbox: what it needs to make it, and the claim that
+/// lets it record the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedAttempt {
+    pub webhook_id: String,
+    pub endpoint_id: String,
+    pub partner_id: String,
+    pub mode: Mode,
+    pub url: String,
+    pub secrets: WebhookSecrets,
+    /// None when the event was pruned before it could be delivered.
+    pub event: Option<Event>,
+    pub event_id: String,
+    /// This attempt's number, 1 for the first.
+    pub attempt: u32,
+    /// When the message was queued (or queued again by a redelivery).
+    pub queued_at: Timestamp,
+    /// The claim: only its holder records the message's next step.
+    pub lease: String,
+}
+
+/// How the outbox stands, for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookQueue {
+    /// Messages not yet delivered nor given up.
+    pub depth: u64,
+    /// When the oldest of them was queued.
+    pub oldest_queued_at: Option<Timestamp>,
+}
+
+/// The webhook outbox's reads and the delivery workers' claims, outside the write path.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    async fn list_webhook_endpoints(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<WebhookEndpoint>>;
+    async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<WebhookEndpoint>;
+    /// The endpoint's attempts, newest first, paged by offset or cursor; not counted.
+    async fn list_webhook_deliveries(&self, endpoint_id: &str, query: &ListQuery) -> Result<ListPage<WebhookDelivery>>;
+    /// Claims up to `limit` messages due at `now`, each until `lease_until` under the claim
+    /// `lease`: no other claim takes them before then, on any node.
+    async fn claim_webhook_attempts(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        lease: &str,
+        limit: u32,
+    ) -> Result<Vec<ClaimedAttempt>>;
+    /// Records an attempt (`delivery`, none for an event pruned before it went) and the
+    /// message's next one (`None`: it is over), the latter only while `lease` still holds it.
+    /// Whether it did.
+    async fn finish_webhook_attempt(
+        &self,
+        webhook_id: &str,
+        lease: &str,
+        delivery: Option<&WebhookDelivery>,
+        next_attempt_at: Option<Timestamp>,
+    ) -> Result<bool>;
+    async fn webhook_queue(&self) -> Result<WebhookQueue>;
 }
 
 /// Partners, and the hold that keeps one from losing its last admin group.
@@ -379,7 +478,7 @@ pub trait Memberships: Send {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Outbox + Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
 

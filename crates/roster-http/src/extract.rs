@@ -36,6 +36,27 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// A JSON body that may be left out: none when the request has no body; one that is sent must
+/// say it is JSON.
+pub struct OptionalJsonBody(pub Option<Value>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let declared_json =
+            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json);
+        let bytes = read_bytes(request).await?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        if !declared_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(|body| Self(Some(body)))
+    }
+}
+
 /// The request's body as one JSON document, whatever its content type says (checked by the
 /// caller): 413 past [`MAX_BODY_BYTES`], 400 when it is not JSON or nests too deep.
 pub(crate) async fn read_json(request: Request) -> Result<Value, ApiError> {

@@ -27,6 +27,8 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// Where "now" comes from; tests set it.
     pub clock: Arc<dyn Clock>,
+    /// Whether webhooks may be sent to loopback, private and link-local addresses.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             credential_cache_ttl: Duration::from_secs(1),
             clock: Arc::new(SystemClock),
+            webhook_allow_private: false,
         }
     }
 }
@@ -75,6 +78,10 @@ impl AppState {
                 credential_cache_ttl: config.credential_cache_ttl,
                 clock: config.clock,
                 render_object: roster_app::RenderObject::new(crate::native::wire::object),
+                render_event: roster_app::RenderEvent::new(|event| {
+                    serde_json::to_value(crate::native::wire::event(event)).unwrap_or(serde_json::Value::Null)
+                }),
+                webhook_allow_private: config.webhook_allow_private,
             },
         );
         Self(Arc::new(Shared {

@@ -7,7 +7,7 @@ use roster_core::{
     model::{
         AccessScope, Actor, ActorKind, ApiKey, Event, KeyHolder, KeyType, Membership, MembershipRole,
         MembershipSettings, MembershipStatus, Mode, Notifications, Organisation, OrganisationSettings, Partner,
-        PartnerGroup, Role, User,
+        PartnerGroup, Role, User, WebhookDelivery, WebhookEndpoint, WebhookSecrets,
     },
     policy::Ability,
     time::Timestamp,
@@ -277,6 +277,64 @@ pub fn event<R: Columns>(row: &R) -> Result<Event, R::Error> {
         object: row.json(11)?,
         previous_attributes: row.json(12)?,
         created_at: timestamp(row, 13)?,
+    })
+}
+
+pub const WEBHOOK_ENDPOINT_COLUMNS: &str = "w.id, w.partner_id, w.livemode, w.url, w.enabled_events, w.description, \
+     w.disabled, w.created_at, w.updated_at, w.secret, w.previous_secret, w.previous_secret_expires_at";
+
+pub fn webhook_endpoint<R: Columns>(row: &R) -> Result<WebhookEndpoint, R::Error> {
+    Ok(WebhookEndpoint {
+        id: row.text(0)?,
+        partner_id: row.text(1)?,
+        mode: mode(row, 2)?,
+        url: row.text(3)?,
+        enabled_events: row.json(4)?,
+        description: row.text(5)?,
+        disabled: row.boolean(6)?,
+        created_at: timestamp(row, 7)?,
+        updated_at: timestamp(row, 8)?,
+    })
+}
+
+/// The secrets of a row read with [`WEBHOOK_ENDPOINT_COLUMNS`].
+pub fn webhook_secrets<R: Columns>(row: &R) -> Result<WebhookSecrets, R::Error> {
+    Ok(WebhookSecrets {
+        current: row.text(9)?,
+        previous: row.optional_text(10)?,
+        previous_expires_at: optional_timestamp(row, 11)?,
+    })
+}
+
+pub const WEBHOOK_DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, d.event_id, d.webhook_id, d.attempt, d.succeeded, \
+     d.response_status, d.latency_ms, d.next_retry_at, d.created_at";
+
+/// `INSERT INTO webhook_deliveries` with the columns of [`WEBHOOK_DELIVERY_COLUMNS`], unless
+/// its endpoint was deleted while the attempt was made (then there is nothing to log).
+pub fn webhook_delivery_insert(placeholder: char) -> String {
+    let columns = WEBHOOK_DELIVERY_COLUMNS.replace("d.", "");
+    format!(
+        "INSERT INTO webhook_deliveries ({columns}) SELECT {} \
+         WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = {placeholder}2)",
+        placeholders(placeholder, 10)
+    )
+}
+
+pub fn webhook_delivery<R: Columns>(row: &R) -> Result<WebhookDelivery, R::Error> {
+    Ok(WebhookDelivery {
+        id: row.text(0)?,
+        endpoint_id: row.text(1)?,
+        event_id: row.text(2)?,
+        webhook_id: row.text(3)?,
+        attempt: u32::try_from(row.int(4)?).map_err(|_| row.corrupt(4, "attempt"))?,
+        succeeded: row.boolean(5)?,
+        response_status: row
+            .optional_int(6)?
+            .map(|status| u16::try_from(status).map_err(|_| row.corrupt(6, "status")))
+            .transpose()?,
+        latency_ms: u64::try_from(row.int(7)?).map_err(|_| row.corrupt(7, "latency"))?,
+        next_retry_at: optional_timestamp(row, 8)?,
+        created_at: timestamp(row, 9)?,
     })
 }
 

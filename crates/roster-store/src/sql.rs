@@ -12,7 +12,9 @@ use roster_core::{
     store::{EventFilter, MembershipFilter},
 };
 
-use crate::rows::{EVENT_COLUMNS, MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM};
+use crate::rows::{
+    EVENT_COLUMNS, MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM, WEBHOOK_DELIVERY_COLUMNS, WEBHOOK_ENDPOINT_COLUMNS,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -384,6 +386,39 @@ pub fn object_event_at(dialect: Dialect, scope: &Scope, object_id: &str, at: i64
     let mut select = Sql::new(dialect, &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.object_id = "));
     select.bind(object_id).scoped(scope, "e", "e.organisation_id");
     select.push(" AND e.created_at <= ").bind(at).push(" ORDER BY e.sequence DESC LIMIT 1");
+    select
+}
+
+/// One webhook endpoint of the scope's partner and mode.
+pub fn webhook_endpoint_by_id(dialect: Dialect, scope: &Scope, id: &str) -> Sql {
+    let mut select =
+        Sql::new(dialect, &format!("SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints w WHERE w.id = "));
+    select.bind(id).push(" AND w.partner_id = ").bind(scope.partner_id());
+    select.push(" AND w.livemode = ").bind(scope.mode().is_live());
+    select
+}
+
+/// One page of an endpoint's deliveries, newest first (ids sort like creation times, so the
+/// cursor's id bounds the range), served by `webhook_deliveries_endpoint`; not counted.
+pub fn deliveries_page(dialect: Dialect, endpoint_id: &str, query: &ListQuery) -> Sql {
+    let mut select = Sql::new(
+        dialect,
+        &format!("SELECT {WEBHOOK_DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = "),
+    );
+    select.bind(endpoint_id);
+    let offset = match &query.position {
+        Position::Offset(offset) => *offset,
+        Position::After(cursor) => {
+            select.push(" AND d.id < ").bind(cursor.id.as_str());
+            0
+        }
+        Position::StartingAfter(_) => 0,
+    };
+    select
+        .push(" ORDER BY d.id DESC LIMIT ")
+        .bind(i64::from(query.limit) + 1)
+        .push(" OFFSET ")
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
     select
 }
 

@@ -210,6 +210,53 @@ pub const TABLES: &[Table] = &[
         ],
         key_len: 1,
     },
+    Table {
+        name: "webhook_endpoints",
+        columns: &[
+            ("id", Text),
+            ("partner_id", Text),
+            ("livemode", Bool),
+            ("url", Text),
+            ("enabled_events", Json),
+            ("description", Text),
+            ("disabled", Bool),
+            ("secret", Text),
+            ("previous_secret", Text),
+            ("previous_secret_expires_at", Int),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+        key_len: 1,
+    },
+    Table {
+        name: "webhook_messages",
+        columns: &[
+            ("id", Text),
+            ("endpoint_id", Text),
+            ("event_id", Text),
+            ("attempts", Int),
+            ("queued_at", Int),
+            ("next_attempt_at", Int),
+            ("lease", Text),
+        ],
+        key_len: 1,
+    },
+    Table {
+        name: "webhook_deliveries",
+        columns: &[
+            ("id", Text),
+            ("endpoint_id", Text),
+            ("event_id", Text),
+            ("webhook_id", Text),
+            ("attempt", Int),
+            ("succeeded", Bool),
+            ("response_status", Int),
+            ("latency_ms", Int),
+            ("next_retry_at", Int),
+            ("created_at", Int),
+        ],
+        key_len: 1,
+    },
 ];
 
 pub type Row = Vec<Cell>;

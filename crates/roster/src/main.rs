@@ -72,7 +72,7 @@ fn init_logging(format: LogFormat) -> WorkerGuard {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API (migrations run first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date and exit.
     Migrate(DatabaseArgs),
     /// Print the OpenAPI 3.1 document of the native API (as served at /openapi.json).
@@ -174,6 +174,10 @@ struct ServeArgs {
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client's address.
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// Allow webhook endpoints on loopback, private and link-local addresses (refused by
+    /// default, so a key cannot make Roster call into the network it runs in).
+    #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
 }
 
 fn main() -> ExitCode {
@@ -189,7 +193,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Migrate(args) => migrate(args).await,
             Command::Openapi => print_openapi(),
             Command::CopyData(args) => copy_data(args).await,
@@ -329,9 +333,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         credential_cache_ttl: Duration::from_millis(args.credential_cache_ttl),
         trusted_proxies: args.trusted_proxies,
         cors_origins: args.cors_origins,
+        webhook_allow_private: args.webhook_allow_private,
         ..Config::default()
     };
     let state = AppState::new(store, config);
+    // Delivers the outbox beside the requests, for as long as the node runs; what it leaves
+    // undone when the node stops is claimed again by any node once its lease passes.
+    let deliveries = tokio::spawn(roster_app::webhooks::run(state.app().clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -340,6 +348,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(%address, "serving");
     let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| format!("server failed: {e}"))?;
+    deliveries.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -13,6 +13,7 @@ mod organisations;
 mod partners;
 mod roles;
 mod users;
+mod webhooks;
 pub mod wire;
 
 pub use list::{ListBody, body as list_body};
@@ -74,6 +75,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memberships::check))
         .routes(routes!(events::list))
         .routes(routes!(events::show))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::show, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
         .routes(routes!(me::show))
         .routes(routes!(me::memberships))
         .routes(routes!(me::membership, me::respond, me::leave))

@@ -459,9 +459,122 @@ pub fn object(object: &roster_app::Object) -> Value {
         Object::ApiKey(key) => serde_json::to_value(api_key(key)),
         Object::Role(role) => serde_json::to_value(self::role(role)),
         Object::Partner(partner) => serde_json::to_value(self::partner(partner)),
+        Object::WebhookEndpoint(endpoint) => serde_json::to_value(webhook_endpoint(endpoint)),
     };
     // The shapes are plain structs of strings, numbers and lists: serialising cannot fail.
     shown.unwrap_or(Value::Null)
+}
+
+/// Where the partner's events of one mode are sent; its signing secret is shown only when
+/// made (creation, rotation).
+#[derive(Serialize, ToSchema)]
+#[schema(as = WebhookEndpoint)]
+pub struct WebhookEndpoint {
+    #[schema(example = "webhook_endpoint")]
+    object: &'static str,
+    #[schema(example = "we_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    #[schema(example = "https://hooks.example.com/roster")]
+    url: String,
+    /// Types (`membership.updated`), every type of a resource (`membership.*`), or `*`.
+    #[schema(example = json!(["membership.*"]))]
+    enabled_events: Vec<String>,
+    description: String,
+    /// A disabled endpoint is sent nothing; Roster disables one whose event failed for three
+    /// days.
+    disabled: bool,
+    livemode: bool,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Time,
+}
+
+pub fn webhook_endpoint(endpoint: &model::WebhookEndpoint) -> WebhookEndpoint {
+    WebhookEndpoint {
+        object: "webhook_endpoint",
+        id: endpoint.id.clone(),
+        url: endpoint.url.clone(),
+        enabled_events: endpoint.enabled_events.clone(),
+        description: endpoint.description.clone(),
+        disabled: endpoint.disabled,
+        livemode: endpoint.mode.is_live(),
+        created_at: endpoint.created_at,
+        updated_at: endpoint.updated_at,
+    }
+}
+
+/// An endpoint as created or rotated: with its signing secret, shown only in this response.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookEndpointWithSecret {
+    #[serde(flatten)]
+    endpoint: WebhookEndpoint,
+    /// `whsec_` and base64: verify deliveries with it (Standard Webhooks). After a rotation the
+    /// previous secret also signs for 24 hours.
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    secret: String,
+}
+
+pub fn webhook_endpoint_with_secret(endpoint: &model::WebhookEndpoint, secret: String) -> WebhookEndpointWithSecret {
+    WebhookEndpointWithSecret { endpoint: webhook_endpoint(endpoint), secret }
+}
+
+/// One attempt to deliver an event to an endpoint.
+#[derive(Serialize, ToSchema)]
+#[schema(as = WebhookDelivery)]
+pub struct WebhookDelivery {
+    #[schema(example = "webhook_delivery")]
+    object: &'static str,
+    #[schema(example = "whd_01JD9V8Q2S7W6K3X5Y4Z1A2B3C")]
+    id: String,
+    endpoint_id: String,
+    event_id: String,
+    /// The `webhook-id` header: the same for every attempt of one event to one endpoint.
+    webhook_id: String,
+    /// 1 for the first attempt.
+    attempt: u32,
+    /// `succeeded` (a 2xx within 10 s) or `failed`.
+    #[schema(example = "succeeded")]
+    status: &'static str,
+    /// The receiver's status; null when it did not answer in time or could not be reached.
+    response_status: Option<u16>,
+    latency_ms: u64,
+    /// When it is tried again; null once delivered or given up.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    next_retry_at: Option<Time>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Time,
+}
+
+pub fn webhook_delivery(delivery: &model::WebhookDelivery) -> WebhookDelivery {
+    WebhookDelivery {
+        object: "webhook_delivery",
+        id: delivery.id.clone(),
+        endpoint_id: delivery.endpoint_id.clone(),
+        event_id: delivery.event_id.clone(),
+        webhook_id: delivery.webhook_id.clone(),
+        attempt: delivery.attempt,
+        status: if delivery.succeeded { "succeeded" } else { "failed" },
+        response_status: delivery.response_status,
+        latency_ms: delivery.latency_ms,
+        next_retry_at: delivery.next_retry_at,
+        created_at: delivery.created_at,
+    }
+}
+
+/// The answer of `POST /v1/events/{id}/redeliver`: the endpoints the event is sent to again.
+#[derive(Serialize, ToSchema)]
+pub struct Redelivery {
+    #[schema(example = "event_redelivery")]
+    object: &'static str,
+    event_id: String,
+    /// The enabled endpoints of the event's mode that take it (or the one named), each sent
+    /// it again under its same `webhook-id`.
+    webhook_endpoint_ids: Vec<String>,
+}
+
+pub fn redelivery(event_id: &str, webhook_endpoint_ids: Vec<String>) -> Redelivery {
+    Redelivery { object: "event_redelivery", event_id: event_id.to_owned(), webhook_endpoint_ids }
 }
 
 /// A membership's effective permissions, sorted and without duplicates.

@@ -65,6 +65,8 @@ macro_rules! read {
     };
 }
 
+mod outbox;
+
 fn found<T>(value: Option<T>) -> Step<T> {
     value.ok_or(Failure::Domain(Error::NotFound))
 }

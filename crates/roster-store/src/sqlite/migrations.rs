@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_events_created.sql")),
     (9, include_str!("../../migrations/sqlite/0009_events_lists.sql")),
     (10, include_str!("../../migrations/sqlite/0010_events_fewer_indexes.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_webhooks.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

@@ -1,6 +1,7 @@
 //! The SQLite backend: an embedded file (WAL, `synchronous=FULL`) or a private in-memory database.
 
 mod migrations;
+mod outbox;
 mod pool;
 mod query;
 mod rows;

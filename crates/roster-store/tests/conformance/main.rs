@@ -7,11 +7,13 @@ use roster_core::{
     Error, ids,
     model::{Actor, ActorKind, ApiKey, Event, Membership, Organisation, PartnerGroup, Role, User},
     model::{KeyHolder, KeyType, MembershipRole, MembershipSettings, MembershipStatus, Mode, OrganisationSettings},
+    model::{WebhookDelivery, WebhookEndpoint, WebhookSecrets},
     page::{Cursor, ListQuery, Listed, Position, Sort, SortKey},
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
     rules::OrgTally,
     store::{MembershipAccess, MembershipFilter, NewOrganisation, NewRole, Store, UserHold},
+    store::{Subscription, WebhookMessage, WebhookQueue},
     time::Timestamp,
 };
 use roster_store::testing;
@@ -844,6 +846,112 @@ async fn events_take_increasing_sequences_per_partner_and_are_read_back_per_obje
         let test_mode = Scope::for_tests(scope.partner_id().to_owned(), Mode::Test, OrgScope::All);
         assert_eq!(store.list_object_events(&test_mode, "mem_1", &ListQuery::default()).await.unwrap().count, 0);
         assert_eq!(store.list_object_events(&other, "mem_1", &ListQuery::default()).await.unwrap().count, 0);
+    })
+    .await;
+}
+
+fn endpoint(scope: &Scope, enabled_events: &[&str]) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: ids::new_id(ids::WEBHOOK_ENDPOINT, NOW),
+        partner_id: scope.partner_id().to_owned(),
+        mode: scope.mode(),
+        url: "https://hooks.example.com/in".into(),
+        enabled_events: enabled_events.iter().map(|kind| (*kind).to_owned()).collect(),
+        description: "billing".into(),
+        disabled: false,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_hands_each_due_attempt_to_one_claim_until_its_lease_passes() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let hook = endpoint(&scope, &["membership.*"]);
+        let secrets = WebhookSecrets { current: "whsec_a".into(), previous: None, previous_expires_at: None };
+        let appended = event(&scope, "mem_1", None, "membership.created");
+        let message = WebhookMessage {
+            id: ids::new_id(ids::WEBHOOK_MESSAGE, NOW),
+            endpoint_id: hook.id.clone(),
+            event_id: appended.id.clone(),
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_webhook_endpoint(&hook, &secrets).await.unwrap();
+        assert_eq!(
+            tx.webhook_subscriptions(scope.partner_id(), Mode::Live).await.unwrap(),
+            vec![Subscription { endpoint_id: hook.id.clone(), enabled_events: vec!["membership.*".into()] }]
+        );
+        assert_eq!(tx.webhook_subscriptions(scope.partner_id(), Mode::Test).await.unwrap(), vec![], "other mode");
+        tx.append_event(&appended).await.unwrap();
+        tx.enqueue_webhook_messages(std::slice::from_ref(&message), NOW).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.webhook_queue().await.unwrap(), WebhookQueue { depth: 1, oldest_queued_at: Some(NOW) });
+
+        let lease_until = Timestamp(NOW.millis() + 30_000);
+        assert_eq!(
+            store.claim_webhook_attempts(Timestamp(NOW.millis() - 1), lease_until, "a", 10).await.unwrap(),
+            vec![]
+        );
+        let claimed = store.claim_webhook_attempts(NOW, lease_until, "a", 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        let attempt = &claimed[0];
+        assert_eq!(
+            (attempt.webhook_id.as_str(), attempt.attempt, attempt.lease.as_str()),
+            (message.id.as_str(), 1, "a")
+        );
+        assert_eq!((attempt.url.as_str(), &attempt.secrets), (hook.url.as_str(), &secrets));
+        assert_eq!(attempt.event.as_ref().map(|event| event.id.as_str()), Some(appended.id.as_str()));
+        assert_eq!(store.claim_webhook_attempts(NOW, lease_until, "b", 10).await.unwrap(), vec![], "claimed once");
+
+        // Its node died: past the lease, another claims it, and the first can no longer finish it.
+        let retaken = store.claim_webhook_attempts(lease_until, Timestamp(lease_until.millis() + 30_000), "b", 10);
+        let retaken = retaken.await.unwrap();
+        assert_eq!((retaken.len(), retaken[0].attempt), (1, 2));
+        let delivery = |attempt: u32, succeeded: bool| WebhookDelivery {
+            id: ids::new_id(ids::WEBHOOK_DELIVERY, NOW),
+            endpoint_id: hook.id.clone(),
+            event_id: appended.id.clone(),
+            webhook_id: message.id.clone(),
+            attempt,
+            succeeded,
+            response_status: Some(if succeeded { 200 } else { 500 }),
+            latency_ms: 12,
+            next_retry_at: None,
+            created_at: NOW,
+        };
+        let late = delivery(1, false);
+        assert!(!store.finish_webhook_attempt(&message.id, "a", Some(&late), Some(NOW)).await.unwrap(), "lease lost");
+        let done = delivery(2, true);
+        assert!(store.finish_webhook_attempt(&message.id, "b", Some(&done), None).await.unwrap());
+        assert_eq!(store.webhook_queue().await.unwrap(), WebhookQueue::default());
+        let far = Timestamp(NOW.millis() + 86_400_000);
+        assert_eq!(store.claim_webhook_attempts(far, far, "c", 10).await.unwrap(), vec![], "delivered");
+        let log = store.list_webhook_deliveries(&hook.id, &ListQuery::default()).await.unwrap();
+        assert_eq!(log.items.len(), 2, "both attempts are logged");
+
+        // A redelivery queues the same message again, with its id.
+        let mut tx = store.begin().await.unwrap();
+        let again = WebhookMessage { id: ids::new_id(ids::WEBHOOK_MESSAGE, NOW), ..message.clone() };
+        tx.enqueue_webhook_messages(&[again], far).await.unwrap();
+        tx.commit().await.unwrap();
+        let redelivered = store.claim_webhook_attempts(far, far, "c", 10).await.unwrap();
+        assert_eq!((redelivered[0].webhook_id.as_str(), redelivered[0].attempt), (message.id.as_str(), 3));
+
+        // Disabling an endpoint drops what it had queued; deleting it drops its log.
+        let mut tx = store.begin().await.unwrap();
+        let (locked, _) = tx.lock_webhook_endpoint(&scope, &hook.id).await.unwrap();
+        tx.update_webhook_endpoint(&WebhookEndpoint { disabled: true, ..locked }).await.unwrap();
+        assert_eq!(tx.webhook_subscriptions(scope.partner_id(), Mode::Live).await.unwrap(), vec![]);
+        tx.commit().await.unwrap();
+        assert_eq!(store.webhook_queue().await.unwrap().depth, 0);
+        let test_mode = Scope::for_tests(scope.partner_id().to_owned(), Mode::Test, OrgScope::All);
+        assert_eq!(store.get_webhook_endpoint(&test_mode, &hook.id).await, Err(Error::NotFound));
+        let mut tx = store.begin().await.unwrap();
+        tx.delete_webhook_endpoint(&hook.id).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.list_webhook_deliveries(&hook.id, &ListQuery::default()).await.unwrap().items, vec![]);
+        assert_eq!(store.get_webhook_endpoint(&scope, &hook.id).await, Err(Error::NotFound));
     })
     .await;
 }

@@ -131,3 +131,4 @@ mod organisations;
 mod partners;
 mod roles;
 mod users;
+mod webhooks;

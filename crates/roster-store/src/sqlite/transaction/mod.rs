@@ -89,3 +89,4 @@ mod organisations;
 mod partners;
 mod roles;
 mod users;
+mod webhooks;
