@@ -19,7 +19,7 @@ use roster_core::{
     model::{Event, Mode, WebhookDelivery, WebhookEndpoint, WebhookSecrets},
     page::{ListPage, ListQuery},
     policy::{Access, Resource, Scope},
-    store::{ClaimedAttempt, Transaction, WebhookMessage},
+    store::{ClaimedAttempt, Transaction, WebhookMessage, WebhookQueue},
     time::Timestamp,
     webhooks::{self as rules, address_is_public, endpoint_takes, host_and_port},
 };
@@ -309,6 +309,11 @@ pub(crate) async fn enqueue(tx: &mut dyn Transaction, events: &[Event], now: Tim
         tx.enqueue_webhook_messages(&messages, now).await?;
     }
     Ok(queued)
+}
+
+/// How the outbox stands, on every node, for `/metrics`.
+pub async fn queue(app: &App) -> Result<WebhookQueue> {
+    app.store.webhook_queue().await
 }
 
 /// What this node's deliveries came to, for `/metrics`.

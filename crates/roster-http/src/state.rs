@@ -85,11 +85,11 @@ impl AppState {
             },
         );
         Self(Arc::new(Shared {
-            app,
             request_timeout: config.request_timeout,
             trusted_proxies: config.trusted_proxies,
             cors_origins: config.cors_origins,
-            metrics: Metrics::new(),
+            metrics: Metrics::new(&app),
+            app,
         }))
     }
 

@@ -90,17 +90,6 @@ async fn user_token(app: &TestApp, membership_id: &str) -> String {
     app.key(&app.live, json!({"name": "session", "user_id": user})).await
 }
 
-fn jwt(user_id: &str) -> String {
-    let claims = json!({"sub": user_id, "iss": crate::support::JWT_ISSUER, "aud": crate::support::JWT_AUDIENCE,
-        "exp": roster_core::time::Timestamp::now().millis() / 1000 + 600});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(crate::support::JWT_SECRET),
-    )
-    .unwrap()
-}
-
 on_both_backends! {
     async fn an_invitation_is_a_pending_membership_shaped_as_the_reference_shows(app) {
         let acme = app.organisation(&app.live, "Acme").await;
@@ -565,7 +554,7 @@ on_both_backends! {
         assert_error(&send(&app, Method::PATCH, &format!("/{admin}"), &reader_token, Some(patch(&admin, json!({"reference": "x"}), json!({})))).await, StatusCode::FORBIDDEN);
         assert_error(&send(&app, Method::DELETE, &format!("/{admin}"), &reader_token, None).await, StatusCode::FORBIDDEN);
         let beta_user = native(&app, &in_beta).await["user_id"].as_str().unwrap().to_owned();
-        let bearer = format!("Bearer {}", jwt(&beta_user));
+        let bearer = format!("Bearer {}", crate::support::jwt_for(&beta_user));
         let as_jwt = app.send(Method::GET, API, &[("authorization", bearer.as_str())], None).await;
         assert_eq!(ids(&as_jwt), [in_beta.as_str()]);
         let into_acme = app.send(Method::POST, API, &[("authorization", bearer.as_str()), ("content-type", JSON_API)], Some(serde_json::to_vec(&invitation("v@example.com", &acme, "role_standard")).unwrap())).await;

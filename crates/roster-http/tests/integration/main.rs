@@ -51,3 +51,4 @@ mod roles;
 mod scope;
 mod support;
 mod time_limit;
+mod webhooks;

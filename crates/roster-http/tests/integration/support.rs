@@ -74,6 +74,18 @@ pub const JWT_SECRET: &[u8] = b"a test secret for HS256 tokens, 32 bytes or more
 pub const JWT_ISSUER: &str = "https://idp.test";
 pub const JWT_AUDIENCE: &str = "roster";
 
+/// A JWT of the suite's identity provider naming `user_id`, valid for ten minutes.
+pub fn jwt_for(user_id: &str) -> String {
+    let claims = serde_json::json!({"sub": user_id, "iss": JWT_ISSUER, "aud": JWT_AUDIENCE,
+        "exp": roster_core::time::Timestamp::now().millis() / 1000 + 600});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET),
+    )
+    .unwrap()
+}
+
 /// The configuration the suite's servers run with: a master key and HS256 JWTs.
 pub fn test_config() -> Config {
     Config {
