@@ -4,3 +4,4 @@
 mod lifecycle;
 mod postgres;
 mod support;
+mod webhooks;
