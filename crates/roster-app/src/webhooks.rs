@@ -383,6 +383,8 @@ const BATCH: u32 = 32;
 /// Makes every attempt due now, one batch at a time, until none is left; how many it made.
 /// The background worker ([`run`]) calls it; tests call it to deliver without waiting.
 pub async fn deliver_due(app: &App) -> Result<usize> {
+    // Events a node committed but did not number (it died in between) are sent once numbered.
+    app.store.number_events(None).await?;
     let mut made = 0;
     loop {
         let now = app.now();
