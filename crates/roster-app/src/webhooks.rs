@@ -377,51 +377,106 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// How many attempts one pass claims at most; they are made concurrently.
-const BATCH: u32 = 32;
+/// How many attempts a node makes at once. Each runs on its own: a slow receiver holds up its
+/// own attempt (up to the 10 s limit) and one of these places, never the others' attempts.
+const IN_FLIGHT: usize = 64;
 
-/// Makes every attempt due now, one batch at a time, until none is left; how many it made.
-/// The background worker ([`run`]) calls it; tests call it to deliver without waiting.
+/// The attempts a node is making.
+struct Attempts {
+    room: Arc<tokio::sync::Semaphore>,
+    running: tokio::task::JoinSet<()>,
+}
+
+impl Attempts {
+    fn new() -> Self {
+        Self { room: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)), running: tokio::task::JoinSet::new() }
+    }
+
+    /// Claims as many due attempts as there is room for and starts each; how many it started.
+    async fn start_due(&mut self, app: &App) -> Result<usize> {
+        let room = self.room.available_permits();
+        if room == 0 {
+            return Ok(0);
+        }
+        let now = app.now();
+        let lease = ids::new_id("lease", now);
+        let until = Timestamp(now.millis() + rules::LEASE_MILLIS);
+        let claimed = app.store.claim_webhook_attempts(now, until, &lease, u32::try_from(room).unwrap_or(1)).await?;
+        let started = claimed.len();
+        for attempt in claimed {
+            let place = Arc::clone(&self.room).try_acquire_owned().map_err(Error::internal)?;
+            let app = app.clone();
+            self.running.spawn(async move {
+                if let Err(error) = attempt_delivery(&app, attempt).await {
+                    tracing::warn!(%error, "could not record a webhook attempt");
+                }
+                drop(place);
+            });
+        }
+        Ok(started)
+    }
+
+    /// Starts what is due until nothing is or there is no room left; how many it started.
+    async fn start_all_due(&mut self, app: &App) -> Result<usize> {
+        let mut started = 0;
+        loop {
+            let now_started = self.start_due(app).await?;
+            started += now_started;
+            if now_started == 0 || self.room.available_permits() == 0 {
+                return Ok(started);
+            }
+        }
+    }
+
+    /// Waits for one running attempt to end; false when none was running.
+    async fn one_ended(&mut self) -> bool {
+        match self.running.join_next().await {
+            Some(Err(error)) => {
+                tracing::error!(%error, "a webhook attempt stopped");
+                true
+            }
+            Some(Ok(())) => true,
+            None => false,
+        }
+    }
+}
+
+/// Makes every attempt due now (and those that fall due meanwhile) and waits for them; how many
+/// it made. Tests call it to deliver without waiting for the worker.
 pub async fn deliver_due(app: &App) -> Result<usize> {
     // Events a node committed but did not number (it died in between) are sent once numbered.
     app.store.number_events(None).await?;
+    let mut attempts = Attempts::new();
     let mut made = 0;
     loop {
-        let now = app.now();
-        let lease = ids::new_id("lease", now);
-        let claimed =
-            app.store.claim_webhook_attempts(now, Timestamp(now.millis() + rules::LEASE_MILLIS), &lease, BATCH).await?;
-        let count = claimed.len();
-        let mut running = tokio::task::JoinSet::new();
-        for attempt in claimed {
-            let app = app.clone();
-            running.spawn(async move { attempt_delivery(&app, attempt).await });
-        }
-        while let Some(finished) = running.join_next().await {
-            match finished {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "could not record a webhook attempt"),
-                Err(error) => tracing::error!(%error, "a webhook attempt stopped"),
-            }
-        }
-        made += count;
-        if count < BATCH as usize {
+        made += attempts.start_all_due(app).await?;
+        if !attempts.one_ended().await {
             return Ok(made);
         }
     }
 }
 
 /// Delivers in the background for as long as the node runs: whenever a write on this node
-/// queued something, and at least every second (for other nodes' writes, retries and
-/// attempts whose node died).
+/// queued something, whenever an attempt ends (its place is free), and at least every second
+/// (other nodes' writes, retries, attempts whose node died).
 pub async fn run(app: App) {
+    let mut attempts = Attempts::new();
+    let mut polled = tokio::time::Instant::now();
     loop {
-        if let Err(error) = deliver_due(&app).await {
-            tracing::warn!(%error, "webhook delivery pass failed");
+        if polled.elapsed() >= Duration::from_secs(1) {
+            polled = tokio::time::Instant::now();
+            // Events a node committed but did not number (it died in between).
+            if let Err(error) = app.store.number_events(None).await {
+                tracing::warn!(%error, "could not number events left unnumbered");
+            }
+        }
+        if let Err(error) = attempts.start_all_due(&app).await {
+            tracing::warn!(%error, "could not claim webhook attempts");
         }
         tokio::select! {
             () = app.webhooks.wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep_until(polled + Duration::from_secs(1)) => {}
+            true = attempts.one_ended(), if !attempts.running.is_empty() => {}
         }
     }
 }

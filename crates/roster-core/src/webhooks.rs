@@ -82,6 +82,10 @@ pub fn endpoint_url(value: &Value) -> Parsed<String> {
         return Err(Invalid::new(ValidationCode::MaxLength, format!("must be at most {MAX_URL_LEN} characters")));
     }
     let refused = |why: &str| Invalid::new(ValidationCode::InvalidFormat, why);
+    // The parser would drop or encode them, so what is stored would not be what was sent.
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(refused("must not contain spaces or control characters"));
+    }
     let url = url::Url::parse(text).map_err(|_| refused("must be an absolute http or https URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(refused("must be an absolute http or https URL"));
@@ -91,6 +95,9 @@ pub fn endpoint_url(value: &Value) -> Parsed<String> {
     }
     if url.fragment().is_some() {
         return Err(refused("must not have a fragment"));
+    }
+    if url.port() == Some(0) {
+        return Err(refused("must not name port 0"));
     }
     Ok(url.to_string())
 }
@@ -132,6 +139,8 @@ const NOT_PUBLIC_V6: &[(Ipv6Addr, u8)] = &[
     (Ipv6Addr::UNSPECIFIED, 128),
     (Ipv6Addr::LOCALHOST, 128),
     (Ipv6Addr::new(0x0100, 0, 0, 0, 0, 0, 0, 0), 64),
+    // Local-use NAT64 (RFC 8215): translates into whatever network it serves.
+    (Ipv6Addr::new(0x0064, 0xff9b, 0x0001, 0, 0, 0, 0, 0), 48),
     (Ipv6Addr::new(0x2001, 0x0db8, 0, 0, 0, 0, 0, 0), 32),
     (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),
     (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
@@ -158,15 +167,15 @@ pub fn address_is_public(address: IpAddr) -> bool {
     }
 }
 
-/// The IPv4 address an IPv6 one carries: `::ffff:a.b.c.d`, `::a.b.c.d`, `64:ff9b::a.b.c.d`,
-/// `2002:AABB:CCDD::`.
+/// The IPv4 address an IPv6 one carries: `::ffff:a.b.c.d`, `::ffff:0:a.b.c.d`, `::a.b.c.d`,
+/// `64:ff9b::a.b.c.d`, `2002:AABB:CCDD::`.
 fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let segments = v6.segments();
     let low = |high: u16, low: u16| Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8);
     match segments {
-        [0, 0, 0, 0, 0, 0xffff, high, low_half] | [0x64, 0xff9b, 0, 0, 0, 0, high, low_half] => {
-            Some(low(high, low_half))
-        }
+        [0, 0, 0, 0, 0, 0xffff, high, low_half]
+        | [0, 0, 0, 0, 0xffff, 0, high, low_half]
+        | [0x64, 0xff9b, 0, 0, 0, 0, high, low_half] => Some(low(high, low_half)),
         [0, 0, 0, 0, 0, 0, high, low_half] if (high, low_half) > (0, 1) => Some(low(high, low_half)),
         [0x2002, high, low_half, ..] => Some(low(high, low_half)),
         _ => None,

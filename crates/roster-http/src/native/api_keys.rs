@@ -53,7 +53,7 @@ pub struct CreateApiKey {
     /// Issues a user token acting as this user (no abilities).
     user_id: Option<String>,
     /// `*` or `resource:read|write` for memberships, organisations, users, roles, api_keys,
-    /// partner_groups.
+    /// partner_groups, webhook_endpoints.
     #[serde(default)]
     #[schema(max_items = 32, example = json!(["memberships:read"]))]
     abilities: Vec<String>,

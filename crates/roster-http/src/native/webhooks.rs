@@ -9,7 +9,7 @@ use axum::{
 };
 use roster_app::webhooks::{self as operations, EndpointPatch, NewEndpoint};
 use roster_core::{
-    input::{Fields, boolean, id, list as list_of, present, text},
+    input::{Fields, boolean, id, list as list_of, nullable, present, text},
     policy::Access,
     webhooks::{enabled_event, endpoint_url},
 };
@@ -72,7 +72,8 @@ pub struct UpdateWebhookEndpoint {
 #[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "describes the body in the OpenAPI document; the handler reads it with Fields")]
 pub struct Redeliver {
-    /// Only this endpoint; by default every enabled endpoint of the event's mode that takes it.
+    /// Only this endpoint (if it is enabled and takes the event); by default, or with null,
+    /// every enabled endpoint of the event's mode that takes it.
     endpoint_id: Option<String>,
 }
 
@@ -275,9 +276,9 @@ pub async fn redeliver(
     let endpoint_id = match &body {
         Some(body) => {
             let mut fields = Fields::of_body(body)?;
-            let endpoint_id = fields.optional("endpoint_id", id);
+            let endpoint_id = fields.optional("endpoint_id", nullable(id));
             fields.finish()?;
-            endpoint_id
+            endpoint_id.flatten()
         }
         None => None,
     };

@@ -6,7 +6,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU16, Ordering},
+        atomic::{AtomicU16, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -47,10 +47,12 @@ impl Received {
     }
 }
 
-/// A webhook receiver on loopback that answers `status` (200 at first) and keeps what it took.
+/// A webhook receiver on loopback that answers `status` (200 at first), after `delay_ms`, and
+/// keeps what it took.
 struct Receiver {
     url: String,
     status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
     received: Arc<Mutex<Vec<Received>>>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -61,26 +63,37 @@ impl Drop for Receiver {
     }
 }
 
-type Shared = (Arc<AtomicU16>, Arc<Mutex<Vec<Received>>>);
+type Shared = (Arc<AtomicU16>, Arc<AtomicU64>, Arc<Mutex<Vec<Received>>>);
 
-async fn take(State((status, received)): State<Shared>, headers: HeaderMap, body: Bytes) -> AxumStatus {
+async fn take(State((status, delay_ms, received)): State<Shared>, headers: HeaderMap, body: Bytes) -> AxumStatus {
     received.lock().unwrap().push(Received { headers, body });
+    tokio::time::sleep(Duration::from_millis(delay_ms.load(Ordering::SeqCst))).await;
     AxumStatus::from_u16(status.load(Ordering::SeqCst)).unwrap()
 }
 
 impl Receiver {
     async fn start() -> Self {
         let status = Arc::new(AtomicU16::new(200));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let router = axum::Router::new().route("/hook", post(take)).with_state((status.clone(), received.clone()));
+        let state = (status.clone(), delay_ms.clone(), received.clone());
+        let router = axum::Router::new().route("/hook", post(take)).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self { url, status, received, server }
+        Self { url, status, delay_ms, received, server }
     }
 
     fn answer(&self, status: u16) {
         self.status.store(status, Ordering::SeqCst);
+    }
+
+    fn answer_after(&self, delay: Duration) {
+        self.delay_ms.store(u64::try_from(delay.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+
+    fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
     }
 
     fn taken(&self) -> Vec<Received> {
@@ -268,6 +281,8 @@ with_private_destinations! {
         assert_eq!(again.body, json!({"object": "event_redelivery", "event_id": event_id, "webhook_endpoint_ids": [endpoint_id]}));
         let bare = app.send(Method::POST, &format!("/v1/events/{event_id}/redeliver"), &[("authorization", &format!("Bearer {}", app.live))], None).await;
         assert_eq!(bare.status, StatusCode::ACCEPTED, "a body is optional: {}", bare.body);
+        let all = app.post(&format!("/v1/events/{event_id}/redeliver"), &app.live, json!({"endpoint_id": null})).await;
+        assert_eq!((all.status, all.body["webhook_endpoint_ids"].clone()), (StatusCode::ACCEPTED, json!([endpoint_id])), "null: every endpoint");
         let named = app.post(&format!("/v1/events/{event_id}/redeliver"), &app.live, json!({"endpoint_id": other_id})).await;
         assert_eq!((named.status, named.body["webhook_endpoint_ids"].clone()), (StatusCode::ACCEPTED, json!([])), "it does not take organisation events");
         assert_eq!(deliver(&app).await, 1);
@@ -292,6 +307,34 @@ with_private_destinations! {
         let later = receiver.taken().remove(0);
         let signatures = later.headers["webhook-signature"].to_str().unwrap().to_owned();
         assert_eq!(signatures.split(' ').count(), 1, "the old secret no longer signs: {signatures}");
+    }
+
+    /// A slow receiver holds up its own attempt only: another partner's event is delivered
+    /// while it waits.
+    async fn a_slow_receiver_holds_up_no_one_else(app) {
+        let slow = Receiver::start().await;
+        slow.answer_after(Duration::from_secs(3));
+        let fast = Receiver::start().await;
+        endpoint(&app, &slow.url, json!(["organisation.*"])).await;
+        let (other_key, _) = app.new_partner("other").await;
+        let created = app.post("/v1/webhook-endpoints", &other_key, json!({"url": fast.url, "enabled_events": ["organisation.*"]})).await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        for n in 0..3 {
+            app.organisation(&app.live, &format!("Slow {n}")).await;
+        }
+        app.organisation(&other_key, "Fast").await;
+        let worker = {
+            let app = app.state.app().clone();
+            tokio::spawn(async move { roster_app::webhooks::deliver_due(&app).await.unwrap() })
+        };
+        let started = std::time::Instant::now();
+        while fast.count() == 0 {
+            assert!(started.elapsed() < Duration::from_secs(2), "the fast receiver waited for the slow one");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!worker.is_finished(), "the slow receiver is still answering");
+        assert_eq!(worker.await.unwrap(), 4);
+        assert_eq!(slow.count(), 3);
     }
 
     /// Deleting an endpoint drops its queue and log; it is then not found.
@@ -338,6 +381,8 @@ on_both_backends! {
             (json!({"url": "https://1.1.1.1/", "enabled_events": ["membership.exploded"]}), "enabled_events.0"),
             (json!({"url": "https://1.1.1.1/", "enabled_events": "*"}), "enabled_events"),
             (json!({"url": "https://1.1.1.1/", "enabled_events": ["*"], "description": "a\u{0}b"}), "description"),
+            (json!({"url": "https://1.1.1.1/hook\u{0}", "enabled_events": ["*"]}), "url"),
+            (json!({"url": "https://1.1.1.1:0/", "enabled_events": ["*"]}), "url"),
             (json!({"url": "https://1.1.1.1/", "enabled_events": ["*"], "secret": "whsec_mine"}), "secret"),
         ] {
             let reply = app.post("/v1/webhook-endpoints", &app.live, body.clone()).await;
