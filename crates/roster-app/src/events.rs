@@ -161,23 +161,15 @@ pub(crate) async fn append(tx: &mut dyn Transaction, events: &[Event]) -> Result
     Ok(())
 }
 
-/// Numbers the partner's committed events that are waiting for their number, before a read
-/// of its events, so a reader sees every event committed before it asked (its own writes'
-/// included). Costs one indexed read when none waits (PostgreSQL); nothing on SQLite, which
-/// numbers as it appends.
-async fn numbered(app: &App, partner_id: &str) -> Result<()> {
-    app.store.number_events(Some(partner_id)).await
-}
-
-/// Numbers committed events in the background, in batches: woken after each write that
-/// appended events, it numbers whatever waits by then (`Store::number_events`). Reads number
-/// what they need themselves, so this only keeps the wait short for webhooks and other
-/// readers.
-pub async fn run_numbering(app: App) {
-    loop {
-        app.numbering.notified().await;
-        if let Err(error) = app.store.number_events(None).await {
-            tracing::warn!(%error, "could not number committed events; they will be numbered later");
+/// Numbers `events` once their write committed, so they are read from now on. The write stands
+/// whatever happens here: an event left unnumbered is numbered by the next write of its
+/// partner or by the webhook worker's next pass.
+pub(crate) async fn number(app: &App, events: &[Event]) {
+    let mut partners: Vec<&str> = events.iter().map(|event| event.partner_id.as_str()).collect();
+    partners.dedup();
+    for partner_id in partners {
+        if let Err(error) = app.store.number_events(Some(partner_id)).await {
+            tracing::warn!(%error, partner_id, "could not number committed events; they will be numbered later");
         }
     }
 }
@@ -247,7 +239,6 @@ pub async fn membership_versions(app: &App, caller: &Caller, id: &str, query: &L
         return Err(Error::NotFound);
     }
     let scope = crate::memberships::scope(app, caller, Access::Read).await?;
-    numbered(app, scope.partner_id()).await?;
     let page = app.store.list_object_events(&scope, id, query).await?;
     if page.count == 0 {
         crate::memberships::get(app, caller, id).await?;
@@ -271,7 +262,6 @@ pub async fn membership_as_of(app: &App, caller: &Caller, id: &str, at: Timestam
         return Err(Error::NotFound);
     }
     let scope = crate::memberships::scope(app, caller, Access::Read).await?;
-    numbered(app, scope.partner_id()).await?;
     match app.store.object_event_at(&scope, id, at).await? {
         Some(event) if event.kind.ends_with(".deleted") || event.kind.ends_with(".left") => Err(Error::NotFound),
         Some(event) => Ok(AsOf::Recorded(event.object)),
@@ -364,13 +354,11 @@ pub async fn list(app: &App, caller: &Caller, wanted: EventQuery, query: &ListQu
     if matches!(query.position, Position::StartingAfter(_)) {
         return Err(Error::InvalidRequest("events are paged by offset or cursor".to_owned()));
     }
-    numbered(app, scope.partner_id()).await?;
     app.store.list_events(&scope, &filter, query).await
 }
 
 /// One event the caller sees.
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Event> {
     let (scope, resources) = event_scope(caller)?;
-    numbered(app, scope.partner_id()).await?;
     app.store.get_event(&scope, Some(&resources), id).await
 }

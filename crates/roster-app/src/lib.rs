@@ -105,8 +105,6 @@ pub struct Shared {
     render_event: RenderEvent,
     /// Delivery of the outbox: its client, its worker's wake-up, its counters.
     pub webhooks: webhooks::Webhooks,
-    /// Wakes `events::run_numbering` after a write appended events.
-    numbering: tokio::sync::Notify,
     credentials: CredentialCache,
     /// When this node last recorded each key's use, so a burst of requests with a key whose
     /// `last_used_at` is stale writes it once, not once per request.
@@ -147,7 +145,6 @@ impl App {
             render_object: config.render_object,
             render_event: config.render_event,
             webhooks: webhooks::Webhooks::new(config.webhook_allow_private),
-            numbering: tokio::sync::Notify::new(),
             credentials: CredentialCache::new(config.credential_cache_ttl),
             recorded_uses: Mutex::default(),
             pending_uses: Mutex::default(),
@@ -357,9 +354,7 @@ impl App {
                 Ok((value, change, events, queued)) => match transaction.commit().await {
                     Ok(()) => {
                         log_change(&writer.request_id, operation, &change);
-                        if !events.is_empty() {
-                            self.numbering.notify_one();
-                        }
+                        events::number(self, &events).await;
                         if queued {
                             self.webhooks.wake.notify_one();
                         }

@@ -234,7 +234,6 @@ pub async fn redeliver(app: &App, caller: &Caller, event_id: &str, endpoint_id: 
     let scope = scope(caller, Access::Write)?;
     // An endpoint takes every event of its partner's mode, so whoever manages endpoints may
     // send any of them again.
-    app.store.number_events(Some(scope.partner_id())).await?;
     let event = app.store.get_event(&scope, None, event_id).await?;
     if let Some(endpoint_id) = endpoint_id {
         app.store.get_webhook_endpoint(&scope, endpoint_id).await?;
@@ -462,18 +461,21 @@ pub async fn deliver_due(app: &App) -> Result<usize> {
 /// (other nodes' writes, retries, attempts whose node died).
 pub async fn run(app: App) {
     let mut attempts = Attempts::new();
+    let mut polled = tokio::time::Instant::now();
     loop {
-        // An event is sent once numbered: number what waits (a write's own, or what a node
-        // that died between its commit and the numbering left) before claiming.
-        if let Err(error) = app.store.number_events(None).await {
-            tracing::warn!(%error, "could not number committed events");
+        if polled.elapsed() >= Duration::from_secs(1) {
+            polled = tokio::time::Instant::now();
+            // Events a node committed but did not number (it died in between).
+            if let Err(error) = app.store.number_events(None).await {
+                tracing::warn!(%error, "could not number events left unnumbered");
+            }
         }
         if let Err(error) = attempts.start_all_due(&app).await {
             tracing::warn!(%error, "could not claim webhook attempts");
         }
         tokio::select! {
             () = app.webhooks.wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep_until(polled + Duration::from_secs(1)) => {}
             true = attempts.one_ended(), if !attempts.running.is_empty() => {}
         }
     }

@@ -340,8 +340,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Delivers the outbox beside the requests, for as long as the node runs; what it leaves
     // undone when the node stops is claimed again by any node once its lease passes.
     let deliveries = tokio::spawn(roster_app::webhooks::run(state.app().clone()));
-    // Numbers committed events in batches (PostgreSQL; SQLite numbers as it appends).
-    let numbering = tokio::spawn(roster_app::events::run_numbering(state.app().clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -351,7 +349,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let app = roster_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| format!("server failed: {e}"))?;
     deliveries.abort();
-    numbering.abort();
     tracing::info!("stopped");
     Ok(())
 }

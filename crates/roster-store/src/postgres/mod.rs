@@ -520,16 +520,7 @@ impl Store for PostgresStore {
 
     async fn number_events(&self, partner_id: Option<&str>) -> Result<()> {
         let partners: Vec<String> = match partner_id {
-            // Most reads find nothing waiting: one indexed look, no transaction.
-            Some(partner_id) => read!(self, |client| {
-                let waiting = fetch_opt(
-                    client,
-                    "SELECT partner_id FROM events WHERE partner_id = $1 AND sequence IS NULL LIMIT 1",
-                    &[&partner_id],
-                )
-                .await?;
-                waiting.map(|row| row.try_get(0)).transpose()?.into_iter().collect()
-            })?,
+            Some(partner_id) => vec![partner_id.to_owned()],
             None => read!(self, |client| {
                 let waiting =
                     fetch(client, "SELECT DISTINCT partner_id FROM events WHERE sequence IS NULL", &[]).await?;
