@@ -161,19 +161,6 @@ pub(crate) async fn append(tx: &mut dyn Transaction, events: &[Event]) -> Result
     Ok(())
 }
 
-/// Numbers `events` once their write committed, so they are read from now on. The write stands
-/// whatever happens here: an event left unnumbered is numbered by the next write of its
-/// partner or by the webhook worker's next pass.
-pub(crate) async fn number(app: &App, events: &[Event]) {
-    let mut partners: Vec<&str> = events.iter().map(|event| event.partner_id.as_str()).collect();
-    partners.dedup();
-    for partner_id in partners {
-        if let Err(error) = app.store.number_events(Some(partner_id)).await {
-            tracing::warn!(%error, partner_id, "could not number committed events; they will be numbered later");
-        }
-    }
-}
-
 /// The events of `change` made by `operation`: its consequences' first, in the order they
 /// happened, then its own.
 pub(crate) fn events_of(

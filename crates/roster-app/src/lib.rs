@@ -344,24 +344,20 @@ impl App {
                     match events::append(transaction.as_mut(), &events).await {
                         Ok(()) => webhooks::enqueue(transaction.as_mut(), &events, now)
                             .await
-                            .map(|queued| (value, change, events, queued)),
+                            .map(|queued| (value, change, queued)),
                         Err(error) => Err(error),
                     }
                 }
                 Err(error) => Err(error),
             };
             let outcome = match outcome {
-                Ok((value, change, events, queued)) => match transaction.commit().await {
-                    Ok(()) => {
-                        log_change(&writer.request_id, operation, &change);
-                        events::number(self, &events).await;
-                        if queued {
-                            self.webhooks.wake.notify_one();
-                        }
-                        Ok(value)
+                Ok((value, change, queued)) => transaction.commit().await.map(|()| {
+                    log_change(&writer.request_id, operation, &change);
+                    if queued {
+                        self.webhooks.wake.notify_one();
                     }
-                    Err(error) => Err(error),
-                },
+                    value
+                }),
                 Err(error) => Err(error),
             };
             match outcome {

@@ -444,8 +444,6 @@ impl Attempts {
 /// Makes every attempt due now (and those that fall due meanwhile) and waits for them; how many
 /// it made. Tests call it to deliver without waiting for the worker.
 pub async fn deliver_due(app: &App) -> Result<usize> {
-    // Events a node committed but did not number (it died in between) are sent once numbered.
-    app.store.number_events(None).await?;
     let mut attempts = Attempts::new();
     let mut made = 0;
     loop {
@@ -461,21 +459,13 @@ pub async fn deliver_due(app: &App) -> Result<usize> {
 /// (other nodes' writes, retries, attempts whose node died).
 pub async fn run(app: App) {
     let mut attempts = Attempts::new();
-    let mut polled = tokio::time::Instant::now();
     loop {
-        if polled.elapsed() >= Duration::from_secs(1) {
-            polled = tokio::time::Instant::now();
-            // Events a node committed but did not number (it died in between).
-            if let Err(error) = app.store.number_events(None).await {
-                tracing::warn!(%error, "could not number events left unnumbered");
-            }
-        }
         if let Err(error) = attempts.start_all_due(&app).await {
             tracing::warn!(%error, "could not claim webhook attempts");
         }
         tokio::select! {
             () = app.webhooks.wake.notified() => {}
-            () = tokio::time::sleep_until(polled + Duration::from_secs(1)) => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
             true = attempts.one_ended(), if !attempts.running.is_empty() => {}
         }
     }

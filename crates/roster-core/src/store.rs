@@ -222,12 +222,10 @@ pub mod primitives {
 /// The events of a transaction's writes, committed with them.
 #[async_trait]
 pub trait Events: Send {
-    /// Appends `event`; its own `sequence` is ignored. The partner's next numbers are given in
-    /// the order events become visible: by SQLite at once (one writer at a time), by
-    /// PostgreSQL only once committed ([`Store::number_events`]), so that a partner's writes do
-    /// not queue behind one another's commits. Reads never show an event before it has its
-    /// number.
-    async fn append_event(&mut self, event: &Event) -> Result<()>;
+    /// Appends `event` with the partner's next `sequence` (its own is ignored), which it
+    /// returns. The partner's sequence is held until the transaction ends, so sequences
+    /// increase in commit order.
+    async fn append_event(&mut self, event: &Event) -> Result<i64>;
 }
 
 /// An enabled endpoint of a partner's mode and the events it takes, for enqueuing a write's
@@ -537,11 +535,6 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn get_event(&self, scope: &Scope, resources: Option<&[String]>, id: &str) -> Result<Event>;
     /// Deletes up to `batch` of the events created before `before`, oldest first; how many.
     async fn prune_events(&self, before: Timestamp, batch: u32) -> Result<u64>;
-    /// Numbers the committed events of `partner_id` (every partner's when `None`) that have no
-    /// `sequence` yet, after the partner's last, in one transaction per partner that holds the
-    /// partner's counter: numbers increase in the order events became visible. The write path
-    /// calls it after each commit; the webhook worker for what a node that died left.
-    async fn number_events(&self, partner_id: Option<&str>) -> Result<()>;
     /// The object's newest event created at or before `at`, in the scope as
     /// `list_object_events` reads them.
     async fn object_event_at(&self, scope: &Scope, object_id: &str, at: Timestamp) -> Result<Option<Event>>;

@@ -299,15 +299,11 @@ pub fn page_statements(columns: &str, from: &str, conditions: &Sql, alias: &str,
 pub fn object_events_page(dialect: Dialect, scope: &Scope, object_id: &str, query: &ListQuery) -> PageStatements {
     let mut conditions = Sql::new(dialect, "");
     conditions.push(" AND e.object_id = ").bind(object_id).scoped(scope, "e", "e.organisation_id");
-    conditions.push(NUMBERED);
     let count = conditions.with_head("SELECT COUNT(*) FROM events e WHERE TRUE");
     let mut select = conditions.with_head(&format!("SELECT {EVENT_COLUMNS} FROM events e WHERE TRUE"));
     select.newest_events(query);
     PageStatements { count, select }
 }
-
-/// Events are read once numbered (see `Events::append_event`).
-const NUMBERED: &str = " AND e.sequence IS NOT NULL";
 
 impl Sql {
     /// ` AND` the cursor's range (its number is a sequence), then newest first by `sequence` and
@@ -352,7 +348,7 @@ impl Sql {
 /// `events_list`, `events_type`, `events_object` or `events_organisation` as the filter says.
 pub fn events_page(dialect: Dialect, scope: &Scope, filter: &EventFilter, query: &ListQuery) -> Sql {
     let mut select = Sql::new(dialect, &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE TRUE"));
-    select.scoped(scope, "e", "e.organisation_id").push(NUMBERED);
+    select.scoped(scope, "e", "e.organisation_id");
     if let Some(resources) = &filter.resources {
         select.event_resources(resources);
     }
@@ -378,7 +374,7 @@ pub fn events_page(dialect: Dialect, scope: &Scope, filter: &EventFilter, query:
 /// One event in the scope, of one of `resources` when given.
 pub fn event_by_id(dialect: Dialect, scope: &Scope, resources: Option<&[String]>, id: &str) -> Sql {
     let mut select = Sql::new(dialect, &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = "));
-    select.bind(id).scoped(scope, "e", "e.organisation_id").push(NUMBERED);
+    select.bind(id).scoped(scope, "e", "e.organisation_id");
     if let Some(resources) = resources {
         select.event_resources(resources);
     }
@@ -388,7 +384,7 @@ pub fn event_by_id(dialect: Dialect, scope: &Scope, resources: Option<&[String]>
 /// The object's newest event created at or before `at`, in the scope.
 pub fn object_event_at(dialect: Dialect, scope: &Scope, object_id: &str, at: i64) -> Sql {
     let mut select = Sql::new(dialect, &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.object_id = "));
-    select.bind(object_id).scoped(scope, "e", "e.organisation_id").push(NUMBERED);
+    select.bind(object_id).scoped(scope, "e", "e.organisation_id");
     select.push(" AND e.created_at <= ").bind(at).push(" ORDER BY e.sequence DESC LIMIT 1");
     select
 }

@@ -518,35 +518,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn number_events(&self, partner_id: Option<&str>) -> Result<()> {
-        let partners: Vec<String> = match partner_id {
-            Some(partner_id) => vec![partner_id.to_owned()],
-            None => read!(self, |client| {
-                let waiting =
-                    fetch(client, "SELECT DISTINCT partner_id FROM events WHERE sequence IS NULL", &[]).await?;
-                waiting.iter().map(|row| row.try_get(0)).collect::<Result<Vec<String>, _>>()?
-            })?,
-        };
-        for partner_id in &partners {
-            let mut attempt = 1;
-            loop {
-                let client = self.connections.get().await.map_err(Failure::into_error)?;
-                let transaction = Box::new(transaction::PostgresTransaction::begin(client).await?);
-                let outcome = match transaction.number_partner_events(partner_id).await {
-                    Ok(true) => transaction.commit().await,
-                    // Nothing written: dropped, it is rolled back.
-                    Ok(false) => Ok(()),
-                    Err(error) => Err(error),
-                };
-                match outcome {
-                    Err(Error::Contention) if attempt < 3 => attempt += 1,
-                    other => break other?,
-                }
-            }
-        }
-        Ok(())
-    }
-
     async fn object_event_at(&self, scope: &Scope, object_id: &str, at: Timestamp) -> Result<Option<Event>> {
         let statement = object_event_at(Dialect::Postgres, scope, object_id, at.millis());
         read!(self, |client| { query_opt(client, &statement).await?.map(|row| rows::event(&row)).transpose()? })

@@ -14,11 +14,8 @@ use roster_core::{
 use super::{PostgresStore, Step, count, fetch, fetch_one, found, page, query, query_opt, rows, sql};
 use crate::sql::{Dialect, deliveries_page, webhook_endpoint_by_id};
 
-// An event is sent once numbered (its `sequence` is in the body); a message whose event was
-// pruned is claimed to be dropped.
-const CLAIM: &str = "WITH due AS (SELECT m.id FROM webhook_messages m WHERE m.next_attempt_at <= $1 \
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = m.event_id AND e.sequence IS NULL) \
-     ORDER BY m.next_attempt_at LIMIT $4 FOR UPDATE OF m SKIP LOCKED) \
+const CLAIM: &str = "WITH due AS (SELECT id FROM webhook_messages WHERE next_attempt_at <= $1 \
+     ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
      UPDATE webhook_messages m SET next_attempt_at = $2, lease = $3, attempts = m.attempts + 1 \
      FROM due WHERE m.id = due.id RETURNING m.id, m.endpoint_id, m.event_id, m.attempts, m.queued_at";
 

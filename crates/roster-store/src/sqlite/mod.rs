@@ -480,11 +480,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn number_events(&self, _partner_id: Option<&str>) -> Result<()> {
-        // One writer at a time: events are numbered as they are appended.
-        Ok(())
-    }
-
     async fn object_event_at(&self, scope: &Scope, object_id: &str, at: Timestamp) -> Result<Option<Event>> {
         let statement = object_event_at(Dialect::Sqlite, scope, object_id, at.millis());
         self.pool.read(move |c| query_row(c, &statement, |row| rows::event(row)).map_err(storage_error)).await

@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl Events for SqliteTransaction {
-    async fn append_event(&mut self, event: &Event) -> Result<()> {
+    async fn append_event(&mut self, event: &Event) -> Result<i64> {
         // One writer at a time holds the database, so the next number is the commit order.
         step!(self, |c| {
             let sequence: i64 = c
@@ -33,7 +33,7 @@ impl Events for SqliteTransaction {
             c.prepare_cached(&rows::event_insert('?'))
                 .and_then(|mut statement| statement.execute(&values[..]))
                 .map_err(storage_error)?;
-            Ok(())
+            Ok(sequence)
         })
     }
 }
