@@ -153,10 +153,15 @@ fn previous_attributes(before: &Value, after: &Value) -> Value {
     Value::Object(changed)
 }
 
-/// Appends `events` in order, in the write's transaction.
+/// Appends `events` in order, in the write's transaction, each partner's at once (a write's
+/// events are almost always of one partner).
 pub(crate) async fn append(tx: &mut dyn Transaction, events: &[Event]) -> Result<()> {
-    for event in events {
-        tx.append_event(event).await?;
+    let mut rest = events;
+    while let Some(first) = rest.first() {
+        let same = rest.iter().take_while(|event| event.partner_id == first.partner_id).count();
+        let (these, others) = rest.split_at(same);
+        tx.append_events(these).await?;
+        rest = others;
     }
     Ok(())
 }

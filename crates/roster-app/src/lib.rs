@@ -341,10 +341,12 @@ impl App {
                 Ok((value, change)) => {
                     let now = self.now();
                     let events = events::events_of(&self.render_object, writer, operation, &change, now);
-                    match events::append(transaction.as_mut(), &events).await {
-                        Ok(()) => webhooks::enqueue(transaction.as_mut(), &events, now)
-                            .await
-                            .map(|queued| (value, change, queued)),
+                    // Queued first, the events appended last: appending holds the partner's
+                    // event counter until the commit (PostgreSQL), so that hold is kept short.
+                    match webhooks::enqueue(transaction.as_mut(), &events, now).await {
+                        Ok(queued) => {
+                            events::append(transaction.as_mut(), &events).await.map(|()| (value, change, queued))
+                        }
                         Err(error) => Err(error),
                     }
                 }

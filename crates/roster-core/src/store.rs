@@ -222,10 +222,11 @@ pub mod primitives {
 /// The events of a transaction's writes, committed with them.
 #[async_trait]
 pub trait Events: Send {
-    /// Appends `event` with the partner's next `sequence` (its own is ignored), which it
-    /// returns. The partner's sequence is held until the transaction ends, so sequences
-    /// increase in commit order.
-    async fn append_event(&mut self, event: &Event) -> Result<i64>;
+    /// Appends `events`, all of one partner, with its next `sequence`s in their order (their own
+    /// are ignored), which it returns. The partner's counter is held until the transaction
+    /// ends, so sequences increase in commit order: call it last before committing, so that it
+    /// is held for as short a time as can be.
+    async fn append_events(&mut self, events: &[Event]) -> Result<Vec<i64>>;
 }
 
 /// An enabled endpoint of a partner's mode and the events it takes, for enqueuing a write's

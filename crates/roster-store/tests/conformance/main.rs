@@ -809,22 +809,22 @@ async fn events_take_increasing_sequences_per_partner_and_are_read_back_per_obje
         let org = organisation(store.as_ref(), &scope, "A").await;
         let appended = event(&scope, "mem_1", Some(&org), "membership.updated");
         let mut tx = store.begin().await.unwrap();
-        assert_eq!(tx.append_event(&appended).await.unwrap(), 1);
-        assert_eq!(tx.append_event(&event(&scope, "mem_1", Some(&org), "membership.deleted")).await.unwrap(), 2);
+        let deleted = event(&scope, "mem_1", Some(&org), "membership.deleted");
+        assert_eq!(tx.append_events(&[appended.clone(), deleted]).await.unwrap(), [1, 2]);
         assert_eq!(
-            tx.append_event(&event(&other, "mem_2", None, "membership.created")).await.unwrap(),
-            1,
+            tx.append_events(&[event(&other, "mem_2", None, "membership.created")]).await.unwrap(),
+            [1],
             "per partner"
         );
         tx.commit().await.unwrap();
         {
             let mut dropped = store.begin().await.unwrap();
-            dropped.append_event(&event(&scope, "mem_1", Some(&org), "membership.updated")).await.unwrap();
+            dropped.append_events(&[event(&scope, "mem_1", Some(&org), "membership.updated")]).await.unwrap();
         }
         let mut tx = store.begin().await.unwrap();
         assert_eq!(
-            tx.append_event(&event(&scope, "mem_9", None, "user.created")).await.unwrap(),
-            3,
+            tx.append_events(&[event(&scope, "mem_9", None, "user.created")]).await.unwrap(),
+            [3],
             "a rolled-back append takes no number"
         );
         tx.commit().await.unwrap();
@@ -883,7 +883,7 @@ async fn the_outbox_hands_each_due_attempt_to_one_claim_until_its_lease_passes()
             vec![Subscription { endpoint_id: hook.id.clone(), enabled_events: vec!["membership.*".into()] }]
         );
         assert_eq!(tx.webhook_subscriptions(scope.partner_id(), Mode::Test).await.unwrap(), vec![], "other mode");
-        tx.append_event(&appended).await.unwrap();
+        tx.append_events(std::slice::from_ref(&appended)).await.unwrap();
         tx.enqueue_webhook_messages(std::slice::from_ref(&message), NOW).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(store.webhook_queue().await.unwrap(), WebhookQueue { depth: 1, oldest_queued_at: Some(NOW) });

@@ -1,44 +1,57 @@
 //! The events primitives of a transaction.
 
+use serde_json::{Value, json};
+
 use super::*;
+
+/// Takes the partner's next `$2` numbers and inserts the events (`$3`, a JSON array, each with
+/// its position `n` from 1) in one statement: the write holds the partner's counter from here
+/// to its commit, one round trip and the commit.
+const APPEND: &str = "WITH counter AS (INSERT INTO event_sequences (partner_id, last) VALUES ($1, $2) \
+     ON CONFLICT (partner_id) DO UPDATE SET last = event_sequences.last + $2 RETURNING last) \
+     INSERT INTO events (id, partner_id, livemode, sequence, type, object_id, organisation_id, actor_type, \
+     actor_id, actor_key_prefix, request_id, data, previous_attributes, created_at) \
+     SELECT e.id, $1, e.livemode, counter.last - $2 + e.n, e.type, e.object_id, e.organisation_id, e.actor_type, \
+     e.actor_id, e.actor_key_prefix, e.request_id, e.data, COALESCE(e.previous_attributes, 'null'::jsonb), \
+     e.created_at FROM counter, jsonb_to_recordset($3) AS e(n BIGINT, id TEXT, livemode BOOLEAN, type TEXT, \
+     object_id TEXT, organisation_id TEXT, actor_type TEXT, actor_id TEXT, actor_key_prefix TEXT, request_id TEXT, \
+     data JSONB, previous_attributes JSONB, created_at BIGINT) \
+     RETURNING sequence";
 
 #[async_trait]
 impl Events for PostgresTransaction {
-    async fn append_event(&mut self, event: &Event) -> Result<i64> {
-        // The partner's row stays locked until this transaction ends, so the next writer of the
-        // partner takes a larger number only after this one commits: sequences follow commits.
-        let client = self.client()?;
-        let row = fetch_one(
-            client,
-            "INSERT INTO event_sequences (partner_id, last) VALUES ($1, 1) \
-             ON CONFLICT (partner_id) DO UPDATE SET last = event_sequences.last + 1 RETURNING last",
-            &[&event.partner_id],
-        )
-        .await
-        .map_err(failed)?;
-        let sequence: i64 = row.try_get(0).map_err(|error| failed(error.into()))?;
-        execute(
-            client,
-            &rows::event_insert('$'),
-            &[
-                &event.id,
-                &event.partner_id,
-                &event.mode.is_live(),
-                &sequence,
-                &event.kind,
-                &event.object_id,
-                &event.organisation_id,
-                &event.actor.kind.as_str(),
-                &event.actor.id,
-                &event.actor.key_prefix,
-                &event.request_id,
-                &Json(&event.object),
-                &Json(&event.previous_attributes),
-                &event.created_at.millis(),
-            ],
-        )
-        .await
-        .map_err(failed)?;
-        Ok(sequence)
+    async fn append_events(&mut self, events: &[Event]) -> Result<Vec<i64>> {
+        let Some(first) = events.first() else { return Ok(Vec::new()) };
+        if events.iter().any(|event| event.partner_id != first.partner_id) {
+            return Err(Error::internal("events of several partners appended together"));
+        }
+        let rows: Vec<Value> = events
+            .iter()
+            .zip(1_i64..)
+            .map(|(event, n)| {
+                json!({
+                    "n": n,
+                    "id": event.id,
+                    "livemode": event.mode.is_live(),
+                    "type": event.kind,
+                    "object_id": event.object_id,
+                    "organisation_id": event.organisation_id,
+                    "actor_type": event.actor.kind.as_str(),
+                    "actor_id": event.actor.id,
+                    "actor_key_prefix": event.actor.key_prefix,
+                    "request_id": event.request_id,
+                    "data": event.object,
+                    "previous_attributes": event.previous_attributes,
+                    "created_at": event.created_at.millis(),
+                })
+            })
+            .collect();
+        let count = i64::try_from(events.len()).map_err(Error::internal)?;
+        let appended =
+            fetch(self.client()?, APPEND, &[&first.partner_id, &count, &Json(&rows)]).await.map_err(failed)?;
+        let mut sequences =
+            appended.iter().map(|row| row.try_get(0)).collect::<Result<Vec<i64>, _>>().map_err(|e| failed(e.into()))?;
+        sequences.sort_unstable();
+        Ok(sequences)
     }
 }
