@@ -337,6 +337,26 @@ with_private_destinations! {
         assert_eq!(slow.count(), 3);
     }
 
+    /// An attempt claimed by a node that died before making it is made again once its claim's
+    /// lease passes (30 s), by whichever node runs.
+    async fn an_attempt_whose_node_died_is_made_again_after_its_lease(app) {
+        let receiver = Receiver::start().await;
+        endpoint(&app, &receiver.url, json!(["organisation.*"])).await;
+        app.organisation(&app.live, "Acme").await;
+        let now = app.clock.now();
+        let lease_until = roster_core::time::Timestamp(now.millis() + 30_000);
+        let dead = app.store.claim_webhook_attempts(now, lease_until, "a node that died", 10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(deliver(&app).await, 0, "held by the dead node's claim");
+        app.clock.advance(Duration::from_secs(31));
+        assert_eq!(deliver(&app).await, 1);
+        let taken = receiver.taken();
+        assert_eq!((taken.len(), taken[0].json()["type"].as_str()), (1, Some("organisation.created")));
+        assert!(!app.store.finish_webhook_attempt(&dead[0].webhook_id, "a node that died", None, None).await.unwrap(), "its claim is gone");
+        app.clock.advance(Duration::from_secs(600));
+        assert_eq!(deliver(&app).await, 0, "delivered once");
+    }
+
     /// Deleting an endpoint drops its queue and log; it is then not found.
     async fn a_deleted_endpoint_is_gone_with_its_queue(app) {
         let receiver = Receiver::start().await;
