@@ -191,7 +191,6 @@ pub enum Object {
 impl Object {
     pub fn id(&self) -> &str {
         match self {
-            Self::WebhookEndpoint(endpoint) => &endpoint.id,
             Self::Membership(membership) => &membership.id,
             Self::User(user) => &user.id,
             Self::PartnerGroup(group) => &group.id,
@@ -199,6 +198,7 @@ impl Object {
             Self::ApiKey(key) => &key.id,
             Self::Role(role) => &role.id,
             Self::Partner(partner) => &partner.id,
+            Self::WebhookEndpoint(endpoint) => &endpoint.id,
         }
     }
 }
