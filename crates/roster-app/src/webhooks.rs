@@ -19,7 +19,7 @@ use roster_core::{
     model::{Event, Mode, WebhookDelivery, WebhookEndpoint, WebhookSecrets},
     page::{ListPage, ListQuery},
     policy::{Access, Resource, Scope},
-    store::{ClaimedAttempt, Transaction, WebhookMessage, WebhookQueue},
+    store::{ClaimedAttempt, Subscription, Transaction, WebhookMessage, WebhookQueue},
     time::Timestamp,
     webhooks::{self as rules, address_is_public, endpoint_takes, host_and_port},
 };
@@ -263,15 +263,22 @@ pub async fn redeliver(app: &App, caller: &Caller, event_id: &str, endpoint_id: 
 /// it.
 async fn messages_for(tx: &mut dyn Transaction, event: &Event, now: Timestamp) -> Result<Vec<WebhookMessage>> {
     let subscriptions = tx.webhook_subscriptions(&event.partner_id, event.mode).await?;
-    Ok(subscriptions
-        .into_iter()
-        .filter(|subscription| endpoint_takes(&subscription.enabled_events, &event.kind))
-        .map(|subscription| WebhookMessage {
+    Ok(messages(&subscriptions, event, now).collect())
+}
+
+/// A message for each of `subscriptions` that takes `event`.
+fn messages<'a>(
+    subscriptions: &'a [Subscription],
+    event: &'a Event,
+    now: Timestamp,
+) -> impl Iterator<Item = WebhookMessage> + 'a {
+    subscriptions.iter().filter(|subscription| endpoint_takes(&subscription.enabled_events, &event.kind)).map(
+        move |subscription| WebhookMessage {
             id: ids::new_id(ids::WEBHOOK_MESSAGE, now),
-            endpoint_id: subscription.endpoint_id,
+            endpoint_id: subscription.endpoint_id.clone(),
             event_id: event.id.clone(),
-        })
-        .collect())
+        },
+    )
 }
 
 /// Queues a write's events for the endpoints that take them, in the write's transaction (the
@@ -294,16 +301,7 @@ pub(crate) async fn enqueue(tx: &mut dyn Transaction, events: &[Event], now: Tim
         let messages: Vec<WebhookMessage> = events
             .iter()
             .filter(|other| other.partner_id == event.partner_id && other.mode == event.mode)
-            .flat_map(|other| {
-                subscriptions
-                    .iter()
-                    .filter(|subscription| endpoint_takes(&subscription.enabled_events, &other.kind))
-                    .map(|subscription| WebhookMessage {
-                        id: ids::new_id(ids::WEBHOOK_MESSAGE, now),
-                        endpoint_id: subscription.endpoint_id.clone(),
-                        event_id: other.id.clone(),
-                    })
-            })
+            .flat_map(|other| messages(&subscriptions, other, now))
             .collect();
         queued |= !messages.is_empty();
         tx.enqueue_webhook_messages(&messages, now).await?;
