@@ -393,9 +393,17 @@ pub fn object_event_at(dialect: Dialect, scope: &Scope, object_id: &str, at: i64
 pub fn webhook_endpoint_by_id(dialect: Dialect, scope: &Scope, id: &str) -> Sql {
     let mut select =
         Sql::new(dialect, &format!("SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints w WHERE w.id = "));
-    select.bind(id).push(" AND w.partner_id = ").bind(scope.partner_id());
-    select.push(" AND w.livemode = ").bind(scope.mode().is_live());
+    select.bind(id).webhook_endpoints_in_scope(scope);
     select
+}
+
+impl Sql {
+    /// ` AND` the endpoint (`w`) is of the scope's partner and mode: an endpoint takes every
+    /// event of its mode, so organisations do not narrow it.
+    pub fn webhook_endpoints_in_scope(&mut self, scope: &Scope) -> &mut Self {
+        self.push(" AND w.partner_id = ").bind(scope.partner_id());
+        self.push(" AND w.livemode = ").bind(scope.mode().is_live())
+    }
 }
 
 /// One page of an endpoint's deliveries, newest first (ids sort like creation times, so the

@@ -26,11 +26,7 @@ impl Outbox for PostgresStore {
     async fn list_webhook_endpoints(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<WebhookEndpoint>> {
         read!(self, |client| {
             let mut conditions = sql("");
-            conditions
-                .push(" AND w.partner_id = ")
-                .bind(scope.partner_id())
-                .push(" AND w.livemode = ")
-                .bind(scope.mode().is_live());
+            conditions.webhook_endpoints_in_scope(scope);
             page(client, rows::WEBHOOK_ENDPOINT_COLUMNS, "webhook_endpoints w", &conditions, "w", query, |row| {
                 rows::webhook_endpoint(row)
             })

@@ -22,11 +22,7 @@ impl Outbox for SqliteStore {
         self.pool
             .read(move |c| {
                 let mut conditions = sql("");
-                conditions
-                    .push(" AND w.partner_id = ")
-                    .bind(scope.partner_id())
-                    .push(" AND w.livemode = ")
-                    .bind(scope.mode().is_live());
+                conditions.webhook_endpoints_in_scope(&scope);
                 super::page(c, rows::WEBHOOK_ENDPOINT_COLUMNS, "webhook_endpoints w", &conditions, "w", &query, |row| {
                     rows::webhook_endpoint(row)
                 })
