@@ -323,6 +323,9 @@ pub trait Outbox: Send + Sync {
         next_attempt_at: Option<Timestamp>,
     ) -> Result<bool>;
     async fn webhook_queue(&self) -> Result<WebhookQueue>;
+    /// Deletes up to `batch` of the webhook messages, and as many deliveries, made before
+    /// `before` (retention, with the events they carried); how many.
+    async fn prune_webhook_log(&self, before: Timestamp, batch: u32) -> Result<u64>;
 }
 
 /// Partners, and the hold that keeps one from losing its last admin group.

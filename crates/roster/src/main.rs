@@ -229,6 +229,16 @@ async fn prune_events(args: PruneArgs) -> Result<(), String> {
         }
     }
     eprintln!("pruned {pruned} events created before {}", args.before.to_rfc3339());
+    // The webhook messages that carried them, and the log of their attempts, go with them.
+    let mut logged = 0;
+    loop {
+        let deleted = store.prune_webhook_log(args.before, PRUNE_BATCH).await.map_err(describe)?;
+        logged += deleted;
+        if deleted == 0 {
+            break;
+        }
+    }
+    eprintln!("pruned {logged} webhook messages and deliveries made before {}", args.before.to_rfc3339());
     Ok(())
 }
 

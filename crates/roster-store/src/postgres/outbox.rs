@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use roster_core::{
     error::Result,
+    ids,
     model::{Event, WebhookDelivery, WebhookEndpoint, WebhookSecrets},
     page::{ListPage, ListQuery},
     policy::Scope,
@@ -168,4 +169,19 @@ impl Outbox for PostgresStore {
             WebhookQueue { depth: count(depth), oldest_queued_at: oldest.map(Timestamp) }
         })
     }
+
+    async fn prune_webhook_log(&self, before: Timestamp, batch: u32) -> Result<u64> {
+        let mut pruned = 0;
+        for (statement, prefix) in [(PRUNE_DELIVERIES, ids::WEBHOOK_DELIVERY), (PRUNE_MESSAGES, ids::WEBHOOK_MESSAGE)] {
+            let bound = ids::first_id_at(prefix, before);
+            pruned += read!(self, |client| { super::execute(client, statement, &[&bound, &i64::from(batch)]).await? })?;
+        }
+        Ok(pruned)
+    }
 }
+
+// Their ids sort like their creation times: the oldest are a range of the key.
+const PRUNE_DELIVERIES: &str =
+    "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE id < $1 ORDER BY id LIMIT $2)";
+const PRUNE_MESSAGES: &str =
+    "DELETE FROM webhook_messages WHERE id IN (SELECT id FROM webhook_messages WHERE id < $1 ORDER BY id LIMIT $2)";

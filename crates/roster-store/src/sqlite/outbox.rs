@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use roster_core::{
     error::Result,
+    ids,
     model::{WebhookDelivery, WebhookEndpoint},
     page::{ListPage, ListQuery},
     policy::Scope,
@@ -165,6 +166,25 @@ impl Outbox for SqliteStore {
                     )
                     .map_err(storage_error)?;
                 Ok(WebhookQueue { depth: u64::try_from(depth).unwrap_or(0), oldest_queued_at: oldest.map(Timestamp) })
+            })
+            .await
+    }
+
+    async fn prune_webhook_log(&self, before: Timestamp, batch: u32) -> Result<u64> {
+        self.pool
+            .write(move |c| {
+                let mut pruned = 0;
+                for (table, prefix) in [("webhook_deliveries", ids::WEBHOOK_DELIVERY), ("webhook_messages", ids::WEBHOOK_MESSAGE)] {
+                    // Their ids sort like their creation times: the oldest are a range of the key.
+                    let deleted = c
+                        .execute(
+                            &format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < ?1 ORDER BY id LIMIT ?2)"),
+                            params![ids::first_id_at(prefix, before), batch],
+                        )
+                        .map_err(storage_error)?;
+                    pruned += u64::try_from(deleted).unwrap_or(0);
+                }
+                Ok(pruned)
             })
             .await
     }

@@ -938,6 +938,16 @@ async fn the_outbox_hands_each_due_attempt_to_one_claim_until_its_lease_passes()
         let redelivered = store.claim_webhook_attempts(far, far, "c", 10).await.unwrap();
         assert_eq!((redelivered[0].webhook_id.as_str(), redelivered[0].attempt), (message.id.as_str(), 3));
 
+        // Retention: what was made before a moment goes, what was made at it stays.
+        assert_eq!(store.prune_webhook_log(NOW, 100).await.unwrap(), 0);
+        assert_eq!(
+            store.prune_webhook_log(Timestamp(NOW.millis() + 1), 100).await.unwrap(),
+            3,
+            "a message, two attempts"
+        );
+        assert_eq!(store.webhook_queue().await.unwrap().depth, 0);
+        assert_eq!(store.list_webhook_deliveries(&hook.id, &ListQuery::default()).await.unwrap().items, vec![]);
+
         // Disabling an endpoint drops what it had queued; deleting it drops its log.
         let mut tx = store.begin().await.unwrap();
         let (locked, _) = tx.lock_webhook_endpoint(&scope, &hook.id).await.unwrap();
