@@ -283,6 +283,7 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// Who a write is made by, as its events record it: the actor, the mode a partner group's
 /// events take, and the request it was made in.
+#[derive(Clone)]
 pub(crate) struct Writer {
     actor: Actor,
     mode: Mode,
@@ -319,6 +320,26 @@ impl App {
         self.write(&Writer::of(caller), operation, work).await
     }
 
+    /// Appends the events of `change`, made by `operation`, in `transaction`, and queues them
+    /// for the webhook endpoints that take them; whether any was queued. The write path does
+    /// it once the work is done; a work whose consequences are too many to hold in memory (an
+    /// organisation's memberships) does it for them a page at a time, before its own.
+    async fn record(
+        &self,
+        transaction: &mut dyn Transaction,
+        writer: &Writer,
+        operation: &str,
+        change: &Change,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let events = events::events_of(&self.render_object, writer, operation, change, now);
+        // Queued first, the events appended last: appending holds the partner's event counter
+        // until the commit (PostgreSQL), so that hold is kept short.
+        let queued = webhooks::enqueue(transaction, &events, now).await?;
+        events::append(transaction, &events).await?;
+        Ok(queued)
+    }
+
     /// [`App::transaction`] for a writer that need not be a caller (Roster itself).
     async fn write<T: Send>(
         &self,
@@ -340,15 +361,9 @@ impl App {
                 // endpoints that take them, so they commit with the write or not at all (§9).
                 Ok((value, change)) => {
                     let now = self.now();
-                    let events = events::events_of(&self.render_object, writer, operation, &change, now);
-                    // Queued first, the events appended last: appending holds the partner's
-                    // event counter until the commit (PostgreSQL), so that hold is kept short.
-                    match webhooks::enqueue(transaction.as_mut(), &events, now).await {
-                        Ok(queued) => {
-                            events::append(transaction.as_mut(), &events).await.map(|()| (value, change, queued))
-                        }
-                        Err(error) => Err(error),
-                    }
+                    self.record(transaction.as_mut(), writer, operation, &change, now)
+                        .await
+                        .map(|queued| (value, change, queued))
                 }
                 Err(error) => Err(error),
             };

@@ -5,13 +5,13 @@ use roster_core::{
     Error,
     error::Result,
     ids,
-    model::{Organisation, OrganisationSettings},
+    model::{Organisation, OrganisationSettings, PartnerGroup},
     page::{ListPage, ListQuery},
     policy::{Access, OrgScope, Resource, Scope},
     store::{NewOrganisation, OrganisationPatch},
 };
 
-use crate::{App, Caller, Change};
+use crate::{App, Caller, Change, Writer};
 
 fn scope(caller: &Caller, access: Access) -> Result<Scope> {
     caller.principal.key_scope(Resource::Organisations, access)
@@ -107,19 +107,62 @@ pub async fn update(app: &App, caller: &Caller, id: &str, patch: OrganisationPat
     .await
 }
 
-/// Deletes the organisation with its memberships, roles and keys.
+/// How many of an organisation's memberships a delete takes, and records the events of, at a time.
+const MEMBERSHIPS_PER_PAGE: u32 = 1_000;
+
+/// Deletes the organisation with its memberships, roles and keys, and takes it out of its
+/// groups; each of those is an event of its own, ahead of the organisation's.
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     let scope = partner_scope(caller)?;
-    app.transaction(caller, "organisation.deleted", |tx| {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        Box::pin(async move {
-            if !tx.lock_organisation(&scope, &id).await? {
-                return Err(Error::NotFound);
-            }
-            let current = tx.get_organisation(&scope, &id).await?;
-            tx.delete_organisation(&id).await?;
-            Ok(((), Change::deleted(current)))
+    let writer = Writer::of(caller);
+    let queued_ahead = app
+        .write(&writer, "organisation.deleted", |tx| {
+            let (scope, id, app, writer) = (scope.clone(), id.to_owned(), app.clone(), writer.clone());
+            Box::pin(async move {
+                if !tx.lock_organisation(&scope, &id).await? {
+                    return Err(Error::NotFound);
+                }
+                let current = tx.get_organisation(&scope, &id).await?;
+                let now = app.now();
+                // It may have a million members: each page is deleted and its events recorded
+                // in turn, never all of them in memory.
+                let mut queued_ahead = false;
+                let mut after_user_id = String::new();
+                loop {
+                    let page = tx.delete_organisation_memberships(&id, &after_user_id, MEMBERSHIPS_PER_PAGE).await?;
+                    let Some(last) = page.last() else {
+                        break;
+                    };
+                    after_user_id.clone_from(&last.user_id);
+                    let deleted = page.into_iter().fold(Change::none(), |change, membership| {
+                        change.after_consequence("membership.deleted", Change::deleted(membership))
+                    });
+                    queued_ahead |= app.record(tx, &writer, "organisation.deleted", &deleted, now).await?;
+                }
+                let mut groups = Vec::new();
+                for group_id in tx.organisation_groups(&id).await? {
+                    groups.push(tx.lock_group(&scope, &group_id).await?);
+                }
+                let removed = tx.delete_organisation(&id).await?;
+                let mut change = Change::deleted(current);
+                for role in removed.roles {
+                    change = change.after_consequence("role.deleted", Change::deleted(role));
+                }
+                for key in removed.keys {
+                    change = change.after_consequence("api_key.revoked", Change::deleted(key));
+                }
+                // Its groups no longer list it: each is changed.
+                for before in groups {
+                    tx.update_group(&PartnerGroup { updated_at: now, ..before.clone() }).await?;
+                    let after = tx.lock_group(&scope, &before.id).await?;
+                    change = change.after_consequence("partner_group.updated", Change::updated(before, after));
+                }
+                Ok((queued_ahead, change))
+            })
         })
-    })
-    .await
+        .await?;
+    if queued_ahead {
+        app.webhooks.wake.notify_one();
+    }
+    Ok(())
 }

@@ -328,6 +328,14 @@ pub trait Outbox: Send + Sync {
     async fn prune_webhook_log(&self, before: Timestamp, batch: u32) -> Result<u64>;
 }
 
+/// What went with a deleted organisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemovedWithOrganisation {
+    pub roles: Vec<Role>,
+    /// Its keys that were not revoked before.
+    pub keys: Vec<ApiKey>,
+}
+
 /// Partners, and the hold that keeps one from losing its last admin group.
 #[async_trait]
 pub trait Partners: Send {
@@ -390,8 +398,22 @@ pub trait Organisations: Send {
     async fn get_organisation(&mut self, scope: &Scope, id: &str) -> Result<Organisation>;
     /// Writes an organisation's name, settings and `updated_at`.
     async fn update_organisation(&mut self, organisation: &Organisation) -> Result<()>;
-    /// Deletes the organisation; its memberships, roles, keys and group assignments go with it.
-    async fn delete_organisation(&mut self, id: &str) -> Result<()>;
+    /// Deletes up to `limit` of the organisation's memberships, the first by user id after
+    /// `after_user_id`; those it deleted, as they were. The caller holds the organisation
+    /// (`lock_organisation`), so none is added meanwhile, and calls again after the last user
+    /// until none is left: an organisation of a million members is deleted a page at a time,
+    /// never all in memory, each page found without passing the rows deleted before it.
+    async fn delete_organisation_memberships(
+        &mut self,
+        organisation_id: &str,
+        after_user_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Membership>>;
+    /// The groups the organisation is assigned to.
+    async fn organisation_groups(&mut self, organisation_id: &str) -> Result<Vec<String>>;
+    /// Deletes the organisation (after its memberships); its roles, keys and group assignments
+    /// go with it. Its roles and its keys not revoked before, as they were.
+    async fn delete_organisation(&mut self, id: &str) -> Result<RemovedWithOrganisation>;
     /// The positions in `organisation_ids` of those that are not organisations of the scope's
     /// partner and mode; the others are held against deletion.
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>>;

@@ -371,6 +371,69 @@ on_both_backends! {
         assert_eq!(newest_events.body["results"][1]["data"]["object"]["id"], kept.as_str(), "the key revoked before is not revoked again");
     }
 
+    async fn deleting_an_organisation_records_every_membership_role_key_and_group_it_takes(app) {
+        use futures::StreamExt;
+        let acme = app.organisation(&app.live, "Acme").await;
+        let other = app.organisation(&app.live, "Other").await;
+        let kept = app.member(&app.live, &other, "kept@example.com", "ADMIN").await;
+        // More members than the delete takes at a time.
+        let members: Vec<String> = futures::stream::iter(0..1_001)
+            .map(|n| {
+                let (app, acme) = (&app, &acme);
+                async move { app.member(&app.live, acme, &format!("m{n}@example.com"), if n == 0 { "ADMIN" } else { "STANDARD" }).await }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let sample = app.get(&format!("/v1/memberships/{}", members[500]), &app.live).await.body;
+        let role = app.post("/v1/roles", &app.live, json!({"organisation_id": acme, "name": "Billing", "permissions": []})).await.id();
+        let key = app.key(&app.live, json!({"name": "acme", "organisation_id": acme, "abilities": ["*"]})).await;
+        let key_id = app.get("/v1/api-keys?limit=1", &app.live).await.body["results"][0]["id"].as_str().unwrap().to_owned();
+        let group = app.post("/v1/partner-groups", &app.live, json!({"name": "Support", "organisation_ids": [acme, other]})).await;
+        assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+
+        let bearer = format!("Bearer {}", app.live);
+        let deleted = app.send(Method::DELETE, &format!("/v1/organisations/{acme}"), &[("authorization", bearer.as_str()), ("x-request-id", "req-delete-acme")], None).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+
+        let mut events = Vec::new();
+        let mut path = "/v1/events?limit=100".to_owned();
+        loop {
+            let page = app.get(&path, &app.live).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            let results = page.body["results"].as_array().unwrap();
+            let before = events.len();
+            events.extend(results.iter().take_while(|event| event["request_id"] == "req-delete-acme").cloned());
+            match page.body["next_cursor"].as_str() {
+                Some(cursor) if events.len() == before + results.len() => path = format!("/v1/events?limit=100&cursor={cursor}"),
+                _ => break,
+            }
+        }
+        // Newest first: the organisation, then what went with it, then its memberships.
+        let types: Vec<&str> = events.iter().map(|event| event["type"].as_str().unwrap()).collect();
+        assert_eq!(types[..4], ["organisation.deleted", "partner_group.updated", "api_key.revoked", "role.deleted"]);
+        assert_eq!(types.len(), 4 + 1_001);
+        assert!(types[4..].iter().all(|kind| *kind == "membership.deleted"));
+        let mut deleted_ids: Vec<&str> = events[4..].iter().map(|event| event["data"]["object"]["id"].as_str().unwrap()).collect();
+        deleted_ids.sort_unstable();
+        let mut member_ids: Vec<&str> = members.iter().map(String::as_str).collect();
+        member_ids.sort_unstable();
+        assert_eq!(deleted_ids, member_ids, "one event for each membership");
+        let sample_event = events.iter().find(|event| event["data"]["object"]["id"] == sample["id"]).unwrap();
+        assert_eq!(sample_event["data"]["object"], sample, "the membership as it was, in the native shape");
+        assert_eq!(sample_event["previous_attributes"], Value::Null);
+        let sequences: Vec<i64> = events.iter().map(|event| event["sequence"].as_i64().unwrap()).collect();
+        assert!(sequences.windows(2).all(|pair| pair[0] > pair[1]), "each its own sequence, in order");
+        assert_eq!((events[1]["data"]["object"]["organisation_ids"].clone(), events[1]["previous_attributes"]["organisation_ids"].clone()), (json!([other]), json!([acme, other])));
+        assert_eq!((events[2]["data"]["object"]["id"].as_str(), events[3]["data"]["object"]["id"].as_str()), (Some(key_id.as_str()), Some(role.as_str())));
+
+        // The history outlives the membership, the counts are right, the other organisation kept.
+        assert_eq!(newest(&app, &members[0]).await["type"], "membership.deleted");
+        assert_eq!(app.get("/v1/memberships", &app.live).await.body["count"], 1);
+        assert_eq!(app.get(&format!("/v1/memberships/{kept}"), &app.live).await.status, StatusCode::OK);
+        assert_eq!(app.get("/v1/organisations", &key).await.status, StatusCode::UNAUTHORIZED, "its key went with it");
+    }
+
     async fn racing_writes_get_distinct_increasing_sequences(app) {
         let acme = app.organisation(&app.live, "Acme").await;
         let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;

@@ -190,6 +190,13 @@ with_private_destinations! {
         assert_eq!((attempts[0]["status"].as_str(), attempts[0]["response_status"].as_u64(), attempts[0]["attempt"].as_u64()), (Some("succeeded"), Some(200), Some(1)));
         assert_eq!(attempts[0]["next_retry_at"], Value::Null);
         assert_eq!(log.body.get("count"), None, "not counted");
+
+        // An organisation delete's memberships, recorded a page at a time, are delivered too.
+        assert_eq!(app.delete(&format!("/v1/organisations/{acme}"), &app.live).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(deliver(&app).await, 2);
+        let mut kinds: Vec<String> = receiver.taken().iter().map(|one| one.json()["type"].as_str().unwrap().to_owned()).collect();
+        kinds.sort();
+        assert_eq!(kinds, ["membership.deleted", "organisation.deleted"]);
     }
 
     /// Only the types an endpoint takes reach it, and a disabled endpoint takes none.

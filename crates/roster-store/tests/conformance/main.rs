@@ -422,6 +422,50 @@ async fn the_primitives_read_what_the_rules_decide_with() {
 }
 
 #[tokio::test]
+async fn an_organisation_is_emptied_a_page_of_members_at_a_time_and_the_counts_follow() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let a = organisation(store.as_ref(), &scope, "A").await;
+        let b = organisation(store.as_ref(), &scope, "B").await;
+        let mut members = Vec::new();
+        for n in 0..5 {
+            let role = if n == 0 { MembershipRole::Admin } else { MembershipRole::Standard };
+            members.push(add_member(store.as_ref(), &scope, &a, &format!("m{n}@example.com"), role, NOW).await);
+        }
+        let in_b = add_member(store.as_ref(), &scope, &b, "m0@example.com", MembershipRole::Admin, NOW).await;
+        members.sort_by(|x, y| x.user_id.cmp(&y.user_id));
+        let role = add_role(
+            store.as_ref(),
+            &scope,
+            NewRole { organisation_id: a.clone(), name: "r".into(), permissions: vec![] },
+        )
+        .await;
+
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.lock_organisation(&scope, &a).await.unwrap());
+        let mut pages: Vec<Vec<Membership>> = Vec::new();
+        loop {
+            let after = pages.last().and_then(|page| page.last()).map_or("", |last| last.user_id.as_str());
+            let page = tx.delete_organisation_memberships(&a, after, 2).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            pages.push(page);
+        }
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+        assert_eq!(pages.concat(), members, "each as it was, by user id, with its user and organisation");
+        let removed = tx.delete_organisation(&a).await.unwrap();
+        assert_eq!(removed.roles, vec![role]);
+        tx.commit().await.unwrap();
+
+        let everyone =
+            store.list_memberships(&scope, &MembershipFilter::default(), &ListQuery::default()).await.unwrap();
+        assert_eq!((everyone.count, everyone.items), (1, vec![in_b]), "the counters lost exactly the deleted");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn cursor_pages_walk_every_row_once_even_within_one_millisecond() {
     on_every_backend(|store| async move {
         let scope = partner(store.as_ref()).await;

@@ -13,7 +13,7 @@ use roster_core::{
     policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
-    store::{Transaction, UserHold, primitives::*},
+    store::{RemovedWithOrganisation, Transaction, UserHold, primitives::*},
     time::Timestamp,
 };
 use tokio_postgres::{

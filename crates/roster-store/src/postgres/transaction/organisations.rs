@@ -1,6 +1,21 @@
 //! The organisations primitives of a transaction.
 
+use std::sync::LazyLock;
+
 use super::*;
+use crate::rows::MEMBERSHIP_COLUMNS;
+
+/// The organisation's next members by user id, deleted and returned as they were, with their
+/// user and organisation (still there) joined in as every membership read has them.
+static DELETE_ORGANISATION_MEMBERSHIPS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH m AS (DELETE FROM memberships WHERE organisation_id = $1 AND user_id IN \
+         (SELECT user_id FROM memberships WHERE organisation_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3) \
+         RETURNING *) \
+         SELECT {MEMBERSHIP_COLUMNS} FROM m JOIN users u ON u.id = m.user_id \
+         JOIN organisations o ON o.id = m.organisation_id ORDER BY m.user_id"
+    )
+});
 
 #[async_trait]
 impl Organisations for PostgresTransaction {
@@ -67,8 +82,45 @@ impl Organisations for PostgresTransaction {
         .map_err(failed)
     }
 
-    async fn delete_organisation(&mut self, id: &str) -> Result<()> {
-        execute(self.client()?, "DELETE FROM organisations WHERE id = $1", &[&id]).await.map(drop).map_err(failed)
+    async fn delete_organisation_memberships(
+        &mut self,
+        organisation_id: &str,
+        after_user_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Membership>> {
+        let values: [&(dyn ToSql + Sync); 3] = [&organisation_id, &after_user_id, &i64::from(limit)];
+        let rows = fetch(self.client()?, &DELETE_ORGANISATION_MEMBERSHIPS, &values).await.map_err(failed)?;
+        rows.iter().map(rows::membership).collect::<Step<Vec<Membership>>>().map_err(failed)
+    }
+
+    async fn organisation_groups(&mut self, organisation_id: &str) -> Result<Vec<String>> {
+        let rows = fetch(
+            self.client()?,
+            "SELECT group_id FROM group_organisations WHERE organisation_id = $1 ORDER BY group_id",
+            &[&organisation_id],
+        )
+        .await
+        .map_err(failed)?;
+        rows.iter().map(|row| row.try_get(0).map_err(Failure::from)).collect::<Step<Vec<String>>>().map_err(failed)
+    }
+
+    async fn delete_organisation(&mut self, id: &str) -> Result<RemovedWithOrganisation> {
+        let client = self.client()?;
+        let text = format!(
+            "SELECT {} FROM roles r WHERE r.organisation_id = $1 ORDER BY r.created_at, r.id",
+            rows::ROLE_COLUMNS
+        );
+        let roles = fetch(client, &text, &[&id]).await.map_err(failed)?;
+        let roles = roles.iter().map(rows::role).collect::<Step<Vec<Role>>>().map_err(failed)?;
+        let text = format!(
+            "SELECT {} FROM api_keys k WHERE k.organisation_id = $1 AND k.revoked_at IS NULL ORDER BY k.created_at, k.id",
+            rows::API_KEY_COLUMNS
+        );
+        let keys = fetch(client, &text, &[&id]).await.map_err(failed)?;
+        let keys = keys.iter().map(rows::api_key).collect::<Step<Vec<ApiKey>>>().map_err(failed)?;
+        // Roles, group assignments and the organisation's keys cascade.
+        execute(client, "DELETE FROM organisations WHERE id = $1", &[&id]).await.map_err(failed)?;
+        Ok(RemovedWithOrganisation { roles, keys })
     }
 
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {

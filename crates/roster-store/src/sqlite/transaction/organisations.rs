@@ -59,12 +59,64 @@ impl Organisations for SqliteTransaction {
         })
     }
 
-    async fn delete_organisation(&mut self, id: &str) -> Result<()> {
-        // Memberships, roles, group assignments and the organisation's keys cascade.
-        step_blocking!(self, [id], |c| c
-            .execute("DELETE FROM organisations WHERE id = ?1", [&id])
-            .map(drop)
-            .map_err(storage_error))
+    async fn delete_organisation_memberships(
+        &mut self,
+        organisation_id: &str,
+        after_user_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Membership>> {
+        step_blocking!(self, [organisation_id, after_user_id], |c| {
+            let text =
+                rows::select_memberships_where("m.organisation_id = ?1 AND m.user_id > ?2 ORDER BY m.user_id LIMIT ?3");
+            let page: Vec<Membership> = c
+                .prepare_cached(&text)
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(params![organisation_id, after_user_id, limit], |row| rows::membership(row))?
+                        .collect()
+                })
+                .map_err(storage_error)?;
+            // The page is every member between `after_user_id` and its last.
+            if let Some(last) = page.last() {
+                c.prepare_cached(
+                    "DELETE FROM memberships WHERE organisation_id = ?1 AND user_id > ?2 AND user_id <= ?3",
+                )
+                .and_then(|mut statement| statement.execute(params![organisation_id, after_user_id, last.user_id]))
+                .map_err(storage_error)?;
+            }
+            Ok(page)
+        })
+    }
+
+    async fn organisation_groups(&mut self, organisation_id: &str) -> Result<Vec<String>> {
+        step!(self, |c| {
+            c.prepare_cached("SELECT group_id FROM group_organisations WHERE organisation_id = ?1 ORDER BY group_id")
+                .and_then(|mut statement| statement.query_map([organisation_id], |row| row.get(0))?.collect())
+                .map_err(storage_error)
+        })
+    }
+
+    async fn delete_organisation(&mut self, id: &str) -> Result<RemovedWithOrganisation> {
+        // Roles, group assignments and the organisation's keys cascade.
+        step_blocking!(self, [id], |c| {
+            let roles = c
+                .prepare_cached(&format!(
+                    "SELECT {} FROM roles r WHERE r.organisation_id = ?1 ORDER BY r.created_at, r.id",
+                    rows::ROLE_COLUMNS
+                ))
+                .and_then(|mut statement| statement.query_map([&id], |row| rows::role(row))?.collect())
+                .map_err(storage_error)?;
+            let keys = c
+                .prepare_cached(&format!(
+                    "SELECT {} FROM api_keys k WHERE k.organisation_id = ?1 AND k.revoked_at IS NULL \
+                     ORDER BY k.created_at, k.id",
+                    rows::API_KEY_COLUMNS
+                ))
+                .and_then(|mut statement| statement.query_map([&id], |row| rows::api_key(row))?.collect())
+                .map_err(storage_error)?;
+            c.execute("DELETE FROM organisations WHERE id = ?1", [&id]).map_err(storage_error)?;
+            Ok(RemovedWithOrganisation { roles, keys })
+        })
     }
 
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>> {
