@@ -223,10 +223,12 @@ pub mod primitives {
 #[async_trait]
 pub trait Events: Send {
     /// Appends `events`, all of one partner, with its next `sequence`s in their order (their own
-    /// are ignored), which it returns. The partner's counter is held until the transaction
-    /// ends, so sequences increase in commit order: call it last before committing, so that it
-    /// is held for as short a time as can be.
-    async fn append_events(&mut self, events: &[Event]) -> Result<Vec<i64>>;
+    /// are ignored). The partner's counter is held until the transaction ends, so sequences
+    /// increase in commit order: call it last before committing, so that it is held for as
+    /// short a time as can be. A backend may send the last append with the `COMMIT`
+    /// (PostgreSQL does, one round trip less while the counter is held): its failure is then
+    /// the commit's, and nothing is written.
+    async fn append_events(&mut self, events: &[Event]) -> Result<()>;
 }
 
 /// An enabled endpoint of a partner's mode and the events it takes, for enqueuing a write's

@@ -12,7 +12,7 @@ use roster_core::{
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
     rules::OrgTally,
-    store::{MembershipAccess, MembershipFilter, NewOrganisation, NewRole, Store, UserHold},
+    store::{EventFilter, MembershipAccess, MembershipFilter, NewOrganisation, NewRole, Store, UserHold},
     store::{Subscription, WebhookMessage, WebhookQueue},
     time::Timestamp,
 };
@@ -365,6 +365,38 @@ async fn a_transaction_dropped_before_commit_writes_nothing() {
         let users = store.list_users(&scope, Some("gone@example.com"), &ListQuery::default()).await.unwrap();
         assert_eq!(users.count, 0);
         // The connection the dropped transaction held serves the next one cleanly.
+        add_member(store.as_ref(), &scope, &org, "next@example.com", MembershipRole::Admin, NOW).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_append_fails_its_transaction_whether_it_fails_at_once_or_with_the_commit() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let first = event(&scope, "mem_1", None, "membership.created");
+        let mut tx = store.begin().await.unwrap();
+        tx.append_events(std::slice::from_ref(&first)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_user_unless_email_taken(&new_user(&scope, "gone@example.com", NOW)).await.unwrap();
+        // The same id again: the insert fails, now (SQLite) or with the commit (PostgreSQL).
+        let appended = tx.append_events(&[Event { object_id: "mem_2".into(), ..first.clone() }]).await;
+        let outcome = match appended {
+            Ok(()) => tx.commit().await,
+            Err(error) => {
+                drop(tx);
+                Err(error)
+            }
+        };
+        assert!(outcome.is_err(), "{outcome:?}");
+        let users = store.list_users(&scope, Some("gone@example.com"), &ListQuery::default()).await.unwrap();
+        assert_eq!(users.count, 0, "nothing of it written");
+        let all = store.list_events(&scope, &EventFilter::default(), &ListQuery::default()).await.unwrap();
+        assert_eq!(all.items.iter().map(|event| event.object_id.as_str()).collect::<Vec<_>>(), ["mem_1"]);
+        // The connection serves the next transaction cleanly.
+        let org = organisation(store.as_ref(), &scope, "A").await;
         add_member(store.as_ref(), &scope, &org, "next@example.com", MembershipRole::Admin, NOW).await;
     })
     .await;
@@ -854,24 +886,25 @@ async fn events_take_increasing_sequences_per_partner_and_are_read_back_per_obje
         let appended = event(&scope, "mem_1", Some(&org), "membership.updated");
         let mut tx = store.begin().await.unwrap();
         let deleted = event(&scope, "mem_1", Some(&org), "membership.deleted");
-        assert_eq!(tx.append_events(&[appended.clone(), deleted]).await.unwrap(), [1, 2]);
-        assert_eq!(
-            tx.append_events(&[event(&other, "mem_2", None, "membership.created")]).await.unwrap(),
-            [1],
-            "per partner"
-        );
+        tx.append_events(&[appended.clone(), deleted]).await.unwrap();
+        tx.append_events(&[event(&other, "mem_2", None, "membership.created")]).await.unwrap();
         tx.commit().await.unwrap();
         {
             let mut dropped = store.begin().await.unwrap();
             dropped.append_events(&[event(&scope, "mem_1", Some(&org), "membership.updated")]).await.unwrap();
         }
         let mut tx = store.begin().await.unwrap();
-        assert_eq!(
-            tx.append_events(&[event(&scope, "mem_9", None, "user.created")]).await.unwrap(),
-            [3],
-            "a rolled-back append takes no number"
-        );
+        tx.append_events(&[event(&scope, "mem_9", None, "user.created")]).await.unwrap();
         tx.commit().await.unwrap();
+        let sequences = |scope: Scope| {
+            let store = store.clone();
+            async move {
+                let page = store.list_events(&scope, &EventFilter::default(), &ListQuery::default()).await.unwrap();
+                page.items.iter().map(|event| event.sequence).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(sequences(scope.clone()).await, [3, 2, 1], "a rolled-back append takes no number");
+        assert_eq!(sequences(other.clone()).await, [1], "per partner");
 
         let page = store.list_object_events(&scope, "mem_1", &ListQuery::default()).await.unwrap();
         assert_eq!((page.count, page.items.len()), (2, 2));

@@ -36,6 +36,8 @@ use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, membership_update, nam
 pub struct PostgresTransaction {
     client: Option<Object>,
     gate: Option<std::sync::Arc<roster_core::commit_gate::CommitGate>>,
+    /// The events appended last, sent with the `COMMIT`.
+    pending_append: Option<events::PendingAppend>,
 }
 
 impl PostgresTransaction {
@@ -43,7 +45,8 @@ impl PostgresTransaction {
     /// (an error, the request given up half-way), the connection is rolled back before it
     /// serves anyone else.
     pub(super) async fn begin(client: Object) -> Result<Self> {
-        let transaction = Self { client: Some(client), gate: roster_core::commit_gate::current() };
+        let transaction =
+            Self { client: Some(client), gate: roster_core::commit_gate::current(), pending_append: None };
         transaction.client()?.batch_execute("BEGIN").await.map_err(|error| failed(error.into()))?;
         Ok(transaction)
     }
@@ -116,10 +119,16 @@ impl Transaction for PostgresTransaction {
         }
         // The guard stays until COMMIT has answered: given up before, the connection is rolled
         // back (a ROLLBACK after a COMMIT that did reach the server changes nothing).
-        let outcome = self.client()?.batch_execute("COMMIT").await;
-        // Answered, failed or not, the transaction is over on the server: the connection is clean.
-        drop(self.client.take());
-        outcome.map_err(|error| failed(error.into()))
+        let outcome = match self.pending_append.take() {
+            Some(append) => append.send_with_commit(self.client()?).await,
+            None => self.client()?.batch_execute("COMMIT").await.map_err(Failure::from),
+        };
+        // Committed, the connection is clean and goes back to the pool; otherwise it is dropped
+        // with the transaction, which rolls back whatever may be left of it first.
+        if outcome.is_ok() {
+            drop(self.client.take());
+        }
+        outcome.map_err(failed)
     }
 }
 

@@ -4,13 +4,13 @@ use super::*;
 
 #[async_trait]
 impl Events for SqliteTransaction {
-    async fn append_events(&mut self, events: &[Event]) -> Result<Vec<i64>> {
+    async fn append_events(&mut self, events: &[Event]) -> Result<()> {
         // One writer at a time holds the database, so the next number is the commit order.
-        step!(self, |c| events.iter().map(|event| append_event(c, event)).collect())
+        step!(self, |c| events.iter().try_for_each(|event| append_event(c, event)))
     }
 }
 
-fn append_event(c: &Connection, event: &Event) -> Result<i64> {
+fn append_event(c: &Connection, event: &Event) -> Result<()> {
     let sequence: i64 = c
         .prepare_cached(
             "INSERT INTO event_sequences (partner_id, last) VALUES (?1, 1) \
@@ -36,6 +36,6 @@ fn append_event(c: &Connection, event: &Event) -> Result<i64> {
     ];
     c.prepare_cached(&rows::event_insert('?'))
         .and_then(|mut statement| statement.execute(&values[..]))
-        .map_err(storage_error)?;
-    Ok(sequence)
+        .map_err(storage_error)
+        .map(drop)
 }
