@@ -123,6 +123,17 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
                     return Err(Error::NotFound);
                 }
                 let current = tx.get_organisation(&scope, &id).await?;
+                // Its groups are held before any member is touched: a group's own write holds the
+                // group and then its organisations, so if the two deadlock, PostgreSQL breaks it
+                // before this has done its work. A group deleted meanwhile is passed over.
+                let mut groups = Vec::new();
+                for group_id in tx.organisation_groups(&id).await? {
+                    match tx.lock_group(&scope, &group_id).await {
+                        Ok(group) => groups.push(group),
+                        Err(Error::NotFound) => {}
+                        Err(error) => return Err(error),
+                    }
+                }
                 let now = app.now();
                 // It may have a million members: each page is deleted and its events recorded
                 // in turn, never all of them in memory.
@@ -138,10 +149,6 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
                         change.after_consequence("membership.deleted", Change::deleted(membership))
                     });
                     queued_ahead |= app.record(tx, &writer, "organisation.deleted", &deleted, now).await?;
-                }
-                let mut groups = Vec::new();
-                for group_id in tx.organisation_groups(&id).await? {
-                    groups.push(tx.lock_group(&scope, &group_id).await?);
                 }
                 let removed = tx.delete_organisation(&id).await?;
                 let mut change = Change::deleted(current);

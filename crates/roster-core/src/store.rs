@@ -225,9 +225,9 @@ pub trait Events: Send {
     /// Appends `events`, all of one partner, with its next `sequence`s in their order (their own
     /// are ignored). The partner's counter is held until the transaction ends, so sequences
     /// increase in commit order: call it last before committing, so that it is held for as
-    /// short a time as can be. A backend may send the last append with the `COMMIT`
-    /// (PostgreSQL does, one round trip less while the counter is held): its failure is then
-    /// the commit's, and nothing is written.
+    /// short a time as can be. A backend may hold the events until the commit and number them
+    /// there (PostgreSQL does, so that the counter is the last lock a write takes): a failed
+    /// append may then fail the commit, and nothing is written.
     async fn append_events(&mut self, events: &[Event]) -> Result<()>;
 }
 

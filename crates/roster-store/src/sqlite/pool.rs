@@ -378,7 +378,11 @@ impl Drop for WriteConnection {
             && !self.writer.connection.is_autocommit()
             && let Err(error) = self.writer.connection.execute_batch("ROLLBACK TO roster_write; RELEASE roster_write")
         {
-            tracing::error!(%error, "could not roll back an abandoned SQLite write");
+            // What is left of this write must not commit with the batch: none of it does.
+            tracing::error!(%error, "could not roll back an abandoned SQLite write; failing its batch");
+            if let Err(error) = self.writer.connection.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "could not roll back a SQLite transaction");
+            }
         }
         self.writer.settle();
     }
@@ -473,8 +477,10 @@ impl WriteTransaction {
         let batch =
             connection.writer.batch.clone().ok_or_else(|| Error::internal("a write outside its transaction"))?;
         batch.released.fetch_add(1, Ordering::SeqCst);
+        // Kept until this returns: dropped before, with the batch not committed, it commits it.
+        let mut _commit_if_abandoned = None;
         if self.pool.group_commit && self.pool.waiting.load(Ordering::SeqCst) > 0 {
-            let _commit_if_abandoned = CommitIfAbandoned { writer: self.pool.writer.clone(), batch: batch.clone() };
+            _commit_if_abandoned = Some(CommitIfAbandoned { writer: self.pool.writer.clone(), batch: batch.clone() });
             drop(connection);
             let writer = self.pool.writer.clone().lock_owned().await;
             if let Some(outcome) = batch.outcome.get() {

@@ -371,6 +371,37 @@ async fn a_transaction_dropped_before_commit_writes_nothing() {
 }
 
 #[tokio::test]
+async fn appends_of_one_transaction_are_numbered_in_their_order_per_partner() {
+    on_every_backend(|store| async move {
+        let a = partner(store.as_ref()).await;
+        let b = partner(store.as_ref()).await;
+        let mut tx = store.begin().await.unwrap();
+        tx.append_events(&[event(&a, "mem_1", None, "membership.deleted")]).await.unwrap();
+        tx.append_events(&[
+            event(&a, "mem_2", None, "membership.deleted"),
+            event(&a, "mem_3", None, "membership.deleted"),
+        ])
+        .await
+        .unwrap();
+        tx.append_events(&[event(&b, "mem_4", None, "membership.deleted")]).await.unwrap();
+        tx.append_events(&[event(&a, "org_1", None, "organisation.deleted")]).await.unwrap();
+        tx.commit().await.unwrap();
+        let numbered = |scope: Scope| {
+            let store = store.clone();
+            async move {
+                let page = store.list_events(&scope, &EventFilter::default(), &ListQuery::default()).await.unwrap();
+                page.items.into_iter().map(|event| (event.object_id, event.sequence)).collect::<Vec<_>>()
+            }
+        };
+        let expected: Vec<(String, i64)> =
+            [("org_1", 4), ("mem_3", 3), ("mem_2", 2), ("mem_1", 1)].map(|(id, n)| (id.to_owned(), n)).into();
+        assert_eq!(numbered(a.clone()).await, expected);
+        assert_eq!(numbered(b.clone()).await, [("mem_4".to_owned(), 1)]);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_failed_append_fails_its_transaction_whether_it_fails_at_once_or_with_the_commit() {
     on_every_backend(|store| async move {
         let scope = partner(store.as_ref()).await;

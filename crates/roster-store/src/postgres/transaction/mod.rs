@@ -36,8 +36,8 @@ use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, membership_update, nam
 pub struct PostgresTransaction {
     client: Option<Object>,
     gate: Option<std::sync::Arc<roster_core::commit_gate::CommitGate>>,
-    /// The events appended last, sent with the `COMMIT`.
-    pending_append: Option<events::PendingAppend>,
+    /// The events appended, inserted by the commit.
+    held_events: events::HeldEvents,
 }
 
 impl PostgresTransaction {
@@ -46,7 +46,7 @@ impl PostgresTransaction {
     /// serves anyone else.
     pub(super) async fn begin(client: Object) -> Result<Self> {
         let transaction =
-            Self { client: Some(client), gate: roster_core::commit_gate::current(), pending_append: None };
+            Self { client: Some(client), gate: roster_core::commit_gate::current(), held_events: Default::default() };
         transaction.client()?.batch_execute("BEGIN").await.map_err(|error| failed(error.into()))?;
         Ok(transaction)
     }
@@ -114,21 +114,23 @@ async fn write_membership(client: &Object, statement: &str, membership: &Members
 #[async_trait]
 impl Transaction for PostgresTransaction {
     async fn commit(mut self: Box<Self>) -> Result<()> {
+        // The held events go in first: they take their partners' counters, which may wait for
+        // another write of the partner to commit, and a request given up meanwhile still
+        // answers 503, its gate not yet claimed.
+        let held = std::mem::take(&mut self.held_events);
+        held.send(self.client()?).await.map_err(failed)?;
         if !roster_core::commit_gate::may_commit(self.gate.as_deref()) {
             return Err(Error::Unavailable);
         }
         // The guard stays until COMMIT has answered: given up before, the connection is rolled
         // back (a ROLLBACK after a COMMIT that did reach the server changes nothing).
-        let outcome = match self.pending_append.take() {
-            Some(append) => append.send_with_commit(self.client()?).await,
-            None => self.client()?.batch_execute("COMMIT").await.map_err(Failure::from),
-        };
+        let outcome = self.client()?.batch_execute("COMMIT").await;
         // Committed, the connection is clean and goes back to the pool; otherwise it is dropped
         // with the transaction, which rolls back whatever may be left of it first.
         if outcome.is_ok() {
             drop(self.client.take());
         }
-        outcome.map_err(failed)
+        outcome.map_err(|error| failed(error.into()))
     }
 }
 
