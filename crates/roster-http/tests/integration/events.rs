@@ -434,6 +434,61 @@ on_both_backends! {
         assert_eq!(app.get("/v1/organisations", &key).await.status, StatusCode::UNAUTHORIZED, "its key went with it");
     }
 
+    /// Writes of the same partner racing the delete (members added elsewhere, a group it
+    /// belongs to renamed, shared users' memberships made default elsewhere, which clears the
+    /// default on theirs being deleted) all succeed, the delete too, and every member it
+    /// removed has its event.
+    async fn an_organisation_delete_racing_other_writes_of_its_partner_loses_nothing(app) {
+        use futures::StreamExt;
+        let acme = app.organisation(&app.live, "Acme").await;
+        let other = app.organisation(&app.live, "Other").await;
+        let members: Vec<String> = futures::stream::iter(0..1_200)
+            .map(|n| {
+                let (app, acme) = (&app, &acme);
+                async move { app.member(&app.live, acme, &format!("m{n}@example.com"), if n == 0 { "ADMIN" } else { "STANDARD" }).await }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut elsewhere = vec![app.member(&app.live, &other, "owner@example.com", "ADMIN").await];
+        for n in 0..20 {
+            elsewhere.push(app.member(&app.live, &other, &format!("m{n}@example.com"), "STANDARD").await);
+        }
+        let group = app.post("/v1/partner-groups", &app.live, json!({"name": "Both", "organisation_ids": [acme, other]})).await.id();
+
+        let acme_path = format!("/v1/organisations/{acme}");
+        let delete = app.delete(&acme_path, &app.live);
+        let racing = futures::future::join_all((0..60).map(|n| {
+            let (app, other, group, elsewhere) = (&app, &other, &group, &elsewhere);
+            async move {
+                match n % 3 {
+                    0 => app.post("/v1/memberships", &app.live, crate::support::membership_body(other, &format!("new{n}@example.com"), "STANDARD")).await.status,
+                    1 => app.patch(&format!("/v1/partner-groups/{group}"), &app.live, json!({"name": format!("Both {n}")})).await.status,
+                    _ => app.patch(&format!("/v1/memberships/{}", elsewhere[1 + n % 20]), &app.live, json!({"is_default": true})).await.status,
+                }
+            }
+        }));
+        let (deleted, raced) = futures::join!(delete, racing);
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+        assert!(raced.iter().all(|status| status.is_success()), "{raced:?}");
+
+        let mut removed = Vec::new();
+        let mut path = "/v1/events?type=membership.deleted&limit=100".to_owned();
+        loop {
+            let page = app.get(&path, &app.live).await;
+            removed.extend(page.body["results"].as_array().unwrap().iter().map(|event| event["data"]["object"]["id"].as_str().unwrap().to_owned()));
+            match page.body["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/v1/events?type=membership.deleted&limit=100&cursor={cursor}"),
+                None => break,
+            }
+        }
+        removed.sort_unstable();
+        let mut expected = members.clone();
+        expected.sort_unstable();
+        assert_eq!(removed, expected);
+        assert_eq!(app.get("/v1/memberships", &app.live).await.body["count"], 21 + 20);
+    }
+
     async fn racing_writes_get_distinct_increasing_sequences(app) {
         let acme = app.organisation(&app.live, "Acme").await;
         let id = app.member(&app.live, &acme, "a@example.com", "STANDARD").await;
