@@ -333,8 +333,9 @@ impl App {
         now: Timestamp,
     ) -> Result<bool> {
         let events = events::events_of(&self.render_object, writer, operation, change, now);
-        // Queued first, the events appended last: appending holds the partner's event counter
-        // until the commit (PostgreSQL), so that hold is kept short.
+        // Queued first, the events appended last: the partner's event counter, which the
+        // append takes (or, on PostgreSQL, the commit), is held until the commit, so that hold
+        // is kept short.
         let queued = webhooks::enqueue(transaction, &events, now).await?;
         events::append(transaction, &events).await?;
         Ok(queued)

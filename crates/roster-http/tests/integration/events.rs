@@ -37,6 +37,20 @@ async fn user_token(app: &TestApp, membership_id: &str) -> (String, String) {
     (user, token)
 }
 
+/// `count` members of the organisation (`m{n}@example.com`, the first an admin), added 16 at a
+/// time; their ids.
+async fn many_members(app: &TestApp, organisation_id: &str, count: usize) -> Vec<String> {
+    use futures::StreamExt;
+    futures::stream::iter(0..count)
+        .map(|n| async move {
+            let role = if n == 0 { "ADMIN" } else { "STANDARD" };
+            app.member(&app.live, organisation_id, &format!("m{n}@example.com"), role).await
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
 on_both_backends! {
     async fn every_membership_write_appends_exactly_its_event(app) {
         let acme = app.organisation(&app.live, "Acme").await;
@@ -372,19 +386,11 @@ on_both_backends! {
     }
 
     async fn deleting_an_organisation_records_every_membership_role_key_and_group_it_takes(app) {
-        use futures::StreamExt;
         let acme = app.organisation(&app.live, "Acme").await;
         let other = app.organisation(&app.live, "Other").await;
         let kept = app.member(&app.live, &other, "kept@example.com", "ADMIN").await;
         // More members than the delete takes at a time.
-        let members: Vec<String> = futures::stream::iter(0..1_001)
-            .map(|n| {
-                let (app, acme) = (&app, &acme);
-                async move { app.member(&app.live, acme, &format!("m{n}@example.com"), if n == 0 { "ADMIN" } else { "STANDARD" }).await }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
+        let members = many_members(&app, &acme, 1_001).await;
         let sample = app.get(&format!("/v1/memberships/{}", members[500]), &app.live).await.body;
         let role = app.post("/v1/roles", &app.live, json!({"organisation_id": acme, "name": "Billing", "permissions": []})).await.id();
         let key = app.key(&app.live, json!({"name": "acme", "organisation_id": acme, "abilities": ["*"]})).await;
@@ -439,17 +445,9 @@ on_both_backends! {
     /// default on theirs being deleted) all succeed, the delete too, and every member it
     /// removed has its event.
     async fn an_organisation_delete_racing_other_writes_of_its_partner_loses_nothing(app) {
-        use futures::StreamExt;
         let acme = app.organisation(&app.live, "Acme").await;
         let other = app.organisation(&app.live, "Other").await;
-        let members: Vec<String> = futures::stream::iter(0..1_200)
-            .map(|n| {
-                let (app, acme) = (&app, &acme);
-                async move { app.member(&app.live, acme, &format!("m{n}@example.com"), if n == 0 { "ADMIN" } else { "STANDARD" }).await }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
+        let members = many_members(&app, &acme, 1_200).await;
         let mut elsewhere = vec![app.member(&app.live, &other, "owner@example.com", "ADMIN").await];
         for n in 0..20 {
             elsewhere.push(app.member(&app.live, &other, &format!("m{n}@example.com"), "STANDARD").await);

@@ -582,14 +582,29 @@ mod tests {
         (has_begun, go, task)
     }
 
+    /// A first write committing while a second waits to begin, once the second has begun (with
+    /// the connection the first left it): the first's commit, what tells the second to go on
+    /// (committing or not), and the second.
+    async fn first_committing_while_second_began(
+        pool: &Arc<Pool>,
+        commits: bool,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), Error>>,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), Error>>,
+    ) {
+        let first = insert(pool, 1).await;
+        let (has_begun, go, second) = second_writer(pool, commits);
+        until_a_writer_waits(pool).await;
+        let first = tokio::spawn(first.commit());
+        has_begun.await.unwrap();
+        (first, go, second)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_committing_while_another_waits_commits_with_it_in_one_transaction() {
         let (_directory, pool) = file_pool().await;
-        let first = insert(&pool, 1).await;
-        let (has_begun, go, second) = second_writer(&pool, true);
-        until_a_writer_waits(&pool).await;
-        let first = tokio::spawn(first.commit());
-        has_begun.await.unwrap();
+        let (first, go, second) = first_committing_while_second_began(&pool, true).await;
         assert_eq!(committed(&pool).await, Vec::<i64>::new(), "the first waits for the second to commit with it");
         assert!(!first.is_finished(), "and has not answered");
         go.send(()).unwrap();
@@ -600,11 +615,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_given_up_in_a_batch_takes_only_its_own_writes_back() {
         let (_directory, pool) = file_pool().await;
-        let first = insert(&pool, 1).await;
-        let (has_begun, go, second) = second_writer(&pool, false);
-        until_a_writer_waits(&pool).await;
-        let first = tokio::spawn(first.commit());
-        has_begun.await.unwrap();
+        let (first, go, second) = first_committing_while_second_began(&pool, false).await;
         go.send(()).unwrap();
         assert_eq!(second.await.unwrap(), Ok(()));
         assert_eq!(first.await.unwrap(), Ok(()));
@@ -614,11 +625,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_whose_writers_all_stopped_waiting_is_committed_all_the_same() {
         let (_directory, pool) = file_pool().await;
-        let first = insert(&pool, 1).await;
-        let (has_begun, go, second) = second_writer(&pool, false);
-        until_a_writer_waits(&pool).await;
-        let first = tokio::spawn(first.commit());
-        has_begun.await.unwrap();
+        let (first, go, second) = first_committing_while_second_began(&pool, false).await;
         first.abort();
         assert!(first.await.unwrap_err().is_cancelled());
         go.send(()).unwrap();
