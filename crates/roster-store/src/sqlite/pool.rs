@@ -134,8 +134,11 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// The savepoint each request's write is, inside its batch's transaction.
+/// The savepoint each request's write is, inside its batch's transaction: begun, released into
+/// the batch, or rolled back alone.
 const SAVEPOINT: &str = "SAVEPOINT roster_write";
+const RELEASE: &str = "RELEASE roster_write";
+const ROLLBACK_TO: &str = "ROLLBACK TO roster_write; RELEASE roster_write";
 
 struct Readers {
     idle: Arc<std::sync::Mutex<Vec<Connection>>>,
@@ -298,28 +301,20 @@ impl Pool {
                 group_commit: self.group_commit,
             },
         };
-        let open = transaction.connection()?.writer.batch.clone();
-        let batch = match open {
-            Some(batch) => batch,
-            None => {
-                // This node's writers queue on the mutex above, so the file lock is free unless
-                // another process holds it: taken here without waiting, and only then waited
-                // for off the request's thread. A hop to a blocking thread while holding the
-                // writer held up every writer queued behind it.
-                if !transaction.run(begin_without_waiting)? {
-                    transaction
-                        .run_blocking(|connection| connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error))
-                        .await?;
-                }
-                let batch = Arc::new(Batch::default());
-                transaction.connection_mut()?.writer.batch = Some(batch.clone());
-                batch
+        if transaction.connection()?.writer.batch.is_none() {
+            // This node's writers queue on the mutex above, so the file lock is free unless
+            // another process holds it: taken here without waiting, and only then waited for
+            // off the request's thread. A hop to a blocking thread while holding the writer held
+            // up every writer queued behind it.
+            if !transaction.run(begin_without_waiting)? {
+                transaction
+                    .run_blocking(|connection| connection.execute_batch("BEGIN IMMEDIATE").map_err(storage_error))
+                    .await?;
             }
-        };
+            transaction.connection_mut()?.writer.batch = Some(Arc::default());
+        }
         transaction.run(|connection| connection.execute_batch(SAVEPOINT).map_err(storage_error))?;
-        let connection = transaction.connection_mut()?;
-        connection.in_savepoint = true;
-        debug_assert!(connection.writer.batch.as_ref().is_some_and(|open| Arc::ptr_eq(open, &batch)));
+        transaction.connection_mut()?.in_savepoint = true;
         Ok(transaction)
     }
 
@@ -376,7 +371,7 @@ impl Drop for WriteConnection {
     fn drop(&mut self) {
         if self.in_savepoint
             && !self.writer.connection.is_autocommit()
-            && let Err(error) = self.writer.connection.execute_batch("ROLLBACK TO roster_write; RELEASE roster_write")
+            && let Err(error) = self.writer.connection.execute_batch(ROLLBACK_TO)
         {
             // What is left of this write must not commit with the batch: none of it does.
             tracing::error!(%error, "could not roll back an abandoned SQLite write; failing its batch");
@@ -470,7 +465,7 @@ impl WriteTransaction {
         if !commit_gate::may_commit(self.gate.as_deref()) {
             return Err(Error::Unavailable);
         }
-        self.run(|connection| connection.execute_batch("RELEASE roster_write").map_err(storage_error))?;
+        self.run(|connection| connection.execute_batch(RELEASE).map_err(storage_error))?;
         let mut connection =
             self.connection.take().ok_or_else(|| Error::internal("a failed step ended the transaction"))?;
         connection.in_savepoint = false;
