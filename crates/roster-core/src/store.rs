@@ -253,8 +253,10 @@ pub struct WebhookMessage {
 pub trait WebhookEndpoints: Send {
     /// The partner's enabled endpoints of `mode`.
     async fn webhook_subscriptions(&mut self, partner_id: &str, mode: Mode) -> Result<Vec<Subscription>>;
-    /// Queues each message, due at `due`. A message already queued for its endpoint and event
-    /// (delivered or not) keeps its id and is due again, its three days counted from `due`.
+    /// Queues each message, due at `due`, if its endpoint is there and enabled when the write
+    /// commits (the endpoints were read earlier: a concurrent write may have deleted or
+    /// disabled one since). A message already queued for its endpoint and event (delivered or
+    /// not) keeps its id and is due again, its three days counted from `due`.
     async fn enqueue_webhook_messages(&mut self, messages: &[WebhookMessage], due: Timestamp) -> Result<()>;
     async fn insert_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint, secrets: &WebhookSecrets) -> Result<()>;
     /// The endpoint of the scope's partner and mode, held against every other change.

@@ -1073,3 +1073,68 @@ async fn the_outbox_hands_each_due_attempt_to_one_claim_until_its_lease_passes()
     })
     .await;
 }
+
+#[tokio::test]
+async fn messages_are_queued_only_for_an_endpoint_that_is_there_and_enabled() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let secrets = WebhookSecrets { current: "whsec_a".into(), previous: None, previous_expires_at: None };
+        let disabled = WebhookEndpoint { disabled: true, ..endpoint(&scope, &["*"]) };
+        let appended = event(&scope, "mem_1", None, "membership.created");
+        let message = |endpoint_id: &str| WebhookMessage {
+            id: ids::new_id(ids::WEBHOOK_MESSAGE, NOW),
+            endpoint_id: endpoint_id.to_owned(),
+            event_id: appended.id.clone(),
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_webhook_endpoint(&disabled, &secrets).await.unwrap();
+        tx.append_events(std::slice::from_ref(&appended)).await.unwrap();
+        tx.enqueue_webhook_messages(&[message(&disabled.id), message("we_gone")], NOW).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.webhook_queue().await.unwrap(), WebhookQueue::default());
+    })
+    .await;
+}
+
+/// A write reads its endpoints before it queues for them: an endpoint deleted or disabled by a
+/// write that commits in between takes nothing, and the write still commits.
+#[tokio::test]
+async fn an_endpoint_removed_between_a_write_reading_it_and_queueing_for_it_takes_nothing() {
+    for backend in testing::backends().await {
+        // SQLite has one writer: no write can commit in between.
+        if backend.name != "postgres" {
+            continue;
+        }
+        let store = backend.store.clone();
+        let scope = partner(store.as_ref()).await;
+        let secrets = WebhookSecrets { current: "whsec_a".into(), previous: None, previous_expires_at: None };
+        let (deleted, disabled) = (endpoint(&scope, &["*"]), endpoint(&scope, &["*"]));
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_webhook_endpoint(&deleted, &secrets).await.unwrap();
+        tx.insert_webhook_endpoint(&disabled, &secrets).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut writing = store.begin().await.unwrap();
+        let subscriptions = writing.webhook_subscriptions(scope.partner_id(), Mode::Live).await.unwrap();
+        assert_eq!(subscriptions.len(), 2);
+        let mut removing = store.begin().await.unwrap();
+        removing.delete_webhook_endpoint(&deleted.id).await.unwrap();
+        let (locked, _) = removing.lock_webhook_endpoint(&scope, &disabled.id).await.unwrap();
+        removing.update_webhook_endpoint(&WebhookEndpoint { disabled: true, ..locked }).await.unwrap();
+        removing.commit().await.unwrap();
+
+        let appended = event(&scope, "mem_1", None, "membership.created");
+        let messages: Vec<WebhookMessage> = subscriptions
+            .iter()
+            .map(|subscription| WebhookMessage {
+                id: ids::new_id(ids::WEBHOOK_MESSAGE, NOW),
+                endpoint_id: subscription.endpoint_id.clone(),
+                event_id: appended.id.clone(),
+            })
+            .collect();
+        writing.append_events(std::slice::from_ref(&appended)).await.unwrap();
+        writing.enqueue_webhook_messages(&messages, NOW).await.unwrap();
+        writing.commit().await.unwrap();
+        assert_eq!(store.webhook_queue().await.unwrap(), WebhookQueue::default());
+    }
+}

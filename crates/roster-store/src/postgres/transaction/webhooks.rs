@@ -7,6 +7,16 @@ use roster_core::{
 
 use super::*;
 
+/// Queues message `$1` of event `$3` for endpoint `$2`, due at `$4`, if the endpoint is there
+/// and enabled. The endpoint is held (`FOR SHARE`) until the commit: an endpoint deleted or
+/// disabled by a write that commits first takes nothing; one deleted or disabled after waits
+/// for this commit, and then drops what it had queued.
+const ENQUEUE: &str = "INSERT INTO webhook_messages (id, endpoint_id, event_id, attempts, queued_at, next_attempt_at) \
+     SELECT $1::TEXT, w.id, $3::TEXT, 0, $4::BIGINT, $4::BIGINT FROM webhook_endpoints w \
+     WHERE w.id = $2 AND NOT w.disabled FOR SHARE \
+     ON CONFLICT (endpoint_id, event_id) DO UPDATE \
+     SET queued_at = excluded.queued_at, next_attempt_at = excluded.next_attempt_at, lease = NULL";
+
 #[async_trait]
 impl WebhookEndpoints for PostgresTransaction {
     async fn webhook_subscriptions(&mut self, partner_id: &str, mode: Mode) -> Result<Vec<Subscription>> {
@@ -30,15 +40,9 @@ impl WebhookEndpoints for PostgresTransaction {
     async fn enqueue_webhook_messages(&mut self, messages: &[WebhookMessage], due: Timestamp) -> Result<()> {
         let client = self.client()?;
         for message in messages {
-            execute(
-                client,
-                "INSERT INTO webhook_messages (id, endpoint_id, event_id, attempts, queued_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT (endpoint_id, event_id) DO UPDATE \
-                 SET queued_at = excluded.queued_at, next_attempt_at = excluded.next_attempt_at, lease = NULL",
-                &[&message.id, &message.endpoint_id, &message.event_id, &due.millis()],
-            )
-            .await
-            .map_err(failed)?;
+            execute(client, ENQUEUE, &[&message.id, &message.endpoint_id, &message.event_id, &due.millis()])
+                .await
+                .map_err(failed)?;
         }
         Ok(())
     }

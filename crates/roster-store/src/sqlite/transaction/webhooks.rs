@@ -34,8 +34,11 @@ impl WebhookEndpoints for SqliteTransaction {
         step!(self, |c| {
             let mut statement = c
                 .prepare_cached(
+                    // Only for an endpoint that is there and enabled, as on PostgreSQL (where a
+                    // concurrent write may have removed it; here none can).
                     "INSERT INTO webhook_messages (id, endpoint_id, event_id, attempts, queued_at, next_attempt_at) \
-                     VALUES (?1, ?2, ?3, 0, ?4, ?4) ON CONFLICT (endpoint_id, event_id) DO UPDATE \
+                     SELECT ?1, w.id, ?3, 0, ?4, ?4 FROM webhook_endpoints w WHERE w.id = ?2 AND NOT w.disabled \
+                     ON CONFLICT (endpoint_id, event_id) DO UPDATE \
                      SET queued_at = excluded.queued_at, next_attempt_at = excluded.next_attempt_at, lease = NULL",
                 )
                 .map_err(storage_error)?;
