@@ -44,7 +44,7 @@ pub use webhooks::RenderEvent;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::credentials::CredentialCache;
+use crate::{credentials::CredentialCache, webhooks::Subscribers};
 
 /// What the operator configured that the operations need.
 #[derive(Debug, Clone)]
@@ -286,22 +286,36 @@ const MAX_ATTEMPTS: u32 = 5;
 #[derive(Clone)]
 pub(crate) struct Writer {
     actor: Actor,
+    /// The partner it writes for, if it is one's (the master key is not).
+    partner_id: Option<String>,
     mode: Mode,
     request_id: String,
 }
 
 impl Writer {
     fn of(caller: &Caller) -> Self {
+        let partner_id = match &caller.principal {
+            Principal::Key(key) => Some(key.partner_id.clone()),
+            Principal::User(user) => Some(user.partner_id.clone()),
+            Principal::Master => None,
+        };
         Self {
             actor: events::actor(&caller.principal),
+            partner_id,
             mode: events::writer_mode(&caller.principal),
             request_id: caller.request_id.clone(),
         }
     }
 
-    /// Roster itself, in `mode`, for the reason `request_id` names (a webhook given up).
-    pub(crate) fn system(mode: Mode, request_id: String) -> Self {
-        Self { actor: Actor { kind: ActorKind::System, id: None, key_prefix: None }, mode, request_id }
+    /// Roster itself, for partner `partner_id` in `mode`, for the reason `request_id` names (a
+    /// webhook given up).
+    pub(crate) fn system(partner_id: String, mode: Mode, request_id: String) -> Self {
+        Self {
+            actor: Actor { kind: ActorKind::System, id: None, key_prefix: None },
+            partner_id: Some(partner_id),
+            mode,
+            request_id,
+        }
     }
 }
 
@@ -327,6 +341,7 @@ impl App {
     async fn record(
         &self,
         transaction: &mut dyn Transaction,
+        subscribers: &mut Subscribers,
         writer: &Writer,
         operation: &str,
         change: &Change,
@@ -336,7 +351,7 @@ impl App {
         // Queued first, the events appended last: the partner's event counter, which the
         // append takes (or, on PostgreSQL, the commit), is held until the commit, so that hold
         // is kept short.
-        let queued = webhooks::enqueue(transaction, &events, now).await?;
+        let queued = webhooks::enqueue(transaction, subscribers, &events, now).await?;
         events::append(transaction, &events).await?;
         Ok(queued)
     }
@@ -356,13 +371,29 @@ impl App {
         let mut attempt = 1;
         loop {
             let mut transaction = self.store.begin().await?;
-            let outcome = match work(transaction.as_mut()).await {
+            let mut subscribers = Subscribers::default();
+            // The writer's webhook endpoints are read before the work takes its locks: a write
+            // that waits for an organisation's lock then holds it for its own statements and
+            // the commit only. (Read later, the endpoints could as well miss one created
+            // meanwhile: whichever endpoint exists when this reads takes the write's events.)
+            // A write of an endpoint reads them after it, as it left them.
+            let read_ahead = match &writer.partner_id {
+                Some(partner_id) if !operation.starts_with("webhook_endpoint.") => {
+                    subscribers.of(transaction.as_mut(), partner_id, writer.mode).await.map(drop)
+                }
+                _ => Ok(()),
+            };
+            let outcome = match read_ahead {
+                Ok(()) => work(transaction.as_mut()).await,
+                Err(error) => Err(error),
+            };
+            let outcome = match outcome {
                 // Every write passes here with its change, its writer and its request inside its
                 // transaction: its events are appended there, and queued for the webhook
                 // endpoints that take them, so they commit with the write or not at all (§9).
                 Ok((value, change)) => {
                     let now = self.now();
-                    self.record(transaction.as_mut(), writer, operation, &change, now)
+                    self.record(transaction.as_mut(), &mut subscribers, writer, operation, &change, now)
                         .await
                         .map(|queued| (value, change, queued))
                 }

@@ -11,7 +11,7 @@ use roster_core::{
     store::{NewOrganisation, OrganisationPatch},
 };
 
-use crate::{App, Caller, Change, Writer};
+use crate::{App, Caller, Change, Writer, webhooks::Subscribers};
 
 fn scope(caller: &Caller, access: Access) -> Result<Scope> {
     caller.principal.key_scope(Resource::Organisations, access)
@@ -138,6 +138,7 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
                 // It may have a million members: each page is deleted and its events recorded
                 // in turn, never all of them in memory.
                 let mut queued_ahead = false;
+                let mut subscribers = Subscribers::default();
                 let mut after_user_id = String::new();
                 loop {
                     let page = tx.delete_organisation_memberships(&id, &after_user_id, MEMBERSHIPS_PER_PAGE).await?;
@@ -148,7 +149,8 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
                     let deleted = page.into_iter().fold(Change::none(), |change, membership| {
                         change.after_consequence("membership.deleted", Change::deleted(membership))
                     });
-                    queued_ahead |= app.record(tx, &writer, "organisation.deleted", &deleted, now).await?;
+                    queued_ahead |=
+                        app.record(tx, &mut subscribers, &writer, "organisation.deleted", &deleted, now).await?;
                 }
                 let removed = tx.delete_organisation(&id).await?;
                 let mut change = Change::deleted(current);

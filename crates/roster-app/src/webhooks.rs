@@ -281,27 +281,57 @@ fn messages<'a>(
     )
 }
 
+/// The enabled endpoints of each partner and mode a write's events go to, read once per write.
+#[derive(Default)]
+pub(crate) struct Subscribers(Vec<((String, Mode), Vec<Subscription>)>);
+
+impl Subscribers {
+    /// The endpoints of `partner_id`'s `mode`, read from `tx` the first time they are asked for.
+    pub(crate) async fn of(
+        &mut self,
+        tx: &mut dyn Transaction,
+        partner_id: &str,
+        mode: Mode,
+    ) -> Result<&[Subscription]> {
+        let known = self.0.iter().position(|((partner, known_mode), _)| partner == partner_id && *known_mode == mode);
+        let index = match known {
+            Some(index) => index,
+            None => {
+                let subscriptions = tx.webhook_subscriptions(partner_id, mode).await?;
+                self.0.push(((partner_id.to_owned(), mode), subscriptions));
+                self.0.len() - 1
+            }
+        };
+        Ok(self.0.get(index).map(|(_, subscriptions)| subscriptions.as_slice()).unwrap_or_default())
+    }
+}
+
 /// Queues a write's events for the endpoints that take them, in the write's transaction (the
 /// outbox): a committed event is delivered even if this node dies the moment after. Whether
 /// any was queued.
-pub(crate) async fn enqueue(tx: &mut dyn Transaction, events: &[Event], now: Timestamp) -> Result<bool> {
+pub(crate) async fn enqueue(
+    tx: &mut dyn Transaction,
+    subscribers: &mut Subscribers,
+    events: &[Event],
+    now: Timestamp,
+) -> Result<bool> {
     let mut queued = false;
     let mut seen: Vec<(&str, Mode)> = Vec::new();
     for event in events {
-        // One read of the endpoints per partner and mode a write touched (almost always one).
+        // The messages of each partner and mode a write touched (almost always one) go at once.
         let key = (event.partner_id.as_str(), event.mode);
         if seen.contains(&key) {
             continue;
         }
         seen.push(key);
-        let subscriptions = tx.webhook_subscriptions(&event.partner_id, event.mode).await?;
+        let subscriptions = subscribers.of(tx, &event.partner_id, event.mode).await?;
         if subscriptions.is_empty() {
             continue;
         }
         let messages: Vec<WebhookMessage> = events
             .iter()
             .filter(|other| other.partner_id == event.partner_id && other.mode == event.mode)
-            .flat_map(|other| messages(&subscriptions, other, now))
+            .flat_map(|other| messages(subscriptions, other, now))
             .collect();
         queued |= !messages.is_empty();
         tx.enqueue_webhook_messages(&messages, now).await?;
@@ -548,7 +578,7 @@ async fn attempt_delivery(app: &App, attempt: ClaimedAttempt) -> Result<()> {
 /// Disables an endpoint whose event failed for three days, as Roster itself.
 async fn disable_failing(app: &App, attempt: &ClaimedAttempt) -> Result<()> {
     let scope = Scope::of_partner(attempt.partner_id.clone(), attempt.mode);
-    let writer = Writer::system(attempt.mode, format!("webhook:{}", attempt.webhook_id));
+    let writer = Writer::system(attempt.partner_id.clone(), attempt.mode, format!("webhook:{}", attempt.webhook_id));
     let now = app.now();
     tracing::warn!(endpoint_id = %attempt.endpoint_id, "disabling a webhook endpoint that failed for three days");
     app.write(&writer, "webhook_endpoint.disabled", |tx| {

@@ -95,9 +95,9 @@ impl HeldEvents {
         Ok(())
     }
 
-    /// Numbers and inserts every held event, in the order appended: the staged ones, then the
-    /// last append.
-    pub(super) async fn send(self, client: &Object) -> Step<()> {
+    /// Numbers and inserts the staged events, in the order appended; the last append, which
+    /// goes with the commit.
+    pub(super) async fn send_staged(self, client: &Object) -> Step<Option<Append>> {
         for (partner_id, count) in &self.staged {
             let before: i64 = fetch_one(client, TAKE_NUMBERS, &[partner_id, count]).await?.try_get(0)?;
             let mut moved = 0;
@@ -107,10 +107,22 @@ impl HeldEvents {
                 moved = upto;
             }
         }
-        if let Some(last) = self.last {
-            let values: [&(dyn ToSql + Sync); 3] = [&last.partner_id, &last.count, &Json(&last.rows)];
-            execute(client, &APPEND, &values).await?;
-        }
+        Ok(self.last)
+    }
+}
+
+impl Append {
+    /// Sends it and `COMMIT` right behind it, without waiting between them (pipelined): the
+    /// partner's counter is held for one round trip and the commit's flush. A failed append
+    /// leaves the transaction aborted, which that `COMMIT` then rolls back: the failure is the
+    /// commit's, and nothing is written.
+    pub(super) async fn send_with_commit(self, client: &Object) -> Step<()> {
+        let statement = client.prepare_cached(&APPEND).await?;
+        let values: [&(dyn ToSql + Sync); 3] = [&self.partner_id, &self.count, &Json(&self.rows)];
+        // Sent in the order they are first polled, so the append reaches the server first.
+        let (appended, committed) = tokio::join!(client.execute(&statement, &values), client.batch_execute("COMMIT"));
+        appended?;
+        committed?;
         Ok(())
     }
 }

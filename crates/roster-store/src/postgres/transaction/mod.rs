@@ -114,23 +114,29 @@ async fn write_membership(client: &Object, statement: &str, membership: &Members
 #[async_trait]
 impl Transaction for PostgresTransaction {
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        // The held events go in first: they take their partners' counters, which may wait for
+        // The staged events go in first: they take their partners' counters, which may wait for
         // another write of the partner to commit, and a request given up meanwhile still
         // answers 503, its gate not yet claimed.
         let held = std::mem::take(&mut self.held_events);
-        held.send(self.client()?).await.map_err(failed)?;
+        let last_append = held.send_staged(self.client()?).await.map_err(failed)?;
         if !roster_core::commit_gate::may_commit(self.gate.as_deref()) {
             return Err(Error::Unavailable);
         }
         // The guard stays until COMMIT has answered: given up before, the connection is rolled
-        // back (a ROLLBACK after a COMMIT that did reach the server changes nothing).
-        let outcome = self.client()?.batch_execute("COMMIT").await;
+        // back (a ROLLBACK after a COMMIT that did reach the server changes nothing). The last
+        // append goes with the COMMIT, its gate claimed before: a request that waits there for
+        // its partner's counter answers with its commit.
+        let client = self.client()?;
+        let outcome = match last_append {
+            Some(append) => append.send_with_commit(client).await,
+            None => client.batch_execute("COMMIT").await.map_err(Failure::from),
+        };
         // Committed, the connection is clean and goes back to the pool; otherwise it is dropped
         // with the transaction, which rolls back whatever may be left of it first.
         if outcome.is_ok() {
             drop(self.client.take());
         }
-        outcome.map_err(|error| failed(error.into()))
+        outcome.map_err(failed)
     }
 }
 
