@@ -332,6 +332,34 @@ pub trait Outbox: Send + Sync {
     async fn prune_webhook_log(&self, before: Timestamp, batch: u32) -> Result<u64>;
 }
 
+/// A console sign-in. The cookie's secret is kept only as its hash, and the secret keys the
+/// session acts as (at most one per mode) only as their secrets' hashes, so each request checks
+/// the key afresh: a revoked key ends its sessions at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub id_hash: String,
+    pub live_key_hash: Option<String>,
+    pub test_key_hash: Option<String>,
+    /// The mode it shows now.
+    pub mode: Mode,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// The console's sign-ins, outside the write path: they are not the partner's data and record
+/// no event.
+#[async_trait]
+pub trait ConsoleSessions: Send + Sync {
+    async fn insert_console_session(&self, session: &ConsoleSession) -> Result<()>;
+    /// The session, unless it has expired by `now`.
+    async fn console_session(&self, id_hash: &str, now: Timestamp) -> Result<Option<ConsoleSession>>;
+    /// Replaces its keys and mode (not its expiry); false when it is gone.
+    async fn update_console_session(&self, session: &ConsoleSession) -> Result<bool>;
+    async fn delete_console_session(&self, id_hash: &str) -> Result<()>;
+    /// Deletes up to `batch` sessions expired by `now`; how many.
+    async fn prune_console_sessions(&self, now: Timestamp, batch: u32) -> Result<u64>;
+}
+
 /// What went with a deleted organisation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemovedWithOrganisation {
@@ -508,7 +536,7 @@ pub trait Memberships: Send {
 }
 
 #[async_trait]
-pub trait Store: Outbox + Send + Sync + 'static {
+pub trait Store: Outbox + ConsoleSessions + Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
 

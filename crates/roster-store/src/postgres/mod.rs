@@ -65,6 +65,7 @@ macro_rules! read {
     };
 }
 
+mod console;
 mod outbox;
 
 fn found<T>(value: Option<T>) -> Step<T> {

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/sqlite/0009_events_lists.sql")),
     (10, include_str!("../../migrations/sqlite/0010_events_fewer_indexes.sql")),
     (11, include_str!("../../migrations/sqlite/0011_webhooks.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_console_sessions.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

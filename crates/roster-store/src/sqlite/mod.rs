@@ -1,5 +1,6 @@
 //! The SQLite backend: an embedded file (WAL, `synchronous=FULL`) or a private in-memory database.
 
+mod console;
 mod migrations;
 mod outbox;
 mod pool;

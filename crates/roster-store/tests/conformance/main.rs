@@ -12,8 +12,8 @@ use roster_core::{
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
     rules::OrgTally,
+    store::{ConsoleSession, Subscription, WebhookMessage, WebhookQueue},
     store::{EventFilter, MembershipAccess, MembershipFilter, NewOrganisation, NewRole, Store, UserHold},
-    store::{Subscription, WebhookMessage, WebhookQueue},
     time::Timestamp,
 };
 use roster_store::testing;
@@ -1137,4 +1137,39 @@ async fn an_endpoint_removed_between_a_write_reading_it_and_queueing_for_it_take
         writing.commit().await.unwrap();
         assert_eq!(store.webhook_queue().await.unwrap(), WebhookQueue::default());
     }
+}
+
+#[tokio::test]
+async fn console_sessions_are_found_until_they_expire_changed_deleted_and_pruned() {
+    on_every_backend(|store| async move {
+        let later = Timestamp(NOW.millis() + 60_000);
+        let session = ConsoleSession {
+            id_hash: "session-hash".into(),
+            live_key_hash: Some("live-key-hash".into()),
+            test_key_hash: None,
+            mode: Mode::Live,
+            created_at: NOW,
+            expires_at: later,
+        };
+        store.insert_console_session(&session).await.unwrap();
+        assert_eq!(store.console_session("session-hash", NOW).await.unwrap(), Some(session.clone()));
+        assert_eq!(store.console_session("other-hash", NOW).await.unwrap(), None);
+        assert_eq!(store.console_session("session-hash", later).await.unwrap(), None, "expired");
+
+        let switched =
+            ConsoleSession { test_key_hash: Some("test-key-hash".into()), mode: Mode::Test, ..session.clone() };
+        assert!(store.update_console_session(&switched).await.unwrap());
+        assert_eq!(store.console_session("session-hash", NOW).await.unwrap(), Some(switched.clone()));
+
+        let other =
+            ConsoleSession { id_hash: "other-hash".into(), expires_at: Timestamp(later.millis() + 1), ..session };
+        store.insert_console_session(&other).await.unwrap();
+        assert_eq!(store.prune_console_sessions(NOW, 10).await.unwrap(), 0);
+        assert_eq!(store.prune_console_sessions(later, 10).await.unwrap(), 1, "only the one expired by then");
+        assert_eq!(store.console_session("other-hash", NOW).await.unwrap(), Some(other.clone()));
+        store.delete_console_session("other-hash").await.unwrap();
+        assert_eq!(store.console_session("other-hash", NOW).await.unwrap(), None);
+        assert!(!store.update_console_session(&other).await.unwrap(), "gone");
+    })
+    .await;
 }
