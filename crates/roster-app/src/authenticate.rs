@@ -131,7 +131,8 @@ impl App {
         }))
     }
 
-    async fn authenticate_key(&self, hash: &str, shape: keys::SecretShape) -> Result<Principal> {
+    /// The principal of the key whose secret hashes to `hash`, if it is usable and of `shape`.
+    pub(crate) async fn authenticate_key(&self, hash: &str, shape: keys::SecretShape) -> Result<Principal> {
         let now = self.now();
         let credential = match self.credentials.get(hash, now) {
             Ok(remembered) => remembered,

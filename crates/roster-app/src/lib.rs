@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 mod authenticate;
+pub mod console;
 mod credentials;
 pub mod events;
 pub mod groups;
