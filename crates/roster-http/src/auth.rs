@@ -10,7 +10,7 @@ use axum::{
     http::request::Parts,
 };
 use roster_app::Caller;
-use roster_core::Error;
+use roster_core::{Error, policy::Principal};
 
 use crate::{every_request::RequestId, problem::ApiError, state::AppState};
 
@@ -34,9 +34,14 @@ impl FromRequestParts<AppState> for Authenticated {
 /// The caller holding `secret`, found by whichever header a wire format reads it from.
 pub(crate) async fn caller(parts: &Parts, state: &AppState, secret: Option<&str>) -> Result<Caller, Error> {
     let principal = state.app.authenticate(secret.ok_or(Error::Unauthorised)?).await?;
+    Ok(caller_as(parts, state, principal))
+}
+
+/// The caller of a request made as `principal`, however it was found (a console session).
+pub(crate) fn caller_as(parts: &Parts, state: &AppState, principal: Principal) -> Caller {
     let request_id = parts.extensions.get::<RequestId>().map_or_else(String::new, |id| id.0.clone());
     let address = client_ip(parts, state);
-    Ok(Caller { principal, request_id, address })
+    Caller { principal, request_id, address }
 }
 
 /// The request's socket peer, IPv4 clients of an IPv6 socket as their IPv4 address; `None`

@@ -4,6 +4,7 @@
 
 mod access_log;
 mod auth;
+mod console;
 mod dialects;
 mod every_request;
 mod extract;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(native)
         .merge(dialects::routes())
+        .merge(console::routes())
         // The reference page and its assets are compiled in (vendored): no internet needed.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(dialects::route_not_found)

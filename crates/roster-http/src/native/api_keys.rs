@@ -12,6 +12,7 @@ use roster_core::{
     input::{Fields, Invalid, choice, future_timestamp, id, list as list_of, present, text},
     model::{KeyHolder, KeyType},
     policy::{Ability, Access},
+    time::Timestamp,
 };
 use serde_json::Value;
 
@@ -79,8 +80,15 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> CreatedResult {
     operations::authorise(&caller, Access::Write)?;
-    let now = state.app.now();
-    let mut fields = Fields::of_body(&body)?;
+    let new = read_new_key(&body, state.app.now())?;
+    let (key, secret) = operations::create(&state.app, &caller, new).await?;
+    let body = wire::api_key_created(&key, secret);
+    Ok((StatusCode::CREATED, json(body)))
+}
+
+/// Reads the body of `POST /v1/api-keys` at `now` (the console's form reads the same).
+pub(crate) fn read_new_key(body: &Value, now: Timestamp) -> Result<NewApiKey, Error> {
+    let mut fields = Fields::of_body(body)?;
     let name = fields.required("name", text(1, 100));
     let key_type = fields.optional("type", choice(KeyType::CHOICES, KeyType::parse));
     let group_id = fields.optional("partner_group_id", id);
@@ -126,11 +134,7 @@ pub async fn create(
     fields.finish()?;
     let holder = KeyHolder::from_ids(group_id, organisation_id, user_id)
         .ok_or_else(|| Error::internal("a key holder passed validation without being exactly one"))?;
-    let new =
-        NewApiKey { name: present(name)?, key_type, holder, abilities: abilities.unwrap_or_default(), expires_at };
-    let (key, secret) = operations::create(&state.app, &caller, new).await?;
-    let body = wire::api_key_created(&key, secret);
-    Ok((StatusCode::CREATED, json(body)))
+    Ok(NewApiKey { name: present(name)?, key_type, holder, abilities: abilities.unwrap_or_default(), expires_at })
 }
 
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api keys", security(("partner_key" = []), ("organisation_key" = [])),

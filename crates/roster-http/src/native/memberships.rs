@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use roster_app::{events::AsOf, memberships as operations};
 use roster_core::{
-    ValidationCode,
+    Error, ValidationCode,
     input::{
         Fields, Invalid, boolean, choice, email, id, ip_or_cidr, list as list_of, metadata, permission, present,
         reference, text, timestamp,
@@ -19,6 +19,7 @@ use roster_core::{
     store::{MembershipFilter, MembershipPatch},
 };
 
+use serde_json::Value;
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -201,7 +202,14 @@ pub async fn create(
 ) -> CreatedResult {
     partner_level(&caller)?;
     operations::authorise(&caller, Access::Write)?;
-    let mut fields = Fields::of_body(&body)?;
+    let membership = read_new_membership(&body)?;
+    let membership = operations::create(&state.app, &caller, membership).await?;
+    Ok((StatusCode::CREATED, json(wire::membership(&membership))))
+}
+
+/// Reads the body of `POST /v1/memberships` (the console's invitation reads the same).
+pub(crate) fn read_new_membership(body: &Value) -> Result<operations::CreateMembership, Error> {
+    let mut fields = Fields::of_body(body)?;
     let organisation_id = fields.required("organisation_id", id);
     let first_name = fields.required("first_name", text(1, 100));
     let last_name = fields.required("last_name", text(1, 100));
@@ -212,7 +220,7 @@ pub async fn create(
     let settings = read_settings(&mut fields);
     let status = fields.optional("status", choice(&["accepted", "pending"], initial_status));
     fields.finish()?;
-    let membership = operations::CreateMembership {
+    Ok(operations::CreateMembership {
         organisation_id: present(organisation_id)?,
         email: present(email)?,
         first_name: Some(present(first_name)?),
@@ -220,9 +228,7 @@ pub async fn create(
         role: present(settings.role)?,
         status: status.unwrap_or(MembershipStatus::Accepted),
         settings,
-    };
-    let membership = operations::create(&state.app, &caller, membership).await?;
-    Ok((StatusCode::CREATED, json(wire::membership(&membership))))
+    })
 }
 
 #[utoipa::path(get, path = "/v1/memberships", tag = "memberships", security(("partner_key" = [])),
@@ -321,10 +327,16 @@ pub async fn update(
     partner_level(&caller)?;
     operations::authorise(&caller, Access::Write)?;
     let id = id.checked()?;
-    let mut fields = Fields::of_body(&body)?;
+    let patch = read_membership_patch(&body)?;
+    Ok(json(wire::membership(&operations::update(&state.app, &caller, &id, patch).await?)))
+}
+
+/// Reads the body of `PATCH /v1/memberships/{id}` (the console's changes read the same).
+pub(crate) fn read_membership_patch(body: &Value) -> Result<MembershipPatch, Error> {
+    let mut fields = Fields::of_body(body)?;
     let patch = read_settings(&mut fields);
     fields.finish()?;
-    Ok(json(wire::membership(&operations::update(&state.app, &caller, &id, patch).await?)))
+    Ok(patch)
 }
 
 #[utoipa::path(delete, path = "/v1/memberships/{id}", tag = "memberships", security(("partner_key" = [])),

@@ -2,14 +2,14 @@
 //! Each handler asks the application whether the caller may use the endpoint at all, reads its
 //! input with the core's parsers, calls one `roster_app` operation and renders the result.
 
-mod api_keys;
+pub(crate) mod api_keys;
 mod docs;
 mod events;
 mod groups;
 pub(crate) mod list;
 mod me;
-mod memberships;
-mod organisations;
+pub(crate) mod memberships;
+pub(crate) mod organisations;
 mod partners;
 mod roles;
 mod users;

@@ -7,6 +7,7 @@ use axum::{
 };
 use roster_app::organisations as operations;
 use roster_core::{
+    Error,
     input::{Fields, boolean, email, nullable, present, text},
     model::OrganisationSettings,
     policy::Access,
@@ -14,6 +15,7 @@ use roster_core::{
 };
 
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
@@ -86,19 +88,23 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> CreatedResult {
     operations::authorise(&caller, Access::Write, true)?;
-    let mut fields = Fields::of_body(&body)?;
+    let organisation = operations::create(&state.app, &caller, read_new_organisation(&body)?).await?;
+    Ok((StatusCode::CREATED, json(wire::organisation(&organisation))))
+}
+
+/// Reads the body of `POST /v1/organisations` (the console's form reads the same).
+pub(crate) fn read_new_organisation(body: &Value) -> Result<NewOrganisation, Error> {
+    let mut fields = Fields::of_body(body)?;
     let name = fields.required("name", text(1, 200));
     let settings = read_settings(&mut fields).unwrap_or_default();
     fields.finish()?;
-    let organisation = NewOrganisation {
+    Ok(NewOrganisation {
         name: present(name)?,
         settings: OrganisationSettings {
             enforce_twofactor: settings.enforce_twofactor.unwrap_or(false),
             abuse_contact_email: settings.abuse_contact_email.flatten(),
         },
-    };
-    let organisation = operations::create(&state.app, &caller, organisation).await?;
-    Ok((StatusCode::CREATED, json(wire::organisation(&organisation))))
+    })
 }
 
 #[utoipa::path(get, path = "/v1/organisations", tag = "organisations", security(("partner_key" = []), ("organisation_key" = [])),
@@ -160,12 +166,17 @@ pub async fn update(
 ) -> JsonResult {
     operations::authorise(&caller, Access::Write, false)?;
     let id = id.checked()?;
-    let mut fields = Fields::of_body(&body)?;
+    let patch = read_organisation_patch(&body)?;
+    Ok(json(wire::organisation(&operations::update(&state.app, &caller, &id, patch).await?)))
+}
+
+/// Reads the body of `PATCH /v1/organisations/{id}` (the console's renaming reads the same).
+pub(crate) fn read_organisation_patch(body: &Value) -> Result<OrganisationPatch, Error> {
+    let mut fields = Fields::of_body(body)?;
     let name = fields.optional("name", text(1, 200));
     let settings = read_settings(&mut fields).unwrap_or_default();
     fields.finish()?;
-    let patch = OrganisationPatch { name, ..settings };
-    Ok(json(wire::organisation(&operations::update(&state.app, &caller, &id, patch).await?)))
+    Ok(OrganisationPatch { name, ..settings })
 }
 
 #[utoipa::path(delete, path = "/v1/organisations/{id}", tag = "organisations", security(("partner_key" = [])),

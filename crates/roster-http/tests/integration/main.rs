@@ -34,6 +34,7 @@ mod bad_bytes;
 mod cloudflare;
 mod commercelayer;
 mod concurrency;
+mod console;
 mod edges;
 mod errors;
 mod events;

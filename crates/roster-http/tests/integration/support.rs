@@ -208,6 +208,27 @@ impl TestApp {
         Reply { status: parts.status, headers: parts.headers, body: Self::json(&bytes) }
     }
 
+    /// [`Self::send`] for an answer that is not JSON (a console page): its body as text.
+    pub async fn send_text(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map_or_else(axum::body::Body::empty, axum::body::Body::from);
+        let mut request = request.body(body).unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
     fn json(bytes: &[u8]) -> Value {
         if bytes.is_empty() {
             Value::Null

@@ -1,0 +1,915 @@
+//! The console's pages and forms. Each handler reads what it was sent, calls one operation as
+//! the session's key (or, for a page, the few reads it shows), and renders; a form that failed
+//! shows its page again with the reason, and one that worked redirects (303) to the page that
+//! shows its outcome, so reloading never sends it twice.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, Query, Request, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use maud::{Markup, html};
+use roster_app::{api_keys, console, events, memberships, organisations, roles, webhooks};
+use roster_core::{
+    Error,
+    input::is_id,
+    model::{KeyHolder, Membership, MembershipRole, MembershipStatus, Mode, Organisation},
+    page::{Cursor, ListPage, ListQuery, Listed, Position},
+    policy::{Ability, Access, Holder, Principal},
+    store::MembershipFilter,
+};
+use serde_json::Value;
+
+use super::{
+    request::{
+        Posted, SESSION_COOKIE, SIGN_IN_COOKIE, Session, SignInPosted, over_tls, set_cookie, sign_in_token, to_sign_in,
+    },
+    view::{self, Notice, Section, answer, csrf_field, page, when},
+};
+use crate::{native, state::AppState};
+
+/// Rows on one page of a console list.
+const PAGE_ROWS: u32 = 50;
+
+type Params = Query<HashMap<String, String>>;
+
+/// What a redirect's `done` names, in words.
+fn done(params: &HashMap<String, String>) -> Option<Notice> {
+    let text = match params.get("done")?.as_str() {
+        "created" => "Organisation created.",
+        "renamed" => "Organisation renamed.",
+        "invited" => "Invitation created. Roster sends no e-mail: tell them, or let your product do it.",
+        "changed" => "Membership changed.",
+        "removed" => "Member removed.",
+        "revoked" => "Key revoked.",
+        _ => return None,
+    };
+    Some(Notice::Done(text))
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// A page of `PAGE_ROWS` after the cursor in `after`, if any; a cursor that does not read is
+/// the first page.
+fn page_query(params: &HashMap<String, String>) -> ListQuery {
+    let position =
+        params.get("after").and_then(|text| Cursor::decode(text)).map_or(Position::Offset(0), Position::After);
+    ListQuery { limit: PAGE_ROWS, position, ..ListQuery::default() }
+}
+
+/// The link to the page after `page`, keeping `keep` (the filters).
+fn next_link<T: Listed>(path: &str, page: &ListPage<T>, keep: &[(&str, &str)]) -> Option<String> {
+    let last = page.items.last().filter(|_| page.has_more)?;
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in keep.iter().filter(|(_, value)| !value.is_empty()) {
+        query.append_pair(name, value);
+    }
+    query.append_pair("after", &last.position().encode());
+    Some(format!("{path}?{}", query.finish()))
+}
+
+fn paging(first: &str, next: Option<String>, on_first: bool) -> Markup {
+    html! {
+        nav.paging aria-label="Pages" {
+            @if !on_first { a href=(first) { "First page" } }
+            @if let Some(next) = next { a href=(next) rel="next" { "Next page" } }
+        }
+    }
+}
+
+fn failed(session: &Session, section: Section, error: &Error) -> Response {
+    match error {
+        Error::Unauthorised => to_sign_in(),
+        _ => {
+            answer(view::status_of(error), page(session, section, "Roster console", Some(&Notice::of(error)), html! {}))
+        }
+    }
+}
+
+/// Reads `id` from a path; one that cannot be an id is not found, as a missing one is.
+fn checked_id(id: &str) -> Result<&str, Error> {
+    if is_id(id) { Ok(id) } else { Err(Error::NotFound) }
+}
+
+pub(crate) async fn home(_session: Session) -> Response {
+    see_other("/console/organisations")
+}
+
+// Signing in and out.
+
+fn sign_in_markup(csrf: &str, notice: Option<&Notice>) -> Markup {
+    view::bare_page(
+        "Sign in to Roster",
+        html! {
+            @if let Some(notice) = notice { (view::notice_markup(notice)) }
+            p { "Sign in with a secret key: a partner group's key or an organisation's. The console can do
+                 exactly what the key can do through the API." }
+            form.stack method="post" action="/console/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="secret" { "Secret key" }
+                input id="secret" name="secret" type="password" autocomplete="off" required
+                    spellcheck="false" placeholder="sk_live_…";
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub(crate) async fn sign_in_form(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let token = sign_in_token();
+    let mut response = answer(StatusCode::OK, sign_in_markup(&token, None));
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(over_tls(&parts, &state), SIGN_IN_COOKIE, &token, 3600));
+    response
+}
+
+pub(crate) async fn sign_in(State(state): State<AppState>, posted: SignInPosted) -> Response {
+    let SignInPosted { over_tls, form } = posted;
+    let secret = form.get("secret").unwrap_or_default().trim();
+    match console::sign_in(&state.app, secret).await {
+        Ok(token) => {
+            let mut response = see_other("/console/organisations");
+            let headers = response.headers_mut();
+            let lifetime = console::SESSION_LIFETIME_MILLIS / 1000;
+            headers.append(header::SET_COOKIE, set_cookie(over_tls, SESSION_COOKIE, &token.0, lifetime));
+            headers.append(header::SET_COOKIE, set_cookie(over_tls, SIGN_IN_COOKIE, "", 0));
+            response
+        }
+        Err(error) => {
+            let csrf = form.get("csrf").unwrap_or_default();
+            answer(view::status_of(&error), sign_in_markup(csrf, Some(&Notice::of(&error))))
+        }
+    }
+}
+
+pub(crate) async fn sign_out(State(state): State<AppState>, posted: Posted) -> Response {
+    let Posted { session, .. } = posted;
+    if let Err(error) = console::sign_out(&state.app, &session.token).await {
+        return view::failure_page(&error);
+    }
+    let mut response = see_other("/console/sign-in");
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(session.over_tls, SESSION_COOKIE, "", 0));
+    response
+}
+
+fn add_key_markup(session: &Session, mode: Mode, notice: Option<&Notice>) -> Markup {
+    let label = match mode {
+        Mode::Live => "live",
+        Mode::Test => "test",
+    };
+    page(
+        session,
+        Section::Organisations,
+        &format!("Sign in to {label} mode"),
+        notice,
+        html! {
+            p { "This session holds no " (label) " key. Sign in with a " (label)
+                " secret key of the same partner to switch; the other key stays signed in." }
+            form.stack method="post" action="/console/add-key" {
+                (csrf_field(session))
+                label for="secret" { "Secret key" }
+                input id="secret" name="secret" type="password" autocomplete="off" required spellcheck="false";
+                button type="submit" { "Sign in and switch" }
+            }
+        },
+    )
+}
+
+pub(crate) async fn switch_mode(State(state): State<AppState>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let mode = match form.get("mode") {
+        Some("live") => Mode::Live,
+        Some("test") => Mode::Test,
+        _ => return view::message_page(StatusCode::BAD_REQUEST, "Choose live or test mode."),
+    };
+    match console::switch_mode(&state.app, &session.token, mode).await {
+        Ok(true) => see_other("/console/organisations"),
+        Ok(false) => answer(StatusCode::OK, add_key_markup(&session, mode, None)),
+        Err(error) => failed(&session, Section::Organisations, &error),
+    }
+}
+
+pub(crate) async fn add_key(State(state): State<AppState>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let secret = form.get("secret").unwrap_or_default().trim();
+    match console::add_key(&state.app, &session.token, secret).await {
+        Ok(()) => see_other("/console/organisations"),
+        Err(error) => {
+            let other = match session.signed.session.mode {
+                Mode::Live => Mode::Test,
+                Mode::Test => Mode::Live,
+            };
+            let notice = Notice::Failed(vec![
+                "That key cannot be added: use a secret key of the other mode, of the same partner.".to_owned(),
+            ]);
+            answer(view::status_of(&error), add_key_markup(&session, other, Some(&notice)))
+        }
+    }
+}
+
+// Organisations.
+
+async fn organisations_page(
+    state: &AppState,
+    session: &Session,
+    params: &HashMap<String, String>,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
+    let query = page_query(params);
+    let listed = match organisations::list(&state.app, &session.caller, &query).await {
+        Ok(listed) => listed,
+        Err(error) => return failed(session, Section::Organisations, &error),
+    };
+    let may_create = organisations::authorise(&session.caller, Access::Write, true).is_ok();
+    let next = next_link("/console/organisations", &listed, &[]);
+    let content = html! {
+        @if listed.items.is_empty() {
+            p.muted { "No organisations yet." }
+        } @else {
+            table {
+                caption.skip { "Organisations" }
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Id" } th scope="col" { "Created" } } }
+                tbody {
+                    @for organisation in &listed.items {
+                        tr {
+                            td { a href={"/console/organisations/" (organisation.id)} { (organisation.name) } }
+                            td { code { (organisation.id) } }
+                            td { (when(organisation.created_at)) }
+                        }
+                    }
+                }
+            }
+            (paging("/console/organisations", next, matches!(query.position, Position::Offset(0))))
+        }
+        @if may_create {
+            h2 { "New organisation" }
+            form.row method="post" action="/console/organisations" {
+                (csrf_field(session))
+                label { "Name" input name="name" required maxlength="200"; }
+                button type="submit" { "Create organisation" }
+            }
+        }
+    };
+    answer(
+        status,
+        page(session, Section::Organisations, "Organisations", notice.or_else(|| done(params)).as_ref(), content),
+    )
+}
+
+pub(crate) async fn organisations(State(state): State<AppState>, session: Session, Query(params): Params) -> Response {
+    organisations_page(&state, &session, &params, None, StatusCode::OK).await
+}
+
+pub(crate) async fn create_organisation(State(state): State<AppState>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let created = match native::organisations::read_new_organisation(&Value::Object(form.json(&["name"]))) {
+        Ok(new) => organisations::create(&state.app, &session.caller, new).await,
+        Err(error) => Err(error),
+    };
+    match created {
+        Ok(organisation) => see_other(&format!("/console/organisations/{}?done=created", organisation.id)),
+        Err(error) => {
+            let status = view::status_of(&error);
+            organisations_page(&state, &session, &HashMap::new(), Some(Notice::of(&error)), status).await
+        }
+    }
+}
+
+/// The members filter a page asks for: e-mail (exact, any case), role, status.
+struct MemberFilters {
+    email: String,
+    role: Option<MembershipRole>,
+    status: Option<MembershipStatus>,
+}
+
+impl MemberFilters {
+    fn of(params: &HashMap<String, String>) -> Self {
+        let text = |name: &str| params.get(name).map(|value| value.trim().to_owned()).unwrap_or_default();
+        Self {
+            email: text("email"),
+            role: MembershipRole::parse(&text("role")),
+            status: MembershipStatus::parse(&text("status")),
+        }
+    }
+
+    fn filter(&self, organisation_id: &str) -> MembershipFilter {
+        MembershipFilter {
+            organisation_ids: Some(vec![organisation_id.to_owned()]),
+            email: (!self.email.is_empty()).then(|| self.email.clone()),
+            roles: self.role.map(|role| vec![role]),
+            statuses: self.status.map(|status| vec![status]),
+            ..MembershipFilter::default()
+        }
+    }
+}
+
+fn role_options(selected: Option<MembershipRole>, any: bool) -> Markup {
+    html! {
+        @if any { option value="" selected[selected.is_none()] { "Any role" } }
+        @for role in [MembershipRole::Admin, MembershipRole::Standard] {
+            option value=(role.as_str()) selected[selected == Some(role)] { (role_label(role)) }
+        }
+    }
+}
+
+fn role_label(role: MembershipRole) -> &'static str {
+    match role {
+        MembershipRole::Admin => "Admin",
+        MembershipRole::Standard => "Standard",
+    }
+}
+
+async fn organisation_page(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    params: &HashMap<String, String>,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
+    let organisation = match checked_id(id) {
+        Ok(id) => organisations::get(&state.app, &session.caller, id).await,
+        Err(error) => Err(error),
+    };
+    let organisation: Organisation = match organisation {
+        Ok(organisation) => organisation,
+        Err(error) => return failed(session, Section::Organisations, &error),
+    };
+    let filters = MemberFilters::of(params);
+    let query = page_query(params);
+    let members = memberships::list(&state.app, &session.caller, &filters.filter(&organisation.id), &query).await;
+    let path = format!("/console/organisations/{}", organisation.id);
+    let role = filters.role.map(MembershipRole::as_str).unwrap_or_default();
+    let member_status = filters.status.map(MembershipStatus::as_str).unwrap_or_default();
+    let may_rename = organisations::authorise(&session.caller, Access::Write, false).is_ok();
+    let may_invite = memberships::authorise(&session.caller, Access::Write).is_ok();
+    let content = html! {
+        dl.facts {
+            dt { "Id" } dd { code { (organisation.id) } }
+            dt { "Created" } dd { (when(organisation.created_at)) }
+        }
+        @if may_rename {
+            form.row method="post" action=(path) {
+                (csrf_field(session))
+                label { "Name" input name="name" required maxlength="200" value=(organisation.name); }
+                button type="submit" { "Rename" }
+            }
+        }
+        h2 { "Members" }
+        form.row method="get" action=(path) role="search" {
+            label { "E-mail" input name="email" type="email" value=(filters.email); }
+            label { "Role" select name="role" { (role_options(filters.role, true)) } }
+            label { "Status"
+                select name="status" {
+                    option value="" selected[filters.status.is_none()] { "Any status" }
+                    @for choice in [MembershipStatus::Accepted, MembershipStatus::Pending, MembershipStatus::Rejected] {
+                        option value=(choice.as_str()) selected[filters.status == Some(choice)] { (choice.as_str()) }
+                    }
+                }
+            }
+            button type="submit" { "Find" }
+        }
+        @match &members {
+            Ok(members) => {
+                p.muted { (members.count) " matching" }
+                @if !members.items.is_empty() {
+                    table.members {
+                        caption.skip { "Members" }
+                        thead { tr { th scope="col" { "E-mail" } th scope="col" { "Name" } th scope="col" { "Role" }
+                                     th scope="col" { "Status" } th scope="col" { "Owner" } } }
+                        tbody {
+                            @for member in &members.items {
+                                tr {
+                                    td { a href={"/console/memberships/" (member.id)} { (member.email) } }
+                                    td { (member.user_full_name().unwrap_or_default()) }
+                                    td { (role_label(member.settings.role)) }
+                                    td { (member.status.as_str()) }
+                                    td { @if member.settings.is_owner { "Owner" } }
+                                }
+                            }
+                        }
+                    }
+                }
+                (paging(&path, next_link(&path, members, &[("email", &filters.email), ("role", role), ("status", member_status)]),
+                        matches!(query.position, Position::Offset(0))))
+            }
+            Err(error) => { (view::notice_markup(&Notice::of(error))) }
+        }
+        @if may_invite {
+            h2 { "Invite someone" }
+            form.stack method="post" action={(path) "/members"} {
+                (csrf_field(session))
+                label { "E-mail" input name="email" type="email" required maxlength="254" autocomplete="off"; }
+                label { "First name" input name="first_name" required maxlength="100"; }
+                label { "Last name" input name="last_name" required maxlength="100"; }
+                label { "Role" select name="role" { (role_options(Some(MembershipRole::Standard), false)) } }
+                button type="submit" { "Invite" }
+            }
+        }
+    };
+    let title = organisation.name.clone();
+    answer(status, page(session, Section::Organisations, &title, notice.or_else(|| done(params)).as_ref(), content))
+}
+
+pub(crate) async fn organisation(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    organisation_page(&state, &session, &id, &params, None, StatusCode::OK).await
+}
+
+pub(crate) async fn rename_organisation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let Posted { session, form } = posted;
+    let renamed =
+        match (checked_id(&id), native::organisations::read_organisation_patch(&Value::Object(form.json(&["name"])))) {
+            (Ok(id), Ok(patch)) => organisations::update(&state.app, &session.caller, id, patch).await,
+            (Err(error), _) | (_, Err(error)) => Err(error),
+        };
+    match renamed {
+        Ok(organisation) => see_other(&format!("/console/organisations/{}?done=renamed", organisation.id)),
+        Err(error) => {
+            let status = view::status_of(&error);
+            organisation_page(&state, &session, &id, &HashMap::new(), Some(Notice::of(&error)), status).await
+        }
+    }
+}
+
+pub(crate) async fn invite(State(state): State<AppState>, Path(id): Path<String>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let mut body = form.json(&["email", "first_name", "last_name", "role"]);
+    body.insert("organisation_id".to_owned(), Value::String(id.clone()));
+    body.insert("status".to_owned(), Value::String("pending".to_owned()));
+    let invited = match native::memberships::read_new_membership(&Value::Object(body)) {
+        Ok(new) => memberships::create(&state.app, &session.caller, new).await,
+        Err(error) => Err(error),
+    };
+    match invited {
+        Ok(membership) => see_other(&format!("/console/organisations/{}?done=invited", membership.organisation_id)),
+        Err(error) => {
+            let status = view::status_of(&error);
+            organisation_page(&state, &session, &id, &HashMap::new(), Some(Notice::of(&error)), status).await
+        }
+    }
+}
+
+// Memberships.
+
+async fn membership_page(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
+    let membership = match checked_id(id) {
+        Ok(id) => memberships::get(&state.app, &session.caller, id).await,
+        Err(error) => Err(error),
+    };
+    let membership: Membership = match membership {
+        Ok(membership) => membership,
+        Err(error) => return failed(session, Section::Organisations, &error),
+    };
+    let custom_roles = roles::list(
+        &state.app,
+        &session.caller,
+        Some(&membership.organisation_id),
+        &ListQuery { limit: 100, ..ListQuery::default() },
+    )
+    .await
+    .map(|page| page.stored.items)
+    .unwrap_or_default();
+    let history = events::membership_versions(
+        &state.app,
+        &session.caller,
+        &membership.id,
+        &ListQuery { limit: 20, ..ListQuery::default() },
+    )
+    .await
+    .ok();
+    let may_change = memberships::authorise(&session.caller, Access::Write).is_ok();
+    let path = format!("/console/memberships/{}", membership.id);
+    let settings = &membership.settings;
+    let content = html! {
+        p { a href={"/console/organisations/" (membership.organisation_id)} { "← " (membership.organisation_name) } }
+        dl.facts {
+            dt { "Name" } dd { (membership.user_full_name().unwrap_or_default()) }
+            dt { "Status" } dd { (membership.status.as_str()) }
+            dt { "Role" } dd { (role_label(settings.role)) }
+            dt { "Owner" } dd { @if settings.is_owner { "Yes" } @else { "No" } }
+            dt { "Permissions" } dd { (settings.permissions.join(", ")) }
+            dt { "Id" } dd { code { (membership.id) } }
+            dt { "Since" } dd { (when(membership.created_at)) }
+        }
+        @if may_change {
+            h2 { "Change" }
+            form.stack method="post" action=(path) {
+                (csrf_field(session))
+                label { "Role" select name="role" { (role_options(Some(settings.role), false)) } }
+                label { "Owner"
+                    select name="is_owner" {
+                        option value="false" selected[!settings.is_owner] { "No" }
+                        option value="true" selected[settings.is_owner] { "Yes" }
+                    }
+                }
+                label { "Permissions (comma-separated, e.g. invoices:read)"
+                    textarea name="permissions" rows="2" { (settings.permissions.join(", ")) }
+                }
+                input type="hidden" name="custom_roles_shown" value="1";
+                @if !custom_roles.is_empty() {
+                    fieldset {
+                        legend { "Custom roles" }
+                        @for role in &custom_roles {
+                            label {
+                                input type="checkbox" name="role_ids" value=(role.id) checked[settings.role_ids.contains(&role.id)];
+                                (role.name)
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Save changes" }
+            }
+            h2 { "Remove" }
+            form method="post" action={(path) "/remove"} {
+                (csrf_field(session))
+                button.danger type="submit" { "Remove from " (membership.organisation_name) }
+            }
+        }
+        @if let Some(history) = history {
+            h2 { "History" }
+            @if history.items.is_empty() {
+                p.muted { "No recorded changes." }
+            } @else {
+                table {
+                    caption.skip { "History" }
+                    thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "By" } th scope="col" { "Changed" } } }
+                    tbody {
+                        @for event in &history.items {
+                            tr {
+                                td { (when(event.created_at)) }
+                                td { (event.kind) }
+                                td { (event.actor.kind.as_str()) " " (event.actor.key_prefix.clone().or_else(|| event.actor.id.clone()).unwrap_or_default()) }
+                                td { (changed_fields(event.previous_attributes.as_ref())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let title = membership.email.clone();
+    answer(status, page(session, Section::Organisations, &title, notice.as_ref(), content))
+}
+
+fn changed_fields(previous: Option<&Value>) -> String {
+    previous
+        .and_then(Value::as_object)
+        .map(|fields| fields.keys().cloned().collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
+}
+
+pub(crate) async fn membership(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    membership_page(&state, &session, &id, done(&params), StatusCode::OK).await
+}
+
+/// The form's permissions: separated by commas or lines.
+fn permissions_of(text: &str) -> Value {
+    Value::Array(
+        text.split([',', '\n'])
+            .map(str::trim)
+            .filter(|permission| !permission.is_empty())
+            .map(|permission| Value::String(permission.to_owned()))
+            .collect(),
+    )
+}
+
+pub(crate) async fn change_membership(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let Posted { session, form } = posted;
+    let mut body = form.json(&["role"]);
+    match form.get("is_owner") {
+        Some("true") => body.insert("is_owner".to_owned(), Value::Bool(true)),
+        Some("false") => body.insert("is_owner".to_owned(), Value::Bool(false)),
+        Some(other) => body.insert("is_owner".to_owned(), Value::String(other.to_owned())),
+        None => None,
+    };
+    if let Some(permissions) = form.get("permissions") {
+        body.insert("permissions".to_owned(), permissions_of(permissions));
+    }
+    if form.get("custom_roles_shown").is_some() {
+        let role_ids = form.all("role_ids").into_iter().map(|id| Value::String(id.to_owned())).collect();
+        body.insert("role_ids".to_owned(), Value::Array(role_ids));
+    }
+    let changed = match (checked_id(&id), native::memberships::read_membership_patch(&Value::Object(body))) {
+        (Ok(id), Ok(patch)) => memberships::update(&state.app, &session.caller, id, patch).await,
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    match changed {
+        Ok(membership) => see_other(&format!("/console/memberships/{}?done=changed", membership.id)),
+        Err(error) => membership_page(&state, &session, &id, Some(Notice::of(&error)), view::status_of(&error)).await,
+    }
+}
+
+pub(crate) async fn remove_membership(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let Posted { session, .. } = posted;
+    let removed = match checked_id(&id) {
+        Ok(id) => match memberships::get(&state.app, &session.caller, id).await {
+            Ok(membership) => memberships::delete(&state.app, &session.caller, id).await.map(|()| membership),
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    match removed {
+        Ok(membership) => see_other(&format!("/console/organisations/{}?done=removed", membership.organisation_id)),
+        Err(Error::NotFound) => failed(&session, Section::Organisations, &Error::NotFound),
+        Err(error) => membership_page(&state, &session, &id, Some(Notice::of(&error)), view::status_of(&error)).await,
+    }
+}
+
+// Roles.
+
+pub(crate) async fn roles(State(state): State<AppState>, session: Session, Query(params): Params) -> Response {
+    let query = page_query(&params);
+    let listed = match roles::list(&state.app, &session.caller, None, &query).await {
+        Ok(listed) => listed,
+        Err(error) => return failed(&session, Section::Roles, &error),
+    };
+    let next = next_link("/console/roles", &listed.stored, &[]);
+    let content = html! {
+        h2 { "Built in" }
+        table {
+            caption.skip { "Built-in roles" }
+            thead { tr { th scope="col" { "Name" } th scope="col" { "Permissions" } } }
+            tbody { @for role in &listed.builtins { tr { td { (role.name) } td { (role.permissions.join(", ")) } } } }
+        }
+        h2 { "Custom" }
+        @if listed.stored.items.is_empty() {
+            p.muted { "No custom roles." }
+        } @else {
+            table {
+                caption.skip { "Custom roles" }
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Organisation" } th scope="col" { "Permissions" } } }
+                tbody {
+                    @for role in &listed.stored.items {
+                        tr {
+                            td { (role.name) }
+                            td { a href={"/console/organisations/" (role.organisation_id)} { code { (role.organisation_id) } } }
+                            td { (role.permissions.join(", ")) }
+                        }
+                    }
+                }
+            }
+            (paging("/console/roles", next, matches!(query.position, Position::Offset(0))))
+        }
+    };
+    answer(StatusCode::OK, page(&session, Section::Roles, "Roles", None, content))
+}
+
+// API keys.
+
+fn holder_text(holder: &KeyHolder) -> Markup {
+    match holder {
+        KeyHolder::Group(id) => html! { "group " code { (id) } },
+        KeyHolder::Organisation(id) => {
+            html! { "organisation " a href={"/console/organisations/" (id)} { code { (id) } } }
+        }
+        KeyHolder::User(id) => html! { "user " code { (id) } },
+    }
+}
+
+async fn keys_page(
+    state: &AppState,
+    session: &Session,
+    params: &HashMap<String, String>,
+    notice: Option<Notice>,
+    created: Option<(String, String)>,
+    status: StatusCode,
+) -> Response {
+    let query = page_query(params);
+    let listed = match api_keys::list(&state.app, &session.caller, &query).await {
+        Ok(listed) => listed,
+        Err(error) => return failed(session, Section::Keys, &error),
+    };
+    let may_create = api_keys::authorise(&session.caller, Access::Write).is_ok();
+    let next = next_link("/console/keys", &listed, &[]);
+    let content = html! {
+        @if let Some((name, secret)) = created {
+            div.secret role="status" {
+                p { "Key " strong { (name) } " created. Copy its secret now: it is not shown again." }
+                p { code id="new-secret" { (secret) } }
+                button.quiet type="button" data-copy="new-secret" { "Copy secret" }
+            }
+        }
+        table {
+            caption.skip { "API keys" }
+            thead { tr { th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Type" } th scope="col" { "Holder" }
+                         th scope="col" { "Abilities" } th scope="col" { "State" } th scope="col" { span.skip { "Actions" } } } }
+            tbody {
+                @for key in &listed.items {
+                    tr {
+                        td { (key.name) }
+                        td { code { (key.prefix) "…" } }
+                        td { (key.key_type.as_str()) }
+                        td { (holder_text(&key.holder)) }
+                        td { (key.abilities.iter().map(|ability| ability.to_wire()).collect::<Vec<_>>().join(", ")) }
+                        td { @if let Some(at) = key.revoked_at { "Revoked " (when(at)) } @else { "Active" } }
+                        td {
+                            @if may_create && key.revoked_at.is_none() {
+                                form.inline method="post" action={"/console/keys/" (key.id) "/revoke"} {
+                                    (csrf_field(session))
+                                    button.danger type="submit" aria-label={"Revoke " (key.name)} { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (paging("/console/keys", next, matches!(query.position, Position::Offset(0))))
+        @if may_create {
+            h2 { "New key" }
+            form.stack method="post" action="/console/keys" {
+                (csrf_field(session))
+                label { "Name" input name="name" required maxlength="100"; }
+                label { "Type"
+                    select name="type" {
+                        option value="secret" { "Secret (server side)" }
+                        option value="publishable" { "Publishable (browser)" }
+                    }
+                }
+                label { "Held by organisation (id; empty: this key's own holder)"
+                    input name="organisation_id" spellcheck="false";
+                }
+                fieldset {
+                    legend { "Abilities: what the new key may do (no more than this key may)" }
+                    @for ability in Ability::choices() {
+                        label { input type="checkbox" name="abilities" value=(ability); code { (ability) } }
+                    }
+                }
+                button type="submit" { "Create key" }
+            }
+        }
+    };
+    answer(status, page(session, Section::Keys, "API keys", notice.or_else(|| done(params)).as_ref(), content))
+}
+
+pub(crate) async fn keys(State(state): State<AppState>, session: Session, Query(params): Params) -> Response {
+    keys_page(&state, &session, &params, None, None, StatusCode::OK).await
+}
+
+pub(crate) async fn create_key(State(state): State<AppState>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let mut body = form.json(&["name", "type", "organisation_id"]);
+    if !body.contains_key("organisation_id") {
+        let own = match &session.caller.principal {
+            Principal::Key(key) => match &key.holder {
+                Holder::Group { id, .. } => Some(("partner_group_id", id.clone())),
+                Holder::Organisation { id } => Some(("organisation_id", id.clone())),
+            },
+            _ => None,
+        };
+        if let Some((field, id)) = own {
+            body.insert(field.to_owned(), Value::String(id));
+        }
+    }
+    let abilities = form.all("abilities").into_iter().map(|ability| Value::String(ability.to_owned())).collect();
+    body.insert("abilities".to_owned(), Value::Array(abilities));
+    let created = match native::api_keys::read_new_key(&Value::Object(body), state.app.now()) {
+        Ok(new) => api_keys::create(&state.app, &session.caller, new).await,
+        Err(error) => Err(error),
+    };
+    match created {
+        Ok((key, secret)) => {
+            keys_page(&state, &session, &HashMap::new(), None, Some((key.name, secret)), StatusCode::CREATED).await
+        }
+        Err(error) => {
+            let status = view::status_of(&error);
+            keys_page(&state, &session, &HashMap::new(), Some(Notice::of(&error)), None, status).await
+        }
+    }
+}
+
+pub(crate) async fn revoke_key(State(state): State<AppState>, Path(id): Path<String>, posted: Posted) -> Response {
+    let Posted { session, .. } = posted;
+    let revoked = match checked_id(&id) {
+        Ok(id) => api_keys::revoke(&state.app, &session.caller, id).await,
+        Err(error) => Err(error),
+    };
+    match revoked {
+        Ok(()) => see_other("/console/keys?done=revoked"),
+        Err(error) => {
+            let status = view::status_of(&error);
+            keys_page(&state, &session, &HashMap::new(), Some(Notice::of(&error)), None, status).await
+        }
+    }
+}
+
+// Events and webhooks.
+
+pub(crate) async fn events(State(state): State<AppState>, session: Session, Query(params): Params) -> Response {
+    let query = page_query(&params);
+    let listed = match events::list(&state.app, &session.caller, events::EventQuery::default(), &query).await {
+        Ok(listed) => listed,
+        Err(error) => return failed(&session, Section::Events, &error),
+    };
+    let next = next_link("/console/events", &listed, &[]);
+    let content = html! {
+        @if listed.items.is_empty() {
+            p.muted { "No events yet." }
+        } @else {
+            table {
+                caption.skip { "Events" }
+                thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Object" } th scope="col" { "By" } th scope="col" { "Changed" } } }
+                tbody {
+                    @for event in &listed.items {
+                        tr {
+                            td { (when(event.created_at)) }
+                            td { (event.kind) }
+                            td {
+                                @if event.kind.starts_with("membership.") {
+                                    a href={"/console/memberships/" (event.object_id)} { code { (event.object_id) } }
+                                } @else {
+                                    code { (event.object_id) }
+                                }
+                            }
+                            td { (event.actor.kind.as_str()) " " (event.actor.key_prefix.clone().or_else(|| event.actor.id.clone()).unwrap_or_default()) }
+                            td { (changed_fields(event.previous_attributes.as_ref())) }
+                        }
+                    }
+                }
+            }
+            (paging("/console/events", next, matches!(query.position, Position::Offset(0))))
+        }
+    };
+    answer(StatusCode::OK, page(&session, Section::Events, "Events", None, content))
+}
+
+pub(crate) async fn webhooks(State(state): State<AppState>, session: Session, Query(params): Params) -> Response {
+    let query = page_query(&params);
+    let listed = match webhooks::list(&state.app, &session.caller, &query).await {
+        Ok(listed) => listed,
+        Err(error) => return failed(&session, Section::Webhooks, &error),
+    };
+    let next = next_link("/console/webhooks", &listed, &[]);
+    let content = html! {
+        p.muted { "Endpoints are managed through the API (" code { "/v1/webhook-endpoints" } ")." }
+        @if listed.items.is_empty() {
+            p.muted { "No webhook endpoints." }
+        } @else {
+            table {
+                caption.skip { "Webhook endpoints" }
+                thead { tr { th scope="col" { "URL" } th scope="col" { "Events" } th scope="col" { "Description" } th scope="col" { "State" } } }
+                tbody {
+                    @for endpoint in &listed.items {
+                        tr {
+                            td { code { (endpoint.url) } }
+                            td { (endpoint.enabled_events.join(", ")) }
+                            td { (endpoint.description) }
+                            td { @if endpoint.disabled { "Disabled" } @else { "Enabled" } }
+                        }
+                    }
+                }
+            }
+            (paging("/console/webhooks", next, matches!(query.position, Position::Offset(0))))
+        }
+    };
+    answer(StatusCode::OK, page(&session, Section::Webhooks, "Webhooks", None, content))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permissions_of;
+    use serde_json::json;
+
+    #[test]
+    fn permissions_are_read_from_commas_and_lines_and_blanks_dropped() {
+        assert_eq!(
+            permissions_of("invoices:read, users:write\n\n reports:*,"),
+            json!(["invoices:read", "users:write", "reports:*"])
+        );
+    }
+}
