@@ -57,7 +57,9 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
-    app.layer(middleware::from_fn_with_state(state.clone(), every_request::observe)).with_state(state)
+    app.layer(middleware::from_fn_with_state(state.clone(), every_request::observe))
+        .layer(middleware::from_fn(console::protect))
+        .with_state(state)
 }
 
 /// The OpenAPI 3.1 document of the native API, as `roster openapi` prints it and

@@ -12,8 +12,9 @@ mod view;
 
 use axum::{
     Router,
+    extract::Request,
     http::{HeaderName, HeaderValue, header},
-    middleware,
+    middleware::Next,
     response::Response,
     routing::{get, post},
 };
@@ -39,7 +40,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/events", get(pages::events))
         .route("/console/webhooks", get(pages::webhooks))
         .route("/console/assets/{name}", get(assets::serve))
-        .layer(middleware::map_response(protect))
 }
 
 /// What every console answer carries: scripts, styles and images from the console only, no
@@ -47,7 +47,15 @@ pub(crate) fn routes() -> Router<AppState> {
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn protect(mut response: Response) -> Response {
+/// Sends every answer under `/console` with the console's headers: its pages, and also what is
+/// answered outside its routes (an unknown path, a wrong method, the time limit).
+pub(crate) async fn protect(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let console = path == "/console" || path.starts_with("/console/");
+    let mut response = next.run(request).await;
+    if !console {
+        return response;
+    }
     let headers = response.headers_mut();
     let set = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),

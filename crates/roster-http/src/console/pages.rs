@@ -14,9 +14,9 @@ use maud::{Markup, html};
 use roster_app::{api_keys, console, events, memberships, organisations, roles, webhooks};
 use roster_core::{
     Error,
-    input::is_id,
+    input::{Fields, MAX_EMAIL_LEN, choice, is_id, text},
     model::{KeyHolder, Membership, MembershipRole, MembershipStatus, Mode, Organisation},
-    page::{Cursor, ListPage, ListQuery, Listed, Position},
+    page::{Cursor, ListPage, ListQuery, Listed, MAX_LIMIT, Position},
     policy::{Ability, Access, Holder, Principal},
     store::MembershipFilter,
 };
@@ -61,15 +61,23 @@ fn page_query(params: &HashMap<String, String>) -> ListQuery {
     ListQuery { limit: PAGE_ROWS, position, ..ListQuery::default() }
 }
 
-/// The link to the page after `page`, keeping `keep` (the filters).
-fn next_link<T: Listed>(path: &str, page: &ListPage<T>, keep: &[(&str, &str)]) -> Option<String> {
-    let last = page.items.last().filter(|_| page.has_more)?;
+/// `path` with the query parameters `keep` (the filters) that are not empty.
+fn filtered_path(path: &str, keep: &[(&str, &str)]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in keep.iter().filter(|(_, value)| !value.is_empty()) {
         query.append_pair(name, value);
     }
-    query.append_pair("after", &last.position().encode());
-    Some(format!("{path}?{}", query.finish()))
+    let query = query.finish();
+    if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") }
+}
+
+/// The link to the page after `page`, keeping `keep` (the filters).
+fn next_link<T: Listed>(path: &str, page: &ListPage<T>, keep: &[(&str, &str)]) -> Option<String> {
+    let last = page.items.last().filter(|_| page.has_more)?;
+    let after = last.position().encode();
+    let mut keep = keep.to_vec();
+    keep.push(("after", &after));
+    Some(filtered_path(path, &keep))
 }
 
 fn paging(first: &str, next: Option<String>, on_first: bool) -> Markup {
@@ -130,10 +138,16 @@ pub(crate) async fn sign_in_form(State(state): State<AppState>, request: Request
 }
 
 pub(crate) async fn sign_in(State(state): State<AppState>, posted: SignInPosted) -> Response {
-    let SignInPosted { over_tls, form } = posted;
+    let SignInPosted { over_tls, form, previous } = posted;
     let secret = form.get("secret").unwrap_or_default().trim();
     match console::sign_in(&state.app, secret).await {
         Ok(token) => {
+            // The browser's earlier session, if any, ends: its cookie is replaced.
+            if let Some(previous) = previous
+                && let Err(error) = console::sign_out(&state.app, &previous).await
+            {
+                tracing::warn!(%error, "could not end the session a new sign-in replaces");
+            }
             let mut response = see_other("/console/organisations");
             let headers = response.headers_mut();
             let lifetime = console::SESSION_LIFETIME_MILLIS / 1000;
@@ -269,7 +283,11 @@ pub(crate) async fn organisations(State(state): State<AppState>, session: Sessio
 
 pub(crate) async fn create_organisation(State(state): State<AppState>, posted: Posted) -> Response {
     let Posted { session, form } = posted;
-    let created = match native::organisations::read_new_organisation(&Value::Object(form.json(&["name"]))) {
+    // Whether the key may at all comes first, as in the API: a key that may not learns nothing
+    // from validation.
+    let new = organisations::authorise(&session.caller, Access::Write, true)
+        .and_then(|()| native::organisations::read_new_organisation(&Value::Object(form.json(&["name"]))));
+    let created = match new {
         Ok(new) => organisations::create(&state.app, &session.caller, new).await,
         Err(error) => Err(error),
     };
@@ -282,7 +300,9 @@ pub(crate) async fn create_organisation(State(state): State<AppState>, posted: P
     }
 }
 
-/// The members filter a page asks for: e-mail (exact, any case), role, status.
+/// The members filter a page asks for: e-mail (exact, any case), role, status; each read as
+/// `GET /v1/memberships` reads it, an empty one left out.
+#[derive(Default)]
 struct MemberFilters {
     email: String,
     role: Option<MembershipRole>,
@@ -290,13 +310,20 @@ struct MemberFilters {
 }
 
 impl MemberFilters {
-    fn of(params: &HashMap<String, String>) -> Self {
-        let text = |name: &str| params.get(name).map(|value| value.trim().to_owned()).unwrap_or_default();
-        Self {
-            email: text("email"),
-            role: MembershipRole::parse(&text("role")),
-            status: MembershipStatus::parse(&text("status")),
-        }
+    fn of(params: &HashMap<String, String>) -> Result<Self, Error> {
+        let given: serde_json::Map<String, Value> = ["email", "role", "status"]
+            .into_iter()
+            .filter_map(|name| {
+                let value = params.get(name).map(|value| value.trim()).filter(|value| !value.is_empty())?;
+                Some((name.to_owned(), Value::String(value.to_owned())))
+            })
+            .collect();
+        let mut fields = Fields::new(&given);
+        let email = fields.optional("email", text(1, MAX_EMAIL_LEN));
+        let role = fields.optional("role", choice(MembershipRole::CHOICES, MembershipRole::parse));
+        let status = fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse));
+        fields.finish()?;
+        Ok(Self { email: email.unwrap_or_default(), role, status })
     }
 
     fn filter(&self, organisation_id: &str) -> MembershipFilter {
@@ -307,6 +334,15 @@ impl MemberFilters {
             statuses: self.status.map(|status| vec![status]),
             ..MembershipFilter::default()
         }
+    }
+
+    /// The filter as query parameters, for the links that page it.
+    fn kept(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("email", self.email.as_str()),
+            ("role", self.role.map(MembershipRole::as_str).unwrap_or_default()),
+            ("status", self.status.map(MembershipStatus::as_str).unwrap_or_default()),
+        ]
     }
 }
 
@@ -342,12 +378,22 @@ async fn organisation_page(
         Ok(organisation) => organisation,
         Err(error) => return failed(session, Section::Organisations, &error),
     };
-    let filters = MemberFilters::of(params);
     let query = page_query(params);
-    let members = memberships::list(&state.app, &session.caller, &filters.filter(&organisation.id), &query).await;
+    let (filters, members) = match MemberFilters::of(params) {
+        Ok(filters) => {
+            let members =
+                memberships::list(&state.app, &session.caller, &filters.filter(&organisation.id), &query).await;
+            (filters, members)
+        }
+        Err(error) => (MemberFilters::default(), Err(error)),
+    };
+    let status = match (&members, status) {
+        (Err(error), StatusCode::OK) => view::status_of(error),
+        _ => status,
+    };
     let path = format!("/console/organisations/{}", organisation.id);
-    let role = filters.role.map(MembershipRole::as_str).unwrap_or_default();
-    let member_status = filters.status.map(MembershipStatus::as_str).unwrap_or_default();
+    let kept = filters.kept();
+    let first = filtered_path(&path, &kept);
     let may_rename = organisations::authorise(&session.caller, Access::Write, false).is_ok();
     let may_invite = memberships::authorise(&session.caller, Access::Write).is_ok();
     let content = html! {
@@ -397,8 +443,7 @@ async fn organisation_page(
                         }
                     }
                 }
-                (paging(&path, next_link(&path, members, &[("email", &filters.email), ("role", role), ("status", member_status)]),
-                        matches!(query.position, Position::Offset(0))))
+                (paging(&first, next_link(&path, members, &kept), matches!(query.position, Position::Offset(0))))
             }
             Err(error) => { (view::notice_markup(&Notice::of(error))) }
         }
@@ -433,11 +478,12 @@ pub(crate) async fn rename_organisation(
     posted: Posted,
 ) -> Response {
     let Posted { session, form } = posted;
-    let renamed =
-        match (checked_id(&id), native::organisations::read_organisation_patch(&Value::Object(form.json(&["name"])))) {
-            (Ok(id), Ok(patch)) => organisations::update(&state.app, &session.caller, id, patch).await,
-            (Err(error), _) | (_, Err(error)) => Err(error),
-        };
+    let patch = organisations::authorise(&session.caller, Access::Write, false)
+        .and_then(|()| native::organisations::read_organisation_patch(&Value::Object(form.json(&["name"]))));
+    let renamed = match (checked_id(&id), patch) {
+        (Ok(id), Ok(patch)) => organisations::update(&state.app, &session.caller, id, patch).await,
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
     match renamed {
         Ok(organisation) => see_other(&format!("/console/organisations/{}?done=renamed", organisation.id)),
         Err(error) => {
@@ -452,7 +498,9 @@ pub(crate) async fn invite(State(state): State<AppState>, Path(id): Path<String>
     let mut body = form.json(&["email", "first_name", "last_name", "role"]);
     body.insert("organisation_id".to_owned(), Value::String(id.clone()));
     body.insert("status".to_owned(), Value::String("pending".to_owned()));
-    let invited = match native::memberships::read_new_membership(&Value::Object(body)) {
+    let new = memberships::authorise(&session.caller, Access::Write)
+        .and_then(|()| native::memberships::read_new_membership(&Value::Object(body)));
+    let invited = match new {
         Ok(new) => memberships::create(&state.app, &session.caller, new).await,
         Err(error) => Err(error),
     };
@@ -482,23 +530,15 @@ async fn membership_page(
         Ok(membership) => membership,
         Err(error) => return failed(session, Section::Organisations, &error),
     };
-    let custom_roles = roles::list(
-        &state.app,
-        &session.caller,
-        Some(&membership.organisation_id),
-        &ListQuery { limit: 100, ..ListQuery::default() },
-    )
-    .await
-    .map(|page| page.stored.items)
-    .unwrap_or_default();
-    let history = events::membership_versions(
-        &state.app,
-        &session.caller,
-        &membership.id,
-        &ListQuery { limit: 20, ..ListQuery::default() },
-    )
-    .await
-    .ok();
+    // The custom-role boxes replace the membership's roles when saved, so they are shown only
+    // when every role of the organisation could be read; otherwise its roles are left alone.
+    let all_roles = ListQuery { limit: MAX_LIMIT, ..ListQuery::default() };
+    let roles = roles::list(&state.app, &session.caller, Some(&membership.organisation_id), &all_roles).await;
+    let custom_roles =
+        view::unless_failed(roles).map(|page| page.stored).filter(|stored| !stored.has_more).map(|stored| stored.items);
+    let recent = ListQuery { limit: 20, ..ListQuery::default() };
+    let history =
+        view::unless_failed(events::membership_versions(&state.app, &session.caller, &membership.id, &recent).await);
     let may_change = memberships::authorise(&session.caller, Access::Write).is_ok();
     let path = format!("/console/memberships/{}", membership.id);
     let settings = &membership.settings;
@@ -527,17 +567,21 @@ async fn membership_page(
                 label { "Permissions (comma-separated, e.g. invoices:read)"
                     textarea name="permissions" rows="2" { (settings.permissions.join(", ")) }
                 }
-                input type="hidden" name="custom_roles_shown" value="1";
-                @if !custom_roles.is_empty() {
-                    fieldset {
-                        legend { "Custom roles" }
-                        @for role in &custom_roles {
-                            label {
-                                input type="checkbox" name="role_ids" value=(role.id) checked[settings.role_ids.contains(&role.id)];
-                                (role.name)
+                @if let Some(custom_roles) = &custom_roles {
+                    input type="hidden" name="custom_roles_shown" value="1";
+                    @if !custom_roles.is_empty() {
+                        fieldset {
+                            legend { "Custom roles" }
+                            @for role in custom_roles {
+                                label {
+                                    input type="checkbox" name="role_ids" value=(role.id) checked[settings.role_ids.contains(&role.id)];
+                                    (role.name)
+                                }
                             }
                         }
                     }
+                } @else if !settings.role_ids.is_empty() {
+                    p.muted { "Custom roles: " (settings.role_ids.join(", ")) " (this key cannot read them all, so they are left as they are)." }
                 }
                 button type="submit" { "Save changes" }
             }
@@ -620,7 +664,9 @@ pub(crate) async fn change_membership(
         let role_ids = form.all("role_ids").into_iter().map(|id| Value::String(id.to_owned())).collect();
         body.insert("role_ids".to_owned(), Value::Array(role_ids));
     }
-    let changed = match (checked_id(&id), native::memberships::read_membership_patch(&Value::Object(body))) {
+    let patch = memberships::authorise(&session.caller, Access::Write)
+        .and_then(|()| native::memberships::read_membership_patch(&Value::Object(body)));
+    let changed = match (checked_id(&id), patch) {
         (Ok(id), Ok(patch)) => memberships::update(&state.app, &session.caller, id, patch).await,
         (Err(error), _) | (_, Err(error)) => Err(error),
     };
@@ -798,7 +844,9 @@ pub(crate) async fn create_key(State(state): State<AppState>, posted: Posted) ->
     }
     let abilities = form.all("abilities").into_iter().map(|ability| Value::String(ability.to_owned())).collect();
     body.insert("abilities".to_owned(), Value::Array(abilities));
-    let created = match native::api_keys::read_new_key(&Value::Object(body), state.app.now()) {
+    let new = api_keys::authorise(&session.caller, Access::Write)
+        .and_then(|()| native::api_keys::read_new_key(&Value::Object(body), state.app.now()));
+    let created = match new {
         Ok(new) => api_keys::create(&state.app, &session.caller, new).await,
         Err(error) => Err(error),
     };

@@ -176,6 +176,8 @@ impl FromRequest<AppState> for Posted {
 pub(crate) struct SignInPosted {
     pub over_tls: bool,
     pub form: Form,
+    /// The session this browser held before, which a new sign-in ends.
+    pub previous: Option<SessionToken>,
 }
 
 impl FromRequest<AppState> for SignInPosted {
@@ -192,7 +194,8 @@ impl FromRequest<AppState> for SignInPosted {
         if !matches {
             return Err(refused_form());
         }
-        Ok(Self { over_tls: over_tls(&parts, state), form })
+        let previous = cookie(&parts.headers, SESSION_COOKIE).map(|token| SessionToken(token.to_owned()));
+        Ok(Self { over_tls: over_tls(&parts, state), form, previous })
     }
 }
 

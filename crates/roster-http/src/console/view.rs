@@ -36,9 +36,24 @@ pub(crate) enum Notice {
 }
 
 impl Notice {
+    /// The notice of a failure: its words, and, for one of Roster's own, its cause in the log
+    /// (the page says only that something went wrong).
     pub fn of(error: &Error) -> Self {
+        log_internal(error);
         Self::Failed(describe(error))
     }
+}
+
+fn log_internal(error: &Error) {
+    if let Error::Internal(cause) = error {
+        tracing::error!(%cause, "console request failed");
+    }
+}
+
+/// A read a page can do without: its value, or `None` when it failed (an internal failure
+/// logged).
+pub(crate) fn unless_failed<T>(read: Result<T, Error>) -> Option<T> {
+    read.inspect_err(log_internal).ok()
 }
 
 /// A core error in words a person reads; every variant decided here.
@@ -102,9 +117,7 @@ pub(crate) fn message_page(status: StatusCode, message: &str) -> Response {
 
 /// A page for a request that failed before it had a page to show.
 pub(crate) fn failure_page(error: &Error) -> Response {
-    if let Error::Internal(cause) = error {
-        tracing::error!(%cause, "console request failed");
-    }
+    log_internal(error);
     message_page(status_of(error), &describe(error).join(" "))
 }
 

@@ -307,6 +307,7 @@ on_both_backends! {
         let second = browser.get(&next).await;
         assert_eq!(second.body.matches("/console/memberships/").count(), 5, "{}", second.body);
         assert!(!second.body.contains(r#"rel="next""#));
+        assert!(second.body.contains(&format!(r#"<a href="/console/organisations/{organisation}?role=STANDARD">First page</a>"#)), "{}", second.body);
     }
 
     /// Forms that cannot be read are refused with a page, and write nothing: bytes that are
@@ -323,4 +324,83 @@ on_both_backends! {
         assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nul.body);
         assert!(organisation_names(&app).await.is_empty());
     }
+
+    /// Saving a membership leaves its custom roles alone when the key cannot read them all (it
+    /// is not shown them, so it cannot be taken as clearing them).
+    async fn saving_a_membership_keeps_the_custom_roles_the_key_cannot_read(app) {
+        let organisation = app.organisation(&app.live, "Acme").await;
+        let member = app.member(&app.live, &organisation, "ann@example.com", "STANDARD").await;
+        let role = app.post("/v1/roles", &app.live, json!({"organisation_id": organisation, "name": "Billing", "permissions": ["invoices:read"]})).await;
+        assert_eq!(role.status, StatusCode::CREATED, "{}", role.body);
+        let role_id = role.id();
+        assert_eq!(app.patch(&format!("/v1/memberships/{member}"), &app.live, json!({"role_ids": [role_id]})).await.status, StatusCode::OK);
+        let abilities = ["organisations:read", "memberships:read", "memberships:write"];
+        let blind = app.key(&app.live, json!({"name": "blind", "partner_group_id": admin_group(&app).await, "abilities": abilities})).await;
+
+        let mut browser = Browser::signed_in(&app, &blind).await;
+        let page = format!("/console/memberships/{member}");
+        let shown = browser.get(&page).await;
+        assert!(!shown.body.contains("custom_roles_shown") && shown.body.contains("left as they are"), "{}", shown.body);
+        let saved = browser.submit(&page, &page, &[("role", "ADMIN"), ("is_owner", "false"), ("permissions", "")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let after = app.get(&format!("/v1/memberships/{member}"), &app.live).await;
+        assert_eq!((after.body["role"].clone(), after.body["role_ids"].clone()), (json!("ADMIN"), json!([role_id])));
+
+        // A key that reads them is shown every role, and unticking one removes it.
+        let mut admin = Browser::signed_in(&app, &app.live).await;
+        assert!(admin.get(&page).await.body.contains("Billing"));
+        let cleared = admin.submit(&page, &page, &[("role", "ADMIN"), ("is_owner", "false"), ("custom_roles_shown", "1")]).await;
+        assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.body);
+        assert_eq!(app.get(&format!("/v1/memberships/{member}"), &app.live).await.body["role_ids"], json!([]));
+    }
+
+    /// The members filter is read as the API reads it: a bad value is refused in words (422),
+    /// never a failure of Roster's.
+    async fn a_bad_members_filter_is_refused_in_words(app) {
+        let organisation = app.organisation(&app.live, "Acme").await;
+        let mut browser = Browser::signed_in(&app, &app.live).await;
+        let long = "a".repeat(300);
+        for query in ["email=a%00b", &format!("email={long}"), "role=OWNER", "status=gone"] {
+            let page = browser.get(&format!("/console/organisations/{organisation}?{query}")).await;
+            assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", page.body);
+            assert!(page.body.contains(r#"role="alert""#) && !page.body.contains("went wrong"), "{query}: {}", page.body);
+        }
+    }
+
+    /// Whether the key may at all is decided before its input is read, as in the API; and
+    /// every answer under /console carries the console's headers, also those given outside its
+    /// routes.
+    async fn a_key_that_may_not_learns_nothing_and_every_console_answer_is_protected(app) {
+        let reader = app.key(&app.live, json!({"name": "reader", "partner_group_id": admin_group(&app).await, "abilities": ["organisations:read"]})).await;
+        let mut browser = Browser::signed_in(&app, &reader).await;
+        let refused = browser.submit("/console/organisations", "/console/organisations", &[("name", "")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        for (method, path) in [(Method::GET, "/console/nowhere"), (Method::GET, "/console/sign-out"), (Method::DELETE, "/console/organisations")] {
+            let answer = browser.request(method.clone(), path, None).await;
+            assert!(answer.status.is_client_error(), "{method} {path}: {}", answer.status);
+            let policy = answer.headers.get(header::CONTENT_SECURITY_POLICY).map(|value| value.to_str().unwrap().to_owned());
+            assert!(policy.is_some_and(|policy| policy.contains("default-src 'none'")), "{method} {path}");
+            assert_eq!(answer.headers[header::X_FRAME_OPTIONS], "DENY", "{method} {path}");
+        }
+    }
+
+    /// Signing in again ends the session the browser held: its old cookie no longer works.
+    async fn signing_in_again_ends_the_previous_session(app) {
+        let mut browser = Browser::signed_in(&app, &app.live).await;
+        let old = browser.cookies["roster_console"].clone();
+        assert_eq!(browser.sign_in(&app.live).await.status, StatusCode::SEE_OTHER);
+        assert_ne!(browser.cookies["roster_console"], old);
+        let mut stale = Browser::new(&app);
+        stale.cookies.insert("roster_console".into(), old);
+        assert_eq!(stale.get("/console/organisations").await.location(), Some("/console/sign-in"));
+    }
+}
+
+/// The id of the partner's admin group, which holds its admin keys.
+async fn admin_group(app: &TestApp) -> String {
+    let groups = app.get("/v1/partner-groups", &app.live).await;
+    groups.body["results"].as_array().unwrap().iter().find(|group| group["is_admin"] == true).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
