@@ -87,8 +87,9 @@ await signIn(page, live);
 await accessible(page, 'organisations');
 
 // Create an organisation, invite someone, change their role.
-await page.getByLabel('Name').fill('Acme');
-await page.getByRole('button', { name: 'Create organisation' }).click();
+const createForm = page.locator('form', { has: page.getByRole('button', { name: 'Create organisation' }) });
+await createForm.getByLabel('Name').fill('Acme');
+await createForm.getByRole('button', { name: 'Create organisation' }).click();
 await page.getByText('Organisation created.').waitFor();
 const acmeUrl = page.url().split('?')[0];
 const inviteForm = page.locator('form', { has: page.getByRole('button', { name: 'Invite' }) });
@@ -128,8 +129,15 @@ await page.getByText('Key revoked.').waitFor();
 const revoked = await fetch(`${base}/v1/organisations`, { headers: { Authorization: `Bearer ${secret}` } });
 assert.equal(revoked.status, 401);
 
+// Finding an organisation by the start of its name, in any case.
+await page.goto(`${base}/console/organisations`);
+await page.getByLabel('Find by the start of its name').fill('bIG');
+await page.getByRole('button', { name: 'Find' }).click();
+const found = await page.locator('main table tbody').textContent();
+assert.ok(found.includes('Big Co') && !found.includes('Ruled Co') && !found.includes('Acme'), found);
+
 // Paging through the large organisation, fifty members at a time.
-await page.goto(`${base}/console/organisations/${big.id}`);
+await page.getByRole('link', { name: 'Big Co' }).click();
 await page.screenshot({ path: join(shots, 'members.png') });
 let seen = 0;
 for (;;) {
@@ -148,7 +156,7 @@ for (const [name, path] of [['roles', '/console/roles'], ['events', '/console/ev
 // A forged form (its CSRF token changed) is refused, and creates nothing.
 await page.goto(`${base}/console/organisations`);
 await page.evaluate(() => {
-  const form = document.querySelector('form[action="/console/organisations"]');
+  const form = document.querySelector('form[method="post"][action="/console/organisations"]');
   form.querySelector('input[name="csrf"]').value = 'forged';
   form.querySelector('input[name="name"]').value = 'Forged Co';
   form.submit();

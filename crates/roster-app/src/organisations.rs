@@ -70,6 +70,13 @@ pub async fn list(app: &App, caller: &Caller, query: &ListQuery) -> Result<ListP
     app.store.list_organisations(&scope, query).await
 }
 
+/// The caller's organisations whose names start with `prefix` (ASCII letters in any case), in
+/// name order, at most `limit`.
+pub async fn search(app: &App, caller: &Caller, prefix: &str, limit: u32) -> Result<Vec<Organisation>> {
+    let scope = scope(caller, Access::Read)?;
+    app.store.search_organisations(&scope, prefix, limit).await
+}
+
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Organisation> {
     app.store.get_organisation(&scope(caller, Access::Read)?, id).await
 }

@@ -552,6 +552,9 @@ pub trait Store: Outbox + ConsoleSessions + Send + Sync + 'static {
     async fn list_groups(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<PartnerGroup>>;
     async fn get_group(&self, scope: &Scope, id: &str) -> Result<PartnerGroup>;
     async fn list_organisations(&self, scope: &Scope, query: &ListQuery) -> Result<ListPage<Organisation>>;
+    /// The scope's organisations whose names start with `prefix` (ASCII letters in any case), in
+    /// that order, at most `limit`.
+    async fn search_organisations(&self, scope: &Scope, prefix: &str, limit: u32) -> Result<Vec<Organisation>>;
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation>;
 
     async fn list_users(&self, scope: &Scope, email: Option<&str>, query: &ListQuery) -> Result<ListPage<User>>;

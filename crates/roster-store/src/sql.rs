@@ -13,7 +13,8 @@ use roster_core::{
 };
 
 use crate::rows::{
-    EVENT_COLUMNS, MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM, WEBHOOK_DELIVERY_COLUMNS, WEBHOOK_ENDPOINT_COLUMNS,
+    EVENT_COLUMNS, MEMBERSHIP_COLUMNS, MEMBERSHIP_FROM, ORGANISATION_COLUMNS, WEBHOOK_DELIVERY_COLUMNS,
+    WEBHOOK_ENDPOINT_COLUMNS,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,6 +391,32 @@ pub fn object_event_at(dialect: Dialect, scope: &Scope, object_id: &str, at: i64
 }
 
 /// One webhook endpoint of the scope's partner and mode.
+/// How an organisation's name is compared by a search: ASCII letters lowered and nothing else
+/// changed, byte by byte, alike on both backends (SQLite's `lower` lowers ASCII only); the
+/// expression of the `organisations_by_name` index.
+fn organisation_name_key(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "lower(o.name)",
+        Dialect::Postgres => {
+            "(translate(o.name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE \"C\")"
+        }
+    }
+}
+
+/// The scope's organisations whose names start with `prefix` (ASCII letters in any case), in
+/// that order, at most `limit`: one range of the `organisations_by_name` index.
+pub fn organisations_named(dialect: Dialect, scope: &Scope, prefix: &str, limit: u32) -> Sql {
+    let key = organisation_name_key(dialect);
+    let low = prefix.to_ascii_lowercase();
+    // Every name starting with the prefix sorts below it followed by the last code point.
+    let high = format!("{low}\u{10FFFF}");
+    let mut select = Sql::new(dialect, &format!("SELECT {ORGANISATION_COLUMNS} FROM organisations o WHERE TRUE"));
+    select.scoped(scope, "o", "o.id");
+    select.push(&format!(" AND {key} >= ")).bind(low).push(&format!(" AND {key} < ")).bind(high);
+    select.push(&format!(" ORDER BY {key}, o.id LIMIT ")).bind(i64::from(limit));
+    select
+}
+
 pub fn webhook_endpoint_by_id(dialect: Dialect, scope: &Scope, id: &str) -> Sql {
     let mut select =
         Sql::new(dialect, &format!("SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints w WHERE w.id = "));

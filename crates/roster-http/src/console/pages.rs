@@ -229,6 +229,25 @@ pub(crate) async fn add_key(State(state): State<AppState>, posted: Posted) -> Re
 
 // Organisations.
 
+/// The organisations a page shows: a page of all of them newest first, or the first of those
+/// whose names start with what was searched, in name order.
+enum Shown {
+    Page(ListQuery, ListPage<Organisation>),
+    Found { prefix: String, organisations: Vec<Organisation>, more: bool },
+}
+
+/// The search a page asks for (`name`, its start), read as the API reads a name.
+fn searched(params: &HashMap<String, String>) -> Result<Option<String>, Error> {
+    let Some(name) = params.get("name").map(|name| name.trim()).filter(|name| !name.is_empty()) else {
+        return Ok(None);
+    };
+    let given = serde_json::Map::from_iter([("name".to_owned(), Value::String(name.to_owned()))]);
+    let mut fields = Fields::new(&given);
+    let name = fields.optional("name", text(1, 200));
+    fields.finish()?;
+    Ok(name)
+}
+
 async fn organisations_page(
     state: &AppState,
     session: &Session,
@@ -236,22 +255,42 @@ async fn organisations_page(
     notice: Option<Notice>,
     status: StatusCode,
 ) -> Response {
-    let query = page_query(params);
-    let listed = match organisations::list(&state.app, &session.caller, &query).await {
-        Ok(listed) => listed,
+    let shown = match searched(params) {
+        Ok(Some(prefix)) => {
+            organisations::search(&state.app, &session.caller, &prefix, PAGE_ROWS + 1).await.map(|mut organisations| {
+                let more = organisations.len() > PAGE_ROWS as usize;
+                organisations.truncate(PAGE_ROWS as usize);
+                Shown::Found { prefix, organisations, more }
+            })
+        }
+        Ok(None) => {
+            let query = page_query(params);
+            organisations::list(&state.app, &session.caller, &query).await.map(|listed| Shown::Page(query, listed))
+        }
+        Err(error) => Err(error),
+    };
+    let shown = match shown {
+        Ok(shown) => shown,
         Err(error) => return failed(session, Section::Organisations, &error),
     };
+    let (organisations, searched_for) = match &shown {
+        Shown::Page(_, listed) => (&listed.items, ""),
+        Shown::Found { prefix, organisations, .. } => (organisations, prefix.as_str()),
+    };
     let may_create = organisations::authorise(&session.caller, Access::Write, true).is_ok();
-    let next = next_link("/console/organisations", &listed, &[]);
     let content = html! {
-        @if listed.items.is_empty() {
-            p.muted { "No organisations yet." }
+        form.row method="get" action="/console/organisations" role="search" {
+            label { "Find by the start of its name" input name="name" type="search" value=(searched_for) maxlength="200"; }
+            button type="submit" { "Find" }
+        }
+        @if organisations.is_empty() {
+            p.muted { @if searched_for.is_empty() { "No organisations yet." } @else { "No organisation's name starts with that." } }
         } @else {
             table {
                 caption.skip { "Organisations" }
                 thead { tr { th scope="col" { "Name" } th scope="col" { "Id" } th scope="col" { "Created" } } }
                 tbody {
-                    @for organisation in &listed.items {
+                    @for organisation in organisations {
                         tr {
                             td { a href={"/console/organisations/" (organisation.id)} { (organisation.name) } }
                             td { code { (organisation.id) } }
@@ -260,7 +299,15 @@ async fn organisations_page(
                     }
                 }
             }
-            (paging("/console/organisations", next, matches!(query.position, Position::Offset(0))))
+        }
+        @match &shown {
+            Shown::Page(query, listed) => {
+                (paging("/console/organisations", next_link("/console/organisations", listed, &[]), matches!(query.position, Position::Offset(0))))
+            }
+            Shown::Found { more, .. } => {
+                @if *more { p.muted { "More names start with that: type more of the name." } }
+                p { a href="/console/organisations" { "All organisations" } }
+            }
         }
         @if may_create {
             h2 { "New organisation" }

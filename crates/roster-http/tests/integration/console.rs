@@ -396,6 +396,29 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    /// Organisations are found by the start of their name, in any case, within the key's
+    /// scope; a search that cannot be a name is refused in words.
+    async fn organisations_are_found_by_the_start_of_their_name_within_scope(app) {
+        let acme = app.organisation(&app.live, "Acme Corp").await;
+        app.organisation(&app.live, "acme labs").await;
+        app.organisation(&app.live, "Beta").await;
+        app.organisation(&app.test, "Acme Test").await;
+        let mut browser = Browser::signed_in(&app, &app.live).await;
+        let found = browser.get("/console/organisations?name=ACME").await;
+        assert_eq!(found.status, StatusCode::OK);
+        let (corp, labs) = (found.body.find("Acme Corp").unwrap(), found.body.find("acme labs").unwrap());
+        assert!(corp < labs, "in name order");
+        assert!(!found.body.contains("Beta") && !found.body.contains("Acme Test"), "{}", found.body);
+        let group_key = app.group_key(&[&acme]).await;
+        let mut grouped = Browser::signed_in(&app, &group_key).await;
+        let own = grouped.get("/console/organisations?name=acme").await;
+        assert!(own.body.contains("Acme Corp") && !own.body.contains("acme labs"), "{}", own.body);
+        let refused = browser.get("/console/organisations?name=a%00b").await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    }
+}
+
 /// The id of the partner's admin group, which holds its admin keys.
 async fn admin_group(app: &TestApp) -> String {
     let groups = app.get("/v1/partner-groups", &app.live).await;

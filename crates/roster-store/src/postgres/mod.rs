@@ -31,7 +31,7 @@ use tokio_postgres::types::Json;
 
 use crate::sql::{
     Dialect, event_by_id, events_page, group_organisations, group_organisations_named, membership_page,
-    object_event_at, object_events_page,
+    object_event_at, object_events_page, organisations_named,
 };
 
 pub use pool::PoolOptions;
@@ -416,6 +416,13 @@ impl Store for PostgresStore {
             conditions.scoped(scope, "o", "o.id");
             page(client, rows::ORGANISATION_COLUMNS, "organisations o", &conditions, "o", query, rows::organisation)
                 .await?
+        })
+    }
+
+    async fn search_organisations(&self, scope: &Scope, prefix: &str, limit: u32) -> Result<Vec<Organisation>> {
+        let statement = organisations_named(Dialect::Postgres, scope, prefix, limit);
+        read!(self, |client| {
+            query::query(client, &statement).await?.iter().map(rows::organisation).collect::<Result<Vec<_>, _>>()?
         })
     }
 

@@ -28,7 +28,7 @@ use rusqlite::{Connection, params};
 use crate::rows::Columns;
 use crate::sql::{
     Dialect, event_by_id, events_page, group_organisations, group_organisations_named, membership_page,
-    object_event_at, object_events_page,
+    object_event_at, object_events_page, organisations_named,
 };
 pub use pool::Location;
 use pool::{Pool, storage_error};
@@ -349,6 +349,11 @@ impl Store for SqliteStore {
                 .map_err(storage_error)
             })
             .await
+    }
+
+    async fn search_organisations(&self, scope: &Scope, prefix: &str, limit: u32) -> Result<Vec<Organisation>> {
+        let statement = organisations_named(Dialect::Sqlite, scope, prefix, limit);
+        self.pool.read(move |c| query_all(c, &statement, |row| rows::organisation(row)).map_err(storage_error)).await
     }
 
     async fn get_organisation(&self, scope: &Scope, id: &str) -> Result<Organisation> {

@@ -1173,3 +1173,39 @@ async fn console_sessions_are_found_until_they_expire_changed_deleted_and_pruned
     })
     .await;
 }
+
+#[tokio::test]
+async fn organisations_are_found_by_the_start_of_their_name_in_name_order_within_scope() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let names = ["beta Labs", "Alpha", "alphabet", "ALPHA two", "Älpha", "Zed", "alp"];
+        let mut ids = std::collections::HashMap::new();
+        for name in names {
+            ids.insert(name, organisation(store.as_ref(), &scope, name).await);
+        }
+        let found = |prefix: &'static str, scope: Scope, limit: u32| {
+            let store = store.clone();
+            async move {
+                let found = store.search_organisations(&scope, prefix, limit).await.unwrap();
+                found.into_iter().map(|organisation| organisation.name).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            found("alpha", scope.clone(), 10).await,
+            ["Alpha", "ALPHA two", "alphabet"],
+            "ASCII in any case, by name"
+        );
+        assert_eq!(found("ALP", scope.clone(), 2).await, ["alp", "Alpha"], "at most the limit");
+        assert_eq!(found("älpha", scope.clone(), 10).await, Vec::<String>::new(), "other letters exactly");
+        assert_eq!(found("Älpha", scope.clone(), 10).await, ["Älpha"]);
+        assert_eq!(found("beta l", scope.clone(), 10).await, ["beta Labs"]);
+        assert_eq!(found("x", scope.clone(), 10).await, Vec::<String>::new());
+
+        let group = add_group(store.as_ref(), &scope, false, &[ids["alphabet"].clone()], NOW).await;
+        let grouped = Scope::for_tests(scope.partner_id().to_owned(), Mode::Live, OrgScope::Group(group.id));
+        assert_eq!(found("alpha", grouped, 10).await, ["alphabet"], "a group's own");
+        let test_mode = Scope::for_tests(scope.partner_id().to_owned(), Mode::Test, OrgScope::All);
+        assert_eq!(found("alpha", test_mode, 10).await, Vec::<String>::new(), "modes never mix");
+    })
+    .await;
+}
