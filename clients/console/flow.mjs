@@ -148,6 +148,12 @@ for (;;) {
 }
 assert.equal(seen, bigMembers);
 
+// Finding members by the start of their name, in name order.
+await page.getByLabel('Name starts with').fill('PAT BIG11');
+await page.getByRole('button', { name: 'Find' }).click();
+const named = await page.locator('table.members tbody tr td:first-child').allTextContents();
+assert.deepEqual(named, ['big11@example.com', ...Array.from({ length: 10 }, (_, n) => `big11${n}@example.com`)]);
+
 for (const [name, path] of [['roles', '/console/roles'], ['events', '/console/events'], ['webhooks', '/console/webhooks']]) {
   await page.goto(`${base}${path}`);
   await accessible(page, name);

@@ -442,6 +442,21 @@ pub async fn list(
     app.store.list_memberships(&scope, filter, &query).await
 }
 
+/// The memberships of `organisation_id` the caller reads whose people's names start with
+/// `prefix`, of the statuses and roles `filter` names, in name order, at most `limit` (found
+/// among the first 10,000 of the partner's people with such names).
+pub async fn search_by_name(
+    app: &App,
+    caller: &Caller,
+    organisation_id: &str,
+    prefix: &str,
+    filter: &MembershipFilter,
+    limit: u32,
+) -> Result<Vec<Membership>> {
+    let scope = scope(app, caller, Access::Read).await?;
+    app.store.search_members(&scope, organisation_id, prefix, filter, limit).await
+}
+
 /// Cursors page the newest-first order only, and `starting_after` names a membership the
 /// caller sees, in one of `organisations` when the list names them: it becomes that
 /// membership's cursor.

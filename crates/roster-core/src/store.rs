@@ -332,6 +332,11 @@ pub trait Outbox: Send + Sync {
     async fn prune_webhook_log(&self, before: Timestamp, batch: u32) -> Result<u64>;
 }
 
+/// At most this many of a partner's people whose names start with a search are looked through
+/// for one organisation's members ([`Store::search_members`]): a search costs the same however
+/// many people the partner has, and a longer search narrows it.
+pub const NAMES_LOOKED_THROUGH: u32 = 10_000;
+
 /// A console sign-in. The cookie's secret is kept only as its hash, and the secret keys the
 /// session acts as (at most one per mode) only as their secrets' hashes, so each request checks
 /// the key afresh: a revoked key ends its sessions at once.
@@ -577,6 +582,19 @@ pub trait Store: Outbox + ConsoleSessions + Send + Sync + 'static {
     /// The key whose secret hashes to `secret_hash`, revoked or not: the caller decides.
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyCredential>>;
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()>;
+
+    /// The memberships of `organisation_id` in `scope` whose people's names (`first last`)
+    /// start with `prefix` (ASCII letters in any case), of the statuses and roles `filter`
+    /// names (its other conditions are not read), in name order, at most `limit`; found among
+    /// the first [`NAMES_LOOKED_THROUGH`] of the partner's people with such names.
+    async fn search_members(
+        &self,
+        scope: &Scope,
+        organisation_id: &str,
+        prefix: &str,
+        filter: &MembershipFilter,
+        limit: u32,
+    ) -> Result<Vec<Membership>>;
 
     async fn list_memberships(
         &self,

@@ -9,7 +9,7 @@ use roster_core::{
     model::{MembershipRole, MembershipStatus},
     page::{ListQuery, Position, SortKey},
     policy::{OrgScope, Scope},
-    store::{EventFilter, MembershipFilter},
+    store::{EventFilter, MembershipFilter, NAMES_LOOKED_THROUGH},
 };
 
 use crate::rows::{
@@ -414,6 +414,60 @@ pub fn organisations_named(dialect: Dialect, scope: &Scope, prefix: &str, limit:
     select.scoped(scope, "o", "o.id");
     select.push(&format!(" AND {key} >= ")).bind(low).push(&format!(" AND {key} < ")).bind(high);
     select.push(&format!(" ORDER BY {key}, o.id LIMIT ")).bind(i64::from(limit));
+    select
+}
+
+/// How a person's name (`first last`) is compared by a search, as [`organisation_name_key`]
+/// compares an organisation's: the expression of the `users_by_name` index, over `alias`.
+fn user_name_key(dialect: Dialect, alias: &str) -> String {
+    let name = format!("{alias}.first_name || ' ' || {alias}.last_name");
+    match dialect {
+        Dialect::Sqlite => format!("lower({name})"),
+        Dialect::Postgres => {
+            format!("(translate({name}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE \"C\")")
+        }
+    }
+}
+
+/// The memberships of `organisation_id` in `scope` whose people's names (`first last`) start
+/// with `prefix` (ASCII letters in any case), of the statuses and roles `filter` names, in name
+/// order, at most `limit`: found among the first `NAMES_LOOKED_THROUGH` of the partner's
+/// people with such names (one range of `users_by_name`), each looked up by the
+/// memberships-by-organisation-and-user index. The people are read first (`CROSS JOIN` keeps
+/// SQLite to that order).
+pub fn members_named(
+    dialect: Dialect,
+    scope: &Scope,
+    organisation_id: &str,
+    prefix: &str,
+    filter: &MembershipFilter,
+    limit: u32,
+) -> Sql {
+    let key = user_name_key(dialect, "n");
+    let low = prefix.to_ascii_lowercase();
+    let high = format!("{low}\u{10FFFF}");
+    let mut select = Sql::new(
+        dialect,
+        &format!(
+            "SELECT {MEMBERSHIP_COLUMNS} FROM (SELECT n.id AS user_id, {key} AS name_key FROM users n WHERE n.partner_id = "
+        ),
+    );
+    select.bind(scope.partner_id()).push(" AND n.livemode = ").bind(scope.mode().is_live());
+    select.push(&format!(" AND {key} >= ")).bind(low).push(&format!(" AND {key} < ")).bind(high);
+    select.push(&format!(" ORDER BY {key}, n.id LIMIT ")).bind(i64::from(NAMES_LOOKED_THROUGH));
+    select.push(
+        ") AS named CROSS JOIN memberships m JOIN users u ON u.id = m.user_id \
+         JOIN organisations o ON o.id = m.organisation_id WHERE m.user_id = named.user_id AND m.organisation_id = ",
+    );
+    select.bind(organisation_id);
+    select.scoped(scope, "m", "m.organisation_id");
+    if let Some(statuses) = &filter.statuses {
+        select.any_of("m.status", &statuses.iter().map(|status| status.as_str()).collect::<Vec<_>>());
+    }
+    if let Some(roles) = &filter.roles {
+        select.any_of("m.role", &roles.iter().map(|role| role.as_str()).collect::<Vec<_>>());
+    }
+    select.push(" ORDER BY named.name_key, named.user_id LIMIT ").bind(i64::from(limit));
     select
 }
 

@@ -18,7 +18,7 @@ use roster_core::{
     model::{KeyHolder, Membership, MembershipRole, MembershipStatus, Mode, Organisation},
     page::{Cursor, ListPage, ListQuery, Listed, MAX_LIMIT, Position},
     policy::{Ability, Access, Holder, Principal},
-    store::MembershipFilter,
+    store::{MembershipFilter, NAMES_LOOKED_THROUGH},
 };
 use serde_json::Value;
 
@@ -352,13 +352,15 @@ pub(crate) async fn create_organisation(State(state): State<AppState>, posted: P
 #[derive(Default)]
 struct MemberFilters {
     email: String,
+    /// The start of the person's name: found in name order, the first fifty.
+    name: String,
     role: Option<MembershipRole>,
     status: Option<MembershipStatus>,
 }
 
 impl MemberFilters {
     fn of(params: &HashMap<String, String>) -> Result<Self, Error> {
-        let given: serde_json::Map<String, Value> = ["email", "role", "status"]
+        let given: serde_json::Map<String, Value> = ["email", "name", "role", "status"]
             .into_iter()
             .filter_map(|name| {
                 let value = params.get(name).map(|value| value.trim()).filter(|value| !value.is_empty())?;
@@ -367,10 +369,11 @@ impl MemberFilters {
             .collect();
         let mut fields = Fields::new(&given);
         let email = fields.optional("email", text(1, MAX_EMAIL_LEN));
+        let name = fields.optional("name", text(1, 201));
         let role = fields.optional("role", choice(MembershipRole::CHOICES, MembershipRole::parse));
         let status = fields.optional("status", choice(MembershipStatus::CHOICES, MembershipStatus::parse));
         fields.finish()?;
-        Ok(Self { email: email.unwrap_or_default(), role, status })
+        Ok(Self { email: email.unwrap_or_default(), name: name.unwrap_or_default(), role, status })
     }
 
     fn filter(&self, organisation_id: &str) -> MembershipFilter {
@@ -387,10 +390,46 @@ impl MemberFilters {
     fn kept(&self) -> Vec<(&'static str, &str)> {
         vec![
             ("email", self.email.as_str()),
+            ("name", self.name.as_str()),
             ("role", self.role.map(MembershipRole::as_str).unwrap_or_default()),
             ("status", self.status.map(MembershipStatus::as_str).unwrap_or_default()),
         ]
     }
+}
+
+/// The members a page shows: a page of them newest first (found by e-mail, role and status),
+/// or, when a name was searched (and no e-mail), the first of those whose names start with it.
+enum MembersShown {
+    Page(ListPage<Membership>),
+    Named { members: Vec<Membership>, more: bool },
+}
+
+impl MembersShown {
+    fn members(&self) -> &[Membership] {
+        match self {
+            Self::Page(listed) => &listed.items,
+            Self::Named { members, .. } => members,
+        }
+    }
+}
+
+async fn members_shown(
+    state: &AppState,
+    session: &Session,
+    organisation_id: &str,
+    filters: &MemberFilters,
+    query: &ListQuery,
+) -> Result<MembersShown, Error> {
+    let filter = filters.filter(organisation_id);
+    if filters.name.is_empty() || !filters.email.is_empty() {
+        return memberships::list(&state.app, &session.caller, &filter, query).await.map(MembersShown::Page);
+    }
+    let rows = PAGE_ROWS + 1;
+    let mut members =
+        memberships::search_by_name(&state.app, &session.caller, organisation_id, &filters.name, &filter, rows).await?;
+    let more = members.len() > PAGE_ROWS as usize;
+    members.truncate(PAGE_ROWS as usize);
+    Ok(MembersShown::Named { members, more })
 }
 
 fn role_options(selected: Option<MembershipRole>, any: bool) -> Markup {
@@ -428,8 +467,7 @@ async fn organisation_page(
     let query = page_query(params);
     let (filters, members) = match MemberFilters::of(params) {
         Ok(filters) => {
-            let members =
-                memberships::list(&state.app, &session.caller, &filters.filter(&organisation.id), &query).await;
+            let members = members_shown(state, session, &organisation.id, &filters, &query).await;
             (filters, members)
         }
         Err(error) => (MemberFilters::default(), Err(error)),
@@ -458,6 +496,7 @@ async fn organisation_page(
         h2 { "Members" }
         form.row method="get" action=(path) role="search" {
             label { "E-mail" input name="email" type="email" value=(filters.email); }
+            label { "Name starts with" input name="name" type="search" maxlength="201" value=(filters.name); }
             label { "Role" select name="role" { (role_options(filters.role, true)) } }
             label { "Status"
                 select name="status" {
@@ -470,15 +509,21 @@ async fn organisation_page(
             button type="submit" { "Find" }
         }
         @match &members {
-            Ok(members) => {
-                p.muted { (members.count) " matching" }
-                @if !members.items.is_empty() {
+            Ok(shown) => {
+                @let members = shown.members();
+                @match shown {
+                    MembersShown::Page(listed) => { p.muted { (listed.count) " matching" } }
+                    MembersShown::Named { .. } => {
+                        p.muted { "By name, in name order, among the first " (NAMES_LOOKED_THROUGH) " people whose names start with that." }
+                    }
+                }
+                @if !members.is_empty() {
                     table.members {
                         caption.skip { "Members" }
                         thead { tr { th scope="col" { "E-mail" } th scope="col" { "Name" } th scope="col" { "Role" }
                                      th scope="col" { "Status" } th scope="col" { "Owner" } } }
                         tbody {
-                            @for member in &members.items {
+                            @for member in members {
                                 tr {
                                     td { a href={"/console/memberships/" (member.id)} { (member.email) } }
                                     td { (member.user_full_name().unwrap_or_default()) }
@@ -490,7 +535,15 @@ async fn organisation_page(
                         }
                     }
                 }
-                (paging(&first, next_link(&path, members, &kept), matches!(query.position, Position::Offset(0))))
+                @match shown {
+                    MembersShown::Page(listed) => {
+                        (paging(&first, next_link(&path, listed, &kept), matches!(query.position, Position::Offset(0))))
+                    }
+                    MembersShown::Named { more: true, .. } => {
+                        p.muted { "More names start with that: type more of the name." }
+                    }
+                    MembersShown::Named { .. } => {}
+                }
             }
             Err(error) => { (view::notice_markup(&Notice::of(error))) }
         }

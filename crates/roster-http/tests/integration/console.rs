@@ -417,6 +417,23 @@ on_both_backends! {
         let refused = browser.get("/console/organisations?name=a%00b").await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     }
+
+    /// Members are found by the start of their name (first, then last), with the role and
+    /// status filters, in name order.
+    async fn members_are_found_by_the_start_of_their_name(app) {
+        let organisation = app.organisation(&app.live, "Acme").await;
+        for (email, first, last, role) in [("zoe@example.com", "Zoe", "Adams", "ADMIN"), ("al@example.com", "Al", "Zed", "STANDARD"), ("zack@example.com", "zack", "Brown", "STANDARD")] {
+            let body = json!({"organisation_id": organisation, "email": email, "first_name": first, "last_name": last, "role": role});
+            assert_eq!(app.post("/v1/memberships", &app.live, body).await.status, StatusCode::CREATED);
+        }
+        let mut browser = Browser::signed_in(&app, &app.live).await;
+        let found = browser.get(&format!("/console/organisations/{organisation}?name=Z")).await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        let (zack, zoe) = (found.body.find("zack@example.com").unwrap(), found.body.find("zoe@example.com").unwrap());
+        assert!(zack < zoe && !found.body.contains("al@example.com"), "{}", found.body);
+        let admins = browser.get(&format!("/console/organisations/{organisation}?name=z&role=ADMIN")).await;
+        assert!(admins.body.contains("zoe@example.com") && !admins.body.contains("zack@example.com"), "{}", admins.body);
+    }
 }
 
 /// The id of the partner's admin group, which holds its admin keys.

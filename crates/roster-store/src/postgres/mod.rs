@@ -30,7 +30,7 @@ use roster_core::{
 use tokio_postgres::types::Json;
 
 use crate::sql::{
-    Dialect, event_by_id, events_page, group_organisations, group_organisations_named, membership_page,
+    Dialect, event_by_id, events_page, group_organisations, group_organisations_named, members_named, membership_page,
     object_event_at, object_events_page, organisations_named,
 };
 
@@ -479,6 +479,20 @@ impl Store for PostgresStore {
     async fn touch_api_key(&self, id: &str, now: Timestamp) -> Result<()> {
         read!(self, |client| {
             execute(client, "UPDATE api_keys SET last_used_at = $2 WHERE id = $1", &[&id, &now.millis()]).await?;
+        })
+    }
+
+    async fn search_members(
+        &self,
+        scope: &Scope,
+        organisation_id: &str,
+        prefix: &str,
+        filter: &MembershipFilter,
+        limit: u32,
+    ) -> Result<Vec<Membership>> {
+        let statement = members_named(Dialect::Postgres, scope, organisation_id, prefix, filter, limit);
+        read!(self, |client| {
+            query::query(client, &statement).await?.iter().map(rows::membership).collect::<Result<Vec<_>, _>>()?
         })
     }
 

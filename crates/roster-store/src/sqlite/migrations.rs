@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/sqlite/0011_webhooks.sql")),
     (12, include_str!("../../migrations/sqlite/0012_console_sessions.sql")),
     (13, include_str!("../../migrations/sqlite/0013_organisation_names.sql")),
+    (14, include_str!("../../migrations/sqlite/0014_user_names.sql")),
 ];
 
 pub fn run(connection: &Connection) -> Result<(), Error> {

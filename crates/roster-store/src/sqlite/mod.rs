@@ -27,7 +27,7 @@ use rusqlite::{Connection, params};
 
 use crate::rows::Columns;
 use crate::sql::{
-    Dialect, event_by_id, events_page, group_organisations, group_organisations_named, membership_page,
+    Dialect, event_by_id, events_page, group_organisations, group_organisations_named, members_named, membership_page,
     object_event_at, object_events_page, organisations_named,
 };
 pub use pool::Location;
@@ -429,6 +429,18 @@ impl Store for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn search_members(
+        &self,
+        scope: &Scope,
+        organisation_id: &str,
+        prefix: &str,
+        filter: &MembershipFilter,
+        limit: u32,
+    ) -> Result<Vec<Membership>> {
+        let statement = members_named(Dialect::Sqlite, scope, organisation_id, prefix, filter, limit);
+        self.pool.read(move |c| query_all(c, &statement, |row| rows::membership(row)).map_err(storage_error)).await
     }
 
     async fn list_memberships(

@@ -1209,3 +1209,63 @@ async fn organisations_are_found_by_the_start_of_their_name_in_name_order_within
     })
     .await;
 }
+
+#[tokio::test]
+async fn members_are_found_by_the_start_of_their_name_in_name_order_within_scope() {
+    on_every_backend(|store| async move {
+        let scope = partner(store.as_ref()).await;
+        let acme = organisation(store.as_ref(), &scope, "Acme").await;
+        let other = organisation(store.as_ref(), &scope, "Other").await;
+        let add = |organisation: String, email: &'static str, first: &'static str, last: &'static str, role| {
+            let (store, scope) = (store.clone(), scope.clone());
+            async move {
+                let mut tx = store.begin().await.unwrap();
+                assert!(tx.hold_organisation_for_new_member(&scope, &organisation).await.unwrap());
+                let user = User {
+                    first_name: Some(first.into()),
+                    last_name: Some(last.into()),
+                    ..new_user(&scope, email, NOW)
+                };
+                tx.insert_user_unless_email_taken(&user).await.unwrap();
+                let user = tx.user_by_email(&scope, email, UserHold::Share).await.unwrap().unwrap();
+                assert_eq!(
+                    tx.insert_membership(&new_membership(&scope, &organisation, &user.id, role, NOW)).await.unwrap(),
+                    None
+                );
+                tx.commit().await.unwrap();
+            }
+        };
+        add(acme.clone(), "ann@x.example", "Ann", "Lee", MembershipRole::Admin).await;
+        add(acme.clone(), "anna@x.example", "anna", "Berg", MembershipRole::Standard).await;
+        add(acme.clone(), "bob@x.example", "Bob", "Ann", MembershipRole::Standard).await;
+        add(other.clone(), "andy@x.example", "Andy", "Other", MembershipRole::Standard).await;
+        let emails = |found: Vec<Membership>| found.into_iter().map(|member| member.email).collect::<Vec<_>>();
+        let everyone = MembershipFilter::default();
+        let found = store.search_members(&scope, &acme, "AN", &everyone, 10).await.unwrap();
+        assert_eq!(
+            emails(found),
+            ["ann@x.example", "anna@x.example"],
+            "this organisation's, by first name then last, any case"
+        );
+        let found = store.search_members(&scope, &acme, "ann l", &everyone, 10).await.unwrap();
+        assert_eq!(emails(found), ["ann@x.example"]);
+        let found = store.search_members(&scope, &acme, "an", &everyone, 1).await.unwrap();
+        assert_eq!(emails(found), ["ann@x.example"], "at most the limit");
+        let admins = MembershipFilter { roles: Some(vec![MembershipRole::Standard]), ..MembershipFilter::default() };
+        assert_eq!(emails(store.search_members(&scope, &acme, "an", &admins, 10).await.unwrap()), ["anna@x.example"]);
+        let group = add_group(store.as_ref(), &scope, false, std::slice::from_ref(&other), NOW).await;
+        let grouped = Scope::for_tests(scope.partner_id().to_owned(), Mode::Live, OrgScope::Group(group.id));
+        assert_eq!(
+            store.search_members(&grouped, &acme, "an", &everyone, 10).await.unwrap(),
+            vec![],
+            "outside the group"
+        );
+        let test_mode = Scope::for_tests(scope.partner_id().to_owned(), Mode::Test, OrgScope::All);
+        assert_eq!(
+            store.search_members(&test_mode, &acme, "an", &everyone, 10).await.unwrap(),
+            vec![],
+            "modes never mix"
+        );
+    })
+    .await;
+}

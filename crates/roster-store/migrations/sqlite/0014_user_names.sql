@@ -1,0 +1,3 @@
+-- People found by the start of their name (`first last`; the console's members search): ASCII
+-- letters in any case, in name order, one range of this index per search.
+CREATE INDEX users_by_name ON users (partner_id, livemode, lower(first_name || ' ' || last_name), id);
