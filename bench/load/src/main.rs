@@ -31,6 +31,9 @@ struct Args {
     /// A bearer credential sent with every request.
     #[arg(long)]
     bearer: Option<String>,
+    /// A `Cookie` header sent with every request (a console session).
+    #[arg(long)]
+    cookie: Option<String>,
     /// A JSON body; `{n}` is replaced by the request's number.
     #[arg(long)]
     body: Option<String>,
@@ -71,6 +74,9 @@ async fn worker(
         let mut request = client.request(method.clone(), &args.url);
         if let Some(bearer) = &args.bearer {
             request = request.bearer_auth(bearer);
+        }
+        if let Some(cookie) = &args.cookie {
+            request = request.header("cookie", cookie);
         }
         if let Some(body) = &args.body {
             request = request.header("content-type", "application/json").body(body.replace("{n}", &n.to_string()));
