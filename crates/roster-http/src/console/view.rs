@@ -10,6 +10,8 @@ use roster_core::{Error, model::Mode, time::Timestamp};
 
 use super::request::Session;
 use crate::problem::native_name;
+/// The status a page failing with an error answers: the native API's.
+pub(crate) use crate::problem::status_of;
 
 /// The sections of the console, as its navigation lists them.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -82,24 +84,6 @@ pub(crate) fn describe(error: &Error) -> Vec<String> {
             vec!["Roster is busy or cannot reach its database right now. Try again in a moment.".to_owned()]
         }
         Error::Internal(_) => vec!["Something went wrong on our side; nothing was changed.".to_owned()],
-    }
-}
-
-/// The status a page failing with `error` answers.
-pub(crate) fn status_of(error: &Error) -> StatusCode {
-    match error {
-        Error::Validation(_)
-        | Error::InvalidRequest(_)
-        | Error::MembershipAlreadyExists { .. }
-        | Error::MembershipDeletionForbidden(_)
-        | Error::MembershipUpdateForbidden(_)
-        | Error::UserAlreadyExists
-        | Error::RoleAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Unauthorised => StatusCode::UNAUTHORIZED,
-        Error::Forbidden => StatusCode::FORBIDDEN,
-        Error::NotFound => StatusCode::NOT_FOUND,
-        Error::Unavailable | Error::Contention => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

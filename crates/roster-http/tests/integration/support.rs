@@ -195,17 +195,8 @@ impl TestApp {
 
     /// One request with exactly these headers and body bytes, in-process, from 127.0.0.1.
     pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Reply {
-        let mut request = axum::http::Request::builder().method(method).uri(path);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = body.map_or_else(axum::body::Body::empty, axum::body::Body::from);
-        let mut request = request.body(body).unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.unwrap().to_bytes();
-        Reply { status: parts.status, headers: parts.headers, body: Self::json(&bytes) }
+        let (status, headers, bytes) = self.exchange(method, path, headers, body).await;
+        Reply { status, headers, body: Self::json(&bytes) }
     }
 
     /// [`Self::send`] for an answer that is not JSON (a console page): its body as text.
@@ -216,6 +207,17 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let (status, headers, bytes) = self.exchange(method, path, headers, body).await;
+        (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
         let mut request = axum::http::Request::builder().method(method).uri(path);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -225,8 +227,7 @@ impl TestApp {
         request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
         let response = self.router.clone().oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.unwrap().to_bytes();
-        (parts.status, parts.headers, String::from_utf8(bytes.to_vec()).unwrap())
+        (parts.status, parts.headers, body.collect().await.unwrap().to_bytes())
     }
 
     fn json(bytes: &[u8]) -> Value {
