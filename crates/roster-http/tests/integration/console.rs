@@ -436,6 +436,63 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    /// Ids of the other mode, of another partner, or outside an organisation key's own
+    /// organisation are not found, on every page and form that takes one, and change nothing.
+    async fn other_modes_partners_and_organisations_look_missing(app) {
+        let own = app.organisation(&app.live, "Own").await;
+        let sibling = app.organisation(&app.live, "Sibling").await;
+        let sibling_member = app.member(&app.live, &sibling, "sib@example.com", "ADMIN").await;
+        let test_organisation = app.organisation(&app.test, "Test side").await;
+        let test_member = app.member(&app.test, &test_organisation, "test@example.com", "ADMIN").await;
+        let (other_live, _) = app.new_partner("other").await;
+        let foreign = app.organisation(&other_live, "Foreign").await;
+        let foreign_member = app.member(&other_live, &foreign, "far@example.com", "ADMIN").await;
+        let foreign_key_id = app.get("/v1/api-keys", &other_live).await.body["results"][0]["id"].as_str().unwrap().to_owned();
+        let organisation_key = app.key(&app.live, json!({"name": "own", "organisation_id": own, "abilities": ["*"]})).await;
+
+        for (who, secret, hidden) in [
+            ("admin", app.live.clone(), vec![test_organisation.clone(), foreign.clone()]),
+            ("organisation key", organisation_key, vec![sibling.clone(), test_organisation.clone(), foreign.clone()]),
+        ] {
+            let mut browser = Browser::signed_in(&app, &secret).await;
+            for organisation in &hidden {
+                let path = format!("/console/organisations/{organisation}");
+                assert_eq!(browser.get(&path).await.status, StatusCode::NOT_FOUND, "{who} {path}");
+                let renamed = browser.submit("/console/organisations", &path, &[("name", "Taken")]).await;
+                assert_eq!(renamed.status, StatusCode::NOT_FOUND, "{who} rename {path}");
+                let invited = browser
+                    .submit("/console/organisations", &format!("{path}/members"), &[("email", "x@example.com"), ("first_name", "X"), ("last_name", "Y"), ("role", "ADMIN")])
+                    .await;
+                assert_eq!(invited.status, StatusCode::NOT_FOUND, "{who} invite {path}");
+            }
+            let mut members = vec![test_member.clone(), foreign_member.clone()];
+            if who == "organisation key" {
+                members.push(sibling_member.clone());
+            }
+            for member in &members {
+                let path = format!("/console/memberships/{member}");
+                assert_eq!(browser.get(&path).await.status, StatusCode::NOT_FOUND, "{who} {path}");
+                let changed = browser.submit("/console/organisations", &path, &[("role", "STANDARD"), ("is_owner", "false")]).await;
+                assert_eq!(changed.status, StatusCode::NOT_FOUND, "{who} change {path}");
+                let removed = browser.submit("/console/organisations", &format!("{path}/remove"), &[]).await;
+                assert_eq!(removed.status, StatusCode::NOT_FOUND, "{who} remove {path}");
+            }
+            let revoked = browser.submit("/console/organisations", &format!("/console/keys/{foreign_key_id}/revoke"), &[]).await;
+            assert_eq!(revoked.status, StatusCode::NOT_FOUND, "{who} revoke a foreign key");
+        }
+        for (key, organisation, name) in [(&app.test, &test_organisation, "Test side"), (&other_live, &foreign, "Foreign"), (&app.live, &sibling, "Sibling")] {
+            assert_eq!(app.get(&format!("/v1/organisations/{organisation}"), key).await.body["name"], name);
+            let invited = app.get(&format!("/v1/memberships?organisation_id={organisation}&email=x@example.com"), key).await;
+            assert_eq!(invited.body["count"], 0, "{name}");
+        }
+        assert_eq!(app.get(&format!("/v1/memberships/{sibling_member}"), &app.live).await.body["role"], "ADMIN");
+        assert_eq!(app.get(&format!("/v1/memberships/{test_member}"), &app.test).await.body["role"], "ADMIN");
+        assert_eq!(app.get(&format!("/v1/memberships/{foreign_member}"), &other_live).await.body["role"], "ADMIN");
+        assert_eq!(app.get("/v1/organisations", &other_live).await.status, StatusCode::OK, "the foreign key still works");
+    }
+}
+
 /// The id of the partner's admin group, which holds its admin keys.
 async fn admin_group(app: &TestApp) -> String {
     let groups = app.get("/v1/partner-groups", &app.live).await;
