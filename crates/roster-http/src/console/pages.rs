@@ -1,7 +1,8 @@
 //! The console's pages and forms. Each handler reads what it was sent, calls one operation as
 //! the session's key (or, for a page, the few reads it shows), and renders; a form that failed
 //! shows its page again with the reason, and one that worked redirects (303) to the page that
-//! shows its outcome, so reloading never sends it twice.
+//! shows its outcome, so reloading never sends it twice (all but a new key's, which answers
+//! with its secret: shown once, it is kept nowhere to redirect to).
 
 use std::collections::HashMap;
 
