@@ -501,3 +501,39 @@ async fn admin_group(app: &TestApp) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// The console's cookies are `Secure` when a trusted proxy says the request came over HTTPS,
+/// and only then: a client cannot claim it itself.
+#[tokio::test]
+async fn cookies_are_secure_behind_a_trusted_tls_proxy_only() {
+    for trusted in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let trusted_proxies = if trusted { vec!["127.0.0.1/32".parse().unwrap()] } else { Vec::new() };
+        let config = roster_http::Config { trusted_proxies, ..crate::support::test_config() };
+        let app = TestApp::start_with(url, Box::new(dir), config).await;
+        let https = [("x-forwarded-proto", "https")];
+        let (_, headers, body) = app.send_text(Method::GET, "/console/sign-in", &https, None).await;
+        let form = Page { status: StatusCode::OK, headers, body };
+        let form_cookie = form.set_cookies()[0].to_owned();
+        let cookie = form_cookie.split(';').next().unwrap().to_owned();
+        let body = encode(&[("csrf", &form.csrf()), ("secret", &app.live)]);
+        let headers = [
+            ("x-forwarded-proto", "https"),
+            ("cookie", &cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let (status, headers, _) = app.send_text(Method::POST, "/console/sign-in", &headers, Some(body)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let session = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|c| c.starts_with("roster_console="))
+            .unwrap()
+            .to_owned();
+        for set in [form_cookie, session] {
+            assert_eq!(set.contains("; Secure"), trusted, "trusted proxy: {trusted}: {set}");
+        }
+    }
+}
