@@ -55,8 +55,6 @@ pub struct Signed {
     pub session: ConsoleSession,
     /// The key of the session's current mode.
     pub principal: Principal,
-    /// Whether it also holds a key of the other mode, so switching needs no sign-in.
-    pub holds_other_mode: bool,
 }
 
 /// The principal of a secret key that may sign in to the console: a secret key of a group or an
@@ -101,15 +99,14 @@ pub async fn sign_in(app: &App, secret: &str) -> Result<SessionToken> {
 /// `Unauthorised` when either is gone.
 pub async fn signed(app: &App, token: &SessionToken) -> Result<Signed> {
     let session = app.store.console_session(&token.hash(), app.now()).await?.ok_or(Error::Unauthorised)?;
-    let (current, other) = match session.mode {
-        Mode::Live => (&session.live_key_hash, &session.test_key_hash),
-        Mode::Test => (&session.test_key_hash, &session.live_key_hash),
+    let current = match session.mode {
+        Mode::Live => &session.live_key_hash,
+        Mode::Test => &session.test_key_hash,
     };
     let key_hash = current.as_deref().ok_or(Error::Unauthorised)?;
     let principal =
         app.authenticate_key(key_hash, SecretShape { key_type: KeyType::Secret, mode: session.mode }).await?;
-    let holds_other_mode = other.is_some();
-    Ok(Signed { session, principal, holds_other_mode })
+    Ok(Signed { session, principal })
 }
 
 /// Shows `mode` from now on; false when the session holds no key of that mode (sign in with

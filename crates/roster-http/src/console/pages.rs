@@ -237,12 +237,21 @@ enum Shown {
     Found { prefix: String, organisations: Vec<Organisation>, more: bool },
 }
 
+/// The query parameters `names` a page was given, trimmed, as a JSON object of strings for the
+/// API's readers; an empty one is left out, as a client leaves out what it does not ask for.
+fn given(params: &HashMap<String, String>, names: &[&str]) -> serde_json::Map<String, Value> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let value = params.get(*name).map(|value| value.trim()).filter(|value| !value.is_empty())?;
+            Some(((*name).to_owned(), Value::String(value.to_owned())))
+        })
+        .collect()
+}
+
 /// The search a page asks for (`name`, its start), read as the API reads a name.
 fn searched(params: &HashMap<String, String>) -> Result<Option<String>, Error> {
-    let Some(name) = params.get("name").map(|name| name.trim()).filter(|name| !name.is_empty()) else {
-        return Ok(None);
-    };
-    let given = serde_json::Map::from_iter([("name".to_owned(), Value::String(name.to_owned()))]);
+    let given = given(params, &["name"]);
     let mut fields = Fields::new(&given);
     let name = fields.optional("name", text(1, 200));
     fields.finish()?;
@@ -361,13 +370,7 @@ struct MemberFilters {
 
 impl MemberFilters {
     fn of(params: &HashMap<String, String>) -> Result<Self, Error> {
-        let given: serde_json::Map<String, Value> = ["email", "name", "role", "status"]
-            .into_iter()
-            .filter_map(|name| {
-                let value = params.get(name).map(|value| value.trim()).filter(|value| !value.is_empty())?;
-                Some((name.to_owned(), Value::String(value.to_owned())))
-            })
-            .collect();
+        let given = given(params, &["email", "name", "role", "status"]);
         let mut fields = Fields::new(&given);
         let email = fields.optional("email", text(1, MAX_EMAIL_LEN));
         let name = fields.optional("name", text(1, 201));
