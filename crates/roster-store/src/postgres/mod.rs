@@ -47,8 +47,29 @@ impl PostgresStore {
     pub async fn open(url: &str, options: &PoolOptions) -> Result<Self> {
         let connections = Connections::new(url, options)?;
         migrations::run(&connections).await?;
+        check_commits_can_wait_for_disk(&connections).await?;
         Ok(Self { connections })
     }
+}
+
+/// A write answers once its commit is on disk by way of `pg_logical_emit_message`, which every
+/// role may call unless an operator revoked it: found out here, not as a failed answer to a
+/// write that did commit.
+async fn check_commits_can_wait_for_disk(connections: &Connections) -> Result<()> {
+    let outcome = connections
+        .retrying(|| async {
+            connections.get().await?.batch_execute(transaction::AWAIT_FLUSH).await?;
+            Step::Ok(())
+        })
+        .await;
+    outcome.map_err(|error| match error {
+        Error::Unavailable => error,
+        error => Error::internal(format!(
+            "roster waits for each commit to reach disk with pg_logical_emit_message, and this role \
+             may not call it ({error}): GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) \
+             to it"
+        )),
+    })
 }
 
 /// Runs `$body` on a pooled connection bound to `$client`, outside any explicit transaction.

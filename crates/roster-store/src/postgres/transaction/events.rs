@@ -111,18 +111,34 @@ impl HeldEvents {
     }
 }
 
+/// Commits without waiting for the flush to disk, so the partner's counter is released as soon
+/// as the commit is recorded and the next write of the partner goes on while this one's flush
+/// is under way (several then share one flush, as PostgreSQL's group commit does).
+const COMMIT_WITHOUT_FLUSH: &str = "SET LOCAL synchronous_commit TO off; COMMIT";
+
+/// Waits until everything committed before it on this server is on disk: a transaction that
+/// writes to the log (a transactional logical message, which no table keeps) and commits
+/// synchronously flushes the log up to its own commit, past the commit before it.
+pub(in crate::postgres) const AWAIT_FLUSH: &str = "SELECT pg_logical_emit_message(true, 'roster.flush', '')";
+
 impl Append {
-    /// Sends it and `COMMIT` right behind it, without waiting between them (pipelined): the
-    /// partner's counter is held for one round trip and the commit's flush. A failed append
-    /// leaves the transaction aborted, which that `COMMIT` then rolls back: the failure is the
-    /// commit's, and nothing is written.
+    /// Sends it, `COMMIT` and the wait for the flush right behind one another, without waiting
+    /// between them (pipelined): the partner's counter is held for one round trip, and the
+    /// write answers once its commit is durable. A failed append leaves the transaction
+    /// aborted, the rest of the pipeline fails with it and the transaction is rolled back:
+    /// the failure is the commit's, and nothing is written.
     pub(super) async fn send_with_commit(self, client: &Object) -> Step<()> {
         let statement = client.prepare_cached(&APPEND).await?;
         let values: [&(dyn ToSql + Sync); 3] = [&self.partner_id, &self.count, &Json(&self.rows)];
         // Sent in the order they are first polled, so the append reaches the server first.
-        let (appended, committed) = tokio::join!(client.execute(&statement, &values), client.batch_execute("COMMIT"));
+        let (appended, committed, flushed) = tokio::join!(
+            client.execute(&statement, &values),
+            client.batch_execute(COMMIT_WITHOUT_FLUSH),
+            client.batch_execute(AWAIT_FLUSH)
+        );
         appended?;
         committed?;
+        flushed?;
         Ok(())
     }
 }
@@ -160,5 +176,74 @@ impl Events for PostgresTransaction {
         let client = self.client.as_ref().ok_or_else(|| Error::internal("the transaction has ended"))?;
         self.held_events.hold(client, append).await.map_err(failed)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use roster_core::{
+        ids,
+        model::{Actor, ActorKind},
+        provision::provision_partner,
+    };
+
+    use super::*;
+    use crate::testing::{TestSchema, insert_partner, postgres_url};
+
+    /// The end of the commit record of the transaction that wrote event `$2`, found in the log
+    /// from `$1` up to what is on disk.
+    const COMMIT_END: &str = "SELECT r.end_lsn::text FROM public.pg_get_wal_records_info($1::text::pg_lsn, \
+         pg_current_wal_flush_lsn()) r, events e \
+         WHERE e.id = $2 AND r.xid = e.xmin AND r.resource_manager = 'Transaction' AND r.record_type = 'COMMIT'";
+
+    fn event(partner_id: &str, n: u32) -> Event {
+        let now = roster_core::time::Timestamp::now();
+        Event {
+            id: ids::new_id(ids::EVENT, now),
+            partner_id: partner_id.to_owned(),
+            mode: Mode::Live,
+            kind: "organisation.updated".into(),
+            object_id: format!("org_{n}"),
+            organisation_id: None,
+            actor: Actor { kind: ActorKind::Master, id: None, key_prefix: None },
+            request_id: format!("req_{n}"),
+            object: json!({"id": format!("org_{n}")}),
+            previous_attributes: None,
+            sequence: 0,
+            created_at: now,
+        }
+    }
+
+    /// Commits leave the partner's counter before their flush to disk (`COMMIT_WITHOUT_FLUSH`):
+    /// this pins that a commit still answers only once its commit record is on disk.
+    #[tokio::test]
+    async fn a_commit_with_events_answers_once_its_commit_record_is_on_disk() {
+        let Some(base) = postgres_url() else { return };
+        let schema = TestSchema::create(&base).await;
+        let store = crate::open(&schema.url).await.unwrap();
+        let provisioned = provision_partner("Acme".into(), roster_core::time::Timestamp::now());
+        insert_partner(store.as_ref(), &provisioned).await;
+        let (probe, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        // Reads the log; shipped with PostgreSQL, created once in the shared test database.
+        probe.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect WITH SCHEMA public").await.unwrap();
+
+        for n in 0..20 {
+            let start: String = probe.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
+            let appended = event(&provisioned.partner.id, n);
+            let mut transaction = store.begin().await.unwrap();
+            transaction.append_events(std::slice::from_ref(&appended)).await.unwrap();
+            transaction.commit().await.unwrap();
+            let on_disk: String = probe.query_one("SELECT pg_current_wal_flush_lsn()::text", &[]).await.unwrap().get(0);
+
+            probe.batch_execute(AWAIT_FLUSH).await.unwrap();
+            let commit_end: String = probe.query_one(COMMIT_END, &[&start, &appended.id]).await.unwrap().get(0);
+            let durable: bool = probe
+                .query_one("SELECT $1::text::pg_lsn <= $2::text::pg_lsn", &[&commit_end, &on_disk])
+                .await
+                .unwrap()
+                .get(0);
+            assert!(durable, "write {n} answered with its commit (ending at {commit_end}) not yet on disk ({on_disk})");
+        }
     }
 }

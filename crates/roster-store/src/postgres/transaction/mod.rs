@@ -141,6 +141,7 @@ impl Transaction for PostgresTransaction {
 }
 
 mod events;
+pub(super) use events::AWAIT_FLUSH;
 mod groups;
 mod keys;
 mod memberships;
