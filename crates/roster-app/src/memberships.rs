@@ -13,7 +13,7 @@ use roster_core::{
     permissions,
     policy::{self, Access, Principal, Resource, Scope},
     rules,
-    store::{MembershipFilter, MembershipPatch, Transaction, UserHold},
+    store::{Inserted, MembershipFilter, MembershipPatch, Transaction, UserHold},
     time::Timestamp,
 };
 
@@ -150,12 +150,17 @@ async fn create_in(
     }
     check_roles(tx, &membership.organisation_id, &membership.settings.role_ids).await?;
     // Insert-then-read finds the user whichever of two racing creates stored it, and holds it
-    // (against being made staff, or, for a default, against any change) until the commit.
-    tx.insert_user_unless_email_taken(&user).await?;
-    let hold = if membership.settings.is_default { UserHold::Update } else { UserHold::Share };
-    // Missing only when a concurrent change took the e-mail away after the insert found it
-    // taken: the transaction runs again and finds the e-mail free.
-    let member = tx.user_by_email(scope, &user.email, hold).await?.ok_or(Error::Contention)?;
+    // (against being made staff, or, for a default, against any change) until the commit. A
+    // user this transaction stored is held already: no other sees it before the commit.
+    let member = match tx.insert_user_unless_email_taken(&user).await? {
+        Some(stored) => stored,
+        None => {
+            let hold = if membership.settings.is_default { UserHold::Update } else { UserHold::Share };
+            // Missing only when a concurrent change took the e-mail away after the insert found
+            // it taken: the transaction runs again and finds the e-mail free.
+            tx.user_by_email(scope, &user.email, hold).await?.ok_or(Error::Contention)?
+        }
+    };
     rules::check_new_member(member.is_staff)?;
     if membership.settings.is_default {
         check_reaches_every_membership(tx, scope, &member.id).await?;
@@ -175,15 +180,15 @@ async fn insert_member(
     scope: &Scope,
     membership: &Membership,
 ) -> Result<(Membership, Change)> {
-    if let Some(existing_id) = tx.insert_membership(membership).await? {
-        return Err(Error::MembershipAlreadyExists { existing_id });
-    }
+    let created = match tx.insert_membership(membership).await? {
+        Inserted::Stored(created) => created,
+        Inserted::Existing(existing_id) => return Err(Error::MembershipAlreadyExists { existing_id }),
+    };
     let cleared = if membership.settings.is_default {
         clear_other_defaults(tx, scope, &membership.user_id, &membership.id, membership.created_at).await?
     } else {
         Vec::new()
     };
-    let created = tx.get_membership(scope, &membership.id).await?;
     Ok((created.clone(), with_cleared_defaults(Change::created(created), cleared)))
 }
 

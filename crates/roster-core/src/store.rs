@@ -456,12 +456,23 @@ pub trait Organisations: Send {
     async fn missing_organisations(&mut self, scope: &Scope, organisation_ids: &[String]) -> Result<Vec<usize>>;
 }
 
+/// What an insert that gives way to an existing row did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted<T> {
+    /// Stored, and read back as stored.
+    Stored(T),
+    /// Not stored: the id of the row already there.
+    Existing(String),
+}
+
 /// Users, found by id or e-mail and held against changes.
 #[async_trait]
 pub trait Users: Send {
     /// Stores the user unless its partner and mode already have one with that e-mail (ignoring
-    /// case); concurrent inserts of one e-mail store one user.
-    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()>;
+    /// case); concurrent inserts of one e-mail store one user. The user as stored when this
+    /// stored it (a row no other transaction can see or change until the commit), `None` when
+    /// the e-mail was taken.
+    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<Option<User>>;
     /// The user of the partner and mode with this e-mail (ignoring case), held as `hold` says.
     async fn user_by_email(&mut self, scope: &Scope, email: &str, hold: UserHold) -> Result<Option<User>>;
     /// The user of the scope's partner and mode with this id, whatever organisations the scope
@@ -521,9 +532,9 @@ pub trait Memberships: Send {
     async fn membership_id(&mut self, organisation_id: &str, user_id: &str) -> Result<Option<String>>;
     /// Whether the user has memberships, and whether one lies outside `scope`.
     async fn membership_reach(&mut self, scope: &Scope, user_id: &str) -> Result<(bool, bool)>;
-    /// Stores a new membership; `Some(id)` of the one the organisation already has for this user
-    /// instead, if any (then nothing is stored).
-    async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>>;
+    /// Stores a new membership and answers it as stored, with its user and organisation; or,
+    /// when the organisation already has one for this user, stores nothing and answers its id.
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<Inserted<Membership>>;
     /// The membership, read after taking its organisation's lock, so that no other transaction
     /// changes that organisation's memberships until this one ends. `NotFound` out of scope.
     async fn lock_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership>;

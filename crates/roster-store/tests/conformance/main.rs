@@ -12,7 +12,7 @@ use roster_core::{
     policy::{Ability, OrgScope, Scope},
     provision::{KeySpec, issue_key, provision_partner},
     rules::OrgTally,
-    store::{ConsoleSession, Subscription, WebhookMessage, WebhookQueue},
+    store::{ConsoleSession, Inserted, Subscription, WebhookMessage, WebhookQueue},
     store::{EventFilter, MembershipAccess, MembershipFilter, NewOrganisation, NewRole, Store, UserHold},
     time::Timestamp,
 };
@@ -164,11 +164,19 @@ async fn add_member(
 ) -> Membership {
     let mut tx = store.begin().await.unwrap();
     assert!(tx.hold_organisation_for_new_member(scope, organisation_id).await.unwrap());
-    tx.insert_user_unless_email_taken(&new_user(scope, email, at)).await.unwrap();
-    let user = tx.user_by_email(scope, email, UserHold::Share).await.unwrap().unwrap();
+    let new = new_user(scope, email, at);
+    let user = match tx.insert_user_unless_email_taken(&new).await.unwrap() {
+        Some(stored) => {
+            assert_eq!(stored, new, "a new user answered as stored");
+            stored
+        }
+        None => tx.user_by_email(scope, email, UserHold::Share).await.unwrap().unwrap(),
+    };
     let membership = new_membership(scope, organisation_id, &user.id, role, at);
-    assert_eq!(tx.insert_membership(&membership).await.unwrap(), None);
-    let stored = tx.get_membership(scope, &membership.id).await.unwrap();
+    let Inserted::Stored(stored) = tx.insert_membership(&membership).await.unwrap() else {
+        panic!("the organisation had a membership of the user")
+    };
+    assert_eq!(stored, tx.get_membership(scope, &membership.id).await.unwrap(), "answered as a read answers it");
     tx.commit().await.unwrap();
     stored
 }
@@ -329,11 +337,16 @@ async fn users_are_one_per_email_and_memberships_one_per_user_and_organisation()
         assert_eq!(created.organisation_name, "A", "read with its organisation's name");
 
         let mut tx = store.begin().await.unwrap();
-        tx.insert_user_unless_email_taken(&new_user(&scope, "ada@example.COM", NOW)).await.unwrap();
+        let taken = tx.insert_user_unless_email_taken(&new_user(&scope, "ada@example.COM", NOW)).await.unwrap();
+        assert_eq!(taken, None, "the e-mail is taken, whatever its case");
         let user = tx.user_by_email(&scope, "ADA@example.com", UserHold::Update).await.unwrap().unwrap();
         assert_eq!((user.id.as_str(), user.email.as_str()), (created.user_id.as_str(), "Ada@Example.com"));
         let again = new_membership(&scope, &org, &user.id, MembershipRole::Standard, NOW);
-        assert_eq!(tx.insert_membership(&again).await.unwrap(), Some(created.id.clone()), "the existing one");
+        assert_eq!(
+            tx.insert_membership(&again).await.unwrap(),
+            Inserted::Existing(created.id.clone()),
+            "the existing one"
+        );
         assert_eq!(tx.get_membership(&scope, &again.id).await, Err(Error::NotFound), "nothing stored");
         let test_mode = Scope::for_tests(scope.partner_id(), Mode::Test, scope.orgs().clone());
         assert_eq!(tx.user_by_email(&test_mode, "ada@example.com", UserHold::Share).await.unwrap(), None);
@@ -1226,12 +1239,9 @@ async fn members_are_found_by_the_start_of_their_name_in_name_order_within_scope
                     last_name: Some(last.into()),
                     ..new_user(&scope, email, NOW)
                 };
-                tx.insert_user_unless_email_taken(&user).await.unwrap();
-                let user = tx.user_by_email(&scope, email, UserHold::Share).await.unwrap().unwrap();
-                assert_eq!(
-                    tx.insert_membership(&new_membership(&scope, &organisation, &user.id, role, NOW)).await.unwrap(),
-                    None
-                );
+                let user = tx.insert_user_unless_email_taken(&user).await.unwrap().unwrap();
+                let membership = new_membership(&scope, &organisation, &user.id, role, NOW);
+                assert!(matches!(tx.insert_membership(&membership).await.unwrap(), Inserted::Stored(_)));
                 tx.commit().await.unwrap();
             }
         };

@@ -5,10 +5,21 @@ use std::sync::LazyLock;
 use super::*;
 use crate::rows::{Columns, one_row_written};
 
-/// Built once: the statement is the same for every update.
 /// Built once: the statement is the same for every update. It returns the metadata as stored,
 /// since JSONB orders an object's keys its own way.
 static MEMBERSHIP_UPDATE: LazyLock<String> = LazyLock::new(|| format!("{} RETURNING metadata", membership_update('$')));
+
+/// Inserts a membership unless its organisation has one for the user, and reads it back as
+/// stored, with its user and organisation, in the same statement.
+static INSERT_MEMBERSHIP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH m AS (INSERT INTO memberships ({MEMBERSHIP_WRITE_COLUMNS}) VALUES ({}) \
+         ON CONFLICT (organisation_id, user_id) DO NOTHING RETURNING *) \
+         SELECT {MEMBERSHIP_COLUMNS} FROM m JOIN users u ON u.id = m.user_id \
+         JOIN organisations o ON o.id = m.organisation_id",
+        placeholders('$', 24)
+    )
+});
 
 #[async_trait]
 impl Memberships for PostgresTransaction {
@@ -27,15 +38,10 @@ impl Memberships for PostgresTransaction {
         membership_reach(self.client()?, scope, user_id).await.map_err(failed)
     }
 
-    async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>> {
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<Inserted<Membership>> {
         let client = self.client()?;
-        let statement = format!(
-            "INSERT INTO memberships ({MEMBERSHIP_WRITE_COLUMNS}) VALUES ({}) \
-             ON CONFLICT (organisation_id, user_id) DO NOTHING RETURNING id",
-            placeholders('$', 24)
-        );
-        if write_membership(client, &statement, membership).await.map_err(failed)?.len() == 1 {
-            return Ok(None);
+        if let Some(stored) = write_membership(client, &INSERT_MEMBERSHIP, membership).await.map_err(failed)?.first() {
+            return rows::membership(stored).map(Inserted::Stored).map_err(failed);
         }
         let existing = fetch_one(
             client,
@@ -44,7 +50,7 @@ impl Memberships for PostgresTransaction {
         )
         .await
         .map_err(failed)?;
-        existing.try_get(0).map(Some).map_err(|error| failed(error.into()))
+        existing.try_get(0).map(Inserted::Existing).map_err(|error| failed(error.into()))
     }
 
     async fn lock_membership(&mut self, scope: &Scope, id: &str) -> Result<Membership> {

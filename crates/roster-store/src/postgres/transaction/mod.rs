@@ -13,7 +13,7 @@ use roster_core::{
     policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
-    store::{RemovedWithOrganisation, Transaction, UserHold, primitives::*},
+    store::{Inserted, RemovedWithOrganisation, Transaction, UserHold, primitives::*},
     time::Timestamp,
 };
 use tokio_postgres::{
@@ -29,7 +29,9 @@ use crate::postgres::{
     query::{execute, fetch, fetch_one, fetch_opt},
     role_conflict, role_name_taken, rows, tally, user_conflict, user_email_taken,
 };
-use crate::rows::{MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, membership_update, name_column, placeholders};
+use crate::rows::{
+    MEMBERSHIP_COLUMNS, MEMBERSHIP_WRITE_COLUMNS, USER_COLUMNS, membership_update, name_column, placeholders,
+};
 
 /// A connection inside `BEGIN`. Dropped before [`Transaction::commit`], it is rolled back
 /// before it returns to the pool.

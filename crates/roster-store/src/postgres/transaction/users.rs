@@ -3,12 +3,14 @@
 use super::*;
 
 /// Inserts the user, then `conflict` (an `ON CONFLICT` clause, or nothing).
-async fn insert_user(client: &Object, user: &User, conflict: &str) -> Step<()> {
+/// Inserts the user, then `tail` (an `ON CONFLICT` clause, `RETURNING` the columns as stored,
+/// or nothing); the rows returned.
+async fn insert_user(client: &Object, user: &User, tail: &str) -> Step<Vec<Row>> {
     let statement = format!(
-        "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){conflict}"
+        "INSERT INTO users AS u (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){tail}"
     );
-    execute(
+    fetch(
         client,
         &statement,
         &[
@@ -25,15 +27,14 @@ async fn insert_user(client: &Object, user: &User, conflict: &str) -> Step<()> {
         ],
     )
     .await
-    .map(drop)
 }
 
 #[async_trait]
 impl Users for PostgresTransaction {
-    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()> {
-        insert_user(self.client()?, user, " ON CONFLICT (partner_id, livemode, email_key) DO NOTHING")
-            .await
-            .map_err(failed)
+    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<Option<User>> {
+        let tail = format!(" ON CONFLICT (partner_id, livemode, email_key) DO NOTHING RETURNING {USER_COLUMNS}");
+        let stored = insert_user(self.client()?, user, &tail).await.map_err(failed)?;
+        stored.first().map(rows::user).transpose().map_err(failed)
     }
 
     async fn user_by_email(&mut self, scope: &Scope, email: &str, hold: UserHold) -> Result<Option<User>> {
@@ -110,6 +111,6 @@ impl Users for PostgresTransaction {
     }
 
     async fn insert_user(&mut self, user: &User) -> Result<()> {
-        insert_user(self.client()?, user, "").await.map_err(|failure| failed(user_conflict(failure)))
+        insert_user(self.client()?, user, "").await.map(drop).map_err(|failure| failed(user_conflict(failure)))
     }
 }

@@ -24,7 +24,7 @@ impl Memberships for SqliteTransaction {
         step!(self, |c| membership_reach(c, scope, user_id))
     }
 
-    async fn insert_membership(&mut self, membership: &Membership) -> Result<Option<String>> {
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<Inserted<Membership>> {
         step!(self, |c| {
             let statement = format!(
                 "INSERT INTO memberships ({MEMBERSHIP_WRITE_COLUMNS}) VALUES ({}) \
@@ -32,14 +32,19 @@ impl Memberships for SqliteTransaction {
                 placeholders('?', 24)
             );
             if write_membership(c, &statement, membership)? == 1 {
-                return Ok(None);
+                return c
+                    .query_row(&rows::select_memberships_where("m.id = ?1"), params![membership.id], |row| {
+                        rows::membership(row)
+                    })
+                    .map(Inserted::Stored)
+                    .map_err(storage_error);
             }
             c.query_row(
                 "SELECT id FROM memberships WHERE organisation_id = ?1 AND user_id = ?2",
                 params![membership.organisation_id, membership.user_id],
                 |row| row.get(0),
             )
-            .map(Some)
+            .map(Inserted::Existing)
             .map_err(storage_error)
         })
     }

@@ -10,7 +10,7 @@ use roster_core::{
     policy::Scope,
     provision::ProvisionedPartner,
     rules::OrgTally,
-    store::{RemovedWithOrganisation, Transaction, UserHold, primitives::*},
+    store::{Inserted, RemovedWithOrganisation, Transaction, UserHold, primitives::*},
     time::Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, ToSql, params};

@@ -2,32 +2,43 @@
 
 use super::*;
 
-/// Inserts the user, then `conflict` (an `ON CONFLICT` clause, or nothing).
-fn insert_user(connection: &Connection, user: &User, conflict: &str) -> rusqlite::Result<()> {
+/// Inserts the user, then `conflict` (an `ON CONFLICT` clause, or nothing); whether it did.
+fn insert_user(connection: &Connection, user: &User, conflict: &str) -> rusqlite::Result<bool> {
     let statement = format!(
         "INSERT INTO users (id, partner_id, livemode, email, email_key, first_name, last_name, is_staff, \
          created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){conflict}"
     );
-    connection.prepare_cached(&statement)?.execute(params![
-        user.id,
-        user.partner_id,
-        user.mode.is_live(),
-        user.email,
-        email_key(&user.email),
-        name_column(&user.first_name),
-        name_column(&user.last_name),
-        user.is_staff,
-        user.created_at.millis(),
-        user.updated_at.millis(),
-    ])?;
-    Ok(())
+    connection
+        .prepare_cached(&statement)?
+        .execute(params![
+            user.id,
+            user.partner_id,
+            user.mode.is_live(),
+            user.email,
+            email_key(&user.email),
+            name_column(&user.first_name),
+            name_column(&user.last_name),
+            user.is_staff,
+            user.created_at.millis(),
+            user.updated_at.millis(),
+        ])
+        .map(|inserted| inserted == 1)
 }
 
 #[async_trait]
 impl Users for SqliteTransaction {
-    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<()> {
+    async fn insert_user_unless_email_taken(&mut self, user: &User) -> Result<Option<User>> {
         step!(self, |c| {
-            insert_user(c, user, " ON CONFLICT (partner_id, livemode, email_key) DO NOTHING").map_err(storage_error)
+            if !insert_user(c, user, " ON CONFLICT (partner_id, livemode, email_key) DO NOTHING")
+                .map_err(storage_error)?
+            {
+                return Ok(None);
+            }
+            c.query_row(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"), params![user.id], |row| {
+                rows::user(row)
+            })
+            .map(Some)
+            .map_err(storage_error)
         })
     }
 
@@ -108,7 +119,7 @@ impl Users for SqliteTransaction {
 
     async fn insert_user(&mut self, user: &User) -> Result<()> {
         step!(self, |c| {
-            insert_user(c, user, "").map_err(|error| {
+            insert_user(c, user, "").map(drop).map_err(|error| {
                 if is_unique_violation(&error, "users.partner_id") {
                     Error::UserAlreadyExists
                 } else {
