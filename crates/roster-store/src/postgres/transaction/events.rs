@@ -128,13 +128,13 @@ impl Append {
     /// aborted, the rest of the pipeline fails with it and the transaction is rolled back:
     /// the failure is the commit's, and nothing is written.
     pub(super) async fn send_with_commit(self, client: &Object) -> Step<()> {
-        let statement = client.prepare_cached(&APPEND).await?;
+        let (statement, flush) = (client.prepare_cached(&APPEND).await?, client.prepare_cached(AWAIT_FLUSH).await?);
         let values: [&(dyn ToSql + Sync); 3] = [&self.partner_id, &self.count, &Json(&self.rows)];
         // Sent in the order they are first polled, so the append reaches the server first.
         let (appended, committed, flushed) = tokio::join!(
             client.execute(&statement, &values),
             client.batch_execute(COMMIT_WITHOUT_FLUSH),
-            client.batch_execute(AWAIT_FLUSH)
+            client.execute(&flush, &[])
         );
         appended?;
         committed?;
