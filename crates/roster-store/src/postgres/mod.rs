@@ -27,7 +27,7 @@ use roster_core::{
     store::{EventFilter, KeyCredential, MembershipAccess, MembershipFilter, Store, Transaction},
     time::Timestamp,
 };
-use tokio_postgres::types::Json;
+use tokio_postgres::{error::SqlState, types::Json};
 
 use crate::sql::{
     Dialect, event_by_id, events_page, group_organisations, group_organisations_named, members_named, membership_page,
@@ -53,23 +53,24 @@ impl PostgresStore {
 }
 
 /// A write answers once its commit is on disk by way of `pg_logical_emit_message`, which every
-/// role may call unless an operator revoked it: found out here, not as a failed answer to a
-/// write that did commit.
+/// role may call unless an operator revoked it: found out when the database is opened, not as
+/// writes that commit and cannot confirm it.
 async fn check_commits_can_wait_for_disk(connections: &Connections) -> Result<()> {
-    let outcome = connections
+    connections
         .retrying(|| async {
-            connections.get().await?.batch_execute(transaction::AWAIT_FLUSH).await?;
-            Step::Ok(())
+            match connections.get().await?.batch_execute(transaction::AWAIT_FLUSH).await {
+                Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                    Err(Failure::Domain(Error::internal(format!(
+                        "roster waits for each commit to reach disk with pg_logical_emit_message, and this \
+                         role may not call it ({error}): GRANT EXECUTE ON FUNCTION \
+                         pg_logical_emit_message(boolean, text, text) to it (on PostgreSQL 17 and later: \
+                         pg_logical_emit_message(boolean, text, text, boolean))"
+                    ))))
+                }
+                outcome => Step::Ok(outcome?),
+            }
         })
-        .await;
-    outcome.map_err(|error| match error {
-        Error::Unavailable => error,
-        error => Error::internal(format!(
-            "roster waits for each commit to reach disk with pg_logical_emit_message, and this role \
-             may not call it ({error}): GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) \
-             to it"
-        )),
-    })
+        .await
 }
 
 /// Runs `$body` on a pooled connection bound to `$client`, outside any explicit transaction.
@@ -390,8 +391,7 @@ impl Store for PostgresStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
-        let client = self.connections.get().await.map_err(Failure::into_error)?;
-        Ok(Box::new(transaction::PostgresTransaction::begin(client).await?))
+        Ok(Box::new(transaction::PostgresTransaction::begin(&self.connections).await?))
     }
 
     async fn ping(&self) -> Result<()> {

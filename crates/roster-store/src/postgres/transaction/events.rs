@@ -1,6 +1,6 @@
 //! The events primitives of a transaction.
 
-use std::sync::LazyLock;
+use std::{future::Future, sync::LazyLock, task::Poll};
 
 use serde_json::{Value, json};
 
@@ -121,25 +121,43 @@ const COMMIT_WITHOUT_FLUSH: &str = "SET LOCAL synchronous_commit TO off; COMMIT"
 /// synchronously flushes the log up to its own commit, past the commit before it.
 pub(in crate::postgres) const AWAIT_FLUSH: &str = "SELECT pg_logical_emit_message(true, 'roster.flush', '')";
 
+/// A commit that went through: on disk, or recorded with the wait for the disk failed.
+pub(super) enum Committed {
+    Durable,
+    Unconfirmed(Failure),
+}
+
 impl Append {
     /// Sends it, `COMMIT` and the wait for the flush right behind one another, without waiting
     /// between them (pipelined): the partner's counter is held for one round trip, and the
     /// write answers once its commit is durable. A failed append leaves the transaction
     /// aborted, the rest of the pipeline fails with it and the transaction is rolled back:
     /// the failure is the commit's, and nothing is written.
-    pub(super) async fn send_with_commit(self, client: &Object) -> Step<()> {
+    pub(super) async fn send_with_commit(self, client: &Object) -> Step<Committed> {
         let (statement, flush) = (client.prepare_cached(&APPEND).await?, client.prepare_cached(AWAIT_FLUSH).await?);
         let values: [&(dyn ToSql + Sync); 3] = [&self.partner_id, &self.count, &Json(&self.rows)];
-        // Sent in the order they are first polled, so the append reaches the server first.
-        let (appended, committed, flushed) = tokio::join!(
-            client.execute(&statement, &values),
-            client.batch_execute(COMMIT_WITHOUT_FLUSH),
-            client.execute(&flush, &[])
-        );
+        let mut append = std::pin::pin!(client.execute(&statement, &values));
+        // Polled once alone, the append is encoded and sent, or fails to encode and nothing is
+        // sent: only an append that went out may have a `COMMIT` behind it.
+        let first = std::future::poll_fn(|context| Poll::Ready(append.as_mut().poll(context))).await;
+        if let Poll::Ready(Err(error)) = first {
+            return Err(error.into());
+        }
+        let appended = async {
+            match first {
+                Poll::Ready(outcome) => outcome,
+                Poll::Pending => append.await,
+            }
+        };
+        // Sent in the order they are first polled: the commit, then the wait for the flush.
+        let (appended, committed, flushed) =
+            tokio::join!(appended, client.batch_execute(COMMIT_WITHOUT_FLUSH), client.execute(&flush, &[]));
         appended?;
         committed?;
-        flushed?;
-        Ok(())
+        Ok(match flushed {
+            Ok(_) => Committed::Durable,
+            Err(error) => Committed::Unconfirmed(error.into()),
+        })
     }
 }
 
@@ -245,5 +263,78 @@ mod tests {
                 .get(0);
             assert!(durable, "write {n} answered with its commit (ending at {commit_end}) not yet on disk ({on_disk})");
         }
+    }
+
+    /// A role of its own, owning a database of its own in which the role may not call
+    /// `pg_logical_emit_message`; dropped afterwards by `drop_database_and_role`.
+    async fn database_without_flush_grant(base: &str) -> (tokio_postgres::Client, String, String) {
+        let config: tokio_postgres::Config = base.parse().unwrap();
+        let host = match &config.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            other => panic!("a TCP host is needed, not {other:?}"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let name = format!("roster_no_flush_{}_{}", std::process::id(), roster_core::time::Timestamp::now().millis());
+        let (admin, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        // One statement each: CREATE DATABASE may not share an implicit transaction.
+        admin.batch_execute(&format!("CREATE ROLE {name} LOGIN")).await.unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {name} OWNER {name}")).await.unwrap();
+        let superuser = config.get_user().unwrap_or("postgres");
+        let (owner, connection) =
+            tokio_postgres::connect(&format!("postgres://{superuser}@{host}:{port}/{name}"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        on_every_emit_message(&owner, "REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC").await;
+        (owner, format!("postgres://{name}@{host}:{port}/{name}"), name)
+    }
+
+    /// Runs `statement` with `%s` standing for each of `pg_logical_emit_message`'s overloads.
+    async fn on_every_emit_message(client: &tokio_postgres::Client, statement: &str) {
+        let each = format!(
+            "DO $$ DECLARE f regprocedure; BEGIN FOR f IN SELECT oid::regprocedure FROM pg_proc \
+             WHERE proname = 'pg_logical_emit_message' LOOP EXECUTE format('{statement}', f); END LOOP; END $$"
+        );
+        client.batch_execute(&each).await.unwrap();
+    }
+
+    async fn drop_database_and_role(base: &str, name: &str) {
+        let (admin, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+        admin.batch_execute(&format!("DROP ROLE {name}")).await.unwrap();
+    }
+
+    /// Without the grant, opening the database says what to grant; with it revoked after the
+    /// start, a write whose commit went through is still answered as committed (answered as
+    /// failed, a create retried would be made twice).
+    #[tokio::test]
+    async fn a_role_that_may_not_wait_for_the_disk_is_named_at_open_and_a_commit_still_stands() {
+        let Some(base) = postgres_url() else { return };
+        let (owner, url, name) = database_without_flush_grant(&base).await;
+
+        let refused = crate::open(&url).await.err().unwrap().to_string();
+        assert!(
+            refused.contains("GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text)"),
+            "{refused}"
+        );
+
+        on_every_emit_message(&owner, &format!("GRANT EXECUTE ON FUNCTION %s TO {name}")).await;
+        let store = crate::open(&url).await.unwrap();
+        let provisioned = provision_partner("Acme".into(), roster_core::time::Timestamp::now());
+        insert_partner(store.as_ref(), &provisioned).await;
+        on_every_emit_message(&owner, &format!("REVOKE EXECUTE ON FUNCTION %s FROM {name}")).await;
+        let appended = event(&provisioned.partner.id, 1);
+        let mut transaction = store.begin().await.unwrap();
+        transaction.append_events(std::slice::from_ref(&appended)).await.unwrap();
+        assert_eq!(transaction.commit().await, Ok(()));
+        let stored: i64 =
+            owner.query_one("SELECT COUNT(*) FROM events WHERE id = $1", &[&appended.id]).await.unwrap().get(0);
+        assert_eq!(stored, 1);
+
+        drop(store);
+        drop(owner);
+        drop_database_and_role(&base, &name).await;
     }
 }

@@ -25,7 +25,7 @@ use crate::postgres::{
     Hold, assign_group_organisations, get_api_key, get_group, get_membership, get_organisation, get_role, get_user,
     group_exists, insert_api_key, insert_group, insert_partner, lock_membership, lock_organisation, lock_partner,
     lock_user, membership_reach, organisation_in_scope, other_admin_group,
-    pool::{Failure, Step},
+    pool::{Connections, Failure, Step},
     query::{execute, fetch, fetch_one, fetch_opt},
     role_conflict, role_name_taken, rows, tally, user_conflict, user_email_taken,
 };
@@ -37,6 +37,8 @@ use crate::rows::{
 /// before it returns to the pool.
 pub struct PostgresTransaction {
     client: Option<Object>,
+    /// The pool the connection came from, for waiting on the disk elsewhere (`confirm_durable`).
+    connections: Connections,
     gate: Option<std::sync::Arc<roster_core::commit_gate::CommitGate>>,
     /// The events appended, inserted by the commit.
     held_events: events::HeldEvents,
@@ -46,9 +48,14 @@ impl PostgresTransaction {
     /// Sends `BEGIN` with the guard already in place: however the wait for its answer ends
     /// (an error, the request given up half-way), the connection is rolled back before it
     /// serves anyone else.
-    pub(super) async fn begin(client: Object) -> Result<Self> {
-        let transaction =
-            Self { client: Some(client), gate: roster_core::commit_gate::current(), held_events: Default::default() };
+    pub(super) async fn begin(connections: &Connections) -> Result<Self> {
+        let client = connections.get().await.map_err(Failure::into_error)?;
+        let transaction = Self {
+            client: Some(client),
+            connections: connections.clone(),
+            gate: roster_core::commit_gate::current(),
+            held_events: Default::default(),
+        };
         transaction.client()?.batch_execute("BEGIN").await.map_err(|error| failed(error.into()))?;
         Ok(transaction)
     }
@@ -131,19 +138,43 @@ impl Transaction for PostgresTransaction {
         let client = self.client()?;
         let outcome = match last_append {
             Some(append) => append.send_with_commit(client).await,
-            None => client.batch_execute("COMMIT").await.map_err(Failure::from),
+            None => client.batch_execute("COMMIT").await.map(|()| Committed::Durable).map_err(Failure::from),
         };
-        // Committed, the connection is clean and goes back to the pool; otherwise it is dropped
-        // with the transaction, which rolls back whatever may be left of it first.
-        if outcome.is_ok() {
-            drop(self.client.take());
+        // Committed, the connection goes back to the pool (the pool drops it if it broke);
+        // otherwise it is dropped with the transaction, which rolls back whatever may be left
+        // of it first.
+        match outcome {
+            Ok(committed) => {
+                drop(self.client.take());
+                if let Committed::Unconfirmed(failure) = committed {
+                    confirm_durable(&self.connections, failure).await;
+                }
+                Ok(())
+            }
+            Err(failure) => Err(failed(failure)),
         }
-        outcome.map_err(failed)
+    }
+}
+
+/// A write's commit was recorded but its wait for the disk failed: any synchronous commit that
+/// writes to the log covers it, so another connection waits instead. The write is answered as
+/// committed either way, since it is (answered as failed, a create retried would be made
+/// twice); if even that wait fails, it may yet be lost should PostgreSQL stop before flushing.
+async fn confirm_durable(connections: &Connections, failure: Failure) {
+    let waited = connections
+        .retrying(|| async {
+            connections.get().await?.batch_execute(AWAIT_FLUSH).await?;
+            Step::Ok(())
+        })
+        .await;
+    if let Err(error) = waited {
+        tracing::error!(first = ?failure, %error, "a write committed but its reaching the disk could not be confirmed");
     }
 }
 
 mod events;
 pub(super) use events::AWAIT_FLUSH;
+use events::Committed;
 mod groups;
 mod keys;
 mod memberships;
