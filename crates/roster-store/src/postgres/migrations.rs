@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/postgres/0013_console_sessions.sql")),
     (14, include_str!("../../migrations/postgres/0014_organisation_names.sql")),
     (15, include_str!("../../migrations/postgres/0015_user_names.sql")),
+    (16, include_str!("../../migrations/postgres/0016_membership_count_stripes.sql")),
 ];
 /// An arbitrary constant naming Roster's migration lock.
 const LOCK_KEY: i64 = 0x526f_7374_6572;
