@@ -36,7 +36,7 @@ use crate::sql::{
 
 pub use pool::PoolOptions;
 use pool::{Connections, Failure, Step};
-use query::{execute, fetch, fetch_one, fetch_opt, page, page_of, query_opt, sql};
+use query::{Sql, execute, fetch, fetch_one, fetch_opt, page, page_of, query_opt, sql};
 
 pub struct PostgresStore {
     connections: Connections,
@@ -177,8 +177,10 @@ async fn insert_group(client: &impl GenericClient, group: &PartnerGroup) -> Step
     Ok(())
 }
 
+const LOCK_ORGANISATION: &str = "SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE";
+
 async fn lock_organisation(client: &impl GenericClient, id: &str) -> Step<()> {
-    execute(client, "SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE", &[&id]).await?;
+    execute(client, LOCK_ORGANISATION, &[&id]).await?;
     Ok(())
 }
 
@@ -310,10 +312,15 @@ async fn insert_partner(client: &impl GenericClient, provisioned: &ProvisionedPa
 /// Event ids sort like their creation times: the oldest are a range of the primary key.
 const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)";
 
-async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
+/// The membership `id` in `scope`, with its user and organisation.
+fn membership_by_id(scope: &Scope, id: &str) -> Sql {
     let mut sql = sql(&rows::SELECT_MEMBERSHIPS_WHERE);
     sql.push("m.id = ").bind(id.to_owned()).scoped(scope, "m", "m.organisation_id");
-    rows::membership(&found(query_opt(client, &sql).await?)?)
+    sql
+}
+
+async fn get_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
+    rows::membership(&found(query_opt(client, &membership_by_id(scope, id)).await?)?)
 }
 
 async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str) -> Step<OrgTally> {
@@ -332,11 +339,13 @@ async fn tally(client: &impl GenericClient, organisation_id: &str, except: &str)
 }
 
 /// Reads a membership, locks its organisation, and reads it again: what the caller changes is
-/// what is current once no other transaction can change the organisation's memberships.
+/// what is current once no other transaction can change the organisation's memberships. The
+/// second read goes right behind the lock, so the lock is held a round trip less.
 async fn lock_membership(client: &impl GenericClient, scope: &Scope, id: &str) -> Step<Membership> {
-    let before = get_membership(client, scope, id).await?;
-    lock_organisation(client, &before.organisation_id).await?;
-    get_membership(client, scope, id).await
+    let read = membership_by_id(scope, id);
+    let before = rows::membership(&found(query_opt(client, &read).await?)?)?;
+    let current = query::lock_then_read(client, LOCK_ORGANISATION, &[&before.organisation_id], &read).await?;
+    rows::membership(&found(current)?)
 }
 
 /// The permissions the organisation's roles among `role_ids` grant.

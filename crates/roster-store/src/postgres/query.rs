@@ -55,6 +55,24 @@ pub async fn fetch(client: &impl GenericClient, text: &str, params: &[&(dyn ToSq
     Ok(client.query(&statement, params).await?)
 }
 
+/// Runs the fixed statement `lock` and, sent right behind it without waiting for its answer
+/// (pipelined), `read`: the server runs `read` once `lock` is done (its snapshot taken then),
+/// and a lock taken by `lock` is held a round trip less. Both are prepared first, since a
+/// statement still to be prepared would reach the server after the other had run.
+pub async fn lock_then_read(
+    client: &impl GenericClient,
+    lock: &str,
+    lock_params: &[&(dyn ToSql + Sync)],
+    read: &Sql,
+) -> Step<Option<Row>> {
+    let (lock, read_statement) = (client.prepare_cached(lock).await?, client.prepare_cached(read.text()).await?);
+    let read_params = params(read);
+    let (locked, row) =
+        tokio::join!(client.execute(&lock, lock_params), client.query_opt(&read_statement, &read_params));
+    locked?;
+    Ok(row?)
+}
+
 /// Runs a fixed statement; the number of rows it changed.
 pub async fn execute(client: &impl GenericClient, text: &str, params: &[&(dyn ToSql + Sync)]) -> Step<u64> {
     let statement = client.prepare_cached(text).await?;
